@@ -1,0 +1,23 @@
+"""dynnet: the training of a neural network as a dynamical system.
+
+Maps, Perturbers, Metrics, Estimators and Studies; see the README and docs/.
+"""
+
+from . import plugins
+from ._version import __version__
+from .base import ParamsObject, as_seed_sequence, clone, stream
+from .estimators import Estimator
+from .maps import (DivergenceWarning, GradientDescentMap, HenonMap, LinearMap, LogisticMap, Map,
+                   TentMap)
+from .metrics import L1, L2, LInf, Metric, PerLayer
+from .perturbers import GaussianPerturber, Perturber, UniformPerturber
+from .results import load
+from .studies import PerturbationStudy, Study
+
+__all__ = [
+    "__version__", "ParamsObject", "clone", "as_seed_sequence", "stream",
+    "Map", "DivergenceWarning", "GradientDescentMap", "LogisticMap", "TentMap", "HenonMap",
+    "LinearMap", "Perturber", "UniformPerturber", "GaussianPerturber",
+    "Metric", "L1", "L2", "LInf", "PerLayer", "Estimator", "Study", "PerturbationStudy",
+    "load", "plugins",
+]

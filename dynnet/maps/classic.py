@@ -1,0 +1,168 @@
+"""Classic low-dimensional maps: examples of the Map interface and test oracles."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import check_array, check_scalar
+from .base import Map
+
+__all__ = ["LogisticMap", "TentMap", "HenonMap", "LinearMap"]
+
+
+class LogisticMap(Map):
+    r"""The logistic map :math:`x_{t+1} = r\,x_t(1 - x_t)`.
+
+    Parameters
+    ----------
+    r : float, default 4.0
+        Growth parameter, in [0, 4].
+
+    Notes
+    -----
+    ``dim = 1``; Jacobian :math:`r(1 - 2x)`. Initial states are uniform on
+    (0, 1). At ``r = 4`` the Lyapunov exponent is exactly :math:`\ln 2`, the
+    oracle of dynnet's Lyapunov estimators.
+
+    References
+    ----------
+    R. M. May, "Simple mathematical models with very complicated dynamics",
+    Nature 261, 459 (1976).
+    """
+
+    dim = 1
+
+    def __init__(self, r=4.0):
+        self.r = r
+
+    def step(self, states):
+        r = check_scalar(self, "r", self.r, low=0.0, high=4.0)
+        return r * states * (1.0 - states)
+
+    def jacobian(self, state):
+        r = check_scalar(self, "r", self.r, low=0.0, high=4.0)
+        x = self.check_state(state)
+        return np.array([[r * (1.0 - 2.0 * x[0])]])
+
+    def sample_state(self, rng):
+        return rng.uniform(0.0, 1.0, size=1)
+
+
+class TentMap(Map):
+    r"""The tent map :math:`x_{t+1} = \mu \min(x_t, 1 - x_t)`.
+
+    Parameters
+    ----------
+    mu : float, default 1.9
+        Slope, in [0, 2]. The Lyapunov exponent is :math:`\ln \mu`.
+
+    Notes
+    -----
+    ``dim = 1``; Jacobian :math:`\pm\mu`. At ``mu = 2`` binary floating point
+    collapses every orbit onto 0 within about 55 steps (each step shifts out
+    one bit), which is why the default is 1.9.
+
+    References
+    ----------
+    E. Ott, *Chaos in Dynamical Systems*, 2nd ed., Cambridge (2002), ch. 2.
+    """
+
+    dim = 1
+
+    def __init__(self, mu=1.9):
+        self.mu = mu
+
+    def step(self, states):
+        mu = check_scalar(self, "mu", self.mu, low=0.0, high=2.0)
+        return mu * np.minimum(states, 1.0 - states)
+
+    def jacobian(self, state):
+        mu = check_scalar(self, "mu", self.mu, low=0.0, high=2.0)
+        x = self.check_state(state)
+        return np.array([[mu if x[0] < 0.5 else -mu]])
+
+    def sample_state(self, rng):
+        return rng.uniform(0.0, 1.0, size=1)
+
+
+class HenonMap(Map):
+    r"""The Hénon map :math:`(x, y) \mapsto (1 - a x^2 + y,\; b x)`.
+
+    Parameters
+    ----------
+    a : float, default 1.4
+    b : float, default 0.3
+
+    Notes
+    -----
+    ``dim = 2``; Jacobian :math:`\begin{pmatrix}-2ax & 1\\ b & 0\end{pmatrix}`,
+    whose determinant is :math:`-b`, so the two Lyapunov exponents sum to
+    :math:`\ln|b|` exactly. At (1.4, 0.3) they are 0.4192 and -1.6232.
+    Initial states are uniform on :math:`[-0.1, 0.1]^2`, inside the basin.
+
+    References
+    ----------
+    M. Hénon, "A two-dimensional mapping with a strange attractor",
+    Commun. Math. Phys. 50, 69 (1976).
+    """
+
+    dim = 2
+
+    def __init__(self, a=1.4, b=0.3):
+        self.a = a
+        self.b = b
+
+    def step(self, states):
+        a = check_scalar(self, "a", self.a)
+        b = check_scalar(self, "b", self.b)
+        x = states[:, 0]
+        y = states[:, 1]
+        return np.stack([1.0 - a * x * x + y, b * x], axis=1)
+
+    def jacobian(self, state):
+        a = check_scalar(self, "a", self.a)
+        b = check_scalar(self, "b", self.b)
+        x = self.check_state(state)
+        return np.array([[-2.0 * a * x[0], 1.0], [b, 0.0]])
+
+    def sample_state(self, rng):
+        return rng.uniform(-0.1, 0.1, size=2)
+
+
+class LinearMap(Map):
+    r"""A linear map :math:`x_{t+1} = A x_t`.
+
+    Parameters
+    ----------
+    A : array_like, shape (dim, dim)
+        The matrix. Its Lyapunov exponents are :math:`\ln|\mu_i|` for the
+        eigenvalues :math:`\mu_i` (sorted by modulus), an exact oracle.
+
+    Notes
+    -----
+    ``dim`` is ``A.shape[0]``; the Jacobian is ``A`` everywhere. Initial
+    states are standard normal.
+    """
+
+    def __init__(self, A=((0.5, 0.0), (0.0, 2.0))):
+        self.A = A
+
+    def _matrix(self):
+        A = check_array(self, "A", self.A, ndim=2)
+        if A.shape[0] != A.shape[1] or A.shape[0] == 0:
+            raise ValueError(f"LinearMap: parameter A must be square, got shape {A.shape}")
+        return A
+
+    @property
+    def dim(self):  # type: ignore[override]
+        return self._matrix().shape[0]
+
+    def step(self, states):
+        return states @ self._matrix().T
+
+    def jacobian(self, state):
+        self.check_state(state)
+        return self._matrix().copy()
+
+    def sample_state(self, rng):
+        return rng.standard_normal(self.dim)

@@ -1,0 +1,481 @@
+"""Full-batch gradient descent on an MLP, viewed as a map in weight space."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+from scipy.special import expit
+
+from ..base import check_array, check_int, check_option, check_scalar
+from .base import Map
+
+__all__ = ["GradientDescentMap", "Problem"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The prepared, immutable numbers behind a GradientDescentMap.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+        Layer widths, input first, classes last, e.g. ``(4, 10, 3)``.
+    X, y, Y : training inputs ``(N, d0)``, labels ``(N,)``, one-hot ``(N, C)``
+    X_test, y_test : held-out inputs and labels (possibly empty)
+    offsets : tuple of (w_start, b_start, b_end) per layer in the flat vector
+    """
+
+    sizes: tuple
+    X: np.ndarray
+    y: np.ndarray
+    Y: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    offsets: tuple
+
+    @property
+    def dim(self) -> int:
+        return self.offsets[-1][2]
+
+    def unpack(self, params: np.ndarray):
+        """Views ``[(W_l, b_l), ...]`` with W_l ``(..., n_in, n_out)``, b_l ``(..., n_out)``."""
+        lead = params.shape[:-1]
+        out = []
+        for (w0, b0, b1), n_in, n_out in zip(self.offsets, self.sizes[:-1], self.sizes[1:]):
+            out.append((params[..., w0:b0].reshape(lead + (n_in, n_out)),
+                        params[..., b0:b1]))
+        return out
+
+
+def _layout(sizes):
+    offsets = []
+    pos = 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        w0 = pos
+        b0 = w0 + n_in * n_out
+        b1 = b0 + n_out
+        offsets.append((w0, b0, b1))
+        pos = b1
+    return tuple(offsets)
+
+
+def _load_dataset(owner, data):
+    if isinstance(data, str):
+        check_option(owner, "dataset", data, ["iris", "digits"])
+        from sklearn import datasets
+
+        loader = datasets.load_iris if data == "iris" else datasets.load_digits
+        bunch = loader()
+        return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        X = check_array(owner, "dataset[0] (X)", data[0], ndim=2)
+        y_raw = np.asarray(data[1])
+        if y_raw.ndim != 1 or y_raw.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"{type(owner).__name__}: dataset=(X, y) needs y of shape ({X.shape[0]},), "
+                f"got {y_raw.shape}"
+            )
+        _, y = np.unique(y_raw, return_inverse=True)
+        if np.unique(y).size < 2:
+            raise ValueError(f"{type(owner).__name__}: dataset=(X, y) needs at least 2 classes")
+        return X, y.astype(np.int64)
+    raise TypeError(
+        f"{type(owner).__name__}: parameter dataset={data!r} is not allowed; "
+        "give 'iris', 'digits' or a tuple (X, y) of arrays"
+    )
+
+
+class GradientDescentMap(Map):
+    r"""Full-batch gradient descent on an MLP classifier, as a map in weight space.
+
+    .. math::
+
+        W_{t+1} = g(W_t;\eta) = W_t - \eta\,\nabla L(W_t),\qquad
+        L(W) = \frac{1}{N}\sum_{n=1}^{N}\Big[\log\sum_c e^{z_{nc}(W)} - z_{n y_n}(W)\Big]
+
+    where :math:`z(W)` are the logits of a fully connected network with
+    sigmoid hidden layers and a softmax output, and :math:`L` is the mean
+    cross-entropy over the whole training set (computed with log-sum-exp, so
+    it never overflows, at any :math:`\eta`).
+
+    Parameters
+    ----------
+    eta : float, default 1.0
+        Learning rate, >= 0 (``eta = 0`` is the identity map).
+    hidden : tuple of int, default (10,)
+        Hidden layer widths, e.g. ``(10,)`` or ``(16, 8)``.
+    dataset : {"iris", "digits"} or tuple (X, y), default "iris"
+        The bundled scikit-learn datasets, or the user's own arrays (labels may
+        be any values; they are mapped to 0..C-1 in sorted order).
+    test_size : int or float, default 30
+        Held-out samples (int) or fraction (float in [0, 1)); the split is
+        stratified and seeded by ``split_seed``. Iris gives 120 train / 30 test.
+    split_seed : int, default 0
+        Seed of the stratified train/test split.
+    scale : bool, default False
+        Standardise features with the training mean and std (the paper does
+        not scale).
+    init_std : float, default 1.0
+        Standard deviation of the N(0, init_std) initial weights; biases start at 0.
+
+    Notes
+    -----
+    **Flat parameter layout.** A state is the vector of all parameters, layer
+    by layer; for each layer ``l`` (inputs ``n_in``, outputs ``n_out``) first
+    the weight matrix ``W_l[i, j]`` (from neuron ``i`` to neuron ``j``) in
+    row-major order, then the biases ``b_l[j]``. For the default 4-10-3 network:
+    ``W1 = [0:40]``, ``b1 = [40:50]``, ``W2 = [50:80]``, ``b2 = [80:83]``, so
+    ``dim = 83``. :meth:`coordinate_groups` names these index sets (``"W1"``,
+    ``"b1"``, ..., ``"weights"``, ``"biases"``, ``"all"``) and
+    :meth:`mask` turns one into a boolean mask.
+
+    **Graph view.** :meth:`to_graph` returns the network as a
+    ``networkx.DiGraph``: nodes ``(layer, index)`` with attributes ``layer``,
+    ``index``, ``role`` and ``bias``; edges with attribute ``weight``.
+    :meth:`from_graph` is its exact inverse. Training is then a graph
+    dynamical system: the map rewrites edge and node weights.
+
+    **Derivatives.** :meth:`gradient` is batched back-propagation;
+    :meth:`hessian` is exact (forward-over-reverse, Pearlmutter's R-operator,
+    with all ``dim`` directions in one batched pass, not finite differences);
+    :meth:`jacobian` is :math:`I - \eta H`.
+
+    References
+    ----------
+    M. Danovski, M. C. Soriano, L. Lacasa, "Dynamical stability and chaos in
+    artificial neural network trajectories along training", Front. Complex
+    Syst. 2:1367957 (2024).
+    B. A. Pearlmutter, "Fast exact multiplication by the Hessian",
+    Neural Computation 6, 147 (1994).
+    """
+
+    def __init__(self, eta=1.0, hidden=(10,), dataset="iris", test_size=30, split_seed=0,
+                 scale=False, init_std=1.0):
+        self.eta = eta
+        self.hidden = hidden
+        self.dataset = dataset
+        self.test_size = test_size
+        self.split_seed = split_seed
+        self.scale = scale
+        self.init_std = init_std
+
+    # ---- prepared data ----------------------------------------------------
+    def problem(self) -> Problem:
+        """The prepared data and layout (cached until a data parameter changes)."""
+        ds = self.dataset
+        key = (ds if not isinstance(ds, (tuple, list)) else tuple(map(id, ds)),
+               self.hidden, self.test_size, self.split_seed, self.scale)
+        return self._cached(key, self._build_problem)
+
+    def _build_problem(self) -> Problem:
+        hidden = self.hidden
+        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
+            hidden = (hidden,)
+        if not isinstance(hidden, (tuple, list)):
+            raise TypeError(
+                f"GradientDescentMap: parameter hidden={self.hidden!r} must be a tuple of "
+                "positive ints, e.g. (10,) or (16, 8)"
+            )
+        hidden = tuple(check_int(self, "hidden[i]", h, low=1) for h in hidden)
+        X, y = _load_dataset(self, self.dataset)
+        n = X.shape[0]
+        ts = self.test_size
+        if isinstance(ts, (float, np.floating)):
+            ts = check_scalar(self, "test_size", ts, low=0.0, high=1.0, high_open=True)
+            n_test = int(round(ts * n))
+        else:
+            n_test = check_int(self, "test_size", ts, low=0, high=n - 2)
+        seed = check_int(self, "split_seed", self.split_seed, low=0)
+        if not isinstance(self.scale, (bool, np.bool_)):
+            raise TypeError(f"GradientDescentMap: parameter scale={self.scale!r} must be a bool")
+        if n_test > 0:
+            from sklearn.model_selection import train_test_split
+
+            idx_tr, idx_te = train_test_split(np.arange(n), test_size=n_test, stratify=y,
+                                              random_state=seed)
+            idx_tr = np.sort(idx_tr)
+            idx_te = np.sort(idx_te)
+        else:
+            idx_tr, idx_te = np.arange(n), np.arange(0)
+        Xtr, ytr, Xte, yte = X[idx_tr], y[idx_tr], X[idx_te], y[idx_te]
+        if self.scale:
+            mu = Xtr.mean(axis=0)
+            sd = Xtr.std(axis=0)
+            sd[sd == 0] = 1.0
+            Xtr = (Xtr - mu) / sd
+            Xte = (Xte - mu) / sd
+        n_classes = int(y.max()) + 1
+        sizes = (X.shape[1],) + hidden + (n_classes,)
+        Y = np.zeros((Xtr.shape[0], n_classes))
+        Y[np.arange(Xtr.shape[0]), ytr] = 1.0
+        arrays = [np.ascontiguousarray(a) for a in (Xtr, ytr, Y, Xte, yte)]
+        for a in arrays:
+            a.setflags(write=False)
+        return Problem(sizes, arrays[0], arrays[1], arrays[2], arrays[3], arrays[4],
+                       _layout(sizes))
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]
+        return self.problem().dim
+
+    @property
+    def sizes(self) -> tuple:
+        """Layer widths, input first: ``(4, 10, 3)`` by default."""
+        return self.problem().sizes
+
+    def data(self, split: str = "train"):
+        """The arrays ``(X, y)`` of a split: ``"train"`` (what GD trains on) or ``"test"``."""
+        check_option(self, "split", split, ["train", "test"])
+        p = self.problem()
+        return (p.X, p.y) if split == "train" else (p.X_test, p.y_test)
+
+    def _eta(self) -> float:
+        return check_scalar(self, "eta", self.eta, low=0.0)
+
+    # ---- layout -----------------------------------------------------------
+    def coordinate_groups(self) -> dict:
+        """Index sets: ``"W1"``, ``"b1"``, ..., ``"weights"``, ``"biases"``, ``"all"``."""
+        p = self.problem()
+        groups = {}
+        ws, bs = [], []
+        for l, (w0, b0, b1) in enumerate(p.offsets, start=1):
+            groups[f"W{l}"] = np.arange(w0, b0)
+            groups[f"b{l}"] = np.arange(b0, b1)
+            ws.append(groups[f"W{l}"])
+            bs.append(groups[f"b{l}"])
+        groups["weights"] = np.concatenate(ws)
+        groups["biases"] = np.concatenate(bs)
+        groups["all"] = np.arange(p.dim)
+        return groups
+
+    def mask(self, which: str = "weights") -> np.ndarray:
+        """Boolean mask ``(dim,)`` of a coordinate group (``"weights"``, ``"biases"``, ``"W1"``...)."""
+        groups = self.coordinate_groups()
+        check_option(self, "which", which, list(groups))
+        m = np.zeros(self.dim, dtype=bool)
+        m[groups[which]] = True
+        return m
+
+    def sample_state(self, rng):
+        std = check_scalar(self, "init_std", self.init_std, low=0.0)
+        w = self.mask("weights")
+        x = np.zeros(self.dim)
+        x[w] = rng.normal(0.0, std, size=int(w.sum()))
+        return x
+
+    # ---- forward / backward (the numpy reference implementation) ----------
+    def _forward(self, params, X):
+        """Hidden activations list and logits for params ``(E, P)``."""
+        p = self.problem()
+        layers = p.unpack(params)
+        acts = [X]
+        a = X
+        for l, (W, b) in enumerate(layers):
+            z = np.matmul(a, W) + b[..., None, :]
+            if l < len(layers) - 1:
+                a = expit(z)
+                acts.append(a)
+            else:
+                return layers, acts, z
+        raise AssertionError  # pragma: no cover
+
+    @staticmethod
+    def _log_softmax(z):
+        m = z.max(axis=-1, keepdims=True)
+        s = z - m
+        lse = np.log(np.exp(s).sum(axis=-1, keepdims=True))
+        return s - lse
+
+    def _loss_grad(self, params, want_grad=True):
+        p = self.problem()
+        layers, acts, z = self._forward(params, p.X)
+        logp = self._log_softmax(z)
+        N = p.X.shape[0]
+        loss = -(logp * p.Y).sum(axis=(-1, -2)) / N
+        if not want_grad:
+            return loss, None
+        grad = np.empty_like(params)
+        delta = (np.exp(logp) - p.Y) / N
+        for l in range(len(layers) - 1, -1, -1):
+            W, _ = layers[l]
+            w0, b0, b1 = p.offsets[l]
+            a = acts[l]
+            gW = np.matmul(np.swapaxes(a, -1, -2), delta)
+            grad[..., w0:b0] = gW.reshape(gW.shape[:-2] + (-1,))
+            grad[..., b0:b1] = delta.sum(axis=-2)
+            if l > 0:
+                delta = np.matmul(delta, np.swapaxes(W, -1, -2)) * a * (1.0 - a)
+        return loss, grad
+
+    def loss(self, states) -> np.ndarray:
+        """Mean cross-entropy on the training set, ``(E,)`` (a float for one state)."""
+        single = np.ndim(states) == 1
+        x = self.check_states(states, finite=False)
+        out = self._loss_grad(x, want_grad=False)[0]
+        return out[0] if single else out
+
+    def accuracy(self, states, split: str = "train") -> np.ndarray:
+        """Fraction of correctly classified samples of a split, ``(E,)``."""
+        single = np.ndim(states) == 1
+        x = self.check_states(states, finite=False)
+        X, y = self.data(split)
+        if X.shape[0] == 0:
+            raise ValueError("GradientDescentMap: the test split is empty (test_size=0)")
+        _, _, z = self._forward(x, X)
+        out = (z.argmax(axis=-1) == y).mean(axis=-1)
+        out[~np.all(np.isfinite(x), axis=-1)] = np.nan
+        return out[0] if single else out
+
+    def gradient(self, states) -> np.ndarray:
+        """Gradient of the loss, batched: ``(E, dim)`` (or ``(dim,)``)."""
+        single = np.ndim(states) == 1
+        x = self.check_states(states)
+        g = self._loss_grad(x)[1]
+        return g[0] if single else g
+
+    def observables(self, states):
+        """``loss`` (mean cross-entropy) and ``weight_norm`` (sum of |w| over all parameters)."""
+        loss, _ = self._loss_grad(states, want_grad=False)
+        return {"loss": loss, "weight_norm": np.abs(states).sum(axis=-1)}
+
+    def step(self, states):
+        eta = self._eta()
+        if eta == 0.0:
+            return states.copy()
+        return states - eta * self._loss_grad(states)[1]
+
+    def _advance(self, states, n_steps):
+        from . import _gd_engine
+
+        return _gd_engine.advance(self, states, n_steps)
+
+    # ---- second order -----------------------------------------------------
+    def hvp(self, states, V) -> np.ndarray:
+        r"""Exact Hessian-vector products :math:`H(W_e) v_{ek}`, batched.
+
+        Parameters
+        ----------
+        states : array_like, shape (E, dim)
+        V : array_like, shape (E, K, dim)
+
+        Returns
+        -------
+        ndarray, shape (E, K, dim)
+        """
+        x = self.check_states(states)
+        V = check_array(self, "V", V, ndim=3)
+        if V.shape[0] != x.shape[0] or V.shape[2] != x.shape[1]:
+            raise ValueError(f"GradientDescentMap: V must have shape (E, K, {x.shape[1]}), got {V.shape}")
+        return self._hvp(x, V)
+
+    def _hvp(self, params, V):
+        p = self.problem()
+        X = p.X
+        N = X.shape[0]
+        layers, acts, z = self._forward(params, X)
+        Vl = p.unpack(V)
+        L = len(layers)
+        # R-forward
+        Ra = [None]
+        Rz = None
+        for l in range(L):
+            W, _ = layers[l]
+            VW, Vb = Vl[l]
+            a_prev = acts[l]
+            if l == 0:
+                Rz = np.matmul(X, VW)
+            else:
+                Rz = np.matmul(Ra[l], W[:, None]) + np.matmul(a_prev[:, None], VW)
+            Rz = Rz + Vb[..., None, :]
+            if l < L - 1:
+                a = acts[l + 1][:, None]
+                Ra.append(a * (1.0 - a) * Rz)
+        logp = self._log_softmax(z)
+        prob = np.exp(logp)
+        delta = (prob - p.Y) / N
+        pr = prob[:, None]
+        Rdelta = pr * (Rz - (pr * Rz).sum(axis=-1, keepdims=True)) / N
+        out = np.empty_like(V)
+        for l in range(L - 1, -1, -1):
+            W, _ = layers[l]
+            VW, _ = Vl[l]
+            w0, b0, b1 = p.offsets[l]
+            a_prev = acts[l]
+            if l == 0:
+                RgW = np.matmul(X.T, Rdelta)
+            else:
+                RgW = (np.matmul(np.swapaxes(Ra[l], -1, -2), delta[:, None])
+                       + np.matmul(np.swapaxes(a_prev, -1, -2)[:, None], Rdelta))
+            out[..., w0:b0] = RgW.reshape(RgW.shape[:-2] + (-1,))
+            out[..., b0:b1] = Rdelta.sum(axis=-2)
+            if l > 0:
+                Wt = np.swapaxes(W, -1, -2)
+                a = a_prev[:, None]
+                back = np.matmul(delta, Wt)[:, None]
+                Rdelta = ((np.matmul(Rdelta, Wt[:, None]) + np.matmul(delta[:, None], np.swapaxes(VW, -1, -2)))
+                          * a * (1.0 - a)
+                          + back * (1.0 - 2.0 * a) * Ra[l])
+                delta = np.matmul(delta, Wt) * acts[l] * (1.0 - acts[l])
+        return out
+
+    def hessian(self, state) -> np.ndarray:
+        """The exact Hessian of the loss at one state, ``(dim, dim)``, symmetric."""
+        x = self.check_state(state)
+        P = x.shape[0]
+        H = self._hvp(x[None, :], np.eye(P)[None])[0]
+        return 0.5 * (H + H.T)
+
+    def jacobian(self, state) -> np.ndarray:
+        r"""Jacobian of one GD step, :math:`I - \eta H(W)`, ``(dim, dim)``."""
+        H = self.hessian(state)
+        return np.eye(H.shape[0]) - self._eta() * H
+
+    # ---- graph view -------------------------------------------------------
+    def to_graph(self, state) -> nx.DiGraph:
+        """The network at ``state`` as a weighted ``networkx.DiGraph``.
+
+        Nodes are ``(layer, index)`` with attributes ``layer`` (0 = input),
+        ``index``, ``role`` (``"input"``, ``"hidden"``, ``"output"``) and
+        ``bias`` (0.0 for inputs); each connection is an edge with ``weight``.
+        ``G.graph["sizes"]`` holds the layer widths.
+        """
+        x = self.check_state(state)
+        p = self.problem()
+        G = nx.DiGraph(sizes=p.sizes)
+        n_layers = len(p.sizes)
+        for l, width in enumerate(p.sizes):
+            role = "input" if l == 0 else ("output" if l == n_layers - 1 else "hidden")
+            for i in range(width):
+                G.add_node((l, i), layer=l, index=i, role=role, bias=0.0)
+        for l, (W, b) in enumerate(p.unpack(x), start=1):
+            for j in range(W.shape[1]):
+                G.nodes[(l, j)]["bias"] = float(b[j])
+            G.add_weighted_edges_from(
+                ((l - 1, i), (l, j), float(W[i, j]))
+                for i in range(W.shape[0]) for j in range(W.shape[1])
+            )
+        return G
+
+    def from_graph(self, G: nx.DiGraph, weight: str = "weight") -> np.ndarray:
+        """The flat state ``(dim,)`` of a graph made by :meth:`to_graph` (exact inverse).
+
+        A missing edge reads as weight 0 (a pruned connection); a missing node is an error.
+        """
+        p = self.problem()
+        sizes = tuple(G.graph.get("sizes", p.sizes))
+        if sizes != p.sizes:
+            raise ValueError(f"GradientDescentMap: graph has layer sizes {sizes}, the map has {p.sizes}")
+        x = np.zeros(p.dim)
+        for l, (w0, b0, b1) in enumerate(p.offsets, start=1):
+            n_in, n_out = p.sizes[l - 1], p.sizes[l]
+            for j in range(n_out):
+                if (l, j) not in G:
+                    raise ValueError(f"GradientDescentMap: graph lacks neuron {(l, j)}")
+                x[b0 + j] = G.nodes[(l, j)].get("bias", 0.0)
+                for i in range(n_in):
+                    d = G.get_edge_data((l - 1, i), (l, j))
+                    if d is not None:
+                        x[w0 + i * n_out + j] = d.get(weight, 0.0)
+        return x

@@ -1,0 +1,105 @@
+"""Metrics: distances between states, broadcasting over leading axes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import ParamsObject, check_option
+
+__all__ = ["Metric", "L1", "L2", "LInf", "PerLayer"]
+
+
+class Metric(ParamsObject):
+    """A distance between states.
+
+    ``metric(a, b)`` takes arrays whose last axis is the state and broadcasts
+    the others (``L1()(W[0], W[1:])`` gives one distance per row of ``W[1:]``).
+    A subclass implements ``_distance(diff)`` on ``diff = a - b``. Metrics that
+    look at a part of the state receive the map through ``map=``.
+    """
+
+    def _distance(self, diff):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must implement _distance(diff)")
+
+    def __call__(self, a, b, map=None) -> np.ndarray:
+        a = np.asarray(a, dtype=np.float64)
+        b = np.asarray(b, dtype=np.float64)
+        if a.shape[-1:] != b.shape[-1:]:
+            raise ValueError(
+                f"{type(self).__name__}: states must have the same last axis, got {a.shape} and {b.shape}"
+            )
+        return self._distance(self._select(a - b, map))
+
+    def _select(self, diff, map):
+        return diff
+
+
+class L1(Metric):
+    r"""Manhattan distance :math:`d(a, b) = \sum_i |a_i - b_i|` (the paper's).
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), Eq. 2.
+    """
+
+    def __init__(self):
+        pass
+
+    def _distance(self, diff):
+        return np.abs(diff).sum(axis=-1)
+
+
+class L2(Metric):
+    r"""Euclidean distance :math:`d(a, b) = \sqrt{\sum_i (a_i - b_i)^2}`."""
+
+    def __init__(self):
+        pass
+
+    def _distance(self, diff):
+        return np.sqrt(np.einsum("...i,...i->...", diff, diff))
+
+
+class LInf(Metric):
+    r"""Chebyshev distance :math:`d(a, b) = \max_i |a_i - b_i|`."""
+
+    def __init__(self):
+        pass
+
+    def _distance(self, diff):
+        return np.abs(diff).max(axis=-1)
+
+
+_BASES = {"l1": L1, "l2": L2, "linf": LInf}
+
+
+class PerLayer(Metric):
+    r"""A distance restricted to one coordinate group (a layer) of a map.
+
+    :math:`d(a, b) = \| a_S - b_S \|` over the indices :math:`S` of group
+    ``layer`` (for :class:`~dynnet.GradientDescentMap`: ``"W1"``, ``"b1"``,
+    ``"W2"``, ..., ``"weights"``, ``"biases"``).
+
+    Parameters
+    ----------
+    layer : str, default "W1"
+        Group name (resolved through ``map.coordinate_groups()``, so the call
+        needs ``map=``).
+    norm : {"l1", "l2", "linf"}, default "l1"
+    """
+
+    def __init__(self, layer="W1", norm="l1"):
+        self.layer = layer
+        self.norm = norm
+
+    def _select(self, diff, map):
+        if map is None:
+            raise ValueError(
+                f"PerLayer: needs map= to resolve layer={self.layer!r} to coordinates"
+            )
+        groups = map.coordinate_groups()
+        check_option(self, "layer", self.layer, list(groups))
+        return diff[..., groups[self.layer]]
+
+    def _distance(self, diff):
+        check_option(self, "norm", self.norm, list(_BASES))
+        return _BASES[self.norm]()._distance(diff)

@@ -1,0 +1,194 @@
+"""Labelled results on disk: netCDF files that rebuild their Study.
+
+A saved file is an ordinary netCDF file (readable by any netCDF tool) whose
+global attribute ``dynnet_study`` holds the Study's parameters as JSON. Loading
+never unpickles: classes are looked up by name, and only classes that derive
+from :class:`dynnet.base.ParamsObject` in the ``dynnet`` package or in a
+registered plugin are rebuilt.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ._version import __version__
+from .base import ParamsObject
+
+__all__ = ["save", "load", "encode_params", "decode_params", "study_attrs"]
+
+_FORMAT = "dynnet-result/1"
+
+
+class ResultFileError(ValueError):
+    """A file that is not a readable dynnet result."""
+
+
+def _encode(value):
+    if isinstance(value, ParamsObject):
+        cls = type(value)
+        return {"__class__": f"{cls.__module__}:{cls.__qualname__}",
+                "params": {k: _encode(v) for k, v in value.get_params(deep=False).items()}}
+    if isinstance(value, np.ndarray):
+        return {"__array__": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, np.random.SeedSequence):
+        return {"__seedseq__": [int(e) for e in np.atleast_1d(value.entropy)],
+                "spawn_key": list(value.spawn_key)}
+    if isinstance(value, range):
+        return {"__range__": [value.start, value.stop, value.step]}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {"__dict__": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(
+        f"cannot save parameter value {value!r} of type {type(value).__name__}: dynnet saves "
+        "numbers, strings, arrays, ranges, tuples, lists, dicts and dynnet objects"
+    )
+
+
+def _allowed_class(path: str):
+    module, _, name = path.partition(":")
+    allowed = module == "dynnet" or module.startswith("dynnet.")
+    if not allowed:
+        from . import plugins
+
+        allowed = plugins.is_registered_module(module)
+    if not allowed:
+        raise ResultFileError(
+            f"refusing to rebuild class {path!r}: only dynnet classes and registered plugins are loaded"
+        )
+    try:
+        obj = importlib.import_module(module)
+        for part in name.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ResultFileError(f"cannot rebuild class {path!r}: {exc}") from None
+    if not (isinstance(obj, type) and issubclass(obj, ParamsObject)):
+        raise ResultFileError(f"{path!r} is not a dynnet parameter object")
+    return obj
+
+
+def _decode(value):
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        if "__class__" in value:
+            cls = _allowed_class(value["__class__"])
+            return cls(**{k: _decode(v) for k, v in value["params"].items()})
+        if "__array__" in value:
+            return np.asarray(value["__array__"], dtype=np.dtype(value["dtype"]))
+        if "__seedseq__" in value:
+            return np.random.SeedSequence(value["__seedseq__"], spawn_key=tuple(value["spawn_key"]))
+        if "__range__" in value:
+            return range(*value["__range__"])
+        if "__tuple__" in value:
+            return tuple(_decode(v) for v in value["__tuple__"])
+        if "__dict__" in value:
+            return {_decode(k): _decode(v) for k, v in value["__dict__"]}
+        raise ResultFileError(f"unknown encoded value {sorted(value)}")
+    return value
+
+
+def encode_params(obj: ParamsObject) -> str:
+    """JSON text that :func:`decode_params` turns back into an equal object."""
+    return json.dumps(_encode(obj), sort_keys=True)
+
+
+def decode_params(text: str) -> ParamsObject:
+    """Rebuild a dynnet object from :func:`encode_params` text (never unpickles)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultFileError(f"malformed dynnet parameters: {exc}") from None
+    return _decode(data)
+
+
+def study_attrs(study) -> dict:
+    """Attributes for a result: every parameter, the seed entropy, the version."""
+    attrs = {
+        "dynnet_format": _FORMAT,
+        "dynnet_version": __version__,
+        "dynnet_study": encode_params(study),
+        "study": type(study).__name__,
+    }
+    ss = getattr(study, "_seed_seq", None)
+    if ss is not None:
+        attrs["seed_entropy"] = str(ss.entropy)
+        attrs["seed_spawn_key"] = json.dumps(list(ss.spawn_key))
+    for k, v in study.get_params(deep=True).items():
+        if isinstance(v, (bool, np.bool_)):
+            attrs[f"param.{k}"] = int(v)
+        elif isinstance(v, (int, float, str, np.integer, np.floating)):
+            attrs[f"param.{k}"] = v
+        elif v is None:
+            attrs[f"param.{k}"] = "None"
+        elif not isinstance(v, np.ndarray):
+            attrs[f"param.{k}"] = repr(v)
+    return attrs
+
+
+def save(study, path) -> Path:
+    """Write ``study.result_`` to ``path`` (netCDF) so :func:`load` can rebuild the study."""
+    path = Path(path)
+    ds = study.result_.copy()
+    ds.attrs.update({k: v for k, v in study_attrs(study).items() if k not in ds.attrs})
+    ds.attrs["dynnet_study"] = encode_params(study)
+    for name in list(ds.data_vars):
+        if ds[name].dtype == bool:
+            ds[name] = ds[name].astype(np.int8)
+            ds[name].attrs["dynnet_bool"] = 1
+    tmp = path.with_name(path.name + ".part")
+    ds.to_netcdf(tmp, engine="scipy", format="NETCDF3_64BIT")
+    os.replace(tmp, path)
+    return path
+
+
+def load(path):
+    """Rebuild a saved Study, with its ``result_``, from a netCDF file.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ResultFileError (a ValueError)
+        The file is not netCDF, or not a dynnet result, or names a class
+        outside dynnet and its registered plugins.
+    """
+    import xarray as xr
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such result file: {path}")
+    try:
+        with xr.open_dataset(path, engine="scipy") as ds:
+            ds = ds.load()
+    except Exception as exc:  # noqa: BLE001 - any reader failure means "not our file"
+        raise ResultFileError(f"{path} is not a readable netCDF file: {exc}") from None
+    if ds.attrs.get("dynnet_format") != _FORMAT or "dynnet_study" not in ds.attrs:
+        raise ResultFileError(f"{path} is netCDF but not a dynnet result (no dynnet_study attribute)")
+    study = decode_params(ds.attrs["dynnet_study"])
+    for name in list(ds.data_vars):
+        if ds[name].attrs.get("dynnet_bool") == 1:
+            ds[name] = ds[name].astype(bool)
+            ds[name].attrs.pop("dynnet_bool", None)
+    study.result_ = ds
+    if hasattr(study, "_restore"):
+        study._restore()
+    else:
+        study.estimators_ = study._fit_estimators(ds, getattr(study, "map", None)) if hasattr(
+            study, "_fit_estimators") else []
+    return study

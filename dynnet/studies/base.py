@@ -1,0 +1,76 @@
+"""The Study base class."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import ParamsObject, clone
+
+__all__ = ["Study"]
+
+
+class Study(ParamsObject):
+    """Composes a map, a perturber, a metric and estimators into one analysis.
+
+    A Study is configured by keyword parameters (like every dynnet object),
+    runs with :meth:`run` (which returns ``self``), and keeps
+
+    * ``result_``: an ``xarray.Dataset`` with named dimensions and attrs
+      holding every parameter, the seed and the dynnet version;
+    * ``estimators_``: the fitted estimators, in order.
+
+    It offers :meth:`summary` (headline numbers), :meth:`plot` (matplotlib
+    figures), :meth:`save` (netCDF; :func:`dynnet.load` rebuilds the Study)
+    and the class method :meth:`quick` (a small preset for tests and CI).
+    """
+
+    #: parameter overrides of the quick preset (a subclass sets its own)
+    _quick_params: dict = {}
+
+    @classmethod
+    def quick(cls, **overrides):
+        """A small, fast preset of this Study (seconds, for CI and first looks)."""
+        params = dict(cls._quick_params)
+        params.update(overrides)
+        obj = cls()
+        obj.set_params(**{k: clone(v, safe=False) for k, v in params.items()})
+        return obj
+
+    def run(self):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must implement run()")
+
+    def _check_run(self):
+        if not hasattr(self, "result_"):
+            raise RuntimeError(f"{type(self).__name__} has not been run yet; call run() first")
+
+    def summary(self) -> dict:
+        """Headline numbers of the run, as a flat dict."""
+        self._check_run()
+        out = {}
+        for i, est in enumerate(getattr(self, "estimators_", [])):
+            for k, v in est.summary().items():
+                out[f"{type(est).__name__.lower()}{'' if i == 0 else i}.{k}"] = v
+        return out
+
+    def plot(self):
+        """Figures of the run; returns a list of matplotlib Figures."""
+        self._check_run()
+        return []
+
+    def save(self, path):
+        """Write ``result_`` (with the parameters needed to rebuild) to netCDF."""
+        from ..results import save
+
+        self._check_run()
+        save(self, path)
+        return self
+
+    def _fit_estimators(self, result, map=None):
+        fitted = []
+        for est in self.estimators or []:
+            fitted.append(clone(est).fit_result(result, map))
+        return fitted
+
+
+def _as_float(x):
+    return float(np.asarray(x))

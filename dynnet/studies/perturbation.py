@@ -1,0 +1,221 @@
+"""PerturbationStudy: ensembles of nearby orbits and their distances."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..base import as_seed_sequence, check_array, check_int, stream
+from ..maps.base import DivergenceWarning, Map
+from ..metrics import L1, Metric
+from ..perturbers import Perturber, UniformPerturber
+from .base import Study
+
+__all__ = ["PerturbationStudy"]
+
+
+def _run_chunk(map, metric, perturber, init_states, init_index, seed, n_steps, every):
+    """Run the initial conditions ``init_index`` with their perturbations, as one batch.
+
+    A pure function of its arguments: each initial condition draws its
+    perturbations from its own stream, so the result of one initial condition
+    does not depend on which chunk it is in.
+    """
+    n_pert = int(perturber.n)
+    dim = init_states.shape[1]
+    batch = np.empty((len(init_index), 1 + n_pert, dim))
+    for j, i in enumerate(init_index):  # set-up only: perturbation draws per condition
+        batch[j, 0] = init_states[j]
+        batch[j, 1:] = perturber.perturb(init_states[j], map=map, seed=stream(seed, 1, int(i)))
+    flat = batch.reshape(-1, dim)
+    dist, obs, final = map._stream(flat, n_steps, every, 1 + n_pert, metric)
+    return dist, obs, final.reshape(len(init_index), 1 + n_pert, dim)
+
+
+class PerturbationStudy(Study):
+    r"""Nearby orbits of a map and their distances over time.
+
+    For each of ``n_init`` initial conditions :math:`W_i(0)` the perturber
+    makes ``n`` copies :math:`W'_{ij}(0)`; reference and copies are iterated
+    together, and the study records
+
+    .. math:: d_{ij}(t) = d\big(W_i(t), W'_{ij}(t)\big)
+
+    at :math:`t = 0, k, 2k, \dots` (``every = k``), together with the map's
+    observables (for :class:`~dynnet.GradientDescentMap`: the loss and
+    :math:`\|W\|_1`) of each reference orbit. It streams: only what it
+    records is kept, never every state.
+
+    Parameters
+    ----------
+    map : Map, default GradientDescentMap(eta=1.0)
+    perturber : Perturber, default UniformPerturber(eps=1e-8, n=5, on="weights")
+    metric : Metric, default L1()
+    estimators : list of Estimator, default ()
+        Each is cloned and fitted on the result (``fit_result``) after the run.
+    n_init : int, default 50
+        Number of initial conditions.
+    n_steps : int, default 200
+    seed : int, SeedSequence, Generator or None, default 0
+        Initial condition ``i`` is drawn from ``stream(seed, 0, i)`` and its
+        perturbations from ``stream(seed, 1, i)``, so results do not depend on
+        chunking or on the number of workers.
+    initial_states : array (n_init, dim) or None, default None
+        None: ``map.initial_state`` draws them from ``seed``.
+    every : int, default 1
+        Record every ``every`` steps.
+    chunk_size : int or None, default None
+        Initial conditions per batch (None: enough for about 3000 orbits).
+    n_jobs : int, default 1
+        Parallel workers over chunks (joblib); -1 uses every core.
+    progress : bool, default False
+        Show a progress bar over chunks.
+
+    Attributes
+    ----------
+    result_ : xarray.Dataset
+        ``distance (step, init, pert)``, one ``(step, init)`` variable per
+        observable, ``initial_state`` and ``final_state (init, member, coord)``,
+        ``diverged (init, member)``.
+    estimators_ : list of fitted estimators
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), sections 2-4.
+    """
+
+    _quick_params = {"n_init": 8, "n_steps": 60}
+
+    def __init__(self, map=None, perturber=None, metric=None, estimators=(), n_init=50,
+                 n_steps=200, seed=0, initial_states=None, every=1, chunk_size=None,
+                 n_jobs=1, progress=False):
+        self.map = map
+        self.perturber = perturber
+        self.metric = metric
+        self.estimators = estimators
+        self.n_init = n_init
+        self.n_steps = n_steps
+        self.seed = seed
+        self.initial_states = initial_states
+        self.every = every
+        self.chunk_size = chunk_size
+        self.n_jobs = n_jobs
+        self.progress = progress
+
+    @staticmethod
+    def _component_defaults():
+        from ..maps.gd import GradientDescentMap
+
+        return {"map": GradientDescentMap, "perturber": UniformPerturber, "metric": L1}
+
+    def _components(self):
+        m = self.map if self.map is not None else self._component_defaults()["map"]()
+        p = self.perturber if self.perturber is not None else UniformPerturber()
+        d = self.metric if self.metric is not None else L1()
+        for name, obj, base in (("map", m, Map), ("perturber", p, Perturber), ("metric", d, Metric)):
+            if not isinstance(obj, base):
+                raise TypeError(
+                    f"PerturbationStudy: parameter {name}={obj!r} must be a dynnet {base.__name__}"
+                )
+        return m, p, d
+
+    def set_params(self, **params):
+        defaults = self._component_defaults()
+        for key in params:
+            name = key.split("__", 1)[0]
+            if "__" in key and name in defaults and getattr(self, name, None) is None:
+                setattr(self, name, defaults[name]())
+        return super().set_params(**params)
+
+    def _initial_states(self, m, n_init):
+        if self.initial_states is None:
+            return m.initial_state(n_init, seed=np.random.SeedSequence(
+                self._seed_seq.entropy, spawn_key=tuple(self._seed_seq.spawn_key) + (0,)))
+        x = m.check_states(self.initial_states, name="initial_states")
+        if x.shape[0] != n_init:
+            raise ValueError(
+                f"PerturbationStudy: initial_states has {x.shape[0]} rows but n_init={n_init}"
+            )
+        return x
+
+    def run(self):
+        """Run every initial condition with its perturbations; returns self."""
+        m, p, d = self._components()
+        n_init = check_int(self, "n_init", self.n_init, low=1)
+        n_steps = check_int(self, "n_steps", self.n_steps, low=0)
+        every = check_int(self, "every", self.every, low=1)
+        n_pert = check_int(p, "n", p.n, low=1)
+        self._seed_seq = as_seed_sequence(self.seed)
+        x0 = self._initial_states(m, n_init)
+        if self.chunk_size is None:
+            chunk = max(1, 3000 // (1 + n_pert))
+        else:
+            chunk = check_int(self, "chunk_size", self.chunk_size, low=1)
+        chunks = [np.arange(s, min(s + chunk, n_init)) for s in range(0, n_init, chunk)]
+        from ..parallel import map_chunks
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DivergenceWarning)
+            parts = map_chunks(
+                _run_chunk,
+                [(m, d, p, x0[idx], idx, self._seed_seq, n_steps, every) for idx in chunks],
+                n_jobs=self.n_jobs, progress=self.progress, desc=type(self).__name__,
+            )
+        dist = np.concatenate([q[0] for q in parts], axis=1)
+        obs = {k: np.concatenate([q[1][k] for q in parts], axis=1) for k in parts[0][1]}
+        final = np.concatenate([q[2] for q in parts], axis=0)
+        self.result_ = self._make_result(m, x0, dist, obs, final, n_steps, every)
+        self.estimators_ = self._fit_estimators(self.result_, m)
+        return self
+
+    def _make_result(self, m, x0, dist, obs, final, n_steps, every):
+        import xarray as xr
+
+        from ..results import study_attrs
+
+        diverged = ~np.all(np.isfinite(final), axis=-1)
+        if diverged.any():
+            warnings.warn(
+                f"PerturbationStudy: {int(diverged.sum())} of {diverged.size} orbits diverged "
+                "(overflow); they are NaN and flagged in result_['diverged']",
+                DivergenceWarning, stacklevel=3,
+            )
+        steps = np.arange(dist.shape[0]) * every
+        data = {
+            "distance": (("step", "init", "pert"), dist),
+            "initial_state": (("init", "coord"), x0),
+            "final_state": (("init", "member", "coord"), final),
+            "diverged": (("init", "member"), diverged),
+        }
+        for k, v in obs.items():
+            data[k] = (("step", "init"), v)
+        ds = xr.Dataset(
+            data,
+            coords={"step": steps, "init": np.arange(dist.shape[1]),
+                    "pert": np.arange(dist.shape[2]), "member": np.arange(final.shape[1])},
+            attrs=study_attrs(self),
+        )
+        ds["distance"].attrs["description"] = "distance of each perturbed orbit to its reference"
+        return ds
+
+    def summary(self):
+        self._check_run()
+        r = self.result_
+        out = {
+            "n_init": int(r.sizes["init"]),
+            "n_pert": int(r.sizes["pert"]),
+            "n_steps": int(r["step"].values[-1]),
+            "diverged_fraction": float(r["diverged"].values.mean()),
+            "final_mean_log_distance": float(np.nanmean(np.log(r["distance"].values[-1]))),
+        }
+        if "loss" in r:
+            out["final_loss_mean"] = float(np.nanmean(r["loss"].values[-1]))
+        out.update(super().summary())
+        return out
+
+    def plot(self):
+        from ..plotting import plot_distances
+
+        self._check_run()
+        return [plot_distances(self.result_)]
