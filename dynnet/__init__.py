@@ -6,7 +6,8 @@ Maps, Perturbers, Metrics, Estimators and Studies; see the README and docs/.
 from . import plugins
 from ._version import __version__
 from .base import ParamsObject, as_seed_sequence, clone, stream
-from .estimators import Estimator
+from . import estimators as _estimators
+from .estimators import *  # noqa: F401,F403
 from .maps import (DivergenceWarning, GradientDescentMap, HenonMap, LinearMap, LogisticMap, Map,
                    TentMap)
 from .metrics import L1, L2, LInf, Metric, PerLayer
@@ -20,4 +21,4 @@ __all__ = [
     "LinearMap", "Perturber", "UniformPerturber", "GaussianPerturber",
     "Metric", "L1", "L2", "LInf", "PerLayer", "Estimator", "Study", "PerturbationStudy",
     "load", "plugins",
-]
+] + [n for n in _estimators.__all__ if n != "Estimator"]
