@@ -54,13 +54,18 @@ def _encode(value):
         return bool(value)
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
     raise TypeError(
         f"cannot save parameter value {value!r} of type {type(value).__name__}: dynnet saves "
         "numbers, strings, arrays, ranges, tuples, lists, dicts and dynnet objects"
     )
 
 
-def _allowed_class(path: str):
+def _allowed_class(path: str, extra=()):
+    for cls in extra:
+        if f"{cls.__module__}:{cls.__qualname__}" == path:
+            return cls
     module, _, name = path.partition(":")
     allowed = module == "dynnet" or module.startswith("dynnet.")
     if not allowed:
@@ -69,7 +74,8 @@ def _allowed_class(path: str):
         allowed = plugins.is_registered_module(module)
     if not allowed:
         raise ResultFileError(
-            f"refusing to rebuild class {path!r}: only dynnet classes and registered plugins are loaded"
+            f"refusing to rebuild class {path!r}: only dynnet classes, registered plugins "
+            "and classes passed as load(..., classes=[...]) are rebuilt"
         )
     try:
         obj = importlib.import_module(module)
@@ -82,13 +88,13 @@ def _allowed_class(path: str):
     return obj
 
 
-def _decode(value):
+def _decode(value, extra=()):
     if isinstance(value, list):
-        return [_decode(v) for v in value]
+        return [_decode(v, extra) for v in value]
     if isinstance(value, dict):
         if "__class__" in value:
-            cls = _allowed_class(value["__class__"])
-            return cls(**{k: _decode(v) for k, v in value["params"].items()})
+            cls = _allowed_class(value["__class__"], extra)
+            return cls(**{k: _decode(v, extra) for k, v in value["params"].items()})
         if "__array__" in value:
             return np.asarray(value["__array__"], dtype=np.dtype(value["dtype"]))
         if "__seedseq__" in value:
@@ -96,9 +102,9 @@ def _decode(value):
         if "__range__" in value:
             return range(*value["__range__"])
         if "__tuple__" in value:
-            return tuple(_decode(v) for v in value["__tuple__"])
+            return tuple(_decode(v, extra) for v in value["__tuple__"])
         if "__dict__" in value:
-            return {_decode(k): _decode(v) for k, v in value["__dict__"]}
+            return {_decode(k, extra): _decode(v, extra) for k, v in value["__dict__"]}
         raise ResultFileError(f"unknown encoded value {sorted(value)}")
     return value
 
@@ -108,13 +114,16 @@ def encode_params(obj: ParamsObject) -> str:
     return json.dumps(_encode(obj), sort_keys=True)
 
 
-def decode_params(text: str) -> ParamsObject:
-    """Rebuild a dynnet object from :func:`encode_params` text (never unpickles)."""
+def decode_params(text: str, classes=()) -> ParamsObject:
+    """Rebuild a dynnet object from :func:`encode_params` text (never unpickles).
+
+    ``classes``: extra classes (e.g. a Map defined in the user's script) that may be rebuilt.
+    """
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ResultFileError(f"malformed dynnet parameters: {exc}") from None
-    return _decode(data)
+    return _decode(data, tuple(classes))
 
 
 def study_attrs(study) -> dict:
@@ -157,8 +166,15 @@ def save(study, path) -> Path:
     return path
 
 
-def load(path):
+def load(path, classes=()):
     """Rebuild a saved Study, with its ``result_``, from a netCDF file.
+
+    Parameters
+    ----------
+    path : str or Path
+    classes : sequence of classes, optional
+        Classes outside dynnet and its plugins that the file may name (for
+        instance a Map defined in your own script). Nothing else is imported.
 
     Raises
     ------
@@ -180,7 +196,7 @@ def load(path):
         raise ResultFileError(f"{path} is not a readable netCDF file: {exc}") from None
     if ds.attrs.get("dynnet_format") != _FORMAT or "dynnet_study" not in ds.attrs:
         raise ResultFileError(f"{path} is netCDF but not a dynnet result (no dynnet_study attribute)")
-    study = decode_params(ds.attrs["dynnet_study"])
+    study = decode_params(ds.attrs["dynnet_study"], classes)
     for name in list(ds.data_vars):
         if ds[name].attrs.get("dynnet_bool") == 1:
             ds[name] = ds[name].astype(bool)

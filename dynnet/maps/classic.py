@@ -158,7 +158,10 @@ class LinearMap(Map):
         return self._matrix().shape[0]
 
     def step(self, states):
-        return states @ self._matrix().T
+        # an explicit row-wise sum, not BLAS: a member's result must not depend
+        # on the batch it is in (BLAS picks kernels by matrix size)
+        A = self._matrix()
+        return (states[:, None, :] * A[None, :, :]).sum(axis=-1)
 
     def jacobian(self, state):
         self.check_state(state)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 
 import numpy as np
 
-from ..base import as_seed_sequence, check_array, check_int, stream
+from ..base import as_seed_sequence, check_int, clone, stream
 from ..maps.base import DivergenceWarning, Map
 from ..metrics import L1, Metric
 from ..perturbers import Perturber, UniformPerturber
@@ -71,6 +72,14 @@ class PerturbationStudy(Study):
         Parallel workers over chunks (joblib); -1 uses every core.
     progress : bool, default False
         Show a progress bar over chunks.
+    checkpoint : str, Path or None, default None
+        Directory in which finished chunks are stored as they complete.
+    resume : bool, default False
+        Continue from the chunks already in ``checkpoint`` (a run killed
+        with ``kill -9`` loses at most the chunks in flight); the result is
+        bitwise identical to an uninterrupted run. The directory is left in
+        place after the run (the ``dynnet`` command removes it once the
+        result is saved).
 
     Attributes
     ----------
@@ -89,7 +98,7 @@ class PerturbationStudy(Study):
 
     def __init__(self, map=None, perturber=None, metric=None, estimators=(), n_init=50,
                  n_steps=200, seed=0, initial_states=None, every=1, chunk_size=None,
-                 n_jobs=1, progress=False):
+                 n_jobs=1, progress=False, checkpoint=None, resume=False):
         self.map = map
         self.perturber = perturber
         self.metric = metric
@@ -102,6 +111,8 @@ class PerturbationStudy(Study):
         self.chunk_size = chunk_size
         self.n_jobs = n_jobs
         self.progress = progress
+        self.checkpoint = checkpoint
+        self.resume = resume
 
     @staticmethod
     def _component_defaults():
@@ -152,8 +163,27 @@ class PerturbationStudy(Study):
             chunk = max(1, 3000 // (1 + n_pert))
         else:
             chunk = check_int(self, "chunk_size", self.chunk_size, low=1)
-        chunks = [np.arange(s, min(s + chunk, n_init)) for s in range(0, n_init, chunk)]
+        ckpt = None
+        done: dict = {}
+        if self.checkpoint is not None:
+            from ..checkpoint import Checkpoint
+            from ..results import encode_params
+
+            fp = encode_params(clone(self).set_params(
+                n_jobs=1, progress=False, checkpoint=None, resume=False, chunk_size=None,
+                estimators=(), initial_states=None)) + hashlib.sha256(x0.tobytes()).hexdigest()
+            ckpt = Checkpoint(self.checkpoint, fp, resume=bool(self.resume))
+            done = ckpt.load()
+        todo = np.array([i for i in range(n_init) if i not in done], dtype=int)
+        chunks = [todo[s:s + chunk] for s in range(0, todo.size, chunk)]
         from ..parallel import map_chunks
+
+        def keep(i, part):
+            if ckpt is not None:
+                d, o, f = part
+                arrays = {"distance": np.moveaxis(d, 1, 0), "final": f}
+                arrays.update({f"obs_{k}": np.moveaxis(v, 1, 0) for k, v in o.items()})
+                ckpt.save(chunks[i], arrays)
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DivergenceWarning)
@@ -161,10 +191,19 @@ class PerturbationStudy(Study):
                 _run_chunk,
                 [(m, d, p, x0[idx], idx, self._seed_seq, n_steps, every) for idx in chunks],
                 n_jobs=self.n_jobs, progress=self.progress, desc=type(self).__name__,
+                on_result=keep,
             )
-        dist = np.concatenate([q[0] for q in parts], axis=1)
-        obs = {k: np.concatenate([q[1][k] for q in parts], axis=1) for k in parts[0][1]}
-        final = np.concatenate([q[2] for q in parts], axis=0)
+        per_init = dict(done)
+        for idx, (dd, oo, ff) in zip(chunks, parts):
+            for j, i in enumerate(idx):
+                rec = {"distance": dd[:, j], "final": ff[j]}
+                rec.update({f"obs_{k}": v[:, j] for k, v in oo.items()})
+                per_init[int(i)] = rec
+        order = [per_init[i] for i in range(n_init)]
+        dist = np.stack([r["distance"] for r in order], axis=1)
+        final = np.stack([r["final"] for r in order], axis=0)
+        obs = {k[4:]: np.stack([r[k] for r in order], axis=1)
+               for k in order[0] if k.startswith("obs_")}
         self.result_ = self._make_result(m, x0, dist, obs, final, n_steps, every)
         self.estimators_ = self._fit_estimators(self.result_, m)
         return self
