@@ -13,12 +13,15 @@ from .maps import (DivergenceWarning, GradientDescentMap, HenonMap, LinearMap, L
 from .metrics import L1, L2, LInf, Metric, PerLayer
 from .perturbers import GaussianPerturber, Perturber, UniformPerturber
 from .results import load
-from .studies import PerturbationStudy, Study
+from .studies import (EdgeOfStabilityStudy, EtaScanStudy, IntermittencyStudy,
+                      OrbitalStabilityStudy, PerturbationStudy, PostLearningStudy, Study)
 
 __all__ = [
     "__version__", "ParamsObject", "clone", "as_seed_sequence", "stream",
     "Map", "DivergenceWarning", "GradientDescentMap", "LogisticMap", "TentMap", "HenonMap",
     "LinearMap", "Perturber", "UniformPerturber", "GaussianPerturber",
     "Metric", "L1", "L2", "LInf", "PerLayer", "Estimator", "Study", "PerturbationStudy",
+    "OrbitalStabilityStudy", "PostLearningStudy", "EdgeOfStabilityStudy", "IntermittencyStudy",
+    "EtaScanStudy",
     "load", "plugins",
 ] + [n for n in _estimators.__all__ if n != "Estimator"]

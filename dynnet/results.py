@@ -138,7 +138,13 @@ def study_attrs(study) -> dict:
     if ss is not None:
         attrs["seed_entropy"] = str(ss.entropy)
         attrs["seed_spawn_key"] = json.dumps(list(ss.spawn_key))
-    for k, v in study.get_params(deep=True).items():
+    params = study.get_params(deep=True)
+    resolved = study._resolved() if hasattr(study, "_resolved") else {}
+    for name, part in resolved.items():  # parts left at their default: record the default's params
+        if params.get(name) is None and hasattr(part, "get_params"):
+            params[name] = part
+            params.update({f"{name}__{k}": v for k, v in part.get_params(deep=True).items()})
+    for k, v in params.items():
         if isinstance(v, (bool, np.bool_)):
             attrs[f"param.{k}"] = int(v)
         elif isinstance(v, (int, float, str, np.integer, np.floating)):

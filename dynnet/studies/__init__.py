@@ -1,6 +1,11 @@
 """Studies: the paper's analyses, and the building block they share."""
 
 from .base import Study
+from .edge import EdgeOfStabilityStudy
+from .eta_scan import EtaScanStudy
+from .intermittency import IntermittencyStudy
+from .orbital import OrbitalStabilityStudy, PostLearningStudy
 from .perturbation import PerturbationStudy
 
-__all__ = ["Study", "PerturbationStudy"]
+__all__ = ["Study", "PerturbationStudy", "OrbitalStabilityStudy", "PostLearningStudy",
+           "EdgeOfStabilityStudy", "IntermittencyStudy", "EtaScanStudy"]

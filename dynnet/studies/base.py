@@ -36,6 +36,29 @@ class Study(ParamsObject):
         obj.set_params(**{k: clone(v, safe=False) for k, v in params.items()})
         return obj
 
+    @staticmethod
+    def _component_defaults() -> dict:
+        """Factories of the parts whose parameter default is None (map, perturber...)."""
+        return {}
+
+    def _resolved(self) -> dict:
+        """Each part: the parameter's value, or a fresh default when it is None."""
+        out = {}
+        for name, factory in self._component_defaults().items():
+            value = getattr(self, name)
+            out[name] = factory() if value is None else value
+        return out
+
+    def set_params(self, **params):
+        """As :meth:`ParamsObject.set_params`; ``part__x`` on a part left at its
+        default (None) first puts the default object in place."""
+        defaults = self._component_defaults()
+        for key in params:
+            name = key.split("__", 1)[0]
+            if "__" in key and name in defaults and getattr(self, name, None) is None:
+                setattr(self, name, defaults[name]())
+        return super().set_params(**params)
+
     def run(self):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement run()")
 

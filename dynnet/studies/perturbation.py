@@ -121,23 +121,14 @@ class PerturbationStudy(Study):
         return {"map": GradientDescentMap, "perturber": UniformPerturber, "metric": L1}
 
     def _components(self):
-        m = self.map if self.map is not None else self._component_defaults()["map"]()
-        p = self.perturber if self.perturber is not None else UniformPerturber()
-        d = self.metric if self.metric is not None else L1()
+        c = self._resolved()
+        m, p, d = c["map"], c["perturber"], c["metric"]
         for name, obj, base in (("map", m, Map), ("perturber", p, Perturber), ("metric", d, Metric)):
             if not isinstance(obj, base):
                 raise TypeError(
                     f"PerturbationStudy: parameter {name}={obj!r} must be a dynnet {base.__name__}"
                 )
         return m, p, d
-
-    def set_params(self, **params):
-        defaults = self._component_defaults()
-        for key in params:
-            name = key.split("__", 1)[0]
-            if "__" in key and name in defaults and getattr(self, name, None) is None:
-                setattr(self, name, defaults[name]())
-        return super().set_params(**params)
 
     def _initial_states(self, m, n_init):
         if self.initial_states is None:

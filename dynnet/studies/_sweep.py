@@ -1,0 +1,62 @@
+"""Running one PerturbationStudy per perturbation size and stacking the results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..base import check_array, check_scalar, clone
+from .perturbation import PerturbationStudy
+
+__all__ = ["eps_sweep", "check_eps"]
+
+
+def check_eps(owner, eps) -> np.ndarray:
+    """Validate a sequence of perturbation sizes (all > 0)."""
+    arr = np.atleast_1d(check_array(owner, "eps", eps, ndim=(0, 1)))
+    if arr.size == 0:
+        raise ValueError(f"{type(owner).__name__}: parameter eps must hold at least one value")
+    for v in arr:
+        check_scalar(owner, "eps", float(v), low=0.0, low_open=True)
+    return arr
+
+
+def eps_sweep(owner, *, map, perturber, metric, eps, n_init, n_steps, seed, every=1,
+              initial_states=None, chunk_size=None, n_jobs=1, progress=False,
+              checkpoint=None, resume=False):
+    """One PerturbationStudy per ``eps`` (same seed: the same initial conditions and
+    the same perturbation directions, scaled), stacked along a new ``eps`` dimension.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``distance (eps, step, init, pert)``, observables ``(step, init)`` of the
+        references (the same for every eps), ``initial_state``, ``diverged (eps, init, member)``.
+    """
+    import xarray as xr
+
+    eps = check_eps(owner, eps)
+    results = []
+    for k, e in enumerate(eps):
+        sub = PerturbationStudy(
+            map=map, perturber=clone(perturber).set_params(eps=float(e)), metric=metric,
+            estimators=(), n_init=n_init, n_steps=n_steps, seed=seed,
+            initial_states=initial_states, every=every, chunk_size=chunk_size, n_jobs=n_jobs,
+            progress=progress,
+            checkpoint=None if checkpoint is None else Path(checkpoint) / f"eps-{k:03d}",
+            resume=resume,
+        ).run()
+        results.append(sub.result_)
+    first = results[0]
+    data = {
+        "distance": xr.concat([r["distance"] for r in results], dim="eps"),
+        "diverged": xr.concat([r["diverged"] for r in results], dim="eps"),
+        "initial_state": first["initial_state"],
+    }
+    for name in first.data_vars:
+        if name not in ("distance", "diverged", "initial_state", "final_state"):
+            data[name] = first[name]
+    ds = xr.Dataset(data)
+    ds = ds.assign_coords(eps=("eps", eps))
+    return ds
