@@ -4,7 +4,8 @@ from .base import Study
 from .edge import EdgeOfStabilityStudy
 from .eta_scan import EtaScanStudy
 from .intermittency import IntermittencyStudy
-from .orbital import OrbitalStabilityStudy, PostLearningStudy
+from .orbital import OrbitalStabilityStudy
+from .post_learning import PostLearningStudy
 from .perturbation import PerturbationStudy
 
 __all__ = ["Study", "PerturbationStudy", "OrbitalStabilityStudy", "PostLearningStudy",

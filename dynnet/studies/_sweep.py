@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..base import check_array, check_scalar, clone
+from ..base import as_seed_sequence, check_array, check_scalar, clone
+from .base import Study
 from .perturbation import PerturbationStudy
 
-__all__ = ["eps_sweep", "check_eps"]
+__all__ = ["eps_sweep", "check_eps", "SweepStudy", "gd_factory"]
 
 
 def check_eps(owner, eps) -> np.ndarray:
@@ -37,6 +38,9 @@ def eps_sweep(owner, *, map, perturber, metric, eps, n_init, n_steps, seed, ever
     import xarray as xr
 
     eps = check_eps(owner, eps)
+    # normalise the seed once: with seed=None every eps must still share one entropy
+    seed = as_seed_sequence(seed)
+    owner._seed_seq = seed
     results = []
     for k, e in enumerate(eps):
         sub = PerturbationStudy(
@@ -60,3 +64,38 @@ def eps_sweep(owner, *, map, perturber, metric, eps, n_init, n_steps, seed, ever
     ds = xr.Dataset(data)
     ds = ds.assign_coords(eps=("eps", eps))
     return ds
+
+
+def gd_factory(eta):
+    """A factory of GradientDescentMap(eta=eta), for component defaults."""
+
+    def make():
+        from ..maps.gd import GradientDescentMap
+
+        return GradientDescentMap(eta=eta)
+
+    return make
+
+
+class SweepStudy(Study):
+    """Shared machinery of the eps-sweep studies at low learning rate."""
+
+    def _sweep(self, c, n_steps, initial_states=None, seed=None):
+        from ..results import study_attrs
+
+        ds = eps_sweep(self, map=c["map"], perturber=c["perturber"], metric=c["metric"],
+                       eps=self.eps, n_init=self.n_init, n_steps=n_steps,
+                       seed=self.seed if seed is None else seed,
+                       every=self.every, initial_states=initial_states,
+                       chunk_size=self.chunk_size, n_jobs=self.n_jobs, progress=self.progress,
+                       checkpoint=self.checkpoint, resume=self.resume)
+        ds.attrs.update(study_attrs(self))
+        return ds
+
+    def _initial_states(self, m):
+        from ..base import check_int
+
+        ss = as_seed_sequence(self.seed)
+        self._seed_seq = ss
+        return m.initial_state(check_int(self, "n_init", self.n_init, low=1),
+                               seed=np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (0,)))

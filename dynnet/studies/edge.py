@@ -7,15 +7,14 @@ import numpy as np
 from ..base import check_int, clone
 from ..metrics import L1
 from ..perturbers import UniformPerturber
-from ._sweep import eps_sweep
-from .base import Study
+from ._sweep import SweepStudy
 
 __all__ = ["EdgeOfStabilityStudy"]
 
 PAPER_EPS = tuple(float(10.0 ** k) for k in range(-14, 0))
 
 
-class EdgeOfStabilityStudy(Study):
+class EdgeOfStabilityStudy(SweepStudy):
     r"""Sensitive dependence on initial conditions of GD at the edge of stability.
 
     For each perturbation size :math:`\varepsilon`, ``n_init`` initial
@@ -91,16 +90,9 @@ class EdgeOfStabilityStudy(Study):
 
     def run(self):
         """Run every eps; fit the estimator on each; returns self."""
-        from ..results import study_attrs
-
         c = self._resolved()
         check_int(self, "n_init", self.n_init, low=1)
-        ds = eps_sweep(self, map=c["map"], perturber=c["perturber"], metric=c["metric"],
-                       eps=self.eps, n_init=self.n_init, n_steps=self.n_steps, seed=self.seed,
-                       every=self.every, chunk_size=self.chunk_size, n_jobs=self.n_jobs,
-                       progress=self.progress, checkpoint=self.checkpoint, resume=self.resume)
-        ds.attrs.update(study_attrs(self))
-        self.result_ = ds
+        self.result_ = self._sweep(c, self.n_steps)
         self._restore()
         return self
 

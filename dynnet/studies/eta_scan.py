@@ -8,7 +8,6 @@ from ..base import as_seed_sequence, check_int, check_scalar, clone
 from ..metrics import L1
 from ..perturbers import UniformPerturber
 from .base import Study
-from .intermittency import observe
 from .perturbation import PerturbationStudy
 
 __all__ = ["EtaScanStudy", "classify_regime"]

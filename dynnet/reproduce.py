@@ -1,0 +1,118 @@
+"""``dynnet reproduce``: every figure of the paper and a table of headline numbers."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["reproduce", "PAPER_VALUES"]
+
+#: the paper's headline findings (Danovski, Soriano & Lacasa 2024), for the table
+PAPER_VALUES = {
+    "orbital.loss_monotone_fraction": ("1 (loss decreases monotonically at eta = 0.01)", 1.0),
+    "orbital.d_final/d_0": ("O(1)-O(100): neither exponential growth nor decay", None),
+    "post_learning.d_final/d_0": ("< 1: sharp drop, then very slow decay (not exponential)", None),
+    "post_learning.eigenvalues_at_1": ("conjectured: many Jacobian eigenvalues at 1", None),
+    "edge.mle": ("lambda_nMLE ~ 0.33 (eps -> 0)", 0.33),
+    "edge.kept_fraction": ("about 90% of fits kept", 0.90),
+    "intermittency.laminar_fraction": ("period-3 laminar phases interrupted by bursts", None),
+    "intermittency.kantz_significant_fraction": ("some significant, many not", None),
+}
+
+
+def _studies(quick: bool):
+    from . import studies as S
+
+    names = [("orbital", S.OrbitalStabilityStudy), ("post_learning", S.PostLearningStudy),
+             ("edge", S.EdgeOfStabilityStudy), ("intermittency", S.IntermittencyStudy),
+             ("eta_scan", S.EtaScanStudy)]
+    return [(n, c.quick() if quick else c()) for n, c in names]
+
+
+def headline_rows(results: dict) -> list[dict]:
+    """Rows (quantity, dynnet, paper, agrees) from the fitted studies."""
+    rows = []
+
+    def add(key, value, note=""):
+        text, target = PAPER_VALUES.get(key, ("", None))
+        agree = ""
+        if target is not None and np.isfinite(value):
+            agree = "yes" if abs(value - target) <= 0.1 * max(abs(target), 1e-12) + 0.03 else "no"
+        rows.append({"quantity": key, "dynnet": f"{value:.4g}" if isinstance(value, float) else str(value),
+                     "paper": text, "within tolerance": agree, "note": note})
+
+    if "orbital" in results:
+        s = results["orbital"].summary()
+        add("orbital.loss_monotone_fraction", s["loss_monotone_fraction"])
+        ratios = [v for k, v in s.items() if k.startswith("d_final/d_0@")]
+        add("orbital.d_final/d_0", float(np.median(ratios)), "median over eps")
+    if "post_learning" in results:
+        s = results["post_learning"].summary()
+        ratios = [v for k, v in s.items() if k.startswith("d_final/d_0@")]
+        add("post_learning.d_final/d_0", float(np.median(ratios)), "median over eps")
+        unit = [(k, v) for k, v in s.items() if k.startswith("eigenvalues_at_1")]
+        for k, v in unit:
+            add("post_learning.eigenvalues_at_1", float(v), f"{k.split('(')[1].rstrip(')')} of {s['dim']}")
+    if "edge" in results:
+        s = results["edge"].summary()
+        add("edge.mle", s["mle"], f"eps = {s['eps']:.0e}; pooled {s['pooled_mle']:.3f}")
+        add("edge.kept_fraction", s["kept_fraction"], f"eps = {s['eps']:.0e}")
+        e8 = [k for k in s if k.startswith("mle@1e-08")]
+        if e8:
+            add("edge.mle", s[e8[0]], "eps = 1e-08 (the paper's P(Lambda))")
+            add("edge.kept_fraction", s["kept@1e-08"], "eps = 1e-08")
+    if "intermittency" in results:
+        s = results["intermittency"].summary()
+        add("intermittency.laminar_fraction", s["laminar_fraction_mean"], "mean over initial conditions")
+        add("intermittency.kantz_significant_fraction", s.get("kantz_ref_significant_fraction", np.nan),
+            "per reference time, first series")
+    if "eta_scan" in results:
+        ds = results["eta_scan"].result_
+        for eta, reg in zip(ds["eta"].values, ds["regime"].values):
+            rows.append({"quantity": f"eta_scan.regime@{eta:g}", "dynnet": str(reg),
+                         "paper": "(beyond the paper)", "within tolerance": "", "note": ""})
+    return rows
+
+
+def reproduce(out, quick=False, n_jobs=1, progress=True):
+    """Run the paper's four studies and the eta scan; write results, figures and tables.
+
+    Writes ``out/NAME.nc``, ``out/figures/NAME-K.png``, ``out/headline.md`` and
+    ``out/headline.csv``. Returns the table rows.
+    """
+    out = Path(out)
+    figdir = out / "figures"
+    figdir.mkdir(parents=True, exist_ok=True)
+    results = {}
+    timings = {}
+    for name, study in _studies(quick):
+        names = study._param_names()
+        study.set_params(**{k: v for k, v in {"n_jobs": n_jobs, "progress": progress}.items()
+                            if k in names})
+        t0 = time.perf_counter()
+        study.run()
+        timings[name] = time.perf_counter() - t0
+        study.save(out / f"{name}.nc")
+        for k, fig in enumerate(study.plot(), start=1):
+            fig.savefig(figdir / f"{name}-{k}.png", dpi=100)
+        results[name] = study
+        if progress:
+            print(f"{name}: {timings[name]:.1f} s")
+    rows = headline_rows(results)
+    with open(out / "headline.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    lines = ["# dynnet reproduction of Danovski, Soriano & Lacasa (2024)", "",
+             f"preset: {'quick' if quick else 'paper scale'}; wall time per study: "
+             + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()), "",
+             "| quantity | dynnet | paper | within tolerance | note |", "|---|---|---|---|---|"]
+    lines += [f"| {r['quantity']} | {r['dynnet']} | {r['paper']} | {r['within tolerance']} | {r['note']} |"
+              for r in rows]
+    (out / "headline.md").write_text("\n".join(lines) + "\n")
+    if progress:
+        print("\n".join(lines))
+    return rows

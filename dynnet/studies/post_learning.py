@@ -1,0 +1,140 @@
+"""PostLearningStudy: stability near the minimum reached by GD (paper section 3.2)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import check_int
+from ..metrics import L1
+from ..perturbers import UniformPerturber
+from ._sweep import SweepStudy, gd_factory
+
+__all__ = ["PostLearningStudy"]
+
+
+class PostLearningStudy(SweepStudy):
+    r"""Stability near the minimum reached by GD (after learning).
+
+    Each reference network trains ``n_before`` steps at :math:`\eta = 0.01`;
+    its state :math:`W^*` is then perturbed (``n`` copies per eps) and
+    reference and copies train ``n_after`` more steps, recording
+    :math:`d(t)`. The Jacobian of the GD map at :math:`W^*`,
+    :math:`J = I - \eta H(W^*)`, is diagonalised: the count of eigenvalues
+    within ``tol`` of 1 answers the paper's conjecture that minima are
+    manifolds (many neutral directions).
+
+    Parameters
+    ----------
+    map : Map, default GradientDescentMap(eta=0.01)
+    perturber : Perturber, default UniformPerturber(n=20, on="weights")
+    metric : Metric, default L1()
+    eps : sequence of float, default (1e-14, 1e-10, 1e-6, 1e-2)
+    n_init : int, default 10
+    n_before : int, default 4000
+    n_after : int, default 1000
+    tol : sequence of float, default (1e-6, 1e-4, 1e-3)
+        Tolerances for "an eigenvalue at 1": :math:`|\mu - 1| < tol`.
+    seed, every, chunk_size, n_jobs, progress, checkpoint, resume
+        As for :class:`~dynnet.PerturbationStudy` (``every`` default 1).
+
+    Attributes
+    ----------
+    result_ : xarray.Dataset
+        ``distance (eps, step, init, pert)`` with ``step`` counted from the
+        perturbation, ``loss (step, init)``, ``jacobian_eigenvalues (init, mode)``
+        (moduli-sorted, real parts), ``hessian_eigenvalues (init, mode)``,
+        ``n_unit (init, tol)``.
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), section 3.2, Fig. 6.
+    """
+
+    _quick_params = {"n_init": 3, "n_before": 400, "n_after": 200, "eps": (1e-10, 1e-6),
+                     "perturber": UniformPerturber(n=5, on="weights")}
+
+    def __init__(self, map=None, perturber=None, metric=None, eps=(1e-14, 1e-10, 1e-6, 1e-2),
+                 n_init=10, n_before=4000, n_after=1000, tol=(1e-6, 1e-4, 1e-3), seed=0,
+                 every=1, chunk_size=None, n_jobs=1, progress=False, checkpoint=None,
+                 resume=False):
+        self.map = map
+        self.perturber = perturber
+        self.metric = metric
+        self.eps = eps
+        self.n_init = n_init
+        self.n_before = n_before
+        self.n_after = n_after
+        self.tol = tol
+        self.seed = seed
+        self.every = every
+        self.chunk_size = chunk_size
+        self.n_jobs = n_jobs
+        self.progress = progress
+        self.checkpoint = checkpoint
+        self.resume = resume
+
+    @staticmethod
+    def _component_defaults():
+        return {"map": gd_factory(0.01), "perturber": lambda: UniformPerturber(n=20, on="weights"),
+                "metric": L1}
+
+    def run(self):
+        """Train, perturb at ``n_before``, track ``n_after`` steps, diagonalise J; returns self."""
+        c = self._resolved()
+        m = c["map"]
+        n_before = check_int(self, "n_before", self.n_before, low=0)
+        n_after = check_int(self, "n_after", self.n_after, low=1)
+        tol = np.atleast_1d(np.asarray(self.tol, dtype=float))
+        x0 = self._initial_states(m)
+        x_star = m.iterate(x0, n_before)
+        ds = self._sweep(c, n_after, initial_states=x_star, seed=self._seed_seq)
+        ds = ds.rename({"initial_state": "perturbed_state"})
+        ds["start_state"] = (("init", "coord"), x0)
+        if m.has_jacobian:
+            eig_j, eig_h = [], []
+            for x in x_star:  # one eigen-decomposition per reference
+                J = m.jacobian(x)
+                mu = np.linalg.eigvals(J)
+                mu = mu[np.argsort(-np.abs(mu))]
+                eig_j.append(mu.real)
+                if hasattr(m, "hessian"):
+                    eig_h.append(np.sort(np.linalg.eigvalsh(m.hessian(x)))[::-1])
+            eig_j = np.array(eig_j)
+            ds["jacobian_eigenvalues"] = (("init", "mode"), eig_j)
+            if eig_h:
+                ds["hessian_eigenvalues"] = (("init", "mode"), np.array(eig_h))
+            n_unit = (np.abs(eig_j[:, :, None] - 1.0) < tol[None, None, :]).sum(axis=1)
+            ds["n_unit"] = (("init", "tol"), n_unit)
+            ds = ds.assign_coords(tol=("tol", tol))
+        ds = ds.assign_coords(step=ds["step"].values)
+        ds.attrs["n_before"] = n_before
+        self.result_ = ds
+        self.estimators_ = []
+        return self
+
+    def _restore(self):
+        self.estimators_ = []
+
+    def summary(self):
+        self._check_run()
+        ds = self.result_
+        d = ds["distance"].values  # (eps, step, init, pert)
+        m0 = d[:, 0].mean(axis=(1, 2))
+        out = {
+            "final_loss_mean": float(ds["loss"].values[-1].mean()),
+            "dim": int(ds.sizes["coord"]),
+        }
+        for k, e in enumerate(ds["eps"].values):
+            out[f"d_final/d_0@{e:.0e}"] = float(d[k, -1].mean() / m0[k])
+            out[f"d_min/d_0@{e:.0e}"] = float(np.nanmin(d[k].mean(axis=(1, 2))) / m0[k])
+        if "n_unit" in ds:
+            for j, t in enumerate(ds["tol"].values):
+                out[f"eigenvalues_at_1(|mu-1|<{t:g})"] = float(ds["n_unit"].values[:, j].mean())
+        return out
+
+    def plot(self):
+        """Fig. 6: d(t) after the perturbation, semi-log, per eps; and the Jacobian spectrum."""
+        from ..plotting import post_learning_figure
+
+        self._check_run()
+        return post_learning_figure(self.result_)

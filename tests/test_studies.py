@@ -1,0 +1,102 @@
+"""The paper's studies: quick presets, shapes, attrs, save/load, invariances."""
+
+import numpy as np
+import pytest
+
+import dynnet as dn
+
+
+@pytest.fixture(scope="module")
+def edge():
+    return dn.EdgeOfStabilityStudy.quick(n_init=12).run()
+
+
+def test_edge_quick_shapes_attrs_and_estimates(edge):
+    r = edge.result_
+    assert r["distance"].dims == ("eps", "step", "init", "pert")
+    assert r["distance"].shape == (3, 201, 12, 5)
+    assert r["exponent"].shape == (3, 12) and r["mle"].shape == (3,)
+    assert r.attrs["param.map__eta"] == 1.0 and r.attrs["param.n_init"] == 12
+    assert r.attrs["dynnet_version"] == dn.__version__ and "seed_entropy" in r.attrs
+    s = edge.summary()
+    # sensitive dependence at eta = 1: a positive exponent near the paper's 0.33
+    assert 0.15 < s["mle"] < 0.5 and s["kept_fraction"] > 0.5
+    assert len(edge.estimators_) == 3
+
+
+def test_edge_save_load_round_trip(edge, tmp_path):
+    p = tmp_path / "eos.nc"
+    edge.save(p)
+    t = dn.load(p)
+    assert type(t) is dn.EdgeOfStabilityStudy
+    np.testing.assert_array_equal(t.result_["distance"].values, edge.result_["distance"].values)
+    assert t.summary()["mle"] == edge.summary()["mle"]
+    assert len(t.plot()) == 2
+
+
+def test_edge_jobs_do_not_change_bits():
+    a = dn.EdgeOfStabilityStudy.quick(n_init=6, eps=(1e-8,), n_steps=60).run()
+    b = dn.EdgeOfStabilityStudy.quick(n_init=6, eps=(1e-8,), n_steps=60, n_jobs=2, chunk_size=2).run()
+    np.testing.assert_array_equal(a.result_["distance"].values, b.result_["distance"].values)
+
+
+def test_orbital_quick_monotone_loss_and_drift():
+    s = dn.OrbitalStabilityStudy.quick().run()
+    r = s.result_
+    assert r["distance"].shape[:2] == (2, 81)  # 2 eps, 400 steps recorded every 5
+    loss = r["loss"].values
+    assert np.all(np.diff(loss, axis=0) < 0), "the loss must decrease monotonically at eta = 0.01"
+    assert bool(r["loss_monotone"].all())
+    w = s._resolved()["map"].mask("weights")
+    assert np.all(np.isfinite(r["importance"].values[:, w]))
+    assert np.all(np.isnan(r["importance"].values[:, ~w]))
+    assert np.all(np.isfinite(r["drift_slope"].values))
+    assert s.summary()["loss_monotone_fraction"] == 1.0
+    assert len(s.plot()) == 3
+
+
+def test_post_learning_quick_spectrum():
+    s = dn.PostLearningStudy.quick().run()
+    r = s.result_
+    assert r["distance"].shape == (2, 201, 3, 5)
+    assert r["jacobian_eigenvalues"].shape == (3, 83)
+    # after training the Hessian is positive semi-definite up to small negative modes,
+    # so the GD Jacobian I - eta H has eigenvalues <= 1 + small, and many at ~1
+    mu = r["jacobian_eigenvalues"].values
+    assert np.all(mu < 1 + 1e-3)
+    assert np.all(r["n_unit"].values[:, -1] >= 10)
+    s.summary()
+    assert len(s.plot()) == 2
+
+
+def test_intermittency_quick():
+    s = dn.IntermittencyStudy.quick().run()
+    r = s.result_
+    assert r["loss"].shape == (1501, 3)
+    assert r["compare_loss"].shape == (3, 1501, 3)
+    assert r["weights"].shape == (1501, 1, 83)
+    assert r["acf"].dims == ("init", "lag")
+    out = s.summary()
+    assert 0.0 <= out["laminar_fraction_mean"] <= 1.0
+    assert len(s.plot()) == 5
+
+
+def test_eta_scan_quick_regimes():
+    s = dn.EtaScanStudy.quick().run()
+    r = s.result_
+    assert list(r["eta"].values) == [0.01, 0.3, 1.0, 5.0]
+    assert r["regime"].values[0] == "convergent"
+    assert r["mle"].values[2] > 0.1  # chaos at eta = 1
+    assert r["sharpness_ratio"].values[0] < 1.0  # far below 2/eta at eta = 0.01
+    assert len(s.plot()) == 1
+
+
+def test_study_parameters_and_clone():
+    s = dn.EdgeOfStabilityStudy()
+    assert s.get_params()["n_init"] == 500 and len(s.eps) == 14
+    c = dn.clone(s).set_params(map__eta=2.0, n_init=5)
+    assert c.map.eta == 2.0 and s.map is None
+    with pytest.raises(ValueError, match="eps"):
+        dn.EdgeOfStabilityStudy(eps=(-1.0,), n_init=2).run()
+    with pytest.raises(RuntimeError, match="not been run"):
+        dn.EdgeOfStabilityStudy().summary()
