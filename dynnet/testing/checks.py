@@ -1,0 +1,725 @@
+"""Conformance checks for Maps, Perturbers, Metrics and Estimators.
+
+Each ``check_*`` function takes an instance and raises ``AssertionError``
+(with a message naming the class and the broken promise) if it does not keep
+dynnet's contract. The individual checks are plain functions
+``check(obj)`` listed by :func:`map_checks` & co., so :func:`parametrize_with_checks`
+can turn them into one pytest test each.
+
+Estimators need example data to be fitted on. The protocol:
+
+* the class may define ``_check_data()`` (a ``staticmethod`` or
+  ``classmethod``) returning the arguments of ``fit``: a tuple (positional
+  arguments) or a dict (keyword arguments). Keep it small: the checks fit a
+  few times.
+* or, for a class you do not own, register a factory with
+  :func:`register_check_data` (``register_check_data(MyEstimator, lambda: (series,))``).
+
+The class's own ``_check_data`` wins over the registry.
+
+Maps are checked at states from ``m._check_states(n, seed)`` if the map
+defines it (use it when the initial states sit on the boundary of the
+domain, e.g. Adam's zero second moments, where a finite-difference step
+would leave the domain), else from ``m.initial_state(n, seed)``, else at
+small normal states. Two fits must give
+bit-identical results; a result attribute that cannot (a wall-clock timing)
+must be declared in the class attribute ``_check_nondeterministic``
+(a tuple of attribute names).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import numbers
+import warnings
+
+import numpy as np
+
+from ..base import ParamsObject, clone, stream
+
+__all__ = [
+    "check_map", "check_perturber", "check_metric", "check_estimator",
+    "map_checks", "perturber_checks", "metric_checks", "estimator_checks",
+    "checks_for", "parametrize_with_checks", "register_check_data", "check_data",
+    "FD_RTOL",
+]
+
+#: relative tolerance of the Jacobian against central finite differences
+#: (central differences with h ~ 7.6e-6 |x| are accurate to ~1e-10 for smooth maps)
+FD_RTOL = 1e-6
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+def _name(obj) -> str:
+    return type(obj).__name__
+
+
+def _same(a, b) -> bool:
+    """Deep equality of parameter values (arrays bitwise, NaN equal to NaN)."""
+    if isinstance(a, ParamsObject) or isinstance(b, ParamsObject):
+        return type(a) is type(b) and _same(a.get_params(deep=False), b.get_params(deep=False))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
+        return True
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - objects without a usable == are compared by identity
+        return a is b
+
+
+def _snapshot(obj):
+    import copy
+
+    return copy.deepcopy(obj.get_params(deep=True))
+
+
+def _assert_params_unchanged(obj, before, what):
+    after = obj.get_params(deep=True)
+    changed = sorted(k for k in before if not _same(before[k], after.get(k)))
+    assert not changed, (
+        f"{_name(obj)}: {what} changed the public parameters {changed}; parameters must be "
+        "stored unchanged (put computed values in attributes ending with '_')"
+    )
+
+
+def _assert_bits(a, b, what):
+    a = np.asarray(a)
+    b = np.asarray(b)
+    assert a.shape == b.shape, f"{what}: shapes differ, {a.shape} vs {b.shape}"
+    same = np.array_equal(a, b, equal_nan=True)
+    if not same:
+        diff = np.nanmax(np.abs(a - b)) if a.size else 0.0
+        raise AssertionError(f"{what}: not bit-identical (max abs difference {diff:.3g})")
+
+
+def _check_init_stores_params(obj):
+    """``__init__`` stores each keyword parameter unchanged (no logic in __init__)."""
+    cls = type(obj)
+    names = cls._param_names()  # raises TypeError on *args/**kwargs
+    params = obj.get_params(deep=False)
+    assert sorted(params) == names, f"{_name(obj)}: get_params() keys {sorted(params)} != {names}"
+    new = cls(**params)
+    for k in names:
+        assert getattr(new, k) is params[k], (
+            f"{_name(obj)}.__init__ does not store parameter {k!r} unchanged "
+            "(validation and normalisation belong in fit/run/step, not __init__)"
+        )
+    fitted = [k for k in vars(new) if k.endswith("_") and not k.startswith("_")]
+    assert not fitted, f"{_name(obj)}.__init__ sets result attributes {fitted}"
+
+
+def _check_clone(obj):
+    """``clone`` round trip: same class, same parameters, same repr."""
+    c = clone(obj)
+    assert type(c) is type(obj), f"clone({_name(obj)}) has type {type(c).__name__}"
+    p0, p1 = obj.get_params(deep=False), c.get_params(deep=False)
+    bad = sorted(k for k in p0 if not _same(p0[k], p1[k]))
+    assert not bad, f"clone({_name(obj)}) changed parameters {bad}"
+    assert repr(c) == repr(obj), f"clone changed the repr: {c!r} != {obj!r}"
+    c2 = clone(obj).set_params(**obj.get_params(deep=False))
+    assert repr(c2) == repr(obj), f"{_name(obj)}: set_params(**get_params()) changed the repr"
+
+
+# ---------------------------------------------------------------------------
+# maps
+# ---------------------------------------------------------------------------
+
+def _has_sampler(m) -> bool:
+    from ..maps.base import Map
+
+    return type(m).sample_state is not Map.sample_state
+
+
+def _map_states(m, n=4, seed=1234):
+    """Example states: ``m._check_states(n, seed)`` if defined, else ``m.initial_state``
+    if the map samples, else small normals."""
+    hook = getattr(m, "_check_states", None)
+    if hook is not None:
+        x = np.asarray(hook(n, seed), dtype=np.float64)
+        assert x.shape == (n, m._dim()), f"{_name(m)}._check_states gave shape {x.shape}"
+        return x
+    if _has_sampler(m):
+        return m.initial_state(n, seed=seed)
+    d = m._dim()
+    return 0.1 * stream(seed, 0).standard_normal((n, d))
+
+
+def check_map_interface(m):
+    """``dim`` is a positive int; ``step`` maps (E, dim) float64 to (E, dim) float64
+    without touching its input; ``jacobian`` (if any) is (dim, dim) float64."""
+    from ..maps.base import Map
+
+    assert isinstance(m, Map), f"{_name(m)} is not a dynnet.Map"
+    d = m.dim
+    assert isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0, (
+        f"{_name(m)}.dim must be a positive int, got {d!r}")
+    x = _map_states(m)
+    assert x.shape == (4, d) and x.dtype == np.float64, (
+        f"{_name(m)}.initial_state gave {x.shape} {x.dtype}, expected (4, {d}) float64")
+    x0 = x.copy()
+    y = m.step(x)
+    _assert_bits(x, x0, f"{_name(m)}.step modified its input")
+    assert isinstance(y, np.ndarray) and y.shape == x.shape and y.dtype == np.float64, (
+        f"{_name(m)}.step must return a float64 array {x.shape}, got "
+        f"{type(y).__name__} {getattr(y, 'shape', None)} {getattr(y, 'dtype', None)}")
+    assert y is not x, f"{_name(m)}.step must return a new array, not its input"
+    it = m.iterate(x[0], 2)
+    assert it.shape == (d,), f"{_name(m)}.iterate of one state must return ({d},), got {it.shape}"
+    tr = m.trajectory(x, 4, every=2)
+    assert tr.shape == (3, 4, d), f"{_name(m)}.trajectory(x, 4, every=2) has shape {tr.shape}"
+    if m.has_jacobian:
+        J = m.jacobian(x[0])
+        assert isinstance(J, np.ndarray) and J.shape == (d, d) and J.dtype == np.float64, (
+            f"{_name(m)}.jacobian must return a float64 ({d}, {d}) array, got "
+            f"{getattr(J, 'shape', None)} {getattr(J, 'dtype', None)}")
+    groups = m.coordinate_groups()
+    assert "all" in groups, f"{_name(m)}.coordinate_groups() lacks 'all'"
+    for g, idx in groups.items():
+        idx = np.asarray(idx)
+        assert idx.ndim == 1 and (idx.size == 0 or (idx.min() >= 0 and idx.max() < d)), (
+            f"{_name(m)}.coordinate_groups()[{g!r}] is not a set of indices in [0, {d})")
+    for k, v in m.observables(x).items():
+        v = np.asarray(v)
+        assert v.shape == (4,), f"{_name(m)}.observables()[{k!r}] has shape {v.shape}, expected (4,)"
+
+
+def check_map_params_unchanged(m):
+    """Running the map (step, iterate, trajectory, jacobian) leaves its parameters unchanged."""
+    before = _snapshot(m)
+    x = _map_states(m)
+    m.step(x)
+    m.iterate(x, 3)
+    m.trajectory(x, 2)
+    if m.has_jacobian:
+        m.jacobian(x[0])
+    _assert_params_unchanged(m, before, "running the map")
+
+
+def check_map_init(m):
+    """``__init__`` stores parameters unchanged and sets no results."""
+    _check_init_stores_params(m)
+
+
+def check_map_clone(m):
+    """``clone`` round trip, and the clone steps to the same bits."""
+    _check_clone(m)
+    x = _map_states(m)
+    _assert_bits(clone(m).step(x), m.step(x), f"{_name(m)}: a clone steps differently")
+
+
+def check_map_seed(m):
+    """``initial_state(n, seed)`` is a function of the seed; member i does not depend on n."""
+    if not _has_sampler(m):
+        return
+    a = m.initial_state(5, seed=7)
+    b = m.initial_state(5, seed=7)
+    _assert_bits(a, b, f"{_name(m)}.initial_state with the same seed")
+    c = m.initial_state(3, seed=7)
+    _assert_bits(a[:3], c, f"{_name(m)}.initial_state(n)[i] must not depend on n")
+    if a.shape[1] and np.ptp(a, axis=0).max() > 0:  # a map whose states vary at all
+        d = m.initial_state(5, seed=8)
+        assert not np.array_equal(a, d), f"{_name(m)}.initial_state ignores the seed"
+
+
+def check_map_iterate_equals_steps(m):
+    """``iterate(x, n)`` equals n calls of ``step`` (bitwise); trajectory rows too."""
+    x = _map_states(m)
+    n = 7
+    y = x.copy()
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(n):
+            y = m.step(y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        it = m.iterate(x, n)
+        tr = m.trajectory(x, n, every=1)
+    _assert_bits(it, y, f"{_name(m)}.iterate(x, {n}) vs {n} steps")
+    _assert_bits(tr[-1], y, f"{_name(m)}.trajectory(x, {n})[-1] vs {n} steps")
+    _assert_bits(tr[0], x, f"{_name(m)}.trajectory(x, n)[0] vs x")
+    _assert_bits(m.iterate(x, 0), x, f"{_name(m)}.iterate(x, 0) vs x")
+
+
+def check_map_batch_equals_members(m):
+    """A batch gives, for each member, the bits that member gives alone (step and iterate)."""
+    x = _map_states(m, n=5)
+    y = m.step(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yn = m.iterate(x, 5)
+        for i in range(x.shape[0]):
+            _assert_bits(m.step(x[i:i + 1])[0], y[i], f"{_name(m)}.step: member {i} alone vs in a batch")
+            _assert_bits(m.iterate(x[i], 5), yn[i],
+                         f"{_name(m)}.iterate: member {i} alone vs in a batch")
+        # a different batch order gives the same members
+        perm = np.arange(x.shape[0])[::-1]
+        _assert_bits(m.step(x[perm]), y[perm], f"{_name(m)}.step on a reordered batch")
+
+
+def finite_difference_jacobian(m, state, rel_step=2.0 ** -17):
+    """Central finite-difference Jacobian ``(dim, dim)`` of ``m.step`` at ``state``.
+
+    Column j is :math:`(g(x + h_j e_j) - g(x - h_j e_j)) / (2 h_j)` with
+    :math:`h_j = 2^{-17}\\max(1, |x_j|)`, evaluated in one batched call of ``step``.
+    """
+    x = np.asarray(state, dtype=np.float64)
+    d = x.shape[0]
+    h = rel_step * np.maximum(1.0, np.abs(x))
+    plus = x + np.diag(h)
+    minus = x - np.diag(h)
+    h_eff = (np.diagonal(plus) - np.diagonal(minus))  # the exactly representable 2h
+    g = m.step(np.concatenate([plus, minus], axis=0))
+    return ((g[:d] - g[d:]) / h_eff[:, None]).T
+
+
+def check_map_jacobian(m):
+    """The Jacobian agrees with central finite differences (relative ``FD_RTOL`` = 1e-6)."""
+    if not m.has_jacobian:
+        return
+    x = _map_states(m, n=2)
+    for i in range(x.shape[0]):
+        J = m.jacobian(x[i])
+        F = finite_difference_jacobian(m, x[i])
+        scale = max(1.0, float(np.max(np.abs(J))))
+        err = float(np.max(np.abs(J - F))) / scale
+        assert err <= FD_RTOL, (
+            f"{_name(m)}.jacobian differs from central finite differences at state {i}: "
+            f"max |J - J_fd| / max(1, max |J|) = {err:.3g} > {FD_RTOL:g}")
+
+
+def map_checks():
+    """The checks :func:`check_map` runs, in order."""
+    return [check_map_init, check_map_params_unchanged, check_map_interface, check_map_clone,
+            check_map_seed, check_map_iterate_equals_steps, check_map_batch_equals_members,
+            check_map_jacobian]
+
+
+def check_map(m):
+    """Run every map check on ``m``; raises AssertionError naming the broken promise.
+
+    Checks: the interface (``dim``, ``step`` shape and dtype, ``jacobian`` shape),
+    parameters stored unchanged by ``__init__`` and untouched by running,
+    ``clone`` round trip, same seed -> same initial states, ``iterate(x, n)``
+    equals n steps bitwise, a batch equals its members run alone bitwise, and
+    the Jacobian against central finite differences (relative ``FD_RTOL``).
+    """
+    for c in map_checks():
+        c(m)
+
+
+# ---------------------------------------------------------------------------
+# perturbers
+# ---------------------------------------------------------------------------
+
+def _default_context_map():
+    """The map perturbers and metrics are checked against when none is given."""
+    from ..maps.gd import GradientDescentMap
+
+    return GradientDescentMap()
+
+
+def _reference(map, seed=3):
+    return map.initial_state(1, seed=seed)[0]
+
+
+def check_perturber_interface(p, map=None):
+    """``perturb`` gives (n, dim) float64 copies, finite, and leaves its input alone."""
+    from ..perturbers import Perturber
+
+    assert isinstance(p, Perturber), f"{_name(p)} is not a dynnet.Perturber"
+    map = map or _default_context_map()
+    x = _reference(map)
+    x0 = x.copy()
+    out = p.perturb(x, map=map, seed=0)
+    _assert_bits(x, x0, f"{_name(p)}.perturb modified its input")
+    n = int(p.n) if hasattr(p, "n") else out.shape[0]
+    assert isinstance(out, np.ndarray) and out.dtype == np.float64 and out.shape == (n, x.shape[0]), (
+        f"{_name(p)}.perturb must return a float64 ({n}, {x.shape[0]}) array, got "
+        f"{getattr(out, 'shape', None)} {getattr(out, 'dtype', None)}")
+    assert np.all(np.isfinite(out)), f"{_name(p)}.perturb returned non-finite states"
+    assert not np.array_equal(out, np.repeat(x[None], n, axis=0)), f"{_name(p)}.perturb changed nothing"
+
+
+def check_perturber_params_unchanged(p, map=None):
+    """``perturb`` leaves the parameters unchanged."""
+    map = map or _default_context_map()
+    before = _snapshot(p)
+    p.perturb(_reference(map), map=map, seed=0)
+    _assert_params_unchanged(p, before, "perturb")
+
+
+def check_perturber_init(p, map=None):
+    """``__init__`` stores parameters unchanged and sets no results."""
+    _check_init_stores_params(p)
+
+
+def check_perturber_clone(p, map=None):
+    """``clone`` round trip; the clone perturbs to the same bits."""
+    _check_clone(p)
+    map = map or _default_context_map()
+    x = _reference(map)
+    _assert_bits(clone(p).perturb(x, map=map, seed=5), p.perturb(x, map=map, seed=5),
+                 f"{_name(p)}: a clone perturbs differently")
+
+
+def check_perturber_seed(p, map=None):
+    """Same seed -> same bits; another seed -> other states."""
+    map = map or _default_context_map()
+    x = _reference(map)
+    a = p.perturb(x, map=map, seed=11)
+    _assert_bits(a, p.perturb(x, map=map, seed=11), f"{_name(p)}.perturb with the same seed")
+    assert not np.array_equal(a, p.perturb(x, map=map, seed=12)), f"{_name(p)}.perturb ignores the seed"
+
+
+def check_perturber_box_and_selection(p, map=None):
+    """Unselected coordinates are bit-identical; a uniform box holds its half-width."""
+    from ..perturbers import UniformPerturber
+
+    map = map or _default_context_map()
+    x = _reference(map)
+    params = p.get_params(deep=False)
+    if "on" in params:
+        d = x.shape[0]
+        sel = np.arange(0, d, 3)
+        q = clone(p).set_params(on=sel)
+        out = q.perturb(x, map=map, seed=2)
+        rest = np.setdiff1d(np.arange(d), sel)
+        _assert_bits(out[:, rest], np.broadcast_to(x[rest], out[:, rest].shape),
+                     f"{_name(p)}: unselected coordinates")
+    if isinstance(p, UniformPerturber):
+        out = p.perturb(x, map=map, seed=4)
+        eps = float(p.eps)
+        # x + delta is rounded once: allow one ulp of the result beyond the box
+        slack = np.spacing(np.maximum(np.abs(x), np.abs(out)))
+        excess = np.abs(out - x) - (eps + slack)
+        assert np.all(excess <= 0), (
+            f"{_name(p)}: perturbation leaves the box of half-width eps={eps:g} "
+            f"(by up to {float(excess.max()):.3g})")
+
+
+def perturber_checks():
+    """The checks :func:`check_perturber` runs, in order."""
+    return [check_perturber_init, check_perturber_params_unchanged, check_perturber_interface,
+            check_perturber_clone, check_perturber_seed, check_perturber_box_and_selection]
+
+
+def check_perturber(p, map=None):
+    """Run every perturber check on ``p`` (against ``map``, default GradientDescentMap()).
+
+    Checks: the interface, parameters stored unchanged and untouched by
+    ``perturb``, ``clone``, same seed -> same bits, unselected coordinates
+    bit-identical (when the perturber has ``on``), and the eps box of
+    :class:`~dynnet.UniformPerturber` (and subclasses).
+    """
+    for c in perturber_checks():
+        c(p, map=map)
+
+
+# ---------------------------------------------------------------------------
+# metrics
+# ---------------------------------------------------------------------------
+
+def _metric_points(map, k=6, seed=21):
+    rng = stream(seed, 0)
+    d = map._dim()
+    return rng.standard_normal((k, d)) * rng.uniform(0.01, 10.0, size=(k, 1))
+
+
+def check_metric_interface(d, map=None):
+    """``metric(a, b)`` returns float64 distances with the broadcast leading shape."""
+    from ..metrics import Metric
+
+    assert isinstance(d, Metric), f"{_name(d)} is not a dynnet.Metric"
+    map = map or _default_context_map()
+    P = _metric_points(map)
+    r = np.asarray(d(P[0], P[1], map=map))
+    assert r.shape == () and r.dtype == np.float64, f"{_name(d)}(a, b) must be a float64 scalar, got {r.shape} {r.dtype}"
+    r = d(P[0], P[1:], map=map)
+    assert r.shape == (P.shape[0] - 1,), f"{_name(d)}(a, B) must have shape ({P.shape[0] - 1},), got {r.shape}"
+
+
+def check_metric_axioms(d, map=None):
+    """Non-negativity, identity, symmetry and the triangle inequality (to rounding)."""
+    map = map or _default_context_map()
+    P = _metric_points(map)
+    A, B = P[:, None, :], P[None, :, :]
+    D = np.asarray(d(A, B, map=map))
+    k = P.shape[0]
+    assert D.shape == (k, k), f"{_name(d)}: pairwise broadcast gave {D.shape}, expected {(k, k)}"
+    assert np.all(D >= 0), f"{_name(d)}: negative distance"
+    assert np.all(np.diag(D) == 0), f"{_name(d)}: d(a, a) != 0"
+    tol = 1e-13 * max(1.0, float(D.max()))
+    assert np.all(np.abs(D - D.T) <= tol), f"{_name(d)}: not symmetric"
+    # viol[i, j, l] = d(i, j) - d(i, l) - d(l, j)
+    viol = D[:, :, None] - D[:, None, :] - D.T[None, :, :]
+    assert np.all(viol <= 4 * tol), (
+        f"{_name(d)}: triangle inequality violated by {float(viol.max()):.3g}")
+
+
+def check_metric_broadcasting(d, map=None):
+    """``d(a, B)`` equals the distances one by one, for 1-, 2- and 3-d stacks."""
+    map = map or _default_context_map()
+    P = _metric_points(map, k=7)
+    one = np.array([d(P[0], P[i], map=map) for i in range(1, 7)])
+    np.testing.assert_allclose(d(P[0], P[1:], map=map), one, rtol=1e-14, atol=0,
+                               err_msg=f"{_name(d)}: broadcast over a batch")
+    np.testing.assert_allclose(d(P[1:].reshape(2, 3, -1), P[0], map=map), one.reshape(2, 3),
+                               rtol=1e-14, atol=0, err_msg=f"{_name(d)}: broadcast over (2, 3)")
+
+
+def check_metric_init(d, map=None):
+    """``__init__`` stores parameters unchanged; ``clone`` round trip; calls keep parameters."""
+    _check_init_stores_params(d)
+    _check_clone(d)
+    map = map or _default_context_map()
+    before = _snapshot(d)
+    P = _metric_points(map)
+    d(P[0], P[1:], map=map)
+    _assert_params_unchanged(d, before, "a distance call")
+
+
+def metric_checks():
+    """The checks :func:`check_metric` runs, in order."""
+    return [check_metric_interface, check_metric_init, check_metric_axioms, check_metric_broadcasting]
+
+
+def check_metric(d, map=None):
+    """Run every metric check on ``d`` (against ``map``, default GradientDescentMap()).
+
+    Checks: float64 output with the broadcast shape, metric axioms
+    (non-negativity, identity, symmetry, triangle inequality, to 1e-13
+    relative) on points of very different scales, broadcasting equal to
+    one-by-one calls, parameters and ``clone``.
+    """
+    for c in metric_checks():
+        c(d, map=map)
+
+
+# ---------------------------------------------------------------------------
+# estimators
+# ---------------------------------------------------------------------------
+
+_CHECK_DATA: dict = {}
+
+
+def register_check_data(cls, factory) -> None:
+    """Register example fit arguments for an estimator class you do not own.
+
+    Parameters
+    ----------
+    cls : type or str
+        The class, or its path ``"module:QualName"`` (no import needed).
+    factory : callable
+        ``factory()`` returns a tuple (positional arguments of ``fit``) or a
+        dict (keyword arguments).
+    """
+    key = cls if isinstance(cls, str) else f"{cls.__module__}:{cls.__qualname__}"
+    _CHECK_DATA[key] = factory
+
+
+def check_data(est):
+    """The example fit arguments of ``est``: ``(args, kwargs)``.
+
+    From the class's ``_check_data()`` if it has one, else from the registry
+    (:func:`register_check_data`). Raises ``LookupError`` if neither exists.
+    """
+    cls = type(est)
+    fn = getattr(cls, "_check_data", None)
+    if fn is None:
+        for klass in cls.__mro__:
+            fn = _CHECK_DATA.get(f"{klass.__module__}:{klass.__qualname__}")
+            if fn is not None:
+                break
+    if fn is None:
+        raise LookupError(
+            f"{cls.__name__} provides no example data for the conformance checks: define a "
+            "staticmethod _check_data() returning the arguments of fit (a tuple, or a dict of "
+            "keywords), or call dynnet.testing.register_check_data(cls, factory)")
+    data = fn()
+    if isinstance(data, dict):
+        return (), dict(data)
+    if isinstance(data, tuple):
+        return data, {}
+    raise TypeError(f"{cls.__name__}._check_data() must return a tuple or a dict, got {type(data).__name__}")
+
+
+def _copy_data(args, kwargs):
+    import copy
+
+    return copy.deepcopy(args), copy.deepcopy(kwargs)
+
+
+def _results(est) -> dict:
+    return {k: v for k, v in vars(est).items() if k.endswith("_") and not k.startswith("_")}
+
+
+def _fit(est):
+    args, kwargs = _copy_data(*check_data(est))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return est.fit(*args, **kwargs)
+
+
+def check_estimator_init(e):
+    """``__init__`` stores parameters unchanged and sets no results; ``clone`` round trip."""
+    _check_init_stores_params(e)
+    _check_clone(e)
+
+
+def check_estimator_fit(e):
+    """``fit`` returns self, sets results ending in ``_``, keeps its data and parameters,
+    and ``summary()`` is a dict of floats."""
+    from ..estimators.base import Estimator
+
+    assert isinstance(e, Estimator), f"{_name(e)} is not a dynnet.Estimator"
+    est = clone(e)
+    args, kwargs = check_data(est)
+    a0, k0 = _copy_data(args, kwargs)
+    before = _snapshot(est)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = est.fit(*args, **kwargs)
+    assert out is est, f"{_name(e)}.fit must return self, got {type(out).__name__}"
+    _assert_params_unchanged(est, before, "fit")
+    for i, (x, y) in enumerate(zip(args, a0)):
+        if isinstance(y, np.ndarray):
+            _assert_bits(x, y, f"{_name(e)}.fit modified its argument {i}")
+    for k in kwargs:
+        if isinstance(k0[k], np.ndarray):
+            _assert_bits(kwargs[k], k0[k], f"{_name(e)}.fit modified its argument {k!r}")
+    assert _results(est), f"{_name(e)}.fit set no result attributes (names ending with '_')"
+    s = est.summary()
+    assert isinstance(s, dict), f"{_name(e)}.summary() must return a dict, got {type(s).__name__}"
+    for k, v in s.items():
+        assert isinstance(k, str) and isinstance(v, (numbers.Real, np.floating, np.integer)) and not isinstance(v, bool), (
+            f"{_name(e)}.summary()[{k!r}] = {v!r} is not a number")
+
+
+def check_estimator_deterministic(e):
+    """Two fits (of clones, on the same data, with the same seed) give the same bits.
+
+    Result attributes that are honestly not reproducible (wall-clock timings)
+    are exempt only if the class lists them in ``_check_nondeterministic``.
+    """
+    r1 = _results(_fit(clone(e)))
+    r2 = _results(_fit(clone(e)))
+    assert r1.keys() == r2.keys(), f"{_name(e)}: two fits set different attributes"
+    exempt = set(getattr(type(e), "_check_nondeterministic", ()))
+    for k in r1:
+        if k in exempt:
+            continue
+        a, b = r1[k], r2[k]
+        if isinstance(a, np.ndarray) or isinstance(a, (numbers.Number, np.number)):
+            _assert_bits(np.asarray(a), np.asarray(b), f"{_name(e)}.{k} of two identical fits")
+        else:
+            _same_or_equal(a, b, f"{_name(e)}.{k} of two identical fits")
+
+
+def _same_or_equal(a, b, what):
+    try:
+        import networkx as nx
+
+        if isinstance(a, nx.Graph):
+            assert nx.utils.graphs_equal(a, b), f"{what}: graphs differ"
+            return
+    except ImportError:  # pragma: no cover - networkx is a dependency
+        pass
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), f"{what}: keys differ"
+        for k in a:
+            _same_or_equal(a[k], b[k], f"{what}[{k!r}]")
+        return
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        assert len(a) == len(b), f"{what}: lengths differ"
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same_or_equal(x, y, f"{what}[{i}]")
+        return
+    if isinstance(a, (np.ndarray, numbers.Number, np.number)):
+        _assert_bits(np.asarray(a), np.asarray(b), what)
+        return
+    assert _same(a, b), f"{what}: {a!r} != {b!r}"
+
+
+def estimator_checks():
+    """The checks :func:`check_estimator` runs, in order."""
+    return [check_estimator_init, check_estimator_fit, check_estimator_deterministic]
+
+
+def check_estimator(e):
+    """Run every estimator check on ``e``.
+
+    Checks: parameters stored unchanged by ``__init__``, ``clone`` round
+    trip, ``fit`` returns self, sets ``*_`` results, leaves its data and
+    parameters untouched, ``summary()`` is a dict of numbers, and two fits of
+    clones give bit-identical results. The fit data come from the class's
+    ``_check_data()`` or :func:`register_check_data`.
+    """
+    for c in estimator_checks():
+        c(e)
+
+
+# ---------------------------------------------------------------------------
+# pytest
+# ---------------------------------------------------------------------------
+
+def checks_for(obj):
+    """The checks that apply to ``obj`` (a Map, Perturber, Metric or Estimator)."""
+    from ..estimators.base import Estimator
+    from ..maps.base import Map
+    from ..metrics import Metric
+    from ..perturbers import Perturber
+
+    if isinstance(obj, Map):
+        return map_checks()
+    if isinstance(obj, Perturber):
+        return perturber_checks()
+    if isinstance(obj, Metric):
+        return metric_checks()
+    if isinstance(obj, Estimator):
+        return estimator_checks()
+    raise TypeError(f"no conformance checks for {obj!r}: give a dynnet Map, Perturber, Metric or Estimator")
+
+
+def _bind(check, obj):
+    """``check`` as a one-argument callable with a readable name."""
+    sig = inspect.signature(check)
+    name = check.__name__
+    if len(sig.parameters) == 1:
+        fn = functools.partial(check)
+    else:
+        fn = functools.partial(check, map=None)
+    fn.__name__ = name  # type: ignore[attr-defined]
+    return fn
+
+
+def parametrize_with_checks(objects):
+    """A pytest decorator running every applicable check on every object.
+
+    The decorated test receives ``(obj, check)`` and should call ``check(obj)``;
+    ids read ``HenonMap()-check_map_jacobian``. Each ``check`` gets a fresh
+    clone, so checks do not share state.
+
+    Examples
+    --------
+    >>> from dynnet.testing import parametrize_with_checks
+    >>> @parametrize_with_checks([MyMap(), MyMap(a=2.0)])      # doctest: +SKIP
+    ... def test_conformance(obj, check):
+    ...     check(obj)
+    """
+    import pytest
+
+    params = []
+    for obj in objects:
+        for check in checks_for(obj):
+            fn = _bind(check, obj)
+            params.append(pytest.param(clone(obj), fn, id=f"{obj!r}-{check.__name__}"))
+    return pytest.mark.parametrize("obj, check", params)

@@ -1,0 +1,435 @@
+"""Mini-batch SGD, heavy-ball momentum and Adam as dynnet Maps.
+
+All three train the MLP of :class:`dynnet.GradientDescentMap` (same data,
+split, layout and initialisation; its :meth:`~dynnet.GradientDescentMap.problem`
+is reused) and differ in the update rule and in what the state holds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import dynnet as dn
+from dynnet.base import check_int, check_scalar, stream
+
+__all__ = ["SGDMap", "MomentumMap", "AdamMap", "batch_loss_grad"]
+
+_COMPLEX_STEP = 1e-20
+
+
+def batch_loss_grad(problem, params, rows=None):
+    r"""Mean cross-entropy and its gradient on a subset of the training samples.
+
+    .. math:: L_B(W) = \frac{1}{|B|}\sum_{n \in B}\Big[\log\sum_c e^{z_{nc}(W)} - z_{n y_n}(W)\Big]
+
+    Parameters
+    ----------
+    problem : dynnet.maps.gd.Problem
+        ``GradientDescentMap.problem()``: data and flat layout.
+    params : ndarray (E, dim), float64 or complex128
+        The code is complex-analytic (sigmoid as ``1 / (1 + exp(-z))``, the
+        log-sum-exp shift from the real part only), so a complex step
+        ``W + i h e_j`` gives exact second derivatives (see :func:`_hessian`).
+    rows : int array or None
+        Training-sample indices of the batch; None is the full batch (then
+        the gradient equals ``GradientDescentMap.gradient`` to rounding).
+
+    Returns
+    -------
+    loss : (E,), grad : (E, dim)
+    """
+    X = problem.X if rows is None else problem.X[rows]
+    Y = problem.Y if rows is None else problem.Y[rows]
+    B = X.shape[0]
+    layers = problem.unpack(params)
+    L = len(layers)
+    acts = [X]
+    a = X
+    for l, (W, b) in enumerate(layers):
+        z = np.matmul(a, W) + b[..., None, :]
+        if l < L - 1:
+            a = 1.0 / (1.0 + np.exp(-z))
+            acts.append(a)
+    s = z - z.real.max(axis=-1, keepdims=True)
+    logp = s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
+    loss = -(logp * Y).sum(axis=(-1, -2)) / B
+    grad = np.empty_like(params)
+    delta = (np.exp(logp) - Y) / B
+    for l in range(L - 1, -1, -1):
+        W, _ = layers[l]
+        w0, b0, b1 = problem.offsets[l]
+        gW = np.matmul(np.swapaxes(acts[l], -1, -2), delta)
+        grad[..., w0:b0] = gW.reshape(gW.shape[:-2] + (-1,))
+        grad[..., b0:b1] = delta.sum(axis=-2)
+        if l > 0:
+            delta = np.matmul(delta, np.swapaxes(W, -1, -2)) * acts[l] * (1.0 - acts[l])
+    return loss, grad
+
+
+def _hessian(problem, w, rows=None):
+    """Hessian ``(P, P)`` of the batch loss at ``w`` ``(P,)`` by complex-step differentiation.
+
+    Column j is ``Im grad(w + i h e_j) / h`` with ``h = 1e-20``: no subtraction,
+    so it is exact to rounding; all P directions go in one batched pass.
+    """
+    P = w.shape[0]
+    Z = w[None, :] + 1j * _COMPLEX_STEP * np.eye(P)
+    with np.errstate(over="ignore", invalid="ignore"):
+        H = batch_loss_grad(problem, Z, rows)[1].imag / _COMPLEX_STEP
+    return 0.5 * (H + H.T)
+
+
+class _MLPMap(dn.Map):
+    """Shared machinery: the network of a GradientDescentMap with the same data parameters."""
+
+    _data_params = ("hidden", "dataset", "test_size", "split_seed", "scale", "init_std")
+
+    def network(self) -> dn.GradientDescentMap:
+        """The :class:`~dynnet.GradientDescentMap` on the same network and data (eta of this map)."""
+        key = (self.eta,) + tuple(
+            getattr(self, k) if not isinstance(getattr(self, k), (tuple, list)) or k != "dataset"
+            else tuple(map(id, getattr(self, k))) for k in self._data_params)
+        return self._cached(key, lambda: dn.GradientDescentMap(
+            eta=self.eta, **{k: getattr(self, k) for k in self._data_params}))
+
+    def _p(self) -> int:
+        return self.network().dim
+
+    def _eta(self) -> float:
+        return check_scalar(self, "eta", self.eta, low=0.0)
+
+    def weights(self, states) -> np.ndarray:
+        """The network parameters W of each state: ``(E, P)`` (or ``(P,)``)."""
+        x = np.asarray(states, dtype=np.float64)
+        return x[..., : self._p()]
+
+    def observables(self, states):
+        """``loss`` (full training set) and ``weight_norm`` of the network part W."""
+        return self.network().observables(states[:, : self._p()])
+
+    def _groups(self, extra: dict) -> dict:
+        groups = {k: v for k, v in self.network().coordinate_groups().items() if k != "all"}
+        groups["params"] = np.arange(self._p())
+        groups.update(extra)
+        groups["all"] = np.arange(self._dim())
+        return groups
+
+
+class SGDMap(_MLPMap):
+    r"""Mini-batch SGD with seeded batches, as an autonomous map on (W, t).
+
+    .. math::
+
+        (W_{t+1},\, t + 1) = \big(W_t - \eta\,\nabla L_{B(s, t)}(W_t),\; t + 1\big)
+
+    where :math:`L_B` is the mean cross-entropy over the batch :math:`B(s, t)`.
+    Batches come from random reshuffling: epoch :math:`e = \lfloor t / n_b \rfloor`
+    (with :math:`n_b = \lfloor N / |B| \rfloor` batches per epoch; the remainder
+    of each shuffled epoch is dropped) permutes the N training samples with
+    the generator ``dynnet.base.stream(batch_seed, e)``, and step ``t`` takes
+    its slice ``t mod n_b``. So the batch is a function of
+    ``(batch_seed, t)`` only.
+
+    **Convention: the state carries the step counter.** A state is
+    ``[W (P coordinates), t]`` (``dim = P + 1``; 84 for the 4-10-3 network),
+    with ``t`` a float holding a whole number (exact up to 2**53). The batch
+    uses ``round(t)``, so the map is deterministic and autonomous: the same
+    state always gives the same next state, ``iterate(x, n)`` equals ``n``
+    steps, and batch members do not interact. The counter is a neutral
+    direction (its Lyapunov exponent is 0); perturb only the network
+    (``on="weights"``, the default of dynnet's perturbers, or ``"params"``), not
+    ``"all"``, or the copies see the same batches anyway.
+
+    Parameters
+    ----------
+    eta : float, default 1.0
+        Learning rate, >= 0.
+    batch_size : int, default 20
+        Samples per batch, in [1, N] (Iris: N = 120, so 6 batches per epoch).
+    batch_seed : int, default 0
+        Seed of the batch sequence.
+    hidden, dataset, test_size, split_seed, scale, init_std
+        As for :class:`dynnet.GradientDescentMap`.
+
+    Notes
+    -----
+    Jacobian (away from the measure-zero set where ``round(t)`` jumps):
+    :math:`\begin{pmatrix} I - \eta H_B(W) & 0 \\ 0 & 1\end{pmatrix}` with the
+    exact batch Hessian :math:`H_B` (complex-step differentiation of the
+    batch gradient). With ``batch_size = N`` it is full-batch GD (up to the
+    order of the samples in each sum).
+
+    References
+    ----------
+    H. Robbins, S. Monro, "A stochastic approximation method", Ann. Math.
+    Stat. 22, 400 (1951). L. Ziyin, B. Li, J. B. Simon, M. Ueda, "SGD with a
+    constant large learning rate can converge to local maxima", ICLR (2022).
+    """
+
+    def __init__(self, eta=1.0, batch_size=20, batch_seed=0, hidden=(10,), dataset="iris",
+                 test_size=30, split_seed=0, scale=False, init_std=1.0):
+        self.eta = eta
+        self.batch_size = batch_size
+        self.batch_seed = batch_seed
+        self.hidden = hidden
+        self.dataset = dataset
+        self.test_size = test_size
+        self.split_seed = split_seed
+        self.scale = scale
+        self.init_std = init_std
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]
+        return self._p() + 1
+
+    def batch(self, t: int) -> np.ndarray:
+        """Training-sample indices (sorted) of the batch at step ``t``."""
+        t = check_int(self, "t", t, low=0)
+        N = self.network().problem().X.shape[0]
+        B = check_int(self, "batch_size", self.batch_size, low=1, high=N)
+        seed = check_int(self, "batch_seed", self.batch_seed, low=0)
+        epoch, k = divmod(t, N // B)
+        perm = stream(seed, epoch).permutation(N)
+        return np.sort(perm[k * B:(k + 1) * B])
+
+    def step(self, states):
+        eta = self._eta()
+        P = self._p()
+        prob = self.network().problem()
+        W, t = states[:, :P], states[:, P]
+        out = np.full_like(states, np.nan)
+        tr = np.rint(t)
+        ok = np.isfinite(tr) & (tr >= 0) & np.all(np.isfinite(W), axis=1)
+        for tv in np.unique(tr[ok]):  # one pass per distinct counter (usually one)
+            sel = ok & (tr == tv)
+            Ws = W[sel]
+            g = batch_loss_grad(prob, Ws, self.batch(int(tv)))[1]
+            out[sel, :P] = Ws - eta * g
+            out[sel, P] = t[sel] + 1.0
+        return out
+
+    def jacobian(self, state):
+        x = self.check_state(state)
+        P = self._p()
+        t = int(np.rint(x[P]))
+        J = np.zeros((P + 1, P + 1))
+        J[:P, :P] = np.eye(P) - self._eta() * _hessian(self.network().problem(), x[:P],
+                                                      self.batch(t))
+        J[P, P] = 1.0
+        return J
+
+    def sample_state(self, rng):
+        return np.append(self.network().sample_state(rng), 0.0)
+
+    def coordinate_groups(self):
+        """The network's groups (``"W1"``, ..., ``"weights"``, ``"biases"``), ``"params"``
+        (all of W), ``"step"`` (the counter) and ``"all"``."""
+        P = self._p()
+        return self._groups({"step": np.array([P])})
+
+
+class MomentumMap(_MLPMap):
+    r"""Full-batch heavy-ball momentum, as a map on (W, v).
+
+    .. math::
+
+        v_{t+1} = \beta v_t - \eta \nabla L(W_t), \qquad W_{t+1} = W_t + v_{t+1}
+
+    A state is ``[W, v]``, ``dim = 2P`` (166 for the 4-10-3 network);
+    initial states are the GD initialisation with ``v = 0``.
+
+    Parameters
+    ----------
+    eta : float, default 1.0
+    beta : float, default 0.9
+        Momentum, in [0, 1).
+    hidden, dataset, test_size, split_seed, scale, init_std
+        As for :class:`dynnet.GradientDescentMap`.
+
+    Notes
+    -----
+    Jacobian, with the exact Hessian :math:`H` of
+    :meth:`dynnet.GradientDescentMap.hessian`:
+
+    .. math::
+
+        \begin{pmatrix} I - \eta H & \beta I \\ -\eta H & \beta I \end{pmatrix}
+
+    ``beta = 0`` is gradient descent on W (v is then just the last step).
+
+    References
+    ----------
+    B. T. Polyak, "Some methods of speeding up the convergence of iteration
+    methods", USSR Comput. Math. Math. Phys. 4, 1 (1964).
+    """
+
+    def __init__(self, eta=1.0, beta=0.9, hidden=(10,), dataset="iris", test_size=30,
+                 split_seed=0, scale=False, init_std=1.0):
+        self.eta = eta
+        self.beta = beta
+        self.hidden = hidden
+        self.dataset = dataset
+        self.test_size = test_size
+        self.split_seed = split_seed
+        self.scale = scale
+        self.init_std = init_std
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]
+        return 2 * self._p()
+
+    def _beta(self):
+        return check_scalar(self, "beta", self.beta, low=0.0, high=1.0, high_open=True)
+
+    def step(self, states):
+        eta, beta, P = self._eta(), self._beta(), self._p()
+        W, v = states[:, :P], states[:, P:]
+        g = batch_loss_grad(self.network().problem(), W)[1]
+        v_new = beta * v - eta * g
+        return np.concatenate([W + v_new, v_new], axis=1)
+
+    def jacobian(self, state):
+        x = self.check_state(state)
+        eta, beta, P = self._eta(), self._beta(), self._p()
+        H = self.network().hessian(x[:P])
+        I = np.eye(P)
+        return np.block([[I - eta * H, beta * I], [-eta * H, beta * I]])
+
+    def sample_state(self, rng):
+        return np.concatenate([self.network().sample_state(rng), np.zeros(self._p())])
+
+    def coordinate_groups(self):
+        """The network's groups for W, ``"params"`` (W), ``"velocity"`` (v) and ``"all"``."""
+        P = self._p()
+        return self._groups({"velocity": np.arange(P, 2 * P)})
+
+
+class AdamMap(_MLPMap):
+    r"""Full-batch Adam, as a map on (W, m, v, t).
+
+    .. math::
+
+        g = \nabla L(W),\quad m' = \beta_1 m + (1-\beta_1) g,\quad
+        v' = \beta_2 v + (1-\beta_2) g^2,\quad t' = t + 1,
+
+        W' = W - \eta\,\frac{m'/(1-\beta_1^{t'})}{\sqrt{v'/(1-\beta_2^{t'})} + \epsilon}
+
+    A state is ``[W, m, v, t]``, ``dim = 3P + 1`` (250 for the 4-10-3
+    network); initial states are the GD initialisation with ``m = v = 0``,
+    ``t = 0``. The bias corrections use ``t`` as a real number, so the map is
+    smooth in every coordinate.
+
+    Parameters
+    ----------
+    eta : float, default 0.01
+    beta1 : float, default 0.9
+    beta2 : float, default 0.999
+    epsilon : float, default 1e-8
+    hidden, dataset, test_size, split_seed, scale, init_std
+        As for :class:`dynnet.GradientDescentMap`.
+
+    Notes
+    -----
+    The Jacobian is exact (chain rule through the update, with the exact
+    Hessian of :meth:`dynnet.GradientDescentMap.hessian`); it needs
+    :math:`v' > 0` in every coordinate (true unless a gradient coordinate
+    and its second moment are exactly 0).
+
+    References
+    ----------
+    D. P. Kingma, J. Ba, "Adam: a method for stochastic optimization", ICLR (2015).
+    """
+
+    def __init__(self, eta=0.01, beta1=0.9, beta2=0.999, epsilon=1e-8, hidden=(10,),
+                 dataset="iris", test_size=30, split_seed=0, scale=False, init_std=1.0):
+        self.eta = eta
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.hidden = hidden
+        self.dataset = dataset
+        self.test_size = test_size
+        self.split_seed = split_seed
+        self.scale = scale
+        self.init_std = init_std
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]
+        return 3 * self._p() + 1
+
+    def _consts(self):
+        b1 = check_scalar(self, "beta1", self.beta1, low=0.0, high=1.0, low_open=True, high_open=True)
+        b2 = check_scalar(self, "beta2", self.beta2, low=0.0, high=1.0, low_open=True, high_open=True)
+        eps = check_scalar(self, "epsilon", self.epsilon, low=0.0, low_open=True)
+        return self._eta(), b1, b2, eps
+
+    def _split(self, x):
+        P = self._p()
+        return x[..., :P], x[..., P:2 * P], x[..., 2 * P:3 * P], x[..., 3 * P]
+
+    def step(self, states):
+        eta, b1, b2, eps = self._consts()
+        W, m, v, t = self._split(states)
+        g = batch_loss_grad(self.network().problem(), W)[1]
+        m1 = b1 * m + (1.0 - b1) * g
+        v1 = b2 * v + (1.0 - b2) * g * g
+        t1 = t + 1.0
+        c1 = 1.0 - b1 ** t1[:, None]
+        c2 = 1.0 - b2 ** t1[:, None]
+        W1 = W - eta * (m1 / c1) / (np.sqrt(v1 / c2) + eps)
+        return np.concatenate([W1, m1, v1, t1[:, None]], axis=1)
+
+    def jacobian(self, state):
+        x = self.check_state(state)
+        eta, b1, b2, eps = self._consts()
+        P = self._p()
+        W, m, v, t = self._split(x)
+        g = batch_loss_grad(self.network().problem(), W[None])[1][0]
+        H = self.network().hessian(W)
+        m1 = b1 * m + (1.0 - b1) * g
+        v1 = b2 * v + (1.0 - b2) * g * g
+        t1 = t + 1.0
+        c1, c2 = 1.0 - b1 ** t1, 1.0 - b2 ** t1
+        dc1, dc2 = -(b1 ** t1) * np.log(b1), -(b2 ** t1) * np.log(b2)   # d c / d t
+        mh = m1 / c1
+        s = np.sqrt(v1 / c2)
+        D = s + eps
+        du_dm1 = 1.0 / (c1 * D)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            du_dv1 = np.where(s > 0, -mh / (D * D * 2.0 * s * c2), 0.0)
+        du_dt = (-m1 / c1 ** 2 * dc1) / D + mh / (D * D) * s / (2.0 * c2) * dc2
+        dm1_dW = (1.0 - b1) * H
+        dv1_dW = 2.0 * (1.0 - b2) * g[:, None] * H
+        J = np.zeros((3 * P + 1, 3 * P + 1))
+        I = np.eye(P)
+        J[:P, :P] = I - eta * (du_dm1[:, None] * dm1_dW + du_dv1[:, None] * dv1_dW)
+        J[:P, P:2 * P] = -eta * b1 * np.diag(du_dm1)
+        J[:P, 2 * P:3 * P] = -eta * b2 * np.diag(du_dv1)
+        J[:P, 3 * P] = -eta * du_dt
+        J[P:2 * P, :P] = dm1_dW
+        J[P:2 * P, P:2 * P] = b1 * I
+        J[2 * P:3 * P, :P] = dv1_dW
+        J[2 * P:3 * P, 2 * P:3 * P] = b2 * I
+        J[3 * P, 3 * P] = 1.0
+        return J
+
+    def sample_state(self, rng):
+        P = self._p()
+        return np.concatenate([self.network().sample_state(rng), np.zeros(2 * P + 1)])
+
+    def _check_states(self, n, seed):
+        """States inside the domain (v > 0) for dynnet.testing: the initial states have
+        v = 0 on the domain's boundary, where finite differences step outside."""
+        P = self._p()
+        rng = stream(seed, 0)
+        x = self.initial_state(n, seed=seed)
+        x[:, P:2 * P] = 0.1 * rng.standard_normal((n, P))
+        x[:, 2 * P:3 * P] = rng.uniform(0.01, 0.1, size=(n, P))
+        x[:, 3 * P] = rng.integers(0, 20, size=n)
+        return x
+
+    def coordinate_groups(self):
+        """The network's groups for W, ``"params"`` (W), ``"m"``, ``"v"``, ``"step"`` and ``"all"``."""
+        P = self._p()
+        return self._groups({"m": np.arange(P, 2 * P), "v": np.arange(2 * P, 3 * P),
+                             "step": np.array([3 * P])})

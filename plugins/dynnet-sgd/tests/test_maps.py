@@ -1,0 +1,94 @@
+"""dynnet-sgd maps: the conformance suite, and known answers."""
+
+import numpy as np
+import pytest
+
+import dynnet as dn
+from dynnet.testing import parametrize_with_checks
+from dynnet_sgd import AdamMap, MomentumMap, SGDMap, batch_loss_grad
+from dynnet_sgd.maps import _hessian
+
+
+@parametrize_with_checks([SGDMap(), SGDMap(eta=0.5, batch_size=7, batch_seed=3),
+                          MomentumMap(), MomentumMap(beta=0.0), AdamMap()])
+def test_conformance(obj, check):
+    check(obj)
+
+
+def test_full_batch_gradient_and_hessian_match_gradient_descent_map():
+    gd = dn.GradientDescentMap()
+    x = gd.initial_state(3, seed=0)
+    g = batch_loss_grad(gd.problem(), x)[1]
+    np.testing.assert_allclose(g, gd.gradient(x), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(_hessian(gd.problem(), x[0]), gd.hessian(x[0]), rtol=1e-10, atol=1e-13)
+
+
+def test_batch_gradient_is_the_mean_of_per_sample_gradients():
+    gd = dn.GradientDescentMap()
+    x = gd.initial_state(1, seed=1)
+    rows = np.array([3, 17, 40, 99])
+    per = np.stack([batch_loss_grad(gd.problem(), x, np.array([r]))[1][0] for r in rows])
+    np.testing.assert_allclose(batch_loss_grad(gd.problem(), x, rows)[1][0], per.mean(axis=0),
+                               rtol=1e-12, atol=1e-16)
+
+
+def test_sgd_batches_are_a_function_of_seed_and_step_and_cover_each_epoch():
+    m = SGDMap(batch_size=20, batch_seed=5)
+    epoch = np.concatenate([m.batch(t) for t in range(6)])
+    assert np.array_equal(np.sort(epoch), np.arange(120))  # 6 batches partition the 120 samples
+    assert np.array_equal(m.batch(7), SGDMap(batch_size=20, batch_seed=5).batch(7))
+    assert not np.array_equal(m.batch(0), SGDMap(batch_size=20, batch_seed=6).batch(0))
+    assert not np.array_equal(np.sort(m.batch(0)), np.sort(m.batch(6)))  # next epoch reshuffled
+
+
+def test_full_batch_sgd_is_gradient_descent():
+    gd = dn.GradientDescentMap(eta=0.7)
+    sgd = SGDMap(eta=0.7, batch_size=120)
+    w = gd.initial_state(4, seed=2)
+    x = np.concatenate([w, np.zeros((4, 1))], axis=1)
+    out = sgd.iterate(x, 10)
+    np.testing.assert_allclose(out[:, :-1], gd.iterate(w, 10), rtol=1e-11, atol=1e-13)
+    np.testing.assert_array_equal(out[:, -1], 10.0)
+
+
+def test_momentum_with_beta_zero_is_gradient_descent_and_matches_closed_form_step():
+    gd = dn.GradientDescentMap(eta=0.5)
+    w = gd.initial_state(2, seed=3)
+    x = np.concatenate([w, np.zeros_like(w)], axis=1)
+    out = MomentumMap(eta=0.5, beta=0.0).iterate(x, 5)
+    np.testing.assert_allclose(out[:, :83], gd.iterate(w, 5), rtol=1e-11, atol=1e-13)
+    v = np.full_like(w, 0.01)
+    y = MomentumMap(eta=0.5, beta=0.8).step(np.concatenate([w, v], axis=1))
+    v1 = 0.8 * v - 0.5 * gd.gradient(w)
+    np.testing.assert_allclose(y, np.concatenate([w + v1, v1], axis=1), rtol=1e-12, atol=1e-15)
+
+
+def test_adam_first_step_is_eta_times_sign_of_the_gradient():
+    """With m = v = 0 and t = 0, the bias-corrected first step is eta * g / (|g| + eps)."""
+    m = AdamMap(eta=0.01, epsilon=1e-8)
+    x = m.initial_state(2, seed=4)
+    g = dn.GradientDescentMap().gradient(x[:, :83])
+    y = m.step(x)
+    np.testing.assert_allclose(y[:, :83], x[:, :83] - 0.01 * g / (np.abs(g) + 1e-8), rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(y[:, -1], 1.0)
+
+
+def test_momentum_jacobian_eigenvalues_from_hessian():
+    """Each Hessian eigenvalue h gives Jacobian eigenvalues solving mu^2 - (1 + beta - eta h) mu + beta = 0."""
+    m = MomentumMap(eta=0.3, beta=0.5)
+    x = m.initial_state(1, seed=0)[0]
+    h = np.linalg.eigvalsh(m.network().hessian(x[:83]))
+    mu = np.linalg.eigvals(m.jacobian(x))
+    expected = np.concatenate([np.roots([1.0, -(1.5 - 0.3 * hi), 0.5]) for hi in h])
+    np.testing.assert_allclose(np.sort_complex(mu), np.sort_complex(expected), atol=1e-9)
+
+
+def test_plugin_registered_and_study_runs():
+    pytest.importorskip("importlib.metadata")
+    dn.plugins.refresh()
+    if dn.plugins.available("dynnet.maps").get("sgd") != "dynnet-sgd":
+        pytest.skip("dynnet-sgd is not installed (pip install ./plugins/dynnet-sgd)")
+    assert dn.plugins.load("dynnet.maps", "sgd") is SGDMap
+    s = dn.PerturbationStudy(map=SGDMap(), n_init=3, n_steps=20, seed=0).run()
+    d = s.result_["distance"].values
+    assert d.shape == (21, 3, 5) and np.all(np.isfinite(d)) and np.all(d > 0)
