@@ -1,3 +1,636 @@
-"""(in progress)"""
+r"""Estimators on a scalar series: Lyapunov exponents from data and a shuffled ACF.
 
-__all__: list[str] = []
+All of them take any 1-D float series (a loss curve, one coordinate of an
+orbit, a measurement): :class:`Kantz` and :class:`Rosenstein` estimate the
+largest Lyapunov exponent from the divergence of nearby delay vectors, and
+:class:`ShuffledAutocorrelation` compares the autocorrelation function with a
+null band from shuffled copies of the series.
+
+Neighbour searches use :class:`scipy.spatial.cKDTree`, so the cost is
+:math:`O(N \log N)` in the series length, never all pairs.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from scipy import stats
+from scipy.spatial import cKDTree
+
+from ..base import as_seed_sequence, check_array, check_int, check_option, check_scalar
+from .base import Estimator
+
+__all__ = ["Kantz", "Rosenstein", "ShuffledAutocorrelation", "delay_embed"]
+
+
+# ----------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------
+
+def delay_embed(series, dim=1, delay=1):
+    r"""Delay vectors :math:`v_t = (x_t, x_{t+\tau}, \dots, x_{t+(m-1)\tau})`.
+
+    Parameters
+    ----------
+    series : array_like, shape (N,)
+    dim : int, default 1
+        Embedding dimension :math:`m`.
+    delay : int, default 1
+        Delay :math:`\tau` in samples.
+
+    Returns
+    -------
+    ndarray, shape (N - (dim - 1) * delay, dim)
+        A read-only view when possible.
+    """
+    x = np.asarray(series, dtype=np.float64)
+    span = (dim - 1) * delay
+    if x.shape[0] <= span:
+        raise ValueError(
+            f"delay_embed: a series of length {x.shape[0]} is too short for dim={dim}, "
+            f"delay={delay} (needs more than {span} points)"
+        )
+    win = np.lib.stride_tricks.sliding_window_view(x, span + 1)
+    return win[:, ::delay]
+
+
+def _best_r2_fit(logd, start, m_min, m_max):
+    """Best-R^2 line through ``logd[:, start:m+1]`` over ``m`` in [m_min, m_max].
+
+    Vectorised over rows and window ends with cumulative sums. Windows that
+    contain a non-finite value are skipped. Returns slope, intercept, r2, m per
+    row (NaN / -1 where no window is usable).
+    """
+    y = np.atleast_2d(logd)[:, start:m_max + 1]
+    R, L = y.shape
+    finite = np.isfinite(y)
+    # centre each row on its first finite value to keep the sums well conditioned
+    ref = np.where(finite.any(axis=1), np.nanmax(np.where(finite, y, -np.inf), axis=1), 0.0)
+    yc = np.where(finite, y - ref[:, None], 0.0)
+    x = np.arange(L, dtype=np.float64)
+    c = np.arange(1, L + 1, dtype=np.float64)
+    Sx = np.cumsum(x)
+    Sxx = np.cumsum(x * x)
+    Sy = np.cumsum(yc, axis=1)
+    Syy = np.cumsum(yc * yc, axis=1)
+    Sxy = np.cumsum(yc * x, axis=1)
+    nbad = np.cumsum(~finite, axis=1)
+    vx = c * Sxx - Sx * Sx                       # (L,)
+    vy = c * Syy - Sy * Sy                       # (R, L)
+    cxy = c * Sxy - Sx * Sy
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = cxy / vx
+        r2 = cxy * cxy / (vx * vy)
+    ends = np.arange(L) + start                  # window end m for each column
+    usable = (ends >= m_min) & (nbad == 0) & (vx > 0)
+    r2 = np.where(usable & np.isfinite(r2), r2, -np.inf)
+    # a perfectly flat window (vy == 0) is a line with R^2 = 1 only if slope == 0;
+    # report it as R^2 = 0 (no linear trend to explain)
+    r2 = np.where(usable & (vy <= 0), 0.0, r2)
+    best = np.argmax(r2, axis=1)
+    rows = np.arange(R)
+    ok = np.isfinite(r2[rows, best])
+    b = np.where(ok, slope[rows, best], np.nan)
+    b = np.where(ok & (vy[rows, best] <= 0), 0.0, b)
+    a = np.where(ok, (Sy[rows, best] - b * Sx[best]) / c[best] + ref - b * start, np.nan)
+    r2b = np.where(ok, r2[rows, best], np.nan)
+    m = np.where(ok, ends[best], -1)
+    return b, a, r2b, m
+
+
+def _slope_pvalue(logd, start, n_points, alternative="greater"):
+    """OLS slope and its p-value over ``logd[:, start:start+n_points]`` (vectorised).
+
+    The t statistic ``slope / se(slope)`` with ``n_points - 2`` degrees of
+    freedom, as :func:`scipy.stats.linregress`. Rows with a non-finite value in
+    the window get NaN.
+    """
+    y = np.atleast_2d(logd)[:, start:start + n_points]
+    k = y.shape[1]
+    x = np.arange(k, dtype=np.float64)
+    xc = x - x.mean()
+    sxx = float(xc @ xc)
+    yc = y - y.mean(axis=1, keepdims=True)
+    slope = (yc @ xc) / sxx
+    resid = yc - slope[:, None] * xc
+    sse = np.sum(resid * resid, axis=1)
+    df = k - 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.sqrt(sse / df / sxx)
+        t = slope / se
+    # a perfect line: t = +-inf; an exactly flat series: no evidence (t = 0)
+    t = np.where((se == 0) & (slope == 0), 0.0, t)
+    if alternative == "greater":
+        p = stats.t.sf(t, df)
+    elif alternative == "less":
+        p = stats.t.cdf(t, df)
+    else:
+        p = 2.0 * stats.t.sf(np.abs(t), df)
+    bad = ~np.all(np.isfinite(y), axis=1)
+    return np.where(bad, np.nan, slope), np.where(bad, np.nan, p)
+
+
+@numba.njit(cache=True, nogil=True)
+def _kantz_sums(emb, t0, t1, ref, n_ref, n_steps, log_mode):  # pragma: no cover - compiled
+    """Per reference and step: sum of max-norm distances (or of their logs,
+    with the count of non-zero distances) over the neighbour pairs."""
+    sums = np.zeros((n_ref, n_steps + 1))
+    npos = np.zeros((n_ref, n_steps + 1))
+    dim = emb.shape[1]
+    for q in range(t0.shape[0]):
+        a = t0[q]
+        b = t1[q]
+        r = ref[q]
+        for n in range(n_steps + 1):
+            d = 0.0
+            for c in range(dim):
+                v = abs(emb[a + n, c] - emb[b + n, c])
+                if v > d:
+                    d = v
+            if log_mode:
+                if d > 0.0:
+                    sums[r, n] += np.log(d)
+                    npos[r, n] += 1.0
+            else:
+                sums[r, n] += d
+    return sums, npos
+
+
+class _DivergenceEstimator(Estimator):
+    """Shared validation, sampling and fitting of Kantz and Rosenstein."""
+
+    def _validate(self, series):
+        x = check_array(self, "series", series, ndim=1)
+        dim = check_int(self, "dim", self.dim, low=1)
+        delay = check_int(self, "delay", self.delay, low=1)
+        n_steps = check_int(self, "n_steps", self.n_steps, low=2)
+        min_fit = check_int(self, "min_fit", self.min_fit, low=2, high=n_steps)
+        n_sig = check_int(self, "n_sig", self.n_sig, low=3, high=n_steps)
+        transient = check_int(self, "transient", self.transient, low=0)
+        min_tsep = check_int(self, "min_tsep", self.min_tsep, low=0)
+        alpha = check_scalar(self, "alpha", self.alpha, low=0.0, high=1.0, low_open=True,
+                             high_open=True)
+        check_option(self, "alternative", self.alternative, ["greater", "two-sided"])
+        if self.n_ref is not None:
+            check_int(self, "n_ref", self.n_ref, low=1)
+        x = x[transient:]
+        n_vec = x.shape[0] - (dim - 1) * delay
+        n_usable = n_vec - n_steps                # vectors with a full horizon ahead
+        if n_usable < 2 * min_tsep + 3:
+            raise ValueError(
+                f"{type(self).__name__}: the series (length {x.shape[0]} after "
+                f"transient={transient}) is too short for dim={dim}, delay={delay}, "
+                f"n_steps={n_steps}, min_tsep={min_tsep}"
+            )
+        emb = np.ascontiguousarray(delay_embed(x, dim, delay))
+        return x, emb, n_usable, n_steps, min_fit, n_sig, min_tsep, alpha
+
+    def _sample_refs(self, n_usable):
+        if self.n_ref is None or self.n_ref >= n_usable:
+            return np.arange(n_usable)
+        rng = np.random.default_rng(as_seed_sequence(self.seed))
+        return np.sort(rng.choice(n_usable, size=int(self.n_ref), replace=False))
+
+    def _fit_curve(self, divergence, min_fit, n_steps, n_sig, alpha):
+        b, a, r2, m = _best_r2_fit(divergence[None, :], 1, min_fit, n_steps)
+        self.exponent_ = float(b[0])
+        self.intercept_ = float(a[0])
+        self.r2_ = float(r2[0])
+        self.fit_range_ = (1, int(m[0]))
+        _, p = _slope_pvalue(divergence[None, :], 1, n_sig, self.alternative)
+        self.pvalue_ = float(p[0])
+        self.significant_ = bool(np.isfinite(p[0]) and p[0] < alpha)
+
+    def summary(self):
+        self._check_fitted("exponent_")
+        return {"exponent": self.exponent_, "r2": self.r2_, "pvalue": self.pvalue_,
+                "significant": float(self.significant_),
+                "fit_end": float(self.fit_range_[1])}
+
+
+# ----------------------------------------------------------------------------
+# Kantz
+# ----------------------------------------------------------------------------
+
+class Kantz(_DivergenceEstimator):
+    r"""Largest Lyapunov exponent from a scalar series, after Kantz (1994).
+
+    For each sampled reference time :math:`t_0` the neighbourhood
+    :math:`U(t_0)` holds every other time :math:`t_1` (with
+    :math:`|t_1 - t_0| > \text{min\_tsep}`) whose delay vector lies within
+    ``radius`` of :math:`v_{t_0}` in the max norm. The divergence of the
+    neighbourhood after :math:`n` steps is
+
+    .. math::
+
+        d_n(t_0) = \frac{1}{|U(t_0)|} \sum_{t_1 \in U(t_0)}
+                   \lVert v_{t_0 + n} - v_{t_1 + n} \rVert_\infty ,
+
+    which for ``dim = 1`` is the paper's
+    :math:`d_n = \langle |L(t_0+n) - L(t_1+n)| \rangle`. Kantz's pooled curve
+    (``divergence_``) averages the logarithm over reference points with at
+    least one neighbour,
+
+    .. math::
+
+        S(n) = \frac{1}{N_\mathrm{ref}} \sum_{t_0} \ln d_n(t_0)
+             \approx S(0) + \lambda n ,
+
+    and ``exponent_`` is the slope of its linear region. The linear region is
+    chosen as in the paper: fit :math:`S(n)` for :math:`n = 1, \dots, m`, for
+    every :math:`m` in ``min_fit .. n_steps`` (5 .. 25), and keep the fit with
+    the best :math:`R^2`. Significance follows the paper's rule: an OLS
+    regression on the first ``n_sig = 10`` points (:math:`n = 1..10`), slope
+    p-value below ``alpha = 0.05`` (one-sided, slope > 0, by default: an
+    exponential *divergence*).
+
+    The same fit and test are applied to each reference point's own curve
+    :math:`\ln d_n(t_0)`: ``exponents_per_ref_`` and ``significant_per_ref_``
+    are the paper's stacked histogram (Study 4).
+
+    Parameters
+    ----------
+    dim : int, default 1
+        Embedding dimension (the paper uses 1: the loss value itself).
+    delay : int, default 1
+        Embedding delay in samples.
+    radius : float, default 5e-5
+        Neighbour tolerance (max norm), the paper's 5e-5 for a loss series. It is
+        absolute: choose it against the scale of the series and its density.
+        With too few points within ``radius`` a reference point has no
+        neighbours and is dropped (``n_neighbors_ == 0``).
+    min_tsep : int, default 0
+        Theiler window: neighbours must satisfy :math:`|t_1 - t_0| > ` min_tsep
+        (0 excludes only :math:`t_0` itself, as in the paper).
+    n_ref : int or None, default 1000
+        Number of reference times sampled without replacement (None: all).
+    n_steps : int, default 25
+        Horizon of the divergence curve, :math:`n = 0..` n_steps.
+    min_fit : int, default 5
+        Shortest fit region :math:`n = 1..` min_fit.
+    n_sig : int, default 10
+        Number of points (from :math:`n = 1`) of the significance regression.
+    alpha : float, default 0.05
+        Significance level.
+    alternative : {"greater", "two-sided"}, default "greater"
+        Alternative hypothesis of the slope test.
+    transient : int, default 0
+        Number of leading samples dropped before anything else.
+    average : {"distance", "log"}, default "distance"
+        "distance" (Kantz's and the paper's): :math:`\ln` of the mean distance
+        over the neighbourhood. "log": the mean of :math:`\ln` distance over
+        the neighbours (pairs at zero distance left out), i.e. Rosenstein's
+        average over every neighbour instead of the nearest one.
+    seed : int, Generator, SeedSequence or None, default 0
+        Seed of the reference-time sample.
+
+    Attributes
+    ----------
+    exponent_ : float
+        Slope of ``divergence_`` over the best fit region (per sample).
+    divergence_ : ndarray, shape (n_steps + 1,)
+        :math:`S(n)`.
+    fit_range_ : tuple of int
+        ``(1, m)``, the fit region in :math:`n`, inclusive.
+    r2_, intercept_ : float
+        Fit quality and intercept.
+    pvalue_ : float
+        Slope p-value of ``divergence_`` on :math:`n = 1..` n_sig.
+    significant_ : bool
+        ``pvalue_ < alpha``.
+    reference_times_ : ndarray of int
+        Sampled :math:`t_0` (after the transient).
+    n_neighbors_ : ndarray of int
+        :math:`|U(t_0)|` per reference time.
+    divergence_per_ref_ : ndarray, shape (n_ref, n_steps + 1)
+        :math:`\ln d_n(t_0)` (NaN without neighbours).
+    exponents_per_ref_, r2_per_ref_, pvalues_per_ref_ : ndarray, shape (n_ref,)
+        Per-reference best-R^2 slopes, their R^2, and significance p-values.
+    significant_per_ref_ : ndarray of bool, shape (n_ref,)
+    significant_fraction_ : float
+        Fraction of reference points (with neighbours) that are significant.
+
+    Notes
+    -----
+    On the logistic map at r = 4 (exponent ln 2) 10^4 points give ln 2
+    within 0.05 both with the paper's ``radius=5e-5`` (about 2 neighbours per
+    point; a third of the reference points have none, but the linear region is
+    long) and with ``radius=1e-3`` (about 37 neighbours, saturation near
+    n = 10).
+
+    Bias: averaging the *distance* over the neighbourhood before the log
+    (Jensen's inequality, :math:`\ln\langle d\rangle \ge \langle\ln d\rangle`)
+    measures a generalised exponent slightly above :math:`\lambda` when the
+    local stretching varies across the neighbourhood, more so for a larger
+    radius: on 5000 logistic points ``radius=1e-3`` gives about
+    :math:`\ln 2 + 0.007`. ``average="log"`` removes that bias.
+
+    References
+    ----------
+    H. Kantz, "A robust method to estimate the maximal Lyapunov exponent of a time
+    series", Phys. Lett. A 185, 77 (1994).
+    H. Kantz and T. Schreiber, *Nonlinear Time Series Analysis*, 2nd ed.,
+    Cambridge (2004), sec. 5.3.
+    """
+
+    def __init__(self, dim=1, delay=1, radius=5e-5, min_tsep=0, n_ref=1000, n_steps=25,
+                 min_fit=5, n_sig=10, alpha=0.05, alternative="greater", transient=0,
+                 average="distance", seed=0):
+        self.dim = dim
+        self.delay = delay
+        self.radius = radius
+        self.average = average
+        self.min_tsep = min_tsep
+        self.n_ref = n_ref
+        self.n_steps = n_steps
+        self.min_fit = min_fit
+        self.n_sig = n_sig
+        self.alpha = alpha
+        self.alternative = alternative
+        self.transient = transient
+        self.seed = seed
+
+    def fit(self, series):
+        """Estimate the exponent of ``series`` (shape (N,)); returns self."""
+        x, emb, n_usable, n_steps, min_fit, n_sig, min_tsep, alpha = self._validate(series)
+        radius = check_scalar(self, "radius", self.radius, low=0.0, low_open=True)
+        average = check_option(self, "average", self.average, ["distance", "log"])
+        refs = self._sample_refs(n_usable)
+        cand = emb[:n_usable]
+        tree_all = cKDTree(cand)
+        tree_ref = cKDTree(cand[refs])
+        pairs = tree_ref.sparse_distance_matrix(tree_all, radius, p=np.inf,
+                                                output_type="ndarray")
+        i = pairs["i"].astype(np.int64)
+        j = pairs["j"].astype(np.int64)
+        t0 = refs[i]
+        keep = np.abs(j - t0) > min_tsep
+        i, j, t0 = i[keep], j[keep], t0[keep]
+        n_r = refs.shape[0]
+        counts = np.bincount(i, minlength=n_r)
+        sums, npos = _kantz_sums(emb, t0, j, i, n_r, n_steps, average == "log")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if average == "distance":
+                logd = np.log(sums / counts[:, None])
+            else:
+                logd = sums / npos
+        logd[~np.isfinite(logd)] = np.nan
+        has = counts > 0
+        self.reference_times_ = refs
+        self.n_neighbors_ = counts
+        self.divergence_per_ref_ = logd
+        if has.any():
+            with np.errstate(all="ignore"):
+                div = np.nanmean(logd[has], axis=0) if np.isfinite(logd[has]).any() else \
+                    np.full(n_steps + 1, np.nan)
+        else:
+            div = np.full(n_steps + 1, np.nan)
+        self.divergence_ = div
+        self._fit_curve(div, min_fit, n_steps, n_sig, alpha)
+        b, _, r2, _ = _best_r2_fit(logd, 1, min_fit, n_steps)
+        _, p = _slope_pvalue(logd, 1, n_sig, self.alternative)
+        self.exponents_per_ref_ = b
+        self.r2_per_ref_ = r2
+        self.pvalues_per_ref_ = p
+        self.significant_per_ref_ = np.isfinite(p) & (p < alpha)
+        self.significant_fraction_ = (float(self.significant_per_ref_[has].mean())
+                                      if has.any() else float("nan"))
+        return self
+
+    def summary(self):
+        out = super().summary()
+        out["significant_fraction"] = self.significant_fraction_
+        out["mean_neighbors"] = float(self.n_neighbors_.mean())
+        return out
+
+
+# ----------------------------------------------------------------------------
+# Rosenstein
+# ----------------------------------------------------------------------------
+
+class Rosenstein(_DivergenceEstimator):
+    r"""Largest Lyapunov exponent from a scalar series, after Rosenstein et al. (1993).
+
+    Each sampled reference vector :math:`v_{t_0}` is paired with its nearest
+    neighbour :math:`v_{\hat t}` (Euclidean) outside the Theiler window
+    :math:`|\hat t - t_0| > \text{min\_tsep}`. The mean log divergence
+
+    .. math::
+
+        y(n) = \frac{1}{N_\mathrm{ref}} \sum_{t_0}
+               \ln \lVert v_{t_0 + n} - v_{\hat t + n} \rVert_2
+             \approx y(0) + \lambda n
+
+    is ``divergence_`` (pairs at exactly zero distance at step :math:`n` are
+    left out of that step's mean), and ``exponent_`` is its slope over the
+    linear region, chosen as in :class:`Kantz`: :math:`n = 1..m`,
+    :math:`m \in` ``min_fit .. n_steps``, best :math:`R^2`. Significance: OLS
+    slope p-value on :math:`n = 1..` ``n_sig`` below ``alpha``.
+
+    Parameters
+    ----------
+    dim : int, default 1
+        Embedding dimension.
+    delay : int, default 1
+        Embedding delay in samples.
+    min_tsep : int, default 10
+        Theiler window in samples. For maps 0 would do; for sampled flows use
+        about one mean period. The nearest neighbour is found among the
+        ``2 * min_tsep + 2`` nearest candidates, at least one of which lies
+        outside the window.
+    n_ref : int or None, default 1000
+        Number of reference times sampled without replacement (None: all).
+    n_steps : int, default 25
+        Horizon of the divergence curve.
+    min_fit : int, default 5
+        Shortest fit region.
+    n_sig : int, default 10
+        Points of the significance regression.
+    alpha : float, default 0.05
+        Significance level.
+    alternative : {"greater", "two-sided"}, default "greater"
+        Alternative hypothesis of the slope test.
+    transient : int, default 0
+        Leading samples dropped.
+    seed : int, Generator, SeedSequence or None, default 0
+        Seed of the reference-time sample.
+
+    Attributes
+    ----------
+    exponent_, divergence_, fit_range_, r2_, intercept_, pvalue_, significant_
+        As in :class:`Kantz`.
+    reference_times_ : ndarray of int
+    neighbor_times_ : ndarray of int
+        :math:`\hat t` for each reference time.
+
+    References
+    ----------
+    M. T. Rosenstein, J. J. Collins and C. J. De Luca, "A practical method for
+    calculating largest Lyapunov exponents from small data sets", Physica D 65,
+    117 (1993).
+    """
+
+    def __init__(self, dim=1, delay=1, min_tsep=10, n_ref=1000, n_steps=25, min_fit=5,
+                 n_sig=10, alpha=0.05, alternative="greater", transient=0, seed=0):
+        self.dim = dim
+        self.delay = delay
+        self.min_tsep = min_tsep
+        self.n_ref = n_ref
+        self.n_steps = n_steps
+        self.min_fit = min_fit
+        self.n_sig = n_sig
+        self.alpha = alpha
+        self.alternative = alternative
+        self.transient = transient
+        self.seed = seed
+
+    def fit(self, series):
+        """Estimate the exponent of ``series`` (shape (N,)); returns self."""
+        x, emb, n_usable, n_steps, min_fit, n_sig, min_tsep, alpha = self._validate(series)
+        refs = self._sample_refs(n_usable)
+        cand = emb[:n_usable]
+        tree = cKDTree(cand)
+        k = 2 * min_tsep + 2
+        _, idx = tree.query(cand[refs], k=k)
+        idx = idx.reshape(refs.shape[0], k)
+        ok = np.abs(idx - refs[:, None]) > min_tsep
+        first = np.argmax(ok, axis=1)            # a valid one exists among k
+        nn = idx[np.arange(refs.shape[0]), first]
+        offs = np.arange(n_steps + 1)
+        diff = emb[refs[:, None] + offs] - emb[nn[:, None] + offs]   # (R, n+1, dim)
+        d = np.sqrt(np.einsum("rnd,rnd->rn", diff, diff))
+        with np.errstate(divide="ignore"):
+            logd = np.where(d > 0, np.log(np.where(d > 0, d, 1.0)), np.nan)
+        with np.errstate(all="ignore"):
+            cnt = np.isfinite(logd).sum(axis=0)
+            div = np.where(cnt > 0, np.nansum(logd, axis=0) / np.maximum(cnt, 1), np.nan)
+        self.reference_times_ = refs
+        self.neighbor_times_ = nn
+        self.divergence_ = div
+        self._fit_curve(div, min_fit, n_steps, n_sig, alpha)
+        return self
+
+
+# ----------------------------------------------------------------------------
+# shuffled autocorrelation
+# ----------------------------------------------------------------------------
+
+def _batched_acf(rows, max_lag):
+    """ACF of each row (shape (B, N)) up to ``max_lag`` by one batched FFT.
+
+    Same estimator as ``statsmodels.tsa.stattools.acf(x, fft=True)``:
+    demeaned, biased (divide by N) autocovariance over its lag-0 value.
+    """
+    n = rows.shape[1]
+    z = rows - rows.mean(axis=1, keepdims=True)
+    nfft = 1 << int(np.ceil(np.log2(2 * n - 1)))
+    f = np.fft.rfft(z, n=nfft, axis=1)
+    acov = np.fft.irfft(f.real ** 2 + f.imag ** 2, n=nfft, axis=1)[:, :max_lag + 1]
+    return acov / acov[:, :1]
+
+
+class ShuffledAutocorrelation(Estimator):
+    r"""Autocorrelation function with a null band from shuffled copies.
+
+    The sample ACF (as ``statsmodels.tsa.stattools.acf`` with ``fft=True``)
+
+    .. math::
+
+        \rho(k) = \frac{\sum_{t=1}^{N-k} (x_t - \bar x)(x_{t+k} - \bar x)}
+                       {\sum_{t=1}^{N} (x_t - \bar x)^2}, \qquad k = 0..K,
+
+    is compared, lag by lag, with its distribution over ``n_shuffles`` random
+    permutations of the series (which keep the marginal distribution and
+    destroy the temporal order). The band is the pair of ``quantiles``
+    (0.03, 0.97) per lag, as in the paper; a lag is significant when
+    :math:`\rho(k)` falls outside it, so an iid series has about 6 % of its
+    lags outside. The shuffled ACFs are computed together with one batched FFT.
+    A Ljung-Box test up to lag K is reported alongside.
+
+    Parameters
+    ----------
+    max_lag : int, default 50
+        Largest lag K.
+    n_shuffles : int, default 1000
+        Number of shuffles for the band.
+    quantiles : tuple of float, default (0.03, 0.97)
+        Lower and upper band quantiles.
+    seed : int, Generator, SeedSequence or None, default 0
+        Seed of the shuffles.
+
+    Attributes
+    ----------
+    acf_ : ndarray, shape (max_lag + 1,)
+        :math:`\rho(0..K)`, with :math:`\rho(0) = 1`.
+    band_ : ndarray, shape (2, max_lag + 1)
+        Lower and upper band edges per lag.
+    outside_ : ndarray of bool, shape (max_lag + 1,)
+        Lags outside the band (lag 0 is never counted).
+    significant_ : ndarray of int
+        The lags outside the band.
+    fraction_outside_ : float
+        ``len(significant_) / max_lag``.
+    ljung_box_pvalue_ : float
+        Ljung-Box p-value at lag K (``statsmodels.stats.diagnostic.acorr_ljungbox``).
+
+    References
+    ----------
+    G. E. P. Box, G. M. Jenkins, G. C. Reinsel, *Time Series Analysis*, 4th ed.,
+    Wiley (2008), ch. 2 (ACF) and sec. 8.2.2 (Ljung-Box).
+    G. M. Ljung and G. E. P. Box, "On a measure of lack of fit in time series
+    models", Biometrika 65, 297 (1978).
+    """
+
+    def __init__(self, max_lag=50, n_shuffles=1000, quantiles=(0.03, 0.97), seed=0):
+        self.max_lag = max_lag
+        self.n_shuffles = n_shuffles
+        self.quantiles = quantiles
+        self.seed = seed
+
+    def fit(self, series):
+        """Compute the ACF, its shuffled band and the Ljung-Box p-value; returns self."""
+        from statsmodels.stats.diagnostic import acorr_ljungbox
+        from statsmodels.tsa.stattools import acf
+
+        x = check_array(self, "series", series, ndim=1)
+        max_lag = check_int(self, "max_lag", self.max_lag, low=1)
+        n_sh = check_int(self, "n_shuffles", self.n_shuffles, low=1)
+        try:
+            lo, hi = (float(q) for q in self.quantiles)
+        except (TypeError, ValueError):
+            raise TypeError(f"ShuffledAutocorrelation: parameter quantiles={self.quantiles!r} "
+                            "must be a pair of floats") from None
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ValueError(f"ShuffledAutocorrelation: parameter quantiles={self.quantiles!r} "
+                             "must satisfy 0 <= low < high <= 1")
+        n = x.shape[0]
+        if n <= max_lag + 1:
+            raise ValueError(f"ShuffledAutocorrelation: the series (length {n}) must be longer "
+                             f"than max_lag + 1 = {max_lag + 1}")
+        if np.ptp(x) == 0:
+            raise ValueError("ShuffledAutocorrelation: the series is constant; its ACF is undefined")
+        self.acf_ = np.asarray(acf(x, nlags=max_lag, fft=True), dtype=np.float64)
+        rng = np.random.default_rng(as_seed_sequence(self.seed))
+        # chunks of about 32 MB of shuffled rows
+        chunk = max(1, min(n_sh, (1 << 22) // n))
+        null = np.empty((n_sh, max_lag + 1))
+        for s in range(0, n_sh, chunk):
+            b = min(chunk, n_sh - s)
+            rows = rng.permuted(np.broadcast_to(x, (b, n)), axis=1)
+            null[s:s + b] = _batched_acf(rows, max_lag)
+        self.null_acf_ = null
+        self.band_ = np.quantile(null, [lo, hi], axis=0)
+        out = (self.acf_ < self.band_[0]) | (self.acf_ > self.band_[1])
+        out[0] = False
+        self.outside_ = out
+        self.significant_ = np.flatnonzero(out)
+        self.fraction_outside_ = float(out[1:].mean())
+        lb = acorr_ljungbox(x, lags=[max_lag], return_df=True)
+        self.ljung_box_pvalue_ = float(lb["lb_pvalue"].iloc[0])
+        return self
+
+    def summary(self):
+        self._check_fitted("acf_")
+        return {"fraction_outside": self.fraction_outside_,
+                "n_significant": float(self.significant_.size),
+                "ljung_box_pvalue": self.ljung_box_pvalue_}
