@@ -20,6 +20,8 @@ PAPER_VALUES = {
     "edge.kept_fraction": ("about 90% of fits kept", 0.90),
     "intermittency.laminar_fraction": ("period-3 laminar phases interrupted by bursts", None),
     "intermittency.kantz_significant_fraction": ("some significant, many not", None),
+    "intermittency.inits_with_period3_phases": ("period-3 laminar phases (most initial conditions)", None),
+    "intermittency.laminar_period3_share": ("the laminar phases are period 3", None),
 }
 
 
@@ -39,7 +41,7 @@ def headline_rows(results: dict) -> list[dict]:
     def add(key, value, note=""):
         text, target = PAPER_VALUES.get(key, ("", None))
         agree = ""
-        if target is not None and np.isfinite(value):
+        if target is not None and isinstance(value, float) and np.isfinite(value):
             agree = "yes" if abs(value - target) <= 0.1 * max(abs(target), 1e-12) + 0.03 else "no"
         rows.append({"quantity": key, "dynnet": f"{value:.4g}" if isinstance(value, float) else str(value),
                      "paper": text, "within tolerance": agree, "note": note})
@@ -69,6 +71,10 @@ def headline_rows(results: dict) -> list[dict]:
         add("intermittency.laminar_fraction", s["laminar_fraction_mean"], "mean over initial conditions")
         add("intermittency.kantz_significant_fraction", s.get("kantz_ref_significant_fraction", np.nan),
             "per reference time, first series")
+        n = results["intermittency"].result_.sizes["init"]
+        add("intermittency.inits_with_period3_phases", f"{s.get('inits_with_period3_phases', 0)} of {n}")
+        add("intermittency.laminar_period3_share", s.get("laminar_period3_share", np.nan),
+            f"share of laminar steps; dominant period {s.get('laminar_dominant_period', 'none')}")
     if "eta_scan" in results:
         ds = results["eta_scan"].result_
         for eta, reg in zip(ds["eta"].values, ds["regime"].values):

@@ -163,6 +163,16 @@ class IntermittencyStudy(Study):
         ds["kantz_pvalue"] = xr.Variable(("init",), col("kantz", "pvalue_"))
         ds["kantz_significant"] = xr.Variable(("init",), col("kantz", "significant_", False, bool))
         ds["laminar_fraction"] = xr.Variable(("init",), col("laminar", "laminar_fraction_"))
+        # laminar steps per period (1..max) for each series: is it period 3, as in the paper?
+        max_p = 16
+        per_period = np.zeros((n_init, max_p + 1))
+        for i, f in enumerate(fits["laminar"]):
+            if f is not None and len(f.phases_):
+                ph = np.asarray(f.phases_)
+                np.add.at(per_period[i], np.clip(ph[:, 2], 0, max_p), ph[:, 1] - ph[:, 0])
+        ds["laminar_steps_by_period"] = xr.Variable(("init", "period"), per_period)
+        ds = ds.assign_coords(period=np.arange(max_p + 1))
+        self.result_ = ds
         ds["hvg_mean_degree"] = xr.Variable(("init",), col("hvg", "mean_degree_"))
         ds["hvg_verdict"] = xr.Variable(("init",), col("hvg", "verdict_", "", object).astype(str))
         ex = next((f for f in fits["kantz"] if f is not None and hasattr(f, "exponents_per_ref_")), None)
@@ -183,6 +193,11 @@ class IntermittencyStudy(Study):
         }
         if "acf_significant_fraction" in ds:
             out["acf_significant_fraction_mean"] = float(np.nanmean(ds["acf_significant_fraction"].values))
+        steps = ds["laminar_steps_by_period"].values.sum(axis=0)
+        if steps.sum() > 0:
+            out["laminar_dominant_period"] = int(np.argmax(steps))
+            out["laminar_period3_share"] = float(steps[3] / steps.sum())
+            out["inits_with_period3_phases"] = int((ds["laminar_steps_by_period"].values[:, 3] > 0).sum())
         if "kantz_ref_significant" in ds:
             out["kantz_ref_significant_fraction"] = float(ds["kantz_ref_significant"].values.mean())
         verdicts, counts = np.unique(ds["hvg_verdict"].values, return_counts=True)

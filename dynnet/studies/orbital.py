@@ -95,9 +95,9 @@ class OrbitalStabilityStudy(SweepStudy):
         for i in range(n_init):  # one reference orbit at a time keeps memory at T x dim
             traj = m.trajectory(x0[i], n_steps)[:, 0]
             wi = WeightImportance().fit(m, traj[-1])
-            importance[i] = wi.relative_flat_
+            importance[i] = wi.values_
             wd = WeightDrift().fit(traj, map=m)
-            idx = wd.indices_
+            idx = wd.index_
             disp[i, idx] = wd.displacement_
             trav[i, idx] = wd.travelled_
             slope[i] = wd.slope_
