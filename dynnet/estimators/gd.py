@@ -1,3 +1,351 @@
-"""(in progress)"""
+r"""Estimators specific to gradient-descent maps: sharpness, weight importance, drift.
 
-__all__: list[str] = []
+* :class:`Sharpness`: the largest Hessian eigenvalue along a trajectory
+  against the stability threshold :math:`2/\eta` (edge of stability).
+* :class:`WeightImportance`: the loss after zeroing each weight (paper Fig. 5 left).
+* :class:`WeightDrift`: displacement against distance travelled per weight
+  (paper Fig. 5 right).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import check_array, check_int, check_option, check_scalar
+from .base import Estimator
+
+__all__ = ["Sharpness", "WeightImportance", "WeightDrift"]
+
+
+def _as_trajectory(owner, states, dim):
+    """States ``(T, dim)`` (or one state ``(dim,)``) as a float64 ``(T, dim)`` array."""
+    x = check_array(owner, "states", states, ndim=(1, 2), finite=False)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.shape[1] != dim:
+        raise ValueError(
+            f"{type(owner).__name__}: states must have shape (T, {dim}) or ({dim},), got {x.shape}"
+        )
+    return x
+
+
+class Sharpness(Estimator):
+    r"""Sharpness, the largest Hessian eigenvalue, along a trajectory, against :math:`2/\eta`.
+
+    .. math::
+
+        S(W_t) = \lambda_{\max}\big(\nabla^2 L(W_t)\big), \qquad
+        \text{threshold} = \frac{2}{\eta}.
+
+    On a quadratic loss :math:`L = \tfrac12 W^\top A W`, gradient descent
+    :math:`W \mapsto (I - \eta A) W` is stable iff every eigenvalue of
+    :math:`I - \eta A` lies in :math:`(-1, 1)`, i.e. (for :math:`A` positive
+    definite) iff :math:`S < 2/\eta`: it diverges exactly when
+    :math:`\eta > 2/\lambda_{\max}`. On neural networks, full-batch GD drives
+    the sharpness up to :math:`2/\eta` and then hovers there ("edge of
+    stability").
+
+    Parameters
+    ----------
+    method : {"auto", "exact", "lanczos"}, default "auto"
+        "exact": ``numpy.linalg.eigvalsh`` of the full Hessian. "lanczos":
+        ``scipy.sparse.linalg.eigsh`` (implicitly restarted Lanczos, largest
+        algebraic eigenvalue) on Hessian-vector products. "auto": exact when
+        ``dim <= exact_max_dim``.
+    exact_max_dim : int, default 500
+    eta : float or None, default None
+        Learning rate of the threshold; None reads ``map.eta``.
+    chunk : int, default 4
+        States whose Hessians are built in one batched call (exact method).
+    lanczos_tol : float, default 1e-10
+        Relative accuracy asked of ``eigsh``.
+
+    Attributes
+    ----------
+    sharpness_ : (T,) largest Hessian eigenvalue at each state (NaN for a
+        non-finite state)
+    threshold_ : float, :math:`2/\eta`
+    above_ : (T,) bool, ``sharpness_ > threshold_``
+    ratio_ : (T,) :math:`\eta S / 2` (1 at the edge of stability)
+    method_ : the method used
+
+    Notes
+    -----
+    Works with any map that has ``hessian(state)`` (``(dim,) -> (dim, dim)``,
+    symmetric) and, for the threshold, ``eta`` (or pass ``eta=``). When the
+    map also has a batched ``hvp(states, V)`` (as
+    :class:`~dynnet.GradientDescentMap`), the exact method builds the
+    Hessians of ``chunk`` states per call and the Lanczos method never forms
+    a Hessian.
+
+    References
+    ----------
+    J. Cohen, S. Kaur, Y. Li, J. Z. Kolter, A. Talwalkar, "Gradient descent on
+    neural networks typically occurs at the edge of stability", ICLR (2021).
+    """
+
+    def __init__(self, method="auto", exact_max_dim=500, eta=None, chunk=4, lanczos_tol=1e-10):
+        self.method = method
+        self.exact_max_dim = exact_max_dim
+        self.eta = eta
+        self.chunk = chunk
+        self.lanczos_tol = lanczos_tol
+
+    def fit(self, map, states):
+        """Sharpness of ``map`` at each state of ``states`` ``(T, dim)`` or ``(dim,)``; returns self."""
+        if not callable(getattr(map, "hessian", None)):
+            raise TypeError(
+                f"Sharpness: {type(map).__name__} has no hessian(state); Sharpness needs it"
+            )
+        method = check_option(self, "method", self.method, ["auto", "exact", "lanczos"])
+        max_dim = check_int(self, "exact_max_dim", self.exact_max_dim, low=1)
+        chunk = check_int(self, "chunk", self.chunk, low=1)
+        ltol = check_scalar(self, "lanczos_tol", self.lanczos_tol, low=0.0)
+        eta = self.eta if self.eta is not None else getattr(map, "eta", None)
+        if eta is None:
+            raise ValueError(
+                f"Sharpness: {type(map).__name__} has no eta; pass Sharpness(eta=...)"
+            )
+        eta = check_scalar(self, "eta", eta, low=0.0, low_open=True)
+        dim = int(map.dim)
+        x = _as_trajectory(self, states, dim)
+        if method == "auto":
+            method = "exact" if dim <= max_dim else "lanczos"
+        ok = np.all(np.isfinite(x), axis=1)
+        out = np.full(x.shape[0], np.nan)
+        idx = np.flatnonzero(ok)
+        has_hvp = callable(getattr(map, "hvp", None))
+        if method == "exact":
+            for s in range(0, idx.size, chunk):  # chunks bound the memory of batched Hessians
+                sel = idx[s:s + chunk]
+                if has_hvp:
+                    eye = np.broadcast_to(np.eye(dim), (sel.size, dim, dim))
+                    H = map.hvp(x[sel], eye)
+                    H = 0.5 * (H + np.swapaxes(H, -1, -2))
+                else:
+                    H = np.stack([np.asarray(map.hessian(x[i]), dtype=np.float64) for i in sel])
+                out[sel] = np.linalg.eigvalsh(H)[:, -1]
+        else:
+            from scipy.sparse.linalg import LinearOperator, eigsh
+
+            for i in idx:  # Lanczos is sequential per state
+                xi = x[i]
+                if has_hvp:
+                    def mv(v, xi=xi):
+                        V = np.asarray(v, dtype=np.float64).reshape(1, 1, dim)
+                        return map.hvp(xi[None, :], V)[0, 0]
+                else:
+                    Hi = np.asarray(map.hessian(xi), dtype=np.float64)
+
+                    def mv(v, Hi=Hi):
+                        return Hi @ np.asarray(v, dtype=np.float64).ravel()
+                op = LinearOperator((dim, dim), matvec=mv, dtype=np.float64)
+                v0 = np.ones(dim) / np.sqrt(dim)
+                out[i] = eigsh(op, k=1, which="LA", tol=ltol, v0=v0,
+                               return_eigenvectors=False)[0]
+        self.sharpness_ = out
+        self.threshold_ = 2.0 / eta
+        with np.errstate(invalid="ignore"):
+            self.above_ = out > self.threshold_
+        self.ratio_ = out * eta / 2.0
+        self.method_ = method
+        return self
+
+    def summary(self):
+        self._check_fitted("sharpness_")
+        s = self.sharpness_
+        return {
+            "sharpness_max": float(np.nanmax(s)) if np.any(np.isfinite(s)) else np.nan,
+            "sharpness_final": float(s[-1]),
+            "threshold": float(self.threshold_),
+            "fraction_above": float(np.mean(self.above_)),
+        }
+
+
+class WeightImportance(Estimator):
+    r"""Loss after zeroing each weight in turn, relative to the loss (paper Fig. 5 left).
+
+    .. math::
+
+        I_w = \frac{L(W \,|\, w = 0)}{L(W)}
+
+    :math:`I_w = 1`: the weight does not matter; :math:`I_w \gg 1`: the
+    network relies on it. All zeroed copies are evaluated as one batch.
+
+    Parameters
+    ----------
+    on : str, default "weights"
+        Coordinate group of the map whose entries are zeroed one at a time.
+    relative : bool, default True
+        Report :math:`L_w / L` (the paper's); False reports :math:`L_w`.
+
+    Attributes
+    ----------
+    importance_ : dict name -> 2-D array
+        Per weight matrix, e.g. ``"W1"`` ``(4, 10)`` and ``"W2"`` ``(10, 3)``
+        for the 4-10-3 network: entry ``[i, j]`` is the connection from neuron
+        ``i`` to neuron ``j`` (the map's flat layout and graph view). Only
+        matrices inside ``on`` appear; bias groups are 1-D.
+    values_ : (dim,) the same numbers in the flat layout (NaN where not zeroed)
+    baseline_ : float, :math:`L(W)`
+    losses_ : (dim,) :math:`L_w` (NaN where not zeroed)
+
+    Notes
+    -----
+    Needs a map with a batched ``loss(states)`` and ``coordinate_groups()``
+    (as :class:`~dynnet.GradientDescentMap`); the per-matrix arrangement uses
+    ``map.sizes``.
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), Fig. 5 (left).
+    """
+
+    def __init__(self, on="weights", relative=True):
+        self.on = on
+        self.relative = relative
+
+    def fit(self, map, state):
+        """Zero each coordinate of group ``on`` of ``state`` ``(dim,)``; returns self."""
+        if not callable(getattr(map, "loss", None)):
+            raise TypeError(f"WeightImportance: {type(map).__name__} has no loss(states)")
+        if not isinstance(self.relative, (bool, np.bool_)):
+            raise TypeError(f"WeightImportance: parameter relative={self.relative!r} must be a bool")
+        x = map.check_state(state)
+        groups = map.coordinate_groups()
+        check_option(self, "on", self.on, list(groups))
+        idx = np.asarray(groups[self.on])
+        batch = np.repeat(x[None, :], idx.size, axis=0)
+        batch[np.arange(idx.size), idx] = 0.0
+        base = float(np.asarray(map.loss(x[None, :]))[0])
+        lw = np.asarray(map.loss(batch), dtype=np.float64)
+        vals = lw / base if self.relative else lw
+        losses = np.full(x.shape[0], np.nan)
+        losses[idx] = lw
+        flat = np.full(x.shape[0], np.nan)
+        flat[idx] = vals
+        self.baseline_ = base
+        self.losses_ = losses
+        self.values_ = flat
+        self.importance_ = self._arrange(map, groups, flat, set(idx.tolist()))
+        return self
+
+    @staticmethod
+    def _arrange(map, groups, flat, chosen):
+        sizes = getattr(map, "sizes", None)
+        out = {}
+        for name, g in groups.items():
+            g = np.asarray(g)
+            if name in ("all", "weights", "biases") or g.size == 0:
+                continue
+            if not set(g.tolist()) <= chosen:
+                continue
+            if sizes is not None and name[0] == "W" and name[1:].isdigit():
+                l = int(name[1:])
+                out[name] = flat[g].reshape(sizes[l - 1], sizes[l])
+            else:
+                out[name] = flat[g]
+        return out
+
+    def summary(self):
+        self._check_fitted("values_")
+        v = self.values_[np.isfinite(self.values_)]
+        return {
+            "baseline_loss": self.baseline_,
+            "max": float(v.max()),
+            "median": float(np.median(v)),
+            "fraction_above_2": float(np.mean(v > 2.0)),
+        }
+
+
+class WeightDrift(Estimator):
+    r"""Per-weight displacement against distance travelled (paper Fig. 5 right).
+
+    From a trajectory :math:`w(0), \dots, w(T)` of each coordinate,
+
+    .. math::
+
+        \Delta_w = \frac{|w(T) - w(0)|}{|w(0)|}, \qquad
+        D_w = \sum_{t=1}^{T} |w(t) - w(t-1)|,
+
+    and the least-squares line :math:`\log_{10}\Delta_w = a + b\,\log_{10} D_w`
+    (``slope_`` = b, with its :math:`R^2`). A weight that drifts
+    neutrally (random-walk-like) would have a large :math:`D_w` but a small
+    :math:`\Delta_w`; a tight linear log-log relation with slope near 1 means
+    each weight moves mostly in one direction (:math:`|w(T) - w(0)| \le D_w`
+    always, with equality for monotone motion).
+
+    Parameters
+    ----------
+    on : str or None, default "weights"
+        Coordinate group of the map to use when ``map`` is given (biases start
+        at 0, so their :math:`\Delta_w` is infinite); ignored without a map
+        (then all coordinates are used). None: all coordinates.
+
+    Attributes
+    ----------
+    displacement_ : (n,) or (E, n), :math:`\Delta_w`
+    travelled_ : (n,) or (E, n), :math:`D_w`
+    index_ : (n,) the coordinates used
+    slope_, intercept_, r2_ : the log-log fit over every finite, positive pair
+        (pooled over members for an ensemble)
+    n_fit_ : number of pairs in the fit
+
+    Notes
+    -----
+    Pass a trajectory recorded at every step (``every=1``): with coarser
+    records :math:`D_w` undercounts back-and-forth motion.
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), Fig. 5 (right).
+    """
+
+    def __init__(self, on="weights"):
+        self.on = on
+
+    def fit(self, trajectory, map=None):
+        """Fit from ``trajectory`` ``(T+1, dim)`` or ``(T+1, E, dim)``; returns self."""
+        x = check_array(self, "trajectory", trajectory, ndim=(2, 3), finite=False)
+        if x.shape[0] < 2:
+            raise ValueError(
+                f"WeightDrift: trajectory needs at least 2 records, got shape {x.shape}"
+            )
+        if map is not None and self.on is not None:
+            groups = map.coordinate_groups()
+            check_option(self, "on", self.on, list(groups))
+            idx = np.asarray(groups[self.on])
+            if x.shape[-1] != int(map.dim):
+                raise ValueError(
+                    f"WeightDrift: trajectory last axis must be map.dim={map.dim}, got {x.shape}"
+                )
+        else:
+            idx = np.arange(x.shape[-1])
+        w = x[..., idx]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            disp = np.abs(w[-1] - w[0]) / np.abs(w[0])
+            trav = np.abs(np.diff(w, axis=0)).sum(axis=0)
+            ok = np.isfinite(disp) & np.isfinite(trav) & (disp > 0) & (trav > 0)
+            lx = np.log10(trav[ok])
+            ly = np.log10(disp[ok])
+        self.displacement_ = disp
+        self.travelled_ = trav
+        self.index_ = idx
+        self.n_fit_ = int(ok.sum())
+        if self.n_fit_ >= 2 and np.ptp(lx) > 0:
+            xc = lx - lx.mean()
+            yc = ly - ly.mean()
+            sxx = float(xc @ xc)
+            sxy = float(xc @ yc)
+            syy = float(yc @ yc)
+            self.slope_ = sxy / sxx
+            self.intercept_ = float(ly.mean() - self.slope_ * lx.mean())
+            self.r2_ = sxy * sxy / (sxx * syy) if syy > 0 else 1.0
+        else:
+            self.slope_ = self.intercept_ = self.r2_ = np.nan
+        return self
+
+    def summary(self):
+        self._check_fitted("slope_")
+        return {"slope": float(self.slope_), "intercept": float(self.intercept_),
+                "r2": float(self.r2_), "n_fit": float(self.n_fit_)}

@@ -34,6 +34,13 @@ def _run_chunk(map, metric, perturber, init_states, init_index, seed, n_steps, e
     return dist, obs, final.reshape(len(init_index), 1 + n_pert, dim)
 
 
+def _mean_log(d):
+    """Mean of ln d over finite, positive distances (merged orbits have d = 0)."""
+    d = np.asarray(d, dtype=float)
+    ok = np.isfinite(d) & (d > 0)
+    return float(np.log(d[ok]).mean()) if ok.any() else float("nan")
+
+
 class PerturbationStudy(Study):
     r"""Nearby orbits of a map and their distances over time.
 
@@ -237,7 +244,7 @@ class PerturbationStudy(Study):
             "n_pert": int(r.sizes["pert"]),
             "n_steps": int(r["step"].values[-1]),
             "diverged_fraction": float(r["diverged"].values.mean()),
-            "final_mean_log_distance": float(np.nanmean(np.log(r["distance"].values[-1]))),
+            "final_mean_log_distance": _mean_log(r["distance"].values[-1]),
         }
         if "loss" in r:
             out["final_loss_mean"] = float(np.nanmean(r["loss"].values[-1]))

@@ -1,0 +1,216 @@
+"""Sharpness, WeightImportance and WeightDrift against known answers."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import dynnet as dn
+
+
+class QuadraticGD(dn.Map):
+    """Gradient descent on L(x) = x^T A x / 2: x -> (I - eta A) x. Hessian A."""
+
+    def __init__(self, A=((1.0, 0.0), (0.0, 2.0)), eta=0.1):
+        self.A = A
+        self.eta = eta
+
+    @property
+    def dim(self):
+        return np.asarray(self.A).shape[0]
+
+    def step(self, states):
+        return states - self.eta * states @ np.asarray(self.A).T
+
+    def hessian(self, state):
+        return np.array(self.A, dtype=float)
+
+
+def random_spd(rng, n, lo=0.1, hi=5.0):
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    lam = rng.uniform(lo, hi, n)
+    return Q @ np.diag(lam) @ Q.T, lam.max()
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 8),
+       factor=st.one_of(st.floats(0.5, 0.98), st.floats(1.02, 1.5)))
+def test_sharpness_predicts_divergence_on_a_quadratic(seed, n, factor):
+    rng = np.random.default_rng(seed)
+    A, lmax = random_spd(rng, n)
+    eta = factor * 2.0 / lmax
+    m = QuadraticGD(A=A, eta=eta)
+    x0 = rng.standard_normal(n)
+    sh = dn.Sharpness().fit(m, x0)
+    assert sh.sharpness_[0] == pytest.approx(lmax, rel=1e-12)
+    assert sh.threshold_ == pytest.approx(2.0 / eta)
+    assert sh.ratio_[0] == pytest.approx(factor, rel=1e-12)
+    # GD on a quadratic diverges exactly when eta > 2 / lambda_max
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dn.DivergenceWarning)
+        xn = m.iterate(x0, 2000)
+    with np.errstate(over="ignore", invalid="ignore"):
+        grew = not np.all(np.isfinite(xn)) or np.linalg.norm(xn) > 1e3 * np.linalg.norm(x0)
+    assert grew == bool(sh.above_[0])
+    if not sh.above_[0]:
+        assert np.linalg.norm(xn) <= np.linalg.norm(x0) * (1 + 1e-12)
+
+
+def test_sharpness_lanczos_and_exact_agree_on_quadratic():
+    rng = np.random.default_rng(1)
+    A, lmax = random_spd(rng, 30)
+    m = QuadraticGD(A=A, eta=0.1)
+    x = rng.standard_normal((3, 30))
+    a = dn.Sharpness(method="exact").fit(m, x)
+    b = dn.Sharpness(method="lanczos").fit(m, x)
+    np.testing.assert_allclose(a.sharpness_, lmax, rtol=1e-12)
+    np.testing.assert_allclose(b.sharpness_, lmax, rtol=1e-9)
+    assert a.method_ == "exact" and b.method_ == "lanczos"
+    assert dn.Sharpness(exact_max_dim=10).fit(m, x).method_ == "lanczos"
+
+
+def test_sharpness_gd_map_along_a_trajectory():
+    m = dn.GradientDescentMap(eta=1.0)
+    traj = m.trajectory(m.initial_state(1, seed=0), 30, every=5)[:, 0]
+    a = dn.Sharpness(method="exact").fit(m, traj)
+    b = dn.Sharpness(method="lanczos").fit(m, traj)
+    ref = np.array([np.linalg.eigvalsh(m.hessian(x))[-1] for x in traj])
+    np.testing.assert_allclose(a.sharpness_, ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(b.sharpness_, ref, rtol=1e-8)
+    assert a.sharpness_.shape == (7,) and a.threshold_ == 2.0
+    np.testing.assert_array_equal(a.above_, ref > 2.0)
+    # a diverged state is NaN, not an error
+    bad = traj.copy()
+    bad[2] = np.nan
+    c = dn.Sharpness().fit(m, bad)
+    assert np.isnan(c.sharpness_[2]) and not c.above_[2]
+    np.testing.assert_allclose(np.delete(c.sharpness_, 2), np.delete(ref, 2), rtol=1e-12)
+    s = a.summary()
+    assert s["threshold"] == 2.0 and 0.0 <= s["fraction_above"] <= 1.0
+
+
+def test_sharpness_needs_hessian_and_eta():
+    with pytest.raises(TypeError, match="hessian"):
+        dn.Sharpness().fit(dn.HenonMap(), [0.1, 0.1])
+
+    class NoEta(QuadraticGD):
+        def __init__(self, A=((1.0, 0.0), (0.0, 2.0))):
+            self.A = A
+
+    with pytest.raises(ValueError, match="eta"):
+        dn.Sharpness().fit(NoEta(), [0.1, 0.1])
+    assert dn.Sharpness(eta=0.5).fit(NoEta(), [0.1, 0.1]).threshold_ == 4.0
+    with pytest.raises(ValueError, match="method"):
+        dn.Sharpness(method="power").fit(QuadraticGD(), [0.1, 0.1])
+
+
+# ----------------------------------------------------------------------------
+# WeightImportance
+# ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def gd_state():
+    m = dn.GradientDescentMap(eta=1.0)
+    return m, m.iterate(m.initial_state(1, seed=2)[0], 100)
+
+
+def test_weight_importance_equals_zeroing_one_by_one(gd_state):
+    m, W = gd_state
+    wi = dn.WeightImportance().fit(m, W)
+    base = m.loss(W)
+    assert wi.baseline_ == base
+    for j in [0, 17, 39, 50, 79]:  # weights in W1 and W2
+        Wz = W.copy()
+        Wz[j] = 0.0
+        assert wi.values_[j] == pytest.approx(m.loss(Wz) / base, rel=1e-13)
+        assert wi.losses_[j] == pytest.approx(m.loss(Wz), rel=1e-13)
+    assert np.isnan(wi.values_[m.mask("biases")]).all()
+    assert set(wi.importance_) == {"W1", "W2"}
+    assert wi.importance_["W1"].shape == (4, 10) and wi.importance_["W2"].shape == (10, 3)
+    # [i, j] is the connection from neuron i to neuron j, as in the graph view
+    G = m.to_graph(W)
+    for (l, i, j) in [(1, 2, 7), (2, 9, 1)]:
+        Wz = m.from_graph(G)
+        G2 = m.to_graph(Wz)
+        G2.edges[(l - 1, i), (l, j)]["weight"] = 0.0
+        ratio = m.loss(m.from_graph(G2)) / base
+        assert wi.importance_[f"W{l}"][i, j] == pytest.approx(ratio, rel=1e-13)
+    raw = dn.WeightImportance(relative=False).fit(m, W)
+    np.testing.assert_allclose(raw.importance_["W2"], wi.importance_["W2"] * base, rtol=1e-14)
+
+
+def test_weight_importance_known_answer_dead_neuron(gd_state):
+    m, W = gd_state
+    W = W.copy()
+    groups = m.coordinate_groups()
+    W2 = W[groups["W2"]].reshape(10, 3)
+    W2[4] = 0.0  # hidden neuron 4 sends nothing: its incoming weights cannot matter
+    W[groups["W2"]] = W2.ravel()
+    W[groups["W1"][0]] = 0.0  # an already-zero weight
+    wi = dn.WeightImportance().fit(m, W)
+    np.testing.assert_array_equal(wi.importance_["W1"][:, 4], 1.0)
+    assert wi.importance_["W1"][0, 0] == 1.0
+    np.testing.assert_array_equal(wi.importance_["W2"][4], 1.0)
+    assert wi.summary()["max"] > 1.0
+
+
+def test_weight_importance_other_groups(gd_state):
+    m, W = gd_state
+    wi = dn.WeightImportance(on="W2").fit(m, W)
+    assert set(wi.importance_) == {"W2"}
+    assert np.isnan(wi.values_[m.mask("W1")]).all()
+    with pytest.raises(ValueError, match="on"):
+        dn.WeightImportance(on="W9").fit(m, W)
+
+
+# ----------------------------------------------------------------------------
+# WeightDrift
+# ----------------------------------------------------------------------------
+
+def test_weight_drift_monotone_motion_has_slope_one():
+    rng = np.random.default_rng(0)
+    n, T = 50, 40
+    w0 = rng.choice([-1.0, 1.0], n)
+    v = np.exp(rng.uniform(-6, 0, n)) * rng.choice([-1.0, 1.0], n)
+    traj = w0 + v * np.arange(T + 1)[:, None]
+    wd = dn.WeightDrift().fit(traj)
+    np.testing.assert_allclose(wd.displacement_, np.abs(v) * T, rtol=1e-10)
+    np.testing.assert_allclose(wd.travelled_, np.abs(v) * T, rtol=1e-10)
+    assert wd.slope_ == pytest.approx(1.0, abs=1e-10)
+    assert wd.intercept_ == pytest.approx(0.0, abs=1e-9)
+    assert wd.r2_ == pytest.approx(1.0, abs=1e-10)
+    assert wd.n_fit_ == n
+
+
+@given(seed=st.integers(0, 2**32 - 1), T=st.integers(1, 30), n=st.integers(2, 10))
+def test_weight_drift_displacement_never_exceeds_travel(seed, T, n):
+    rng = np.random.default_rng(seed)
+    traj = np.cumsum(rng.standard_normal((T + 1, n)), axis=0)
+    wd = dn.WeightDrift().fit(traj)
+    assert np.all(wd.displacement_ * np.abs(traj[0]) <= wd.travelled_ * (1 + 1e-12))
+
+
+def test_weight_drift_oscillation_travels_without_moving():
+    T = 20
+    traj = 1.0 + 0.1 * (np.arange(T + 1) % 2)[:, None] * np.ones((1, 3))
+    wd = dn.WeightDrift().fit(traj)
+    np.testing.assert_allclose(wd.displacement_, 0.0)
+    np.testing.assert_allclose(wd.travelled_, 0.1 * T)
+    assert wd.n_fit_ == 0 and np.isnan(wd.slope_)
+
+
+def test_weight_drift_gd_trajectory_uses_weights(gd_state):
+    m, _ = gd_state
+    traj = m.trajectory(m.initial_state(2, seed=0), 50)
+    one = dn.WeightDrift().fit(traj[:, 0], map=m)
+    assert one.displacement_.shape == (70,)
+    np.testing.assert_array_equal(one.index_, np.flatnonzero(m.mask("weights")))
+    both = dn.WeightDrift().fit(traj, map=m)
+    assert both.displacement_.shape == (2, 70)
+    np.testing.assert_array_equal(both.displacement_[0], one.displacement_)
+    assert both.n_fit_ == 140 and np.isfinite(both.slope_)
+    allc = dn.WeightDrift(on=None).fit(traj[:, 0], map=m)
+    assert allc.displacement_.shape == (83,)
+    assert np.isinf(allc.displacement_[m.mask("biases")]).all()  # biases start at 0
+    assert allc.n_fit_ == 70

@@ -1,0 +1,374 @@
+"""FiniteLyapunov, LyapunovSpectrum, TangentMap and jacobian_spectrum against known answers."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import dynnet as dn
+from dynnet.estimators.lyapunov import _saturation_index
+
+LN2 = np.log(2.0)
+
+
+# ----------------------------------------------------------------------------
+# FiniteLyapunov
+# ----------------------------------------------------------------------------
+
+def capped_exponentials(lams, T=201, n_pert=4, cap=1.0, d0=1e-8, seed=0):
+    """d_ij(t) = c_ij d0 exp(lam_i t), capped at cap (an exact saturation)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(T)[:, None, None]
+    c = rng.uniform(0.5, 2.0, size=(1, len(lams), n_pert))
+    return np.minimum(c * d0 * np.exp(np.asarray(lams)[None, :, None] * t), cap)
+
+
+def test_finite_lyapunov_exact_on_capped_exponentials():
+    lams = np.array([0.02, 0.04, 0.1, 0.2, 0.33])
+    D = capped_exponentials(lams, cap=1e-2)
+    fl = dn.FiniteLyapunov().fit(D)
+    # averaging over perturbations keeps the curve exactly linear before the cap
+    np.testing.assert_allclose(fl.exponents_, lams, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fl.r2_, 1.0, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(fl.kept_, lams > 0.05)
+    assert fl.kept_fraction_ == pytest.approx(3 / 5)
+    assert fl.mle_ == pytest.approx(lams[lams > 0.05].mean(), abs=1e-10)
+    assert fl.mle_std_ == pytest.approx(lams[lams > 0.05].std(ddof=1), abs=1e-10)
+    # saturation: the step where the mean distance first reaches the cap
+    cap_step = np.argmax(D.mean(axis=2) >= 1e-2, axis=0).astype(float)
+    reaches = (D.mean(axis=2) >= 1e-2).any(axis=0)
+    np.testing.assert_array_equal(reaches, lams >= 0.1)
+    np.testing.assert_array_equal(fl.saturated_, reaches)
+    np.testing.assert_array_equal(fl.saturation_[reaches], cap_step[reaches])
+    # windows may not run past saturation
+    assert np.all(fl.windows_[:, 1] - 1 <= fl.saturation_)
+    # the slowest curves never saturate: their windows may use the whole grid
+    assert fl.saturation_[0] == 200
+    # the pooled curve (a mixture of slopes) is fitted over its own window
+    assert np.isfinite(fl.pooled_mle_) and fl.pooled_window_[1] <= 201
+
+
+def naive_fit(y, t, starts, lengths, limit):
+    """Reference: loop over windows, np.polyfit, best R^2 (first on ties)."""
+    best = (-np.inf, np.nan, None)
+    for a0 in sorted(set(starts)):
+        for L in sorted(set(lengths)):
+            a, b = a0, a0 + L
+            if b > len(y) or b - a < 3 or b - 1 > limit:
+                continue
+            seg = y[a:b]
+            if not np.all(np.isfinite(seg)):
+                continue
+            slope, icpt = np.polyfit(t[a:b], seg, 1)
+            res = seg - (slope * t[a:b] + icpt)
+            ss = np.sum((seg - seg.mean()) ** 2)
+            flat = ss <= len(seg) * (1e-12 * max(1.0, np.abs(seg).max())) ** 2
+            r2 = 0.0 if flat else 1.0 - np.sum(res ** 2) / ss
+            if r2 > best[0]:
+                best = (r2, slope, (a, b))
+    return best
+
+
+def naive_saturation(y, tol):
+    T = len(y)
+    u = None
+    for t in range(T):
+        if np.isfinite(y[t]) and all(y[t] >= y[v] - tol for v in range(t + 1, T) if np.isfinite(y[v])):
+            u = t
+            break
+    if u is None:
+        return T - 1, False
+    tail = [y[v] for v in range(u, T) if np.isfinite(y[v])]
+    level = np.median(tail)
+    s = next(v for v in range(u, T) if np.isfinite(y[v]) and y[v] >= level)
+    first = next(v for v in range(T) if np.isfinite(y[v]))
+    mid = u + (T - u) // 2
+    h1 = np.median([y[v] for v in range(u, mid) if np.isfinite(y[v])] or [np.nan])
+    h2 = np.median([y[v] for v in range(mid, T) if np.isfinite(y[v])])
+    flat = not (h2 - h1 > tol / 4)
+    sat = (y[s] - y[first] >= tol) and s < T - 1 and flat
+    return (s if sat else T - 1), sat
+
+
+@given(seed=st.integers(0, 2**32 - 1), T=st.integers(8, 40),
+       slope=st.floats(-0.5, 1.0).filter(lambda s: s == 0 or abs(s) > 1e-3),
+       noise=st.one_of(st.just(0.0), st.floats(1e-3, 1.0)), cap=st.floats(-3.0, 6.0),
+       starts=st.lists(st.integers(0, 30), min_size=1, max_size=5),
+       lengths=st.lists(st.integers(1, 30), min_size=1, max_size=5))
+def test_finite_lyapunov_matches_naive_window_search(seed, T, slope, noise, cap, starts, lengths):
+    rng = np.random.default_rng(seed)
+    n_init = 3
+    t = np.arange(T, dtype=float)
+    y = np.minimum(slope * t[:, None], cap) + noise * rng.standard_normal((T, n_init))
+    fl = dn.FiniteLyapunov(starts=starts, lengths=lengths, n_boot=0).fit(np.exp(y)[:, :, None])
+    for i in range(n_init):
+        lim, sat = naive_saturation(y[:, i], np.log(10.0))
+        assert fl.saturated_[i] == sat
+        assert fl.saturation_[i] == lim
+        r2, sl, win = naive_fit(y[:, i], t, starts, lengths, lim)
+        if win is None:
+            assert np.isnan(fl.exponents_[i]) and not fl.kept_[i]
+            continue
+        # ties in R^2 (e.g. two exactly linear windows) may pick either window
+        assert fl.r2_[i] == pytest.approx(r2, abs=1e-8)
+        if r2 < 1.0 - 1e-8 and r2 > 1e-8:
+            assert fl.exponents_[i] == pytest.approx(sl, abs=1e-7)
+            assert tuple(fl.windows_[i]) == win
+
+
+def test_saturation_index():
+    T = 50
+    t = np.arange(T, dtype=float)[:, None]
+    y = np.hstack([np.zeros((T, 1)), -0.3 * t, 0.5 * t])
+    s, sat = _saturation_index(y, np.zeros_like(y, dtype=bool), np.log(10.0))
+    # a line still growing at the end is not saturated either
+    np.testing.assert_array_equal(sat, [False, False, False])
+    np.testing.assert_array_equal(s, [T - 1] * 3)
+    # a ramp into a noisy plateau saturates where it first reaches the plateau median
+    rng = np.random.default_rng(0)
+    ramp = np.minimum(0.5 * t[:, 0], 10.0) + np.where(t[:, 0] >= 20, 0.3 * rng.standard_normal(T), 0)
+    s, sat = _saturation_index(ramp[:, None], np.zeros((T, 1), dtype=bool), np.log(10.0))
+    assert sat[0] and 19 <= s[0] <= 25
+    assert ramp[s[0]] >= np.median(ramp[20:]) - 0.3
+
+
+def test_finite_lyapunov_nan_members_are_excluded_and_counted():
+    lams = np.array([0.3, 0.4, 0.2])
+    D = capped_exponentials(lams, T=120, n_pert=4, cap=10.0)
+    D[60:, 0, 1] = np.nan  # one perturbed orbit of condition 0 diverges
+    D[:, 1, :] = np.nan  # condition 1: the reference diverged
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fl = dn.FiniteLyapunov(lengths=range(30, 61, 5)).fit(D)
+    assert fl.n_excluded_ == 1 + 4
+    assert fl.n_invalid_ == 1
+    assert np.isnan(fl.exponents_[1]) and not fl.kept_[1] and np.isnan(fl.saturation_[1])
+    ref = dn.FiniteLyapunov(lengths=range(30, 61, 5)).fit(D[:, :1, [0, 2, 3]])
+    assert fl.exponents_[0] == ref.exponents_[0]
+    np.testing.assert_allclose(fl.exponents_[[0, 2]], lams[[0, 2]], atol=1e-10)
+    assert fl.kept_fraction_ == pytest.approx(2 / 3)
+
+
+def test_finite_lyapunov_steps_and_every():
+    lams = np.array([0.25, 0.5])
+    D = capped_exponentials(lams, T=301, cap=1e3)[::2]  # records every 2 time units
+    steps = np.arange(D.shape[0]) * 2.0
+    a = dn.FiniteLyapunov().fit(D, steps=steps)
+    b = dn.FiniteLyapunov(every=2).fit(D)
+    np.testing.assert_allclose(a.exponents_, lams, atol=1e-10)
+    np.testing.assert_array_equal(a.exponents_, b.exponents_)
+    np.testing.assert_array_equal(a.windows_, b.windows_)
+    assert np.all(a.windows_ % 1 == 0)
+
+
+def test_finite_lyapunov_bootstrap_is_seeded_and_brackets_the_mean():
+    rng = np.random.default_rng(3)
+    T, n = 150, 60
+    lam = rng.normal(0.3, 0.05, n)
+    y = np.log(1e-8) + lam[None, :] * np.arange(T)[:, None]
+    D = np.exp(y[:, :, None] + 0.05 * rng.standard_normal((T, n, 5)))
+    a = dn.FiniteLyapunov(seed=1).fit(D)
+    b = dn.FiniteLyapunov(seed=1).fit(D)
+    c = dn.FiniteLyapunov(seed=2, ci=0.5).fit(D)
+    np.testing.assert_array_equal(a.mle_ci_, b.mle_ci_)
+    assert a.mle_ci_[0] < a.mle_ < a.mle_ci_[1]
+    assert c.mle_ci_[1] - c.mle_ci_[0] < a.mle_ci_[1] - a.mle_ci_[0]
+    # the CI of the mean is about 1.96 standard errors wide on each side
+    se = a.mle_std_ / np.sqrt(a.kept_.sum())
+    assert (a.mle_ci_[1] - a.mle_ci_[0]) / (2 * 1.96 * se) == pytest.approx(1.0, abs=0.15)
+    assert np.isnan(dn.FiniteLyapunov(n_boot=0).fit(D).mle_ci_).all()
+    s = a.summary()
+    assert set(s) >= {"mle", "mle_std", "kept_fraction", "pooled_mle", "mle_ci_low", "mle_ci_high"}
+    assert all(isinstance(v, float) for v in s.values())
+
+
+@pytest.fixture(scope="module")
+def logistic_study():
+    fl = dn.FiniteLyapunov(starts=range(0, 31), lengths=range(10, 41))
+    return dn.PerturbationStudy(
+        map=dn.LogisticMap(), perturber=dn.UniformPerturber(eps=1e-12, n=5, on="all"),
+        estimators=[fl, dn.clone(fl).set_params(average="log")], n_init=200, n_steps=60,
+        seed=0).run()
+
+
+def test_finite_lyapunov_logistic_paper_procedure_is_biased_pooled_is_not(logistic_study):
+    fl, fl_log = logistic_study.estimators_
+    # the paper's per-condition best-R^2 mean overestimates ln 2 significantly ...
+    assert fl.kept_fraction_ > 0.9
+    assert fl.mle_ > LN2 + 0.015
+    assert fl.mle_ci_[0] > LN2
+    assert fl_log.mle_ > LN2 + 0.015
+    # ... the pooled mean of ln d converges to it
+    assert fl.pooled_mle_ == pytest.approx(LN2, abs=0.02)
+    assert fl.pooled_r2_ > 0.999
+    # eps = 1e-12 saturates after about ln(1e12) / ln 2 = 40 steps
+    assert 30 <= np.nanmedian(fl.saturation_) <= 45
+    assert logistic_study.summary()["finitelyapunov.pooled_mle"] == fl.pooled_mle_
+
+
+def test_finite_lyapunov_fit_result_equals_fit(logistic_study):
+    r = logistic_study.result_
+    a = logistic_study.estimators_[0]
+    b = dn.FiniteLyapunov(starts=range(0, 31), lengths=range(10, 41)).fit(r["distance"].values)
+    np.testing.assert_array_equal(a.exponents_, b.exponents_)
+    with pytest.raises(ValueError, match="distance"):
+        dn.FiniteLyapunov().fit_result(r.drop_vars("distance"))
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"average": "mean"}, "average"),
+    ({"starts": []}, "starts"),
+    ({"lengths": [0, 5]}, "lengths"),
+    ({"r2_min": 1.5}, "r2_min"),
+    ({"ci": 1.0}, "ci"),
+    ({"n_boot": -1}, "n_boot"),
+    ({"saturation_tol": 0.0}, "saturation_tol"),
+])
+def test_finite_lyapunov_validation_names_the_parameter(params, match):
+    D = capped_exponentials([0.3], T=50)
+    with pytest.raises((ValueError, TypeError), match=match):
+        dn.FiniteLyapunov(**params).fit(D)
+
+
+def test_finite_lyapunov_rejects_bad_data():
+    with pytest.raises(ValueError, match=">= 0"):
+        dn.FiniteLyapunov().fit(-np.ones((10, 2, 2)))
+    with pytest.raises(ValueError, match="evenly"):
+        dn.FiniteLyapunov().fit(np.ones((4, 1, 1)), steps=[0, 1, 3, 4])
+    with pytest.raises(RuntimeError, match="not fitted"):
+        dn.FiniteLyapunov().summary()
+
+
+# ----------------------------------------------------------------------------
+# LyapunovSpectrum
+# ----------------------------------------------------------------------------
+
+def test_spectrum_henon():
+    ls = dn.LyapunovSpectrum(n_steps=50_000).fit(dn.HenonMap(), [0.1, 0.1])
+    assert ls.exponents_[0] == pytest.approx(0.4192, abs=0.005)
+    assert ls.exponents_[1] == pytest.approx(-1.6232, abs=0.005)
+    # |det J| = b at every step, so the QR log-diagonals sum to ln b exactly
+    assert ls.exponents_.sum() == pytest.approx(np.log(0.3), abs=1e-10)
+    assert ls.n_neutral_ == 0
+    assert ls.convergence_.shape == (1000, 2)
+    np.testing.assert_allclose(ls.convergence_[-1], ls.exponents_, atol=1e-12)
+    assert ls.record_steps_[-1] == 50_000
+    assert ls.cost_per_step_ > 0
+
+
+def test_spectrum_henon_renorm_and_k_agree():
+    full = dn.LyapunovSpectrum(n_steps=5_000, n_transient=100).fit(dn.HenonMap(), [0.1, 0.1])
+    one = dn.LyapunovSpectrum(n_steps=5_000, n_transient=100, k=1).fit(dn.HenonMap(), [0.1, 0.1])
+    ren = dn.LyapunovSpectrum(n_steps=5_000, n_transient=100, renorm_every=5,
+                              record_every=50).fit(dn.HenonMap(), [0.1, 0.1])
+    # the first QR column never sees the others: same top exponent
+    assert one.exponents_[0] == pytest.approx(full.exponents_[0], abs=1e-10)
+    np.testing.assert_allclose(ren.exponents_, full.exponents_, atol=1e-3)
+    assert ren.exponents_.sum() == pytest.approx(np.log(0.3), abs=1e-10)
+    assert ren.convergence_.shape == (100, 2)
+
+
+def test_spectrum_logistic():
+    ls = dn.LyapunovSpectrum().fit(dn.LogisticMap(), [0.3])
+    assert ls.exponents_[0] == pytest.approx(LN2, abs=0.01)
+
+
+@given(seed=st.integers(0, 2**32 - 1), top=st.floats(-1.0, 1.5),
+       gaps=st.lists(st.floats(0.2, 1.0), max_size=3),
+       signs=st.lists(st.booleans(), min_size=4, max_size=4))
+def test_spectrum_linear_map_is_log_abs_eigenvalues(seed, top, gaps, signs):
+    # distinct moduli (gaps >= 0.2 in log) so the QR vectors align in the transient
+    lm = top - np.cumsum([0.0] + gaps)
+    mu = np.exp(lm) * np.where(signs[:lm.size], 1.0, -1.0)
+    rng = np.random.default_rng(seed)
+    n = mu.size
+    V = np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+    A = V @ np.diag(mu) @ np.linalg.inv(V)
+    ls = dn.LyapunovSpectrum(n_steps=400, n_transient=400).fit(dn.LinearMap(A=A), np.zeros(n))
+    np.testing.assert_allclose(ls.exponents_, np.log(np.abs(mu)), rtol=0, atol=1e-10)
+
+
+def test_spectrum_divergence_is_nan_and_warned():
+    m = dn.LinearMap(A=[[2.0]])
+    with pytest.warns(dn.DivergenceWarning):
+        ls = dn.LyapunovSpectrum(n_steps=2000, n_transient=0, renorm_every=4).fit(m, [1.0])
+    assert np.isnan(ls.exponents_).all()
+
+
+@pytest.fixture(scope="module")
+def trained_state():
+    m = dn.GradientDescentMap(eta=1.0)
+    return m.iterate(m.initial_state(1, seed=0)[0], 300)
+
+
+def test_spectrum_gd_map_horn_bounds_and_determinant(trained_state):
+    """Exact oracles for the GD map at small eta near a trained state.
+
+    Sum of all exponents = mean of ln|det J_t| (an identity); the sum of any k
+    exponents <= mean over t of the sum of the k largest ln sigma_i(J_t)
+    (Horn's inequality for products), and >= the k smallest.
+    """
+    eta, n_tr, n = 0.01, 20, 100
+    m = dn.GradientDescentMap(eta=eta)
+    ls = dn.LyapunovSpectrum(n_steps=n, n_transient=n_tr).fit(m, trained_state)
+    traj = m.trajectory(trained_state, n_tr + n)[n_tr:-1, 0]
+    logsv = np.array([np.log(np.linalg.svd(m.jacobian(x), compute_uv=False)) for x in traj])
+    logsv = np.sort(logsv, axis=1)[:, ::-1]
+    assert ls.exponents_.sum() == pytest.approx(logsv.sum(axis=1).mean(), abs=1e-10)
+    top = np.cumsum(logsv, axis=1).mean(axis=0)
+    bottom = np.cumsum(logsv[:, ::-1], axis=1).mean(axis=0)
+    assert np.all(np.cumsum(ls.exponents_) <= top + 1e-10)
+    assert np.all(np.cumsum(ls.exponents_[::-1]) >= bottom - 1e-10)
+    np.testing.assert_allclose(ls.state_, m.iterate(trained_state, n_tr + n), atol=1e-12)
+    # near a trained state at small eta most directions are neutral
+    assert ls.n_neutral_ == int(np.sum(np.abs(ls.exponents_) <= ls.tol_))
+    assert ls.n_neutral_ > 40
+
+
+def test_tangent_map_is_a_wrapper():
+    h = dn.HenonMap()
+    tm = dn.TangentMap(map=h, k=2)
+    assert tm.dim == 6
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-0.5, 0.5, (3, 2))
+    Q = rng.standard_normal((3, 2, 2))
+    states = np.concatenate([x, Q.reshape(3, 4)], axis=1)
+    out = tm.iterate(states, 1)
+    for e in range(3):
+        np.testing.assert_array_equal(out[e, :2], h.step(x[e:e + 1])[0])
+        np.testing.assert_allclose(out[e, 2:].reshape(2, 2), h.jacobian(x[e]) @ Q[e], atol=1e-15)
+        # J Q against central finite differences of the map
+        hh = 1e-6
+        fd = np.stack([(h.step((x[e] + hh * q)[None])[0] - h.step((x[e] - hh * q)[None])[0]) / (2 * hh)
+                       for q in Q[e].T], axis=1)
+        np.testing.assert_allclose(out[e, 2:].reshape(2, 2), fd, atol=1e-8)
+
+
+def test_tangent_map_needs_a_jacobian():
+    class Plain(dn.Map):
+        dim = 1
+
+        def step(self, states):
+            return 0.5 * states
+
+    with pytest.raises(NotImplementedError, match="Plain"):
+        dn.LyapunovSpectrum().fit(Plain(), [0.1])
+
+
+def test_jacobian_spectrum():
+    A = np.array([[0.5, 1.0], [0.0, -2.0]])
+    js = dn.jacobian_spectrum(dn.LinearMap(A=A), [0.0, 0.0])
+    np.testing.assert_allclose(js.eigenvalues, [-2.0, 0.5])
+    assert js.n_unit == 0
+    eig, n_unit, tol = dn.jacobian_spectrum(dn.LinearMap(A=np.diag([1.0, 1.0 + 1e-9, 0.3])), np.zeros(3))
+    assert n_unit == 2 and tol == 1e-6
+    m = dn.GradientDescentMap(eta=0.1)
+    W = m.initial_state(1, seed=1)[0]
+    js = dn.jacobian_spectrum(m, W)
+    assert js.eigenvalues.dtype == np.float64  # symmetric Jacobian: real spectrum
+    h = np.linalg.eigvalsh(m.hessian(W))
+    np.testing.assert_allclose(np.sort(js.eigenvalues), np.sort(1.0 - 0.1 * h), atol=1e-12)
+    assert np.all(np.diff(np.abs(js.eigenvalues)) <= 0)
+    assert dn.jacobian_spectrum(dn.GradientDescentMap(eta=0.0), W).n_unit == 83
