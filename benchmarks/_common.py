@@ -1,0 +1,49 @@
+"""Small helpers shared by the benchmark scripts: timing and plain-text tables."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+
+
+def have(module: str) -> bool:
+    """True if ``module`` can be imported (peers are optional: the ``bench`` extra)."""
+    return importlib.util.find_spec(module) is not None
+
+
+def best_time(fn, repeat: int = 3) -> float:
+    """Best wall time of ``repeat`` calls of ``fn()`` in seconds."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def fmt(x, digits: int = 3) -> str:
+    """A number for a table: ``-`` for None, thousands separators for big ones."""
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}"
+
+
+def print_table(headers, rows, title: str | None = None) -> str:
+    """Print (and return) a Markdown table."""
+    cells = [[fmt(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[k]) for r in cells)) if cells else len(h)
+              for k, h in enumerate(headers)]
+    lines = []
+    if title:
+        lines.append(f"\n{title}\n")
+    lines.append("| " + " | ".join(h.rjust(w) for h, w in zip(headers, widths)) + " |")
+    lines.append("|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|")
+    for r in cells:
+        lines.append("| " + " | ".join(c.rjust(w) for c, w in zip(r, widths)) + " |")
+    text = "\n".join(lines)
+    print(text, flush=True)
+    return text

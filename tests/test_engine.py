@@ -1,0 +1,146 @@
+"""The compiled GD engine: accuracy against the numpy reference, bitwise determinism."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from numba import njit
+
+import dynnet as dn
+from dynnet.maps import _gd_engine as eng
+from dynnet.maps._gd_simd import vexp
+from dynnet.maps.base import Map
+
+
+def _rel(a, b):
+    """Norm-wise relative difference per member: max|a - b| / max|b|."""
+    return np.max(np.abs(a - b), axis=-1) / np.max(np.abs(b), axis=-1)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return dn.GradientDescentMap(eta=1.0)
+
+
+@njit
+def _vexp_array(x, out):
+    for i in range(x.size):
+        out[i] = vexp(x[i])
+
+
+def test_vexp_within_one_ulp_of_numpy():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-1, 1, 100_000), rng.uniform(-745, 709.7, 200_000),
+                        [0.0, 1.0, -1.0, 709.78, -708.4, -745.0]])
+    got = np.empty_like(x)
+    _vexp_array(x, got)
+    ref = np.exp(x)
+    assert np.all(np.abs(got - ref) <= np.spacing(ref))
+    special = np.array([np.nan, np.inf, -np.inf, 710.0, -746.0])
+    got = np.empty_like(special)
+    _vexp_array(special, got)
+    assert np.isnan(got[0]) and got[1] == np.inf and got[2] == 0.0
+    assert got[3] == np.inf and got[4] == 0.0
+
+
+def test_one_step_agrees_with_reference_along_chaotic_orbit(iris):
+    # At eta = 1 the map is chaotic: whole trajectories separate from last-bit
+    # differences, so the honest check is the one-step map at every visited state.
+    x = iris.initial_state(50, seed=3)
+    worst = 0.0
+    for _ in range(200):
+        nxt = iris.step(x)
+        worst = max(worst, _rel(nxt, iris.reference_step(x)).max())
+        x = nxt
+    assert np.all(np.isfinite(x))
+    assert worst < 1e-12
+
+
+@given(E=st.integers(1, 19), n=st.integers(0, 4), seed=st.integers(0, 2**16))
+def test_iterate_is_bitwise_n_steps(iris, E, n, seed):
+    x = iris.initial_state(E, seed=seed)
+    y = x
+    for _ in range(n):
+        y = iris.step(y)
+    assert np.array_equal(iris.iterate(x, n), y)
+
+
+def test_bitwise_independent_of_batch_lane_and_threads(iris):
+    W = iris.initial_state(37, seed=1)  # not a multiple of the block size
+    ref = eng.advance(iris, W, 30, n_threads=1)
+    assert np.array_equal(eng.advance(iris, W, 30, n_threads=2), ref)
+    perm = np.random.default_rng(0).permutation(37)
+    assert np.array_equal(eng.advance(iris, W[perm], 30, n_threads=2), ref[perm])
+    for i in (0, 13, 36):
+        assert np.array_equal(iris.iterate(W[i], 30), ref[i])
+    # run to run
+    assert np.array_equal(eng.advance(iris, W, 30), ref)
+
+
+def test_deeper_network_and_digits():
+    deep = dn.GradientDescentMap(eta=0.5, hidden=(16, 8))
+    x = deep.initial_state(10, seed=0)
+    for _ in range(20):
+        nxt = deep.step(x)
+        assert _rel(nxt, deep.reference_step(x)).max() < 1e-12
+        x = nxt
+    digits = dn.GradientDescentMap(eta=1.0, dataset="digits", hidden=(12,))
+    x = digits.initial_state(9, seed=0)
+    for _ in range(3):
+        nxt = digits.step(x)
+        assert _rel(nxt, digits.reference_step(x)).max() < 1e-12
+        x = nxt
+
+
+def test_eta_zero_is_the_identity():
+    m = dn.GradientDescentMap(eta=0.0)
+    W = m.initial_state(11, seed=0)
+    assert np.array_equal(m.iterate(W, 7), W)
+    assert np.array_equal(m.step(W), W)
+    d, obs, final = m._stream(W[:6], 4, 1, 6, dn.L1())
+    assert np.array_equal(final, W[:6])
+    assert np.all(d == d[0]) and np.all(obs["loss"] == obs["loss"][0])
+
+
+def test_diverging_member_becomes_nan_others_go_on(iris):
+    W = iris.initial_state(9, seed=2)
+    W[4, 40:] = 1e308  # the logits overflow in the first forward pass
+    with pytest.warns(dn.maps.DivergenceWarning):
+        out = iris.iterate(W, 5)
+    assert np.all(np.isnan(out[4]))
+    keep = np.arange(9) != 4
+    assert np.array_equal(out[keep], iris.iterate(W[keep], 5))
+    assert np.all(np.isnan(iris.step(W)[4]))
+
+
+@pytest.mark.parametrize("metric", [dn.L1(), dn.L2(), dn.LInf()])
+def test_fused_stream_matches_generic_path(iris, metric):
+    W = iris.initial_state(11, seed=5)  # 11 groups: padding lanes in the last tile
+    p = dn.UniformPerturber(eps=1e-6, n=5)
+    batch = np.concatenate([np.vstack([w, p.perturb(w, map=iris, seed=i)])
+                            for i, w in enumerate(W)])
+    for n_steps, every in ((40, 1), (41, 3), (0, 1)):
+        d1, o1, f1 = iris._stream(batch, n_steps, every, 6, metric)
+        d2, o2, f2 = Map._stream(iris, batch, n_steps, every, 6, metric)
+        assert d1.shape == d2.shape == (n_steps // every + 1, 11, 5)
+        assert set(o1) == set(o2) == {"loss", "weight_norm"}
+        assert np.all(np.abs(d1 - d2) <= 1e-12 * np.abs(d2))
+        for k in o2:
+            assert np.all(np.abs(o1[k] - o2[k]) <= 1e-12 * np.abs(o2[k]))
+        assert np.array_equal(f1, f2)  # the same engine advances both
+    assert np.array_equal(f1, batch)
+
+
+def test_stream_other_metrics_fall_back(iris):
+    W = iris.initial_state(12, seed=0)
+    metric = dn.metrics.PerLayer(layer="W1")
+    d1, o1, _ = iris._stream(W, 5, 1, 6, metric)
+    d2, o2, _ = Map._stream(iris, W, 5, 1, 6, metric)
+    assert np.array_equal(d1, d2) and np.array_equal(o1["loss"], o2["loss"])
+
+
+def test_thread_count_respects_user_limits(monkeypatch):
+    monkeypatch.setenv("DYNNET_NUM_THREADS", "1")
+    assert eng.n_threads_default() == 1
+    monkeypatch.delenv("DYNNET_NUM_THREADS")
+    assert 1 <= eng.n_threads_default() <= eng.numba.config.NUMBA_NUM_THREADS
