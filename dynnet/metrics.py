@@ -56,7 +56,12 @@ class L2(Metric):
         pass
 
     def _distance(self, diff):
-        return np.sqrt(np.einsum("...i,...i->...", diff, diff))
+        # scaled by the largest entry, so tiny differences do not underflow to 0
+        # when squared (and huge ones do not overflow)
+        m = np.abs(diff).max(axis=-1, keepdims=True)
+        safe = np.where(m > 0, m, 1.0)
+        r = diff / safe
+        return m[..., 0] * np.sqrt(np.einsum("...i,...i->...", r, r))
 
 
 class LInf(Metric):

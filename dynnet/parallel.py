@@ -23,6 +23,19 @@ def effective_n_jobs(n_jobs) -> int:
     return n
 
 
+class _OneThreadEach:
+    """Run ``func`` in a joblib worker with the engine limited to one thread, so
+    ``n_jobs`` workers use ``n_jobs`` cores, not ``n_jobs`` x cores. Results do
+    not depend on the thread count."""
+
+    def __init__(self, func):
+        self.func = func
+
+    def __call__(self, *args):
+        os.environ["DYNNET_NUM_THREADS"] = "1"
+        return self.func(*args)
+
+
 def map_chunks(func, arg_tuples, n_jobs=1, progress=False, desc=None, on_result=None):
     """``[func(*args) for args in arg_tuples]``, in order, maybe in parallel.
 
@@ -43,7 +56,8 @@ def map_chunks(func, arg_tuples, n_jobs=1, progress=False, desc=None, on_result=
         else:
             from joblib import Parallel, delayed
 
-            it = Parallel(n_jobs=n, return_as="generator")(delayed(func)(*a) for a in arg_tuples)
+            work = _OneThreadEach(func)
+            it = Parallel(n_jobs=n, return_as="generator")(delayed(work)(*a) for a in arg_tuples)
         for i, value in enumerate(it):
             out.append(value)
             if on_result is not None:

@@ -357,6 +357,8 @@ def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndar
     if eta == 0.0 or n_steps == 0 or out.shape[0] == 0:
         return out
     X, y, sizes, woff, boff, uoff = _layout_arrays(gd_map)
+    if out.shape[0] <= 8 and n_threads is None:
+        n_threads = 1  # one SIMD block: waking worker threads would only cost time
     with _threads(n_threads):
         _advance_kernel(out, int(n_steps), float(eta), X, y, sizes, woff, boff, uoff)
     return out
