@@ -288,16 +288,32 @@ class GradientDescentMap(Map):
         lse = np.log(np.exp(s).sum(axis=-1, keepdims=True))
         return s - lse
 
-    def _loss_grad(self, params, want_grad=True):
+    def _rows(self, rows):
+        """Training inputs and one-hot targets of a mini-batch (all rows when None)."""
         p = self.problem()
-        layers, acts, z = self._forward(params, p.X)
+        if rows is None:
+            return p.X, p.Y
+        idx = np.asarray(rows)
+        n = p.X.shape[0]
+        if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer) or (
+                idx.min() < 0 or idx.max() >= n):
+            raise ValueError(
+                f"GradientDescentMap: rows must be a non-empty 1-D array of training-sample "
+                f"indices in [0, {n}), got {rows!r}"
+            )
+        return p.X[idx], p.Y[idx]
+
+    def _loss_grad(self, params, want_grad=True, rows=None):
+        p = self.problem()
+        X, Y = self._rows(rows)
+        layers, acts, z = self._forward(params, X)
         logp = self._log_softmax(z)
-        N = p.X.shape[0]
-        loss = -(logp * p.Y).sum(axis=(-1, -2)) / N
+        N = X.shape[0]
+        loss = -(logp * Y).sum(axis=(-1, -2)) / N
         if not want_grad:
             return loss, None
         grad = np.empty_like(params)
-        delta = (np.exp(logp) - p.Y) / N
+        delta = (np.exp(logp) - Y) / N
         for l in range(len(layers) - 1, -1, -1):
             W, _ = layers[l]
             w0, b0, b1 = p.offsets[l]
@@ -309,11 +325,14 @@ class GradientDescentMap(Map):
                 delta = np.matmul(delta, np.swapaxes(W, -1, -2)) * a * (1.0 - a)
         return loss, grad
 
-    def loss(self, states) -> np.ndarray:
-        """Mean cross-entropy on the training set, ``(E,)`` (a float for one state)."""
+    def loss(self, states, rows=None) -> np.ndarray:
+        """Mean cross-entropy on the training set, ``(E,)`` (a float for one state).
+
+        ``rows``: indices of training samples (a mini-batch); None means all of them.
+        """
         single = np.ndim(states) == 1
         x = self.check_states(states, finite=False)
-        out = self._loss_grad(x, want_grad=False)[0]
+        out = self._loss_grad(x, want_grad=False, rows=rows)[0]
         return out[0] if single else out
 
     def accuracy(self, states, split: str = "train") -> np.ndarray:
@@ -328,11 +347,14 @@ class GradientDescentMap(Map):
         out[~np.all(np.isfinite(x), axis=-1)] = np.nan
         return out[0] if single else out
 
-    def gradient(self, states) -> np.ndarray:
-        """Gradient of the loss, batched: ``(E, dim)`` (or ``(dim,)``)."""
+    def gradient(self, states, rows=None) -> np.ndarray:
+        """Gradient of the loss, batched: ``(E, dim)`` (or ``(dim,)``).
+
+        ``rows``: indices of training samples (a mini-batch, e.g. for SGD); None means all.
+        """
         single = np.ndim(states) == 1
         x = self.check_states(states)
-        g = self._loss_grad(x)[1]
+        g = self._loss_grad(x, rows=rows)[1]
         return g[0] if single else g
 
     def observables(self, states):
@@ -387,13 +409,15 @@ class GradientDescentMap(Map):
         return _gd_engine.stream(self, states, n_steps, every, group, kind)
 
     # ---- second order -----------------------------------------------------
-    def hvp(self, states, V) -> np.ndarray:
+    def hvp(self, states, V, rows=None) -> np.ndarray:
         r"""Exact Hessian-vector products :math:`H(W_e) v_{ek}`, batched.
 
         Parameters
         ----------
         states : array_like, shape (E, dim)
         V : array_like, shape (E, K, dim)
+        rows : array of int, optional
+            Training-sample indices of a mini-batch (the Hessian of its loss).
 
         Returns
         -------
@@ -403,11 +427,11 @@ class GradientDescentMap(Map):
         V = check_array(self, "V", V, ndim=3)
         if V.shape[0] != x.shape[0] or V.shape[2] != x.shape[1]:
             raise ValueError(f"GradientDescentMap: V must have shape (E, K, {x.shape[1]}), got {V.shape}")
-        return self._hvp(x, V)
+        return self._hvp(x, V, rows)
 
-    def _hvp(self, params, V):
+    def _hvp(self, params, V, rows=None):
         p = self.problem()
-        X = p.X
+        X, Y = self._rows(rows)
         N = X.shape[0]
         layers, acts, z = self._forward(params, X)
         Vl = p.unpack(V)
@@ -429,7 +453,7 @@ class GradientDescentMap(Map):
                 Ra.append(a * (1.0 - a) * Rz)
         logp = self._log_softmax(z)
         prob = np.exp(logp)
-        delta = (prob - p.Y) / N
+        delta = (prob - Y) / N
         pr = prob[:, None]
         Rdelta = pr * (Rz - (pr * Rz).sum(axis=-1, keepdims=True)) / N
         out = np.empty_like(V)
@@ -455,11 +479,14 @@ class GradientDescentMap(Map):
                 delta = np.matmul(delta, Wt) * acts[l] * (1.0 - acts[l])
         return out
 
-    def hessian(self, state) -> np.ndarray:
-        """The exact Hessian of the loss at one state, ``(dim, dim)``, symmetric."""
+    def hessian(self, state, rows=None) -> np.ndarray:
+        """The exact Hessian of the loss at one state, ``(dim, dim)``, symmetric.
+
+        ``rows``: indices of training samples (a mini-batch); None means all.
+        """
         x = self.check_state(state)
         P = x.shape[0]
-        H = self._hvp(x[None, :], np.eye(P)[None])[0]
+        H = self._hvp(x[None, :], np.eye(P)[None], rows)[0]
         return 0.5 * (H + H.T)
 
     def jacobian(self, state) -> np.ndarray:

@@ -9,7 +9,7 @@ in the ``dynnet.maps`` entry-point group:
 * ``adam`` -> :class:`AdamMap`: Adam, state (W, m, v, t).
 """
 
-from .maps import AdamMap, MomentumMap, SGDMap, batch_loss_grad
+from .maps import AdamMap, MomentumMap, SGDMap, network_gradient
 
 __version__ = "0.1.0"
-__all__ = ["SGDMap", "MomentumMap", "AdamMap", "batch_loss_grad"]
+__all__ = ["SGDMap", "MomentumMap", "AdamMap", "network_gradient"]

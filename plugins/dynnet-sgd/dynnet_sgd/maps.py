@@ -12,71 +12,16 @@ import numpy as np
 import dynnet as dn
 from dynnet.base import check_int, check_scalar, stream
 
-__all__ = ["SGDMap", "MomentumMap", "AdamMap", "batch_loss_grad"]
+__all__ = ["SGDMap", "MomentumMap", "AdamMap", "network_gradient"]
 
-_COMPLEX_STEP = 1e-20
-
-
-def batch_loss_grad(problem, params, rows=None):
-    r"""Mean cross-entropy and its gradient on a subset of the training samples.
-
-    .. math:: L_B(W) = \frac{1}{|B|}\sum_{n \in B}\Big[\log\sum_c e^{z_{nc}(W)} - z_{n y_n}(W)\Big]
-
-    Parameters
-    ----------
-    problem : dynnet.maps.gd.Problem
-        ``GradientDescentMap.problem()``: data and flat layout.
-    params : ndarray (E, dim), float64 or complex128
-        The code is complex-analytic (sigmoid as ``1 / (1 + exp(-z))``, the
-        log-sum-exp shift from the real part only), so a complex step
-        ``W + i h e_j`` gives exact second derivatives (see :func:`_hessian`).
-    rows : int array or None
-        Training-sample indices of the batch; None is the full batch (then
-        the gradient equals ``GradientDescentMap.gradient`` to rounding).
-
-    Returns
-    -------
-    loss : (E,), grad : (E, dim)
-    """
-    X = problem.X if rows is None else problem.X[rows]
-    Y = problem.Y if rows is None else problem.Y[rows]
-    B = X.shape[0]
-    layers = problem.unpack(params)
-    L = len(layers)
-    acts = [X]
-    a = X
-    for l, (W, b) in enumerate(layers):
-        z = np.matmul(a, W) + b[..., None, :]
-        if l < L - 1:
-            a = 1.0 / (1.0 + np.exp(-z))
-            acts.append(a)
-    s = z - z.real.max(axis=-1, keepdims=True)
-    logp = s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
-    loss = -(logp * Y).sum(axis=(-1, -2)) / B
-    grad = np.empty_like(params)
-    delta = (np.exp(logp) - Y) / B
-    for l in range(L - 1, -1, -1):
-        W, _ = layers[l]
-        w0, b0, b1 = problem.offsets[l]
-        gW = np.matmul(np.swapaxes(acts[l], -1, -2), delta)
-        grad[..., w0:b0] = gW.reshape(gW.shape[:-2] + (-1,))
-        grad[..., b0:b1] = delta.sum(axis=-2)
-        if l > 0:
-            delta = np.matmul(delta, np.swapaxes(W, -1, -2)) * acts[l] * (1.0 - acts[l])
-    return loss, grad
-
-
-def _hessian(problem, w, rows=None):
-    """Hessian ``(P, P)`` of the batch loss at ``w`` ``(P,)`` by complex-step differentiation.
-
-    Column j is ``Im grad(w + i h e_j) / h`` with ``h = 1e-20``: no subtraction,
-    so it is exact to rounding; all P directions go in one batched pass.
-    """
-    P = w.shape[0]
-    Z = w[None, :] + 1j * _COMPLEX_STEP * np.eye(P)
-    with np.errstate(over="ignore", invalid="ignore"):
-        H = batch_loss_grad(problem, Z, rows)[1].imag / _COMPLEX_STEP
-    return 0.5 * (H + H.T)
+def network_gradient(net, W, rows=None):
+    """Gradient of ``net``'s loss (on the training rows ``rows``; None: all) for each
+    row of ``W`` ``(E, P)``; rows that are not finite (diverged members) give NaN."""
+    g = np.full_like(W, np.nan)
+    ok = np.all(np.isfinite(W), axis=1)
+    if ok.any():
+        g[ok] = net.gradient(W[ok], rows=rows)
+    return g
 
 
 class _MLPMap(dn.Map):
@@ -155,8 +100,8 @@ class SGDMap(_MLPMap):
     -----
     Jacobian (away from the measure-zero set where ``round(t)`` jumps):
     :math:`\begin{pmatrix} I - \eta H_B(W) & 0 \\ 0 & 1\end{pmatrix}` with the
-    exact batch Hessian :math:`H_B` (complex-step differentiation of the
-    batch gradient). With ``batch_size = N`` it is full-batch GD (up to the
+    exact batch Hessian :math:`H_B` (``GradientDescentMap.hessian(W, rows=batch)``,
+    Pearlmutter's R-operator). With ``batch_size = N`` it is full-batch GD (up to the
     order of the samples in each sum).
 
     References
@@ -195,7 +140,6 @@ class SGDMap(_MLPMap):
     def step(self, states):
         eta = self._eta()
         P = self._p()
-        prob = self.network().problem()
         W, t = states[:, :P], states[:, P]
         out = np.full_like(states, np.nan)
         tr = np.rint(t)
@@ -203,7 +147,7 @@ class SGDMap(_MLPMap):
         for tv in np.unique(tr[ok]):  # one pass per distinct counter (usually one)
             sel = ok & (tr == tv)
             Ws = W[sel]
-            g = batch_loss_grad(prob, Ws, self.batch(int(tv)))[1]
+            g = network_gradient(self.network(), Ws, self.batch(int(tv)))
             out[sel, :P] = Ws - eta * g
             out[sel, P] = t[sel] + 1.0
         return out
@@ -213,8 +157,7 @@ class SGDMap(_MLPMap):
         P = self._p()
         t = int(np.rint(x[P]))
         J = np.zeros((P + 1, P + 1))
-        J[:P, :P] = np.eye(P) - self._eta() * _hessian(self.network().problem(), x[:P],
-                                                      self.batch(t))
+        J[:P, :P] = np.eye(P) - self._eta() * self.network().hessian(x[:P], rows=self.batch(t))
         J[P, P] = 1.0
         return J
 
@@ -284,7 +227,7 @@ class MomentumMap(_MLPMap):
     def step(self, states):
         eta, beta, P = self._eta(), self._beta(), self._p()
         W, v = states[:, :P], states[:, P:]
-        g = batch_loss_grad(self.network().problem(), W)[1]
+        g = network_gradient(self.network(), W)
         v_new = beta * v - eta * g
         return np.concatenate([W + v_new, v_new], axis=1)
 
@@ -370,7 +313,7 @@ class AdamMap(_MLPMap):
     def step(self, states):
         eta, b1, b2, eps = self._consts()
         W, m, v, t = self._split(states)
-        g = batch_loss_grad(self.network().problem(), W)[1]
+        g = network_gradient(self.network(), W)
         m1 = b1 * m + (1.0 - b1) * g
         v1 = b2 * v + (1.0 - b2) * g * g
         t1 = t + 1.0
@@ -384,7 +327,7 @@ class AdamMap(_MLPMap):
         eta, b1, b2, eps = self._consts()
         P = self._p()
         W, m, v, t = self._split(x)
-        g = batch_loss_grad(self.network().problem(), W[None])[1][0]
+        g = network_gradient(self.network(), W[None])[0]
         H = self.network().hessian(W)
         m1 = b1 * m + (1.0 - b1) * g
         v1 = b2 * v + (1.0 - b2) * g * g

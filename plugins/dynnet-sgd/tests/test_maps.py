@@ -5,8 +5,7 @@ import pytest
 
 import dynnet as dn
 from dynnet.testing import parametrize_with_checks
-from dynnet_sgd import AdamMap, MomentumMap, SGDMap, batch_loss_grad
-from dynnet_sgd.maps import _hessian
+from dynnet_sgd import AdamMap, MomentumMap, SGDMap, network_gradient
 
 
 @parametrize_with_checks([SGDMap(), SGDMap(eta=0.5, batch_size=7, batch_seed=3),
@@ -15,21 +14,34 @@ def test_conformance(obj, check):
     check(obj)
 
 
-def test_full_batch_gradient_and_hessian_match_gradient_descent_map():
+def test_network_gradient_flags_diverged_members():
     gd = dn.GradientDescentMap()
     x = gd.initial_state(3, seed=0)
-    g = batch_loss_grad(gd.problem(), x)[1]
-    np.testing.assert_allclose(g, gd.gradient(x), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(_hessian(gd.problem(), x[0]), gd.hessian(x[0]), rtol=1e-10, atol=1e-13)
+    x[1] = np.nan
+    g = network_gradient(gd, x)
+    assert np.all(np.isnan(g[1]))
+    np.testing.assert_array_equal(g[[0, 2]], gd.gradient(x[[0, 2]]))
 
 
-def test_batch_gradient_is_the_mean_of_per_sample_gradients():
+def test_batch_gradient_and_hessian_are_means_over_samples():
     gd = dn.GradientDescentMap()
     x = gd.initial_state(1, seed=1)
     rows = np.array([3, 17, 40, 99])
-    per = np.stack([batch_loss_grad(gd.problem(), x, np.array([r]))[1][0] for r in rows])
-    np.testing.assert_allclose(batch_loss_grad(gd.problem(), x, rows)[1][0], per.mean(axis=0),
-                               rtol=1e-12, atol=1e-16)
+    per = np.stack([gd.gradient(x, rows=np.array([r]))[0] for r in rows])
+    np.testing.assert_allclose(gd.gradient(x, rows=rows)[0], per.mean(axis=0), rtol=1e-12, atol=1e-16)
+    perH = np.stack([gd.hessian(x[0], rows=np.array([r])) for r in rows])
+    np.testing.assert_allclose(gd.hessian(x[0], rows=rows), perH.mean(axis=0), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(gd.hessian(x[0], rows=np.arange(120)), gd.hessian(x[0]), rtol=1e-12, atol=1e-15)
+
+
+def test_sgd_step_is_gd_on_its_batch():
+    m = SGDMap(eta=0.5, batch_size=20, batch_seed=2)
+    gd = dn.GradientDescentMap(eta=0.5)
+    x = m.initial_state(2, seed=0)
+    x[:, -1] = 4.0
+    y = m.step(x)
+    np.testing.assert_array_equal(y[:, :-1], x[:, :-1] - 0.5 * gd.gradient(x[:, :-1], rows=m.batch(4)))
+    assert np.all(y[:, -1] == 5.0)
 
 
 def test_sgd_batches_are_a_function_of_seed_and_step_and_cover_each_epoch():
