@@ -192,3 +192,18 @@ def test_gd_map_agrees_with_independent_implementation_along_200_steps():
             ref = _independent_step(orbit[t, e], X, Y, 1.0)
             worst = max(worst, np.abs(ours[e] - ref).max() / np.abs(ref).max())
     assert worst < 1e-10
+
+
+def test_mini_batch_rows():
+    x = W[:2]
+    np.testing.assert_allclose(M.gradient(x, rows=np.arange(120)), M.gradient(x), rtol=1e-12, atol=1e-16)
+    rows = np.array([0, 5, 77])
+    per = np.mean([M.loss(x, rows=np.array([r])) for r in rows], axis=0)
+    np.testing.assert_allclose(M.loss(x, rows=rows), per, rtol=1e-12)
+    H = M.hessian(x[0], rows=rows)
+    h = 1e-5
+    fd = np.array([(M.gradient(x[0] + h * e, rows=rows) - M.gradient(x[0] - h * e, rows=rows)) / (2 * h)
+                   for e in np.eye(83)])
+    assert np.abs(fd - H).max() < 1e-6 * max(np.abs(H).max(), 1)
+    with pytest.raises(ValueError, match="rows must be"):
+        M.gradient(x, rows=np.array([120]))
