@@ -208,9 +208,5 @@ def load(path, classes=()):
             ds[name] = ds[name].astype(bool)
             ds[name].attrs.pop("dynnet_bool", None)
     study.result_ = ds
-    if hasattr(study, "_restore"):
-        study._restore()
-    else:
-        study.estimators_ = study._fit_estimators(ds, getattr(study, "map", None)) if hasattr(
-            study, "_fit_estimators") else []
+    study._restore()
     return study

@@ -88,6 +88,12 @@ class Study(ParamsObject):
         save(self, path)
         return self
 
+    def _restore(self):
+        """Rebuild what derives from ``result_`` (fitted estimators); called by
+        :func:`dynnet.load` and at the end of :meth:`run`. Studies whose
+        estimators' numbers live in ``result_`` itself keep the default."""
+        self.estimators_ = []
+
     def _fit_estimators(self, result, map=None):
         fitted = []
         for est in self.estimators or []:

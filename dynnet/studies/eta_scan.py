@@ -173,11 +173,8 @@ class EtaScanStudy(Study):
         ds = xr.Dataset(data, coords={"eta": etas})
         ds.attrs.update(study_attrs(self))
         self.result_ = ds
-        self.estimators_ = []
+        self._restore()
         return self
-
-    def _restore(self):
-        self.estimators_ = []
 
     def summary(self):
         self._check_run()

@@ -107,11 +107,8 @@ class OrbitalStabilityStudy(SweepStudy):
         ds["drift_slope"] = (("init",), slope)
         ds["loss_monotone"] = (("init",), np.all(np.diff(ds["loss"].values, axis=0) <= 0, axis=0))
         self.result_ = ds
-        self.estimators_ = []
+        self._restore()
         return self
-
-    def _restore(self):
-        self.estimators_ = []
 
     def summary(self):
         self._check_run()

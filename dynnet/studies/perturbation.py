@@ -203,8 +203,11 @@ class PerturbationStudy(Study):
         obs = {k[4:]: np.stack([r[k] for r in order], axis=1)
                for k in order[0] if k.startswith("obs_")}
         self.result_ = self._make_result(m, x0, dist, obs, final, n_steps, every)
-        self.estimators_ = self._fit_estimators(self.result_, m)
+        self._restore()
         return self
+
+    def _restore(self):
+        self.estimators_ = self._fit_estimators(self.result_, self._resolved()["map"])
 
     def _make_result(self, m, x0, dist, obs, final, n_steps, every):
         import xarray as xr

@@ -109,11 +109,8 @@ class PostLearningStudy(SweepStudy):
         ds = ds.assign_coords(step=ds["step"].values)
         ds.attrs["n_before"] = n_before
         self.result_ = ds
-        self.estimators_ = []
+        self._restore()
         return self
-
-    def _restore(self):
-        self.estimators_ = []
 
     def summary(self):
         self._check_run()
