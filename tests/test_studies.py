@@ -104,3 +104,17 @@ def test_study_parameters_and_clone():
         dn.EdgeOfStabilityStudy(eps=(-1.0,), n_init=2).run()
     with pytest.raises(RuntimeError, match="not been run"):
         dn.EdgeOfStabilityStudy().summary()
+
+
+def test_observe_segments_do_not_change_records():
+    from dynnet.studies.intermittency import observe
+
+    m = dn.GradientDescentMap(eta=5.0)
+    x = m.initial_state(3, seed=2)
+    a, fa = observe(m, x, 250, segment=1000)
+    b, fb = observe(m, x, 250, segment=40)
+    np.testing.assert_array_equal(a["loss"], b["loss"])
+    np.testing.assert_array_equal(fa, fb)
+    assert a["loss"].shape == (251, 3)
+    c, _ = observe(m, x, 250, every=7, segment=30)
+    np.testing.assert_array_equal(c["loss"], a["loss"][::7][: c["loss"].shape[0]])

@@ -11,10 +11,38 @@ from .base import Study
 __all__ = ["IntermittencyStudy", "observe"]
 
 
-def observe(map, states, n_steps, every=1):
-    """Observables ``name -> (R, E)`` of each orbit, streamed (no states stored)."""
-    _, obs, final = map._stream(map.check_states(states), n_steps, every, 1, L1())
-    return obs, final
+def observe(map, states, n_steps, every=1, progress=False, segment=1000, desc=None):
+    """Observables ``name -> (R, E)`` of each orbit, streamed (no states stored).
+
+    The run goes in segments of about ``segment`` steps so that a progress bar
+    can advance; segments continue from the exact final states, so the records
+    do not depend on the segment length.
+    """
+    x = map.check_states(states)
+    every = int(every)
+    seg = max(every, (int(segment) // every) * every)
+    bounds = list(range(0, n_steps - n_steps % every, seg)) + [n_steps - n_steps % every]
+    bounds = sorted(set(bounds))
+    parts: dict[str, list] = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_steps, desc=desc, unit="step")
+    try:
+        if len(bounds) == 1:  # fewer steps than one record interval
+            _, obs, x = map._stream(x, 0, every, 1, L1())
+            parts = {k: [v] for k, v in obs.items()}
+        for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+            _, obs, x = map._stream(x, b - a, every, 1, L1())
+            for name, v in obs.items():
+                parts.setdefault(name, []).append(v if k == 0 else v[1:])
+            if bar is not None:
+                bar.update(b - a)
+    finally:
+        if bar is not None:
+            bar.close()
+    return {k: np.concatenate(v, axis=0) for k, v in parts.items()}, x
 
 
 class IntermittencyStudy(Study):
@@ -106,14 +134,15 @@ class IntermittencyStudy(Study):
         self._seed_seq = ss
         x0 = m.initial_state(n_init, seed=np.random.SeedSequence(
             ss.entropy, spawn_key=tuple(ss.spawn_key) + (0,)))
-        obs, final = observe(m, x0, n_steps)
+        obs, final = observe(m, x0, n_steps, progress=self.progress, desc=f"eta = {m.eta}")
         data = {k: (("step", "init"), v) for k, v in obs.items()}
         data["initial_state"] = (("init", "coord"), x0)
         data["diverged"] = (("init",), ~np.all(np.isfinite(final), axis=1))
         if n_w:
             data["weights"] = (("step", "series", "coord"), m.trajectory(x0[:n_w], n_steps))
         if etas:
-            comp = [observe(clone(m).set_params(eta=e), x0, n_steps)[0]["loss"] for e in etas]
+            comp = [observe(clone(m).set_params(eta=e), x0, n_steps, progress=self.progress,
+                            desc=f"eta = {e}")[0]["loss"] for e in etas]
             data["compare_loss"] = (("compare_eta", "step", "init"), np.stack(comp))
         ds = xr.Dataset(data, coords={"step": np.arange(n_steps + 1), "init": np.arange(n_init),
                                       "compare_eta": np.asarray(etas, dtype=float)})
