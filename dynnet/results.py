@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -72,13 +73,18 @@ def _allowed_class(path: str, extra=()):
         from . import plugins
 
         allowed = plugins.is_registered_module(module)
-    if not allowed:
+    # a module the user's program has already imported (e.g. the script that
+    # defines its own Map, "__main__") is trusted for its parameter-object
+    # classes only; nothing new is imported on behalf of a file
+    already = module in sys.modules
+    if not (allowed or already):
         raise ResultFileError(
-            f"refusing to rebuild class {path!r}: only dynnet classes, registered plugins "
-            "and classes passed as load(..., classes=[...]) are rebuilt"
+            f"refusing to rebuild class {path!r}: only dynnet classes, registered plugins, "
+            "classes of modules your program has already imported, and classes passed as "
+            "load(..., classes=[...]) are rebuilt"
         )
     try:
-        obj = importlib.import_module(module)
+        obj = sys.modules[module] if already else importlib.import_module(module)
         for part in name.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
@@ -179,8 +185,10 @@ def load(path, classes=()):
     ----------
     path : str or Path
     classes : sequence of classes, optional
-        Classes outside dynnet and its plugins that the file may name (for
-        instance a Map defined in your own script). Nothing else is imported.
+        Classes outside dynnet and its plugins that the file may name. Classes
+        of modules that are already imported (such as a Map defined in the
+        running script, ``__main__``) are found without it; nothing outside
+        dynnet and its plugins is ever imported because a file names it.
 
     Raises
     ------

@@ -103,10 +103,9 @@ def test_save_load_round_trip(tmp_path):
     s = henon_study(n_init=3, n_steps=8).run()
     path = tmp_path / "henon.nc"
     s.save(path)
-    with pytest.raises(ValueError, match="classes="):
-        dn.load(path)  # a class from a user's script is rebuilt only when named
-    t = dn.load(path, classes=[Henon])
+    t = dn.load(path)  # the user's class is in an imported module (like __main__)
     assert type(t) is dn.PerturbationStudy and type(t.map) is Henon
+    assert type(dn.load(path, classes=[Henon]).map) is Henon
     np.testing.assert_array_equal(t.result_["distance"].values, s.result_["distance"].values)
     assert t.result_["diverged"].dtype == bool
     assert t.get_params()["perturber__eps"] == 1e-10
@@ -130,9 +129,15 @@ def test_load_rejects_corrupt_and_foreign_files(tmp_path):
 def test_load_refuses_classes_outside_dynnet(tmp_path):
     from dynnet.results import ResultFileError, decode_params
 
-    evil = '{"__class__": "os:system", "params": {}}'
-    with pytest.raises(ResultFileError, match="refusing to rebuild"):
+    evil = '{"__class__": "os:system", "params": {}}'  # imported, but not a parameter object
+    with pytest.raises(ResultFileError, match="not a dynnet parameter object"):
         decode_params(evil)
+    never_imported = '{"__class__": "antigravity:Thing", "params": {}}'
+    with pytest.raises(ResultFileError, match="refusing to rebuild"):
+        decode_params(never_imported)
+    import sys
+
+    assert "antigravity" not in sys.modules
 
 
 def test_resume_from_checkpoint_is_bitwise_identical(tmp_path):

@@ -231,7 +231,8 @@ class FiniteLyapunov(Estimator):
     pooled_mle_, pooled_r2_, pooled_window_ : one best-window fit of
         :math:`\overline{\ln d}(t)`, the mean of :math:`\ln d_{ij}(t)` over
         all initial conditions and perturbations (see Notes)
-    pooled_curve_ : (T,) that mean curve; pooled_saturation_ : its saturation time
+    pooled_curve_ : (T,) that mean curve
+    pooled_saturation_ : its saturation time
     steps_ : (T,) the time of each record
     n_excluded_ : number of (initial condition, perturbation) members
         excluded because their distance is NaN or infinite (diverged orbits)

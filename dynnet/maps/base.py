@@ -50,9 +50,9 @@ class Map(ParamsObject):
     :meth:`trajectory` check shapes, dtype and finiteness of their input here,
     once, and then call the subclass's unchecked ``step`` / ``_advance``.
 
-    For developers
-    --------------
-    Implement ``dim`` and ``step`` (vectorised over the first axis, float64)
+    Notes
+    -----
+    **For developers.** Implement ``dim`` and ``step`` (vectorised over the first axis, float64)
     and every tool in dynnet works on your map unchanged: perturbers, metrics,
     :class:`~dynnet.PerturbationStudy`, :class:`~dynnet.FiniteLyapunov`, the
     time-series estimators on its observables. Add ``jacobian`` and you also

@@ -358,7 +358,7 @@ class GradientDescentMap(Map):
         return g[0] if single else g
 
     def observables(self, states):
-        """``loss`` (mean cross-entropy) and ``weight_norm`` (sum of |w| over all parameters)."""
+        """``loss`` (mean cross-entropy) and ``weight_norm`` (sum of ``|w|`` over all parameters)."""
         loss, _ = self._loss_grad(states, want_grad=False)
         return {"loss": loss, "weight_norm": np.abs(states).sum(axis=-1)}
 
