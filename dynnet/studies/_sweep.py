@@ -42,16 +42,29 @@ def eps_sweep(owner, *, map, perturber, metric, eps, n_init, n_steps, seed, ever
     seed = as_seed_sequence(seed)
     owner._seed_seq = seed
     results = []
-    for k, e in enumerate(eps):
-        sub = PerturbationStudy(
-            map=map, perturber=clone(perturber).set_params(eps=float(e)), metric=metric,
-            estimators=(), n_init=n_init, n_steps=n_steps, seed=seed,
-            initial_states=initial_states, every=every, chunk_size=chunk_size, n_jobs=n_jobs,
-            progress=progress,
-            checkpoint=None if checkpoint is None else Path(checkpoint) / f"eps-{k:03d}",
-            resume=resume,
-        ).run()
-        results.append(sub.result_)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(eps), desc=type(owner).__name__, unit="eps")
+    try:
+        for k, e in enumerate(eps):
+            if bar is not None:
+                bar.set_postfix_str(f"eps={e:.0e}")
+            sub = PerturbationStudy(
+                map=map, perturber=clone(perturber).set_params(eps=float(e)), metric=metric,
+                estimators=(), n_init=n_init, n_steps=n_steps, seed=seed,
+                initial_states=initial_states, every=every, chunk_size=chunk_size, n_jobs=n_jobs,
+                progress=False,
+                checkpoint=None if checkpoint is None else Path(checkpoint) / f"eps-{k:03d}",
+                resume=resume,
+            ).run()
+            results.append(sub.result_)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
     first = results[0]
     data = {
         "distance": xr.concat([r["distance"] for r in results], dim="eps"),
