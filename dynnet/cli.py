@@ -125,6 +125,8 @@ def cmd_run(args):
     ckpt = out.with_name(out.name + ".ckpt")
     extra = {"n_jobs": args.jobs, "progress": not args.quiet}
     names = study._param_names()
+    if args.jobs != 1 and "n_jobs" not in names:
+        raise CLIError(f"{type(study).__name__} runs in one process; --jobs does not apply to it")
     if "checkpoint" in names:
         extra.update(checkpoint=ckpt, resume=args.resume)
     elif args.resume:

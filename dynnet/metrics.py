@@ -50,7 +50,15 @@ class L1(Metric):
 
 
 class L2(Metric):
-    r"""Euclidean distance :math:`d(a, b) = \sqrt{\sum_i (a_i - b_i)^2}`."""
+    r"""Euclidean distance :math:`d(a, b) = \sqrt{\sum_i (a_i - b_i)^2}`.
+
+    Computed scaled by the largest entry, so differences of 1e-200 do not
+    underflow to 0 when squared. No parameters.
+
+    References
+    ----------
+    The usual norm of Lyapunov analyses: G. Benettin et al., Meccanica 15, 9 (1980).
+    """
 
     def __init__(self):
         pass
@@ -65,7 +73,13 @@ class L2(Metric):
 
 
 class LInf(Metric):
-    r"""Chebyshev distance :math:`d(a, b) = \max_i |a_i - b_i|`."""
+    r"""Chebyshev distance :math:`d(a, b) = \max_i |a_i - b_i|`. No parameters.
+
+    References
+    ----------
+    Any text on normed spaces, e.g. E. Kreyszig, *Introductory Functional
+    Analysis with Applications*, Wiley (1978), section 2.2.
+    """
 
     def __init__(self):
         pass
@@ -90,6 +104,11 @@ class PerLayer(Metric):
         Group name (resolved through ``map.coordinate_groups()``, so the call
         needs ``map=``).
     norm : {"l1", "l2", "linf"}, default "l1"
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), section 3.1: a few weights carry the
+    dynamics, so distances per weight matrix separate them.
     """
 
     def __init__(self, layer="W1", norm="l1"):

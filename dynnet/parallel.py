@@ -32,8 +32,15 @@ class _OneThreadEach:
         self.func = func
 
     def __call__(self, *args):
+        old = os.environ.get("DYNNET_NUM_THREADS")
         os.environ["DYNNET_NUM_THREADS"] = "1"
-        return self.func(*args)
+        try:
+            return self.func(*args)
+        finally:  # a threading backend shares this process: leave it as it was
+            if old is None:
+                os.environ.pop("DYNNET_NUM_THREADS", None)
+            else:
+                os.environ["DYNNET_NUM_THREADS"] = old
 
 
 def map_chunks(func, arg_tuples, n_jobs=1, progress=False, desc=None, on_result=None):

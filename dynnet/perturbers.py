@@ -119,6 +119,16 @@ class GaussianPerturber(Perturber):
     n : int, default 5
     on : str or array, default "weights"
         As for :class:`UniformPerturber`.
+
+    Notes
+    -----
+    Unlike the uniform box, Gaussian offsets are isotropic in the selected
+    coordinates, so distances do not depend on the orientation of the box.
+
+    References
+    ----------
+    G. Benettin, L. Galgani, A. Giorgilli, J.-M. Strelcyn, Meccanica 15, 9
+    (1980) (random initial deviation vectors for Lyapunov exponents).
     """
 
     def __init__(self, eps=1e-8, n=5, on="weights"):

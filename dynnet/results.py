@@ -32,8 +32,17 @@ class ResultFileError(ValueError):
 def _encode(value):
     if isinstance(value, ParamsObject):
         cls = type(value)
+        params = value.get_params(deep=False)
+        ss = getattr(value, "_seed_seq", None)
+        if ss is not None and isinstance(params.get("seed"), np.random.Generator):
+            params["seed"] = ss  # the run's seed, drawn once from the Generator it was given
         return {"__class__": f"{cls.__module__}:{cls.__qualname__}",
-                "params": {k: _encode(v) for k, v in value.get_params(deep=False).items()}}
+                "params": {k: _encode(v) for k, v in params.items()}}
+    if isinstance(value, np.random.Generator):
+        raise TypeError(
+            "a numpy Generator cannot be saved with a result (its stream cannot be written "
+            "down); give this seed as an int or a numpy SeedSequence"
+        )
     if isinstance(value, np.ndarray):
         return {"__array__": value.tolist(), "dtype": str(value.dtype)}
     if isinstance(value, np.random.SeedSequence):
@@ -153,6 +162,8 @@ def study_attrs(study) -> dict:
     for k, v in params.items():
         if isinstance(v, (bool, np.bool_)):
             attrs[f"param.{k}"] = int(v)
+        elif isinstance(v, (int, np.integer)) and not -2**31 <= int(v) < 2**31:
+            attrs[f"param.{k}"] = str(int(v))  # netCDF3 attributes hold 32-bit ints
         elif isinstance(v, (int, float, str, np.integer, np.floating)):
             attrs[f"param.{k}"] = v
         elif v is None:

@@ -207,3 +207,15 @@ def test_mini_batch_rows():
     assert np.abs(fd - H).max() < 1e-6 * max(np.abs(H).max(), 1)
     with pytest.raises(ValueError, match="rows must be"):
         M.gradient(x, rows=np.array([120]))
+
+
+def test_step_validates_before_the_compiled_engine():
+    np.testing.assert_array_equal(M.step(W[0]), M.step(W[:1])[0])
+    with pytest.raises(ValueError, match=r"shape \(E, 83\)"):
+        M.step(np.ones((3, 50)))
+    x = W[:3].copy()
+    x[1] = np.nan  # a diverged member goes on as NaN, the others are unaffected
+    out = M.iterate(x, 5)
+    assert np.isnan(out[1]).all()
+    np.testing.assert_array_equal(out[[0, 2]], M.iterate(W[[0, 2]], 5))
+    assert np.isnan(M.gradient(x)[1]).all()

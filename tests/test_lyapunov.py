@@ -313,7 +313,7 @@ def test_spectrum_gd_map_horn_bounds_and_determinant(trained_state):
     eta, n_tr, n = 0.01, 20, 100
     m = dn.GradientDescentMap(eta=eta)
     ls = dn.LyapunovSpectrum(n_steps=n, n_transient=n_tr).fit(m, trained_state)
-    traj = m.trajectory(trained_state, n_tr + n)[n_tr:-1, 0]
+    traj = m.trajectory(trained_state, n_tr + n)[n_tr:-1]
     logsv = np.array([np.log(np.linalg.svd(m.jacobian(x), compute_uv=False)) for x in traj])
     logsv = np.sort(logsv, axis=1)[:, ::-1]
     assert ls.exponents_.sum() == pytest.approx(logsv.sum(axis=1).mean(), abs=1e-10)

@@ -63,10 +63,11 @@ def test_batch_member_equals_state_run_alone(m):
 def test_trajectory_shape_and_consistency():
     m = dn.HenonMap()
     x = m.initial_state(3, seed=0)
-    tr = m.trajectory(x, 10, every=3)
-    assert tr.shape == (4, 3, 2)
+    tr = m.trajectory(x, 12, every=3)
+    assert tr.shape == (5, 3, 2)
     np.testing.assert_array_equal(tr[0], x)
-    np.testing.assert_array_equal(tr[-1], m.iterate(x, 9))
+    np.testing.assert_array_equal(tr[2], m.iterate(x, 6))
+    np.testing.assert_array_equal(tr[-1], m.iterate(x, 12))
 
 
 def test_initial_state_prefix_stable_and_seeded():
@@ -82,7 +83,7 @@ def test_validation_of_states():
     with pytest.raises(ValueError, match=r"shape \(E, 2\)"):
         m.iterate(np.zeros((3, 5)), 2)
     with pytest.raises(ValueError, match="NaN or infinite"):
-        m.iterate(np.array([[np.nan, 0.0]]), 2)
+        m.iterate(np.array([[np.inf, 0.0]]), 2)
     with pytest.raises(TypeError, match="numeric array"):
         m.iterate([["a", "b"]], 1)
     with pytest.raises(ValueError, match="n_steps=-1"):
@@ -103,8 +104,6 @@ def test_unimplemented_optional_parts_name_the_class():
 
     with pytest.raises(NotImplementedError, match="Bare does not implement jacobian"):
         Bare().jacobian(np.zeros(1))
-    with pytest.raises(NotImplementedError, match="Bare does not implement sample_state"):
-        Bare().initial_state(2)
     assert not Bare().has_jacobian and dn.HenonMap().has_jacobian
 
 
@@ -130,3 +129,40 @@ def test_logistic_known_orbit():
     m = dn.LogisticMap(r=4.0)
     np.testing.assert_allclose(m.iterate(np.array([0.25]), 1), [0.75])
     np.testing.assert_allclose(m.iterate(np.array([0.75]), 5), [0.75])  # fixed point 3/4
+
+
+def test_diverged_rows_go_on_as_nan_but_partial_nan_is_refused():
+    m = dn.HenonMap()
+    with pytest.warns(dn.DivergenceWarning, match="1 of 2"):
+        x = m.iterate(np.array([[0.1, 0.1], [3.0, 3.0]]), 50)  # the second member escapes
+    assert np.isnan(x[1]).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no new divergence: no warning
+        y = m.iterate(x, 10)
+    assert np.isfinite(y[0]).all() and np.isnan(y[1]).all()
+    assert m.trajectory(x, 4).shape == (5, 2, 2)
+    with pytest.raises(ValueError, match="not all NaN"):
+        m.iterate(np.array([[np.nan, 0.0]]), 1)
+
+
+def test_trajectory_of_one_state_has_no_member_axis():
+    m = dn.HenonMap()
+    tr = m.trajectory(np.array([0.1, 0.1]), 6, every=3)
+    assert tr.shape == (3, 2)
+    np.testing.assert_array_equal(tr[-1], m.iterate(np.array([0.1, 0.1]), 6))
+    with pytest.raises(ValueError, match="not a multiple of every"):
+        m.trajectory(np.array([0.1, 0.1]), 7, every=3)
+
+
+def test_default_sample_state_is_a_small_box():
+    class Bare(dn.Map):
+        dim = 3
+
+        def __init__(self):
+            pass
+
+        def step(self, states):
+            return states
+
+    x = Bare().initial_state(50, seed=0)
+    assert x.shape == (50, 3) and np.all(np.abs(x) <= 0.1)

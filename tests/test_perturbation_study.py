@@ -7,12 +7,11 @@ import dynnet as dn
 
 
 class Henon(dn.Map):
-    """The api.md example: a user's own map in a few lines."""
+    """The api.md example, literally: a user's own map in a few lines (no sample_state:
+    the default draws initial states from a small box at the origin)."""
 
+    def __init__(self, a=1.4, b=0.3): self.a, self.b = a, b  # noqa: E301,E704
     dim = 2
-
-    def __init__(self, a=1.4, b=0.3):
-        self.a, self.b = a, b
 
     def step(self, states):
         x, y = states[:, 0], states[:, 1]
@@ -20,9 +19,6 @@ class Henon(dn.Map):
 
     def jacobian(self, state):
         return np.array([[-2 * self.a * state[0], 1.0], [self.b, 0.0]])
-
-    def sample_state(self, rng):
-        return rng.uniform(-0.1, 0.1, size=2)
 
 
 def henon_study(**kw):
@@ -158,3 +154,25 @@ def test_resume_from_checkpoint_is_bitwise_identical(tmp_path):
     assert Checkpoint  # imported for the reader: the mechanism lives in dynnet.checkpoint
     with pytest.raises(ValueError, match="other parameters"):
         henon_study(seed=5, checkpoint=ck, resume=True).run()
+
+
+def test_seeds_that_are_generators_or_large_ints_are_saved(tmp_path):
+    s = henon_study(n_init=2, n_steps=5, seed=np.random.default_rng(0)).run()
+    s.save(tmp_path / "g.nc")
+    t = dn.load(tmp_path / "g.nc")
+    np.testing.assert_array_equal(t.set_params(seed=t.seed).run().result_["distance"].values,
+                                  s.result_["distance"].values)
+    big = henon_study(n_init=2, n_steps=5, seed=2**40).run()
+    big.save(tmp_path / "b.nc")
+    assert dn.load(tmp_path / "b.nc").seed == 2**40
+
+
+def test_problems_are_reported_before_computing(tmp_path):
+    with pytest.raises(TypeError, match="Generator cannot be saved"):
+        henon_study(estimators=[dn.FiniteLyapunov(seed=np.random.default_rng(1))]).run()
+    with pytest.raises(ValueError, match="Kantz cannot be fitted from a study result"):
+        henon_study(estimators=[dn.Kantz()]).run()
+    with pytest.raises(ValueError, match="not a multiple of every"):
+        henon_study(n_steps=25, every=10).run()
+    with pytest.raises(ValueError, match="resume=True needs a fixed seed"):
+        henon_study(seed=None, checkpoint=tmp_path / "ck", resume=True).run()

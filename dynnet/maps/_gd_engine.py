@@ -346,6 +346,14 @@ def _layout_arrays(gd_map):
     return entry[1]
 
 
+def _guard(gd_map, arr):
+    """The kernels index without bounds checks: refuse any other shape here."""
+    if arr.ndim != 2 or arr.shape[1] != gd_map.dim:
+        raise ValueError(
+            f"GradientDescentMap engine: states must have shape (E, {gd_map.dim}), got {arr.shape}"
+        )
+
+
 def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndarray:
     """``n_steps`` GD steps of every member of a validated ``(E, dim)`` batch.
 
@@ -354,11 +362,12 @@ def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndar
     """
     eta = gd_map._eta()
     out = np.array(states, dtype=np.float64, order="C", copy=True)
+    _guard(gd_map, out)
     if eta == 0.0 or n_steps == 0 or out.shape[0] == 0:
         return out
     X, y, sizes, woff, boff, uoff = _layout_arrays(gd_map)
-    if out.shape[0] <= 8 and n_threads is None:
-        n_threads = 1  # one SIMD block: waking worker threads would only cost time
+    if n_threads is None and (out.shape[0] <= 8 or out.shape[0] * n_steps < 4096):
+        n_threads = 1  # little work: waking worker threads would cost more than it saves
     with _threads(n_threads):
         _advance_kernel(out, int(n_steps), float(eta), X, y, sizes, woff, boff, uoff)
     return out
@@ -368,6 +377,9 @@ def stream(gd_map, states, n_steps, every, group, metric_name, n_threads=None):
     """Fused :meth:`Map._stream` for the L1/L2/LInf metrics (see that method)."""
     eta = gd_map._eta()
     S = np.array(states, dtype=np.float64, order="C", copy=True)
+    _guard(gd_map, S)
+    if S.shape[0] % group:
+        raise ValueError(f"stream: {S.shape[0]} states do not split into groups of {group}")
     G = S.shape[0] // group
     n_rec = n_steps // every + 1
     dist = np.empty((n_rec, G, group - 1))

@@ -8,6 +8,18 @@ import numpy as np
 
 from ..base import ParamsObject, check_array, check_int, stream
 
+
+def check_every(owner, n_steps: int, every) -> int:
+    """Validate a record interval: ``every >= 1`` and a divisor of ``n_steps``."""
+    k = check_int(owner, "every", every, low=1)
+    if n_steps % k:
+        raise ValueError(
+            f"{type(owner).__name__}: n_steps={n_steps} is not a multiple of every={k}; "
+            "the last records would be cut short"
+        )
+    return k
+
+
 __all__ = ["Map", "DivergenceWarning"]
 
 
@@ -34,8 +46,8 @@ class Map(ParamsObject):
       :math:`\partial g_i / \partial x_j`. It unlocks Lyapunov spectra and the
       tangent dynamics.
     * ``sample_state(rng)``: one random initial state, drawn from a numpy
-      Generator; it unlocks :meth:`initial_state` and so the default initial
-      conditions of every Study.
+      Generator, used by :meth:`initial_state` and so by the default initial
+      conditions of every Study (default: uniform on :math:`[-0.1, 0.1]^{dim}`).
     * ``observables(states)``: a dict ``name -> (E,)`` array of scalars to
       record along orbits (``GradientDescentMap`` records ``loss`` and
       ``weight_norm``).
@@ -87,11 +99,12 @@ class Map(ParamsObject):
         )
 
     def sample_state(self, rng: np.random.Generator) -> np.ndarray:
-        """One random initial state ``(dim,)`` drawn from ``rng``."""
-        raise NotImplementedError(
-            f"{type(self).__name__} does not implement sample_state(rng); "
-            "pass initial states explicitly"
-        )
+        """One random initial state ``(dim,)`` drawn from ``rng``.
+
+        The default is uniform on :math:`[-0.1, 0.1]^{dim}`, small states near
+        the origin; a map whose domain is elsewhere overrides it.
+        """
+        return rng.uniform(-0.1, 0.1, size=self._dim())
 
     def observables(self, states: np.ndarray) -> dict[str, np.ndarray]:
         """Scalars per member to record along orbits; none by default."""
@@ -113,12 +126,23 @@ class Map(ParamsObject):
             raise NotImplementedError(f"{type(self).__name__} must declare dim")
         return int(d)
 
-    def check_states(self, states, name: str = "states", finite: bool = True) -> np.ndarray:
+    def check_states(self, states, name: str = "states", finite="rows") -> np.ndarray:
         """Validate a batch of states and return it as a float64 ``(E, dim)`` array.
 
         A single state ``(dim,)`` is accepted and returned as ``(1, dim)``.
+
+        ``finite``: True requires every value finite; ``"rows"`` (the default)
+        also accepts all-NaN rows, the members that diverged earlier, which
+        stay NaN (divergence is data); False accepts anything.
         """
-        arr = check_array(self, name, states, ndim=(1, 2), finite=finite)
+        arr = check_array(self, name, states, ndim=(1, 2), finite=finite is True)
+        if finite == "rows" and arr.size:
+            bad = ~np.isfinite(arr)
+            if bad.any() and not np.all(np.isnan(arr[bad.any(axis=-1)])):
+                raise ValueError(
+                    f"{type(self).__name__}: {name} contains NaN or infinite values in a row "
+                    "that is not all NaN (all-NaN rows are diverged members and are allowed)"
+                )
         if arr.ndim == 1:
             arr = arr[None, :]
         d = self._dim()
@@ -193,7 +217,7 @@ class Map(ParamsObject):
         x = self.check_states(states)
         n = check_int(self, "n_steps", n_steps, low=0)
         out = self._advance(np.array(x, copy=True), n)
-        out = self._flag_divergence(out)
+        out = self._flag_divergence(out, before=x)
         return out[0] if single else out
 
     def trajectory(self, states, n_steps: int, every: int = 1) -> np.ndarray:
@@ -202,10 +226,12 @@ class Map(ParamsObject):
         Returns
         -------
         ndarray, shape (n_steps // every + 1, E, dim)
+            (or ``(n_steps // every + 1, dim)`` for a single state ``(dim,)``)
         """
+        single = np.ndim(states) == 1
         x = self.check_states(states)
         n = check_int(self, "n_steps", n_steps, low=0)
-        k = check_int(self, "every", every, low=1)
+        k = check_every(self, n, every)
         n_rec = n // k + 1
         out = np.empty((n_rec,) + x.shape)
         out[0] = x
@@ -213,8 +239,9 @@ class Map(ParamsObject):
         for r in range(1, n_rec):
             cur = self._advance(cur, k)
             out[r] = cur
-        self._flag_divergence(out[-1])
-        return out
+        out[~np.all(np.isfinite(out), axis=-1)] = np.nan
+        self._flag_divergence(out[-1], before=x)
+        return out[:, 0] if single else out
 
     def initial_state(self, n: int, seed=None) -> np.ndarray:
         """``n`` random initial states ``(n, dim)``.
@@ -228,13 +255,16 @@ class Map(ParamsObject):
             out[i] = self.sample_state(stream(seed, i))
         return out
 
-    def _flag_divergence(self, states: np.ndarray) -> np.ndarray:
-        """Turn non-finite members into all-NaN rows and warn once."""
+    def _flag_divergence(self, states: np.ndarray, before=None) -> np.ndarray:
+        """Turn non-finite members into all-NaN rows; warn once if any member
+        diverged during this call (``before``: the input, whose NaN rows had
+        diverged already)."""
         bad = ~np.all(np.isfinite(states), axis=-1)
-        if np.any(bad):
-            states[bad] = np.nan
+        new = bad if before is None else bad & np.all(np.isfinite(before), axis=-1)
+        states[bad] = np.nan
+        if np.any(new):
             warnings.warn(
-                f"{type(self).__name__}: {int(bad.sum())} of {bad.size} ensemble members "
+                f"{type(self).__name__}: {int(new.sum())} of {new.size} ensemble members "
                 "diverged (overflow); they are NaN from then on and the others go on",
                 DivergenceWarning, stacklevel=3,
             )

@@ -142,6 +142,11 @@ class LinearMap(Map):
     -----
     ``dim`` is ``A.shape[0]``; the Jacobian is ``A`` everywhere. Initial
     states are standard normal.
+
+    References
+    ----------
+    E. Ott, *Chaos in Dynamical Systems*, 2nd ed., Cambridge (2002), section 4.4
+    (Lyapunov exponents of linear maps).
     """
 
     def __init__(self, A=((0.5, 0.0), (0.0, 2.0))):

@@ -371,7 +371,9 @@ class GradientDescentMap(Map):
         """
         from . import _gd_engine
 
-        return _gd_engine.advance(self, states, 1)
+        single = np.ndim(states) == 1
+        out = _gd_engine.advance(self, self.check_states(states), 1)
+        return out[0] if single else out
 
     def reference_step(self, states):
         r"""One GD step in plain numpy, :math:`W - \eta \nabla L(W)` (the reference).
@@ -403,7 +405,7 @@ class GradientDescentMap(Map):
         from . import _gd_engine
 
         kind = {L1: "L1", L2: "L2", LInf: "LInf"}.get(type(metric))
-        if (kind is None or group < 2
+        if (kind is None or group < 1
                 or type(self).observables is not GradientDescentMap.observables):
             return super()._stream(states, n_steps, every, group, metric)
         return _gd_engine.stream(self, states, n_steps, every, group, kind)

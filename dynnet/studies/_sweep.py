@@ -96,6 +96,7 @@ class SweepStudy(Study):
     def _sweep(self, c, n_steps, initial_states=None, seed=None):
         from ..results import study_attrs
 
+        self._check_resume()
         ds = eps_sweep(self, map=c["map"], perturber=c["perturber"], metric=c["metric"],
                        eps=self.eps, n_init=self.n_init, n_steps=n_steps,
                        seed=self.seed if seed is None else seed,

@@ -94,6 +94,36 @@ class Study(ParamsObject):
         estimators' numbers live in ``result_`` itself keep the default."""
         self.estimators_ = []
 
+    def _check_saveable(self):
+        """Fail before computing if the parameters could not be saved with the result."""
+        from ..results import encode_params
+
+        probe = clone(self)
+        if isinstance(getattr(probe, "seed", None), np.random.Generator):
+            probe.seed = 0  # a top-level Generator seed is saved as the SeedSequence drawn from it
+        encode_params(probe)
+
+    def _check_resume(self):
+        """``resume=True`` needs a fixed seed: with ``seed=None`` each run draws new entropy."""
+        if getattr(self, "resume", False) and getattr(self, "seed", 0) is None:
+            raise ValueError(
+                f"{type(self).__name__}: resume=True needs a fixed seed; with seed=None each run "
+                "draws fresh entropy, so finished chunks could not be continued reproducibly"
+            )
+
+    def _check_estimators(self):
+        """Refuse, before any computing, estimators a study result cannot feed."""
+        from ..estimators.base import Estimator
+
+        for est in self.estimators or []:
+            if not isinstance(est, Estimator):
+                raise TypeError(f"{type(self).__name__}: estimators must be dynnet Estimators, got {est!r}")
+            if type(est).fit_result is Estimator.fit_result:
+                raise ValueError(
+                    f"{type(self).__name__}: {type(est).__name__} cannot be fitted from a study result "
+                    "(it has no fit_result); fit it directly on the data it takes"
+                )
+
     def _fit_estimators(self, result, map=None):
         fitted = []
         for est in self.estimators or []:

@@ -90,6 +90,7 @@ class EdgeOfStabilityStudy(SweepStudy):
 
     def run(self):
         """Run every eps; fit the estimator on each; returns self."""
+        self._check_saveable()
         c = self._resolved()
         check_int(self, "n_init", self.n_init, low=1)
         self.result_ = self._sweep(c, self.n_steps)

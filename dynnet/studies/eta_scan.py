@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..base import as_seed_sequence, check_int, check_scalar, clone
@@ -69,8 +71,9 @@ class EtaScanStudy(Study):
     spectrum_steps : int, default 300
     sharpness_every : int, default 25
     seed : int, default 0
-    n_jobs, progress
-        As for :class:`~dynnet.PerturbationStudy`.
+    n_jobs, progress, checkpoint, resume
+        As for :class:`~dynnet.PerturbationStudy`; the checkpoint holds the
+        perturbation runs of each eta (``eta-K/``), the costly part.
 
     References
     ----------
@@ -84,7 +87,7 @@ class EtaScanStudy(Study):
 
     def __init__(self, etas=DEFAULT_ETAS, map=None, perturber=None, metric=None, n_init=20,
                  n_steps=1000, transient=200, spectrum_steps=300, sharpness_every=25, seed=0,
-                 n_jobs=1, progress=False):
+                 n_jobs=1, progress=False, checkpoint=None, resume=False):
         self.etas = etas
         self.map = map
         self.perturber = perturber
@@ -97,6 +100,8 @@ class EtaScanStudy(Study):
         self.seed = seed
         self.n_jobs = n_jobs
         self.progress = progress
+        self.checkpoint = checkpoint
+        self.resume = resume
 
     @staticmethod
     def _component_defaults():
@@ -108,6 +113,7 @@ class EtaScanStudy(Study):
 
     def run(self):
         """Scan every eta; returns self."""
+        self._check_saveable()
         import xarray as xr
 
         from ..estimators.gd import Sharpness
@@ -124,6 +130,7 @@ class EtaScanStudy(Study):
         transient = check_int(self, "transient", self.transient, low=0, high=n_steps - 10)
         spec_steps = check_int(self, "spectrum_steps", self.spectrum_steps, low=1)
         sh_every = check_int(self, "sharpness_every", self.sharpness_every, low=1)
+        self._check_resume()
         ss = as_seed_sequence(self.seed)
         self._seed_seq = ss
         rows = []
@@ -132,11 +139,13 @@ class EtaScanStudy(Study):
             from tqdm.auto import tqdm
 
             iterator = tqdm(etas, desc="EtaScanStudy", unit="eta")
-        for eta in iterator:
+        for k, eta in enumerate(iterator):
             m = clone(c["map"]).set_params(eta=float(eta))
+            ckpt = None if self.checkpoint is None else Path(self.checkpoint) / f"eta-{k:03d}"
             ps = PerturbationStudy(map=m, perturber=c["perturber"], metric=c["metric"],
                                    estimators=[FiniteLyapunov()], n_init=n_init, n_steps=n_steps,
-                                   seed=ss, n_jobs=self.n_jobs).run()
+                                   seed=ss, n_jobs=self.n_jobs, checkpoint=ckpt,
+                                   resume=self.resume).run()
             r = ps.result_
             fl = ps.estimators_[0]
             x0 = r["initial_state"].values
@@ -147,7 +156,8 @@ class EtaScanStudy(Study):
             lf = [lam.fit(loss[transient:, i]).laminar_fraction_ for i in range(n_init)
                   if np.all(np.isfinite(loss[transient:, i]))]
             spec = LyapunovSpectrum(n_steps=spec_steps, n_transient=0, k=1).fit(m, x0[0])
-            orbit = m.trajectory(x0[0], min(n_steps, spec_steps * 4), every=sh_every)[:, 0]
+            n_orbit = max(sh_every, (min(n_steps, spec_steps * 4) // sh_every) * sh_every)
+            orbit = m.trajectory(x0[0], n_orbit, every=sh_every)
             orbit = orbit[np.all(np.isfinite(orbit), axis=1)]
             sharp = Sharpness().fit(m, orbit)
             sh = np.asarray(sharp.sharpness_, dtype=float)

@@ -119,6 +119,7 @@ class IntermittencyStudy(Study):
 
     def run(self):
         """Train, record, analyse each loss series; returns self."""
+        self._check_saveable()
         import xarray as xr
 
         from ..results import study_attrs

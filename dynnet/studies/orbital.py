@@ -80,6 +80,7 @@ class OrbitalStabilityStudy(SweepStudy):
 
     def run(self):
         """Run the eps sweep, then weight importance and drift of each reference; returns self."""
+        self._check_saveable()
         from ..estimators.gd import WeightDrift, WeightImportance
 
         c = self._resolved()
@@ -92,20 +93,21 @@ class OrbitalStabilityStudy(SweepStudy):
         disp = np.full((n_init, dim), np.nan)
         trav = np.full((n_init, dim), np.nan)
         slope = np.full(n_init, np.nan)
-        for i in range(n_init):  # one reference orbit at a time keeps memory at T x dim
-            traj = m.trajectory(x0[i], n_steps)[:, 0]
-            wi = WeightImportance().fit(m, traj[-1])
+        monotone = np.zeros(n_init, dtype=bool)
+        traj = m.trajectory(x0, n_steps)  # every reference, every step: (T+1, n_init, dim)
+        for i in range(n_init):  # per-network analyses of the finished orbits
+            wi = WeightImportance().fit(m, traj[-1, i])
             importance[i] = wi.values_
-            wd = WeightDrift().fit(traj, map=m)
-            idx = wd.index_
-            disp[i, idx] = wd.displacement_
-            trav[i, idx] = wd.travelled_
+            wd = WeightDrift().fit(traj[:, i], map=m)
+            disp[i, wd.index_] = wd.displacement_
+            trav[i, wd.index_] = wd.travelled_
             slope[i] = wd.slope_
+            monotone[i] = bool(np.all(np.diff(m.loss(traj[:, i])) <= 0))
         ds["importance"] = (("init", "coord"), importance)
         ds["displacement"] = (("init", "coord"), disp)
         ds["travelled"] = (("init", "coord"), trav)
         ds["drift_slope"] = (("init",), slope)
-        ds["loss_monotone"] = (("init",), np.all(np.diff(ds["loss"].values, axis=0) <= 0, axis=0))
+        ds["loss_monotone"] = (("init",), monotone)  # checked at every step, not every record
         self.result_ = ds
         self._restore()
         return self

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from ..base import as_seed_sequence, check_int, clone, stream
-from ..maps.base import DivergenceWarning, Map
+from ..maps.base import DivergenceWarning, Map, check_every
 from ..metrics import L1, Metric
 from ..perturbers import Perturber, UniformPerturber
 from .base import Study
@@ -141,7 +141,7 @@ class PerturbationStudy(Study):
         if self.initial_states is None:
             return m.initial_state(n_init, seed=np.random.SeedSequence(
                 self._seed_seq.entropy, spawn_key=tuple(self._seed_seq.spawn_key) + (0,)))
-        x = m.check_states(self.initial_states, name="initial_states")
+        x = m.check_states(self.initial_states, name="initial_states", finite=True)
         if x.shape[0] != n_init:
             raise ValueError(
                 f"PerturbationStudy: initial_states has {x.shape[0]} rows but n_init={n_init}"
@@ -150,10 +150,12 @@ class PerturbationStudy(Study):
 
     def run(self):
         """Run every initial condition with its perturbations; returns self."""
+        self._check_saveable()
         m, p, d = self._components()
+        self._check_estimators()
         n_init = check_int(self, "n_init", self.n_init, low=1)
         n_steps = check_int(self, "n_steps", self.n_steps, low=0)
-        every = check_int(self, "every", self.every, low=1)
+        every = check_every(self, n_steps, self.every)
         n_pert = check_int(p, "n", p.n, low=1)
         self._seed_seq = as_seed_sequence(self.seed)
         x0 = self._initial_states(m, n_init)
@@ -165,11 +167,14 @@ class PerturbationStudy(Study):
         done: dict = {}
         if self.checkpoint is not None:
             from ..checkpoint import Checkpoint
+
+            self._check_resume()
             from ..results import encode_params
 
             fp = encode_params(clone(self).set_params(
                 n_jobs=1, progress=False, checkpoint=None, resume=False, chunk_size=None,
-                estimators=(), initial_states=None)) + hashlib.sha256(x0.tobytes()).hexdigest()
+                estimators=(), initial_states=None)) + hashlib.sha256(x0.tobytes()).hexdigest() + repr(
+                (self._seed_seq.entropy, tuple(self._seed_seq.spawn_key)))
             ckpt = Checkpoint(self.checkpoint, fp, resume=bool(self.resume))
             done = ckpt.load()
         todo = np.array([i for i in range(n_init) if i not in done], dtype=int)

@@ -42,8 +42,9 @@ class PostLearningStudy(SweepStudy):
     result_ : xarray.Dataset
         ``distance (eps, step, init, pert)`` with ``step`` counted from the
         perturbation, ``loss (step, init)``, ``jacobian_eigenvalues (init, mode)``
-        (moduli-sorted, real parts), ``hessian_eigenvalues (init, mode)``,
-        ``n_unit (init, tol)``.
+        (by decreasing modulus, :func:`~dynnet.jacobian_spectrum`),
+        ``hessian_eigenvalues (init, mode)`` for the GD map,
+        ``n_unit (init, tol)``: how many :math:`|\mu - 1| \le tol`.
 
     References
     ----------
@@ -80,6 +81,7 @@ class PostLearningStudy(SweepStudy):
 
     def run(self):
         """Train, perturb at ``n_before``, track ``n_after`` steps, diagonalise J; returns self."""
+        self._check_saveable()
         c = self._resolved()
         m = c["map"]
         n_before = check_int(self, "n_before", self.n_before, low=0)
@@ -91,19 +93,19 @@ class PostLearningStudy(SweepStudy):
         ds = ds.rename({"initial_state": "perturbed_state"})
         ds["start_state"] = (("init", "coord"), x0)
         if m.has_jacobian:
-            eig_j, eig_h = [], []
-            for x in x_star:  # one eigen-decomposition per reference
-                J = m.jacobian(x)
-                mu = np.linalg.eigvals(J)
-                mu = mu[np.argsort(-np.abs(mu))]
-                eig_j.append(mu.real)
-                if hasattr(m, "hessian"):
-                    eig_h.append(np.sort(np.linalg.eigvalsh(m.hessian(x)))[::-1])
-            eig_j = np.array(eig_j)
-            ds["jacobian_eigenvalues"] = (("init", "mode"), eig_j)
-            if eig_h:
-                ds["hessian_eigenvalues"] = (("init", "mode"), np.array(eig_h))
-            n_unit = (np.abs(eig_j[:, :, None] - 1.0) < tol[None, None, :]).sum(axis=1)
+            from ..estimators.lyapunov import jacobian_spectrum
+            from ..maps.gd import GradientDescentMap
+
+            # one eigen-decomposition per trained reference, by the estimator's rule
+            spectra = [jacobian_spectrum(m, x, tol=float(tol.max())) for x in x_star]
+            mu = np.array([sp.eigenvalues for sp in spectra])
+            ds["jacobian_eigenvalues"] = (("init", "mode"), mu.real)
+            if np.iscomplexobj(mu):
+                ds["jacobian_eigenvalues_imag"] = (("init", "mode"), mu.imag)
+            elif isinstance(m, GradientDescentMap) and m._eta() > 0:
+                # J = I - eta H: the Hessian's eigenvalues come with J's, no second decomposition
+                ds["hessian_eigenvalues"] = (("init", "mode"), (1.0 - mu) / m._eta())
+            n_unit = (np.abs(mu[:, :, None] - 1.0) <= tol[None, None, :]).sum(axis=1)
             ds["n_unit"] = (("init", "tol"), n_unit)
             ds = ds.assign_coords(tol=("tol", tol))
         ds = ds.assign_coords(step=ds["step"].values)

@@ -55,7 +55,7 @@ def _gd_trajectory():
     from ..maps.gd import GradientDescentMap
 
     m = GradientDescentMap()
-    return {"trajectory": m.trajectory(m.initial_state(1, seed=0)[0], 20)[:, 0], "map": m}
+    return {"trajectory": m.trajectory(m.initial_state(1, seed=0)[0], 20), "map": m}
 
 
 for _path, _factory in {
