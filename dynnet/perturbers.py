@@ -23,6 +23,11 @@ class Perturber(ParamsObject):
     indices).
     """
 
+    def __init__(self, eps=1e-8, n=5, on="weights"):
+        self.eps = eps
+        self.n = n
+        self.on = on
+
     def _draw(self, rng, n, k):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement _draw(rng, n, k)")
 
@@ -99,11 +104,6 @@ class UniformPerturber(Perturber):
     Danovski, Soriano & Lacasa (2024), section 2.
     """
 
-    def __init__(self, eps=1e-8, n=5, on="weights"):
-        self.eps = eps
-        self.n = n
-        self.on = on
-
     def _draw(self, rng, n, k):
         eps = check_scalar(self, "eps", self.eps, low=0.0, low_open=True)
         return eps * (2.0 * rng.random((n, k)) - 1.0)
@@ -130,11 +130,6 @@ class GaussianPerturber(Perturber):
     G. Benettin, L. Galgani, A. Giorgilli, J.-M. Strelcyn, Meccanica 15, 9
     (1980) (random initial deviation vectors for Lyapunov exponents).
     """
-
-    def __init__(self, eps=1e-8, n=5, on="weights"):
-        self.eps = eps
-        self.n = n
-        self.on = on
 
     def _draw(self, rng, n, k):
         eps = check_scalar(self, "eps", self.eps, low=0.0, low_open=True)
