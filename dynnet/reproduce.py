@@ -22,6 +22,8 @@ PAPER_VALUES = {
     "intermittency.kantz_significant_fraction": ("some significant, many not", None),
     "intermittency.inits_with_period3_phases": ("period-3 laminar phases (most initial conditions)", None),
     "intermittency.laminar_period3_share": ("the laminar phases are period 3", None),
+    "intermittency.weights.inits_with_period3_phases": ("(weight space: not in the paper)", None),
+    "intermittency.weights.laminar_period3_share": ("(weight space: not in the paper)", None),
 }
 
 
@@ -75,6 +77,12 @@ def headline_rows(results: dict) -> list[dict]:
         add("intermittency.inits_with_period3_phases", f"{s.get('inits_with_period3_phases', 0)} of {n}")
         add("intermittency.laminar_period3_share", s.get("laminar_period3_share", np.nan),
             f"share of laminar steps; dominant period {s.get('laminar_dominant_period', 'none')}")
+        if "weights.inits_with_period3_phases" in s:
+            add("intermittency.weights.inits_with_period3_phases",
+                f"{s['weights.inits_with_period3_phases']} of {n}",
+                "laminar phases of W(t).v: period-3 weight cycles that a balanced training "
+                "set hides in the loss")
+            add("intermittency.weights.laminar_period3_share", s.get("weights.laminar_period3_share", np.nan))
     if "eta_scan" in results:
         ds = results["eta_scan"].result_
         for eta, reg in zip(ds["eta"].values, ds["regime"].values):

@@ -219,3 +219,16 @@ def test_step_validates_before_the_compiled_engine():
     assert np.isnan(out[1]).all()
     np.testing.assert_array_equal(out[[0, 2]], M.iterate(W[[0, 2]], 5))
     assert np.isnan(M.gradient(x)[1]).all()
+
+
+def test_unstratified_split_is_the_first_of_a_seeded_shuffle():
+    m = dn.GradientDescentMap(stratify=False, split_seed=3)
+    X, y = m.data("train")
+    perm = np.random.default_rng(3).permutation(150)
+    from sklearn.datasets import load_iris
+
+    raw = load_iris()
+    np.testing.assert_array_equal(X, raw.data[perm[:120]])
+    np.testing.assert_array_equal(m.data("test")[1], raw.target[perm[120:]])
+    with pytest.raises(TypeError, match="stratify='no' must be a bool"):
+        dn.GradientDescentMap(stratify="no").dim

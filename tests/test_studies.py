@@ -83,7 +83,12 @@ def test_intermittency_quick():
     assert r["compare_loss"].shape == (3, 1501, 3)
     assert r["weights"].shape == (1501, 1, 83)
     assert r["acf"].dims == ("init", "lag")
+    assert r["projection"].shape == (1501, 3)
+    v = r["projection_vector"].values
+    np.testing.assert_allclose(r["projection"].values[:, 0], r["weights"].values[:, 0] @ v, rtol=1e-12)
+    assert r["laminar_steps_by_period_weights"].dims == ("init", "period")
     out = s.summary()
+    assert "weights.inits_with_period3_phases" in out
     assert 0.0 <= out["laminar_fraction_mean"] <= 1.0
     assert len(s.plot()) == 5
 
@@ -121,3 +126,23 @@ def test_observe_segments_do_not_change_records():
     assert a["loss"].shape == (251, 3)
     c, _ = observe(m, x, 250, every=7, segment=30)
     np.testing.assert_array_equal(c["loss"], a["loss"][::7][: c["loss"].shape[0]])
+
+
+def test_balanced_classes_hide_a_period_3_weight_cycle_in_the_loss():
+    """At eta = 5 saturated networks cycle with period 3 in weight space. With the
+    class-balanced split (40/40/40) the loss barely changes along the cycle, so it looks
+    period 1; with the authors' unbalanced split (stratify=False) it changes by > 5%."""
+    rel = {}
+    for stratify in (True, False):
+        m = dn.GradientDescentMap(eta=5.0, stratify=stratify)
+        x0 = m.initial_state(20, seed=np.random.SeedSequence(0, spawn_key=(0,)))
+        tr = m.trajectory(m.iterate(x0, 4000), 3)
+        back = np.abs(tr[3] - tr[0]).max(axis=1)      # W(t+3) ~ W(t) ...
+        moved = np.abs(tr[1] - tr[0]).max(axis=1)     # ... while W(t+1) is far from W(t)
+        cyc = np.flatnonzero((back < 1e-3) & (moved > 1.0))
+        assert cyc.size >= 3, "expected period-3 weight cycles at eta = 5"
+        loss = m.loss(tr[:2, cyc].reshape(-1, 83)).reshape(2, -1)
+        rel[stratify] = np.abs(loss[1] - loss[0]) / loss[0]
+    assert np.all(rel[True] < 1e-4)
+    assert np.all(rel[False] > 0.05)
+    assert np.bincount(dn.GradientDescentMap(stratify=False).data("train")[1]).tolist() != [40, 40, 40]

@@ -110,10 +110,17 @@ class GradientDescentMap(Map):
         The bundled scikit-learn datasets, or the user's own arrays (labels may
         be any values; they are mapped to 0..C-1 in sorted order).
     test_size : int or float, default 30
-        Held-out samples (int) or fraction (float in [0, 1)); the split is
-        stratified and seeded by ``split_seed``. Iris gives 120 train / 30 test.
+        Held-out samples (int) or fraction (float in [0, 1)), split off with
+        seed ``split_seed``. Iris gives 120 train / 30 test.
     split_seed : int, default 0
-        Seed of the stratified train/test split.
+        Seed of the train/test split.
+    stratify : bool, default True
+        True: a stratified split (Iris: 40/40/40 training samples per class).
+        False: the training set is the first ``N - test_size`` samples of a
+        seeded shuffle, the authors' procedure, with unequal class counts.
+        The choice matters at large eta: with balanced classes the loss is
+        invariant under the class permutation of a period-3 weight cycle, so
+        such a cycle shows as period 1 in the loss (see the IntermittencyStudy).
     scale : bool, default False
         Standardise features with the training mean and std (the paper does
         not scale).
@@ -152,12 +159,13 @@ class GradientDescentMap(Map):
     """
 
     def __init__(self, eta=1.0, hidden=(10,), dataset="iris", test_size=30, split_seed=0,
-                 scale=False, init_std=1.0):
+                 stratify=True, scale=False, init_std=1.0):
         self.eta = eta
         self.hidden = hidden
         self.dataset = dataset
         self.test_size = test_size
         self.split_seed = split_seed
+        self.stratify = stratify
         self.scale = scale
         self.init_std = init_std
 
@@ -166,7 +174,7 @@ class GradientDescentMap(Map):
         """The prepared data and layout (cached until a data parameter changes)."""
         ds = self.dataset
         key = (ds if not isinstance(ds, (tuple, list)) else tuple(map(id, ds)),
-               self.hidden, self.test_size, self.split_seed, self.scale)
+               self.hidden, self.test_size, self.split_seed, self.stratify, self.scale)
         return self._cached(key, self._build_problem)
 
     def _build_problem(self) -> Problem:
@@ -188,15 +196,21 @@ class GradientDescentMap(Map):
         else:
             n_test = check_int(self, "test_size", ts, low=0, high=n - 2)
         seed = check_int(self, "split_seed", self.split_seed, low=0)
-        if not isinstance(self.scale, (bool, np.bool_)):
-            raise TypeError(f"GradientDescentMap: parameter scale={self.scale!r} must be a bool")
-        if n_test > 0:
+        for name in ("scale", "stratify"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(
+                    f"GradientDescentMap: parameter {name}={getattr(self, name)!r} must be a bool"
+                )
+        if n_test > 0 and self.stratify:
             from sklearn.model_selection import train_test_split
 
             idx_tr, idx_te = train_test_split(np.arange(n), test_size=n_test, stratify=y,
                                               random_state=seed)
             idx_tr = np.sort(idx_tr)
             idx_te = np.sort(idx_te)
+        elif n_test > 0:  # the first N - n_test of a seeded shuffle, in shuffled order
+            perm = np.random.default_rng(seed).permutation(n)
+            idx_tr, idx_te = perm[: n - n_test], perm[n - n_test:]
         else:
             idx_tr, idx_te = np.arange(n), np.arange(0)
         Xtr, ytr, Xte, yte = X[idx_tr], y[idx_tr], X[idx_te], y[idx_te]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import as_seed_sequence, check_int, check_scalar, clone
+from ..base import as_seed_sequence, check_int, check_scalar, clone, stream
 from ..metrics import L1
 from .base import Study
 
@@ -45,6 +45,34 @@ def observe(map, states, n_steps, every=1, progress=False, segment=1000, desc=No
     return {k: np.concatenate(v, axis=0) for k, v in parts.items()}, x
 
 
+def project_orbits(map, states, n_steps, v, segment=500):
+    """``W(t) . v`` for each orbit at every step, ``(n_steps + 1, E)``, and the final states.
+
+    The orbits run in segments of ``segment`` steps, so memory stays at
+    ``segment x E x dim``; the states themselves are not kept.
+    """
+    x = map.check_states(states)
+    out = [(x @ v)[None]]
+    done = 0
+    while done < n_steps:
+        k = min(segment, n_steps - done)
+        tr = map.trajectory(x, k)
+        out.append(tr[1:] @ v)
+        x = tr[-1]
+        done += k
+    return np.concatenate(out, axis=0), x
+
+
+def _steps_by_period(fits, max_p=16):
+    """Laminar steps per period (0..max_p) of each fitted LaminarPhases (None: zeros)."""
+    out = np.zeros((len(fits), max_p + 1))
+    for i, f in enumerate(fits):
+        if f is not None and len(f.phases_):
+            ph = np.asarray(f.phases_)
+            np.add.at(out[i], np.clip(ph[:, 2], 0, max_p), ph[:, 1] - ph[:, 0])
+    return out
+
+
 class IntermittencyStudy(Study):
     r"""Loss dynamics of GD far beyond the edge of stability.
 
@@ -62,6 +90,15 @@ class IntermittencyStudy(Study):
 
     The same initial networks are also trained at each of ``compare_eta``.
 
+    Laminar phases are also looked for in weight space, on the projection
+    :math:`W(t)\cdot v` onto a fixed random unit vector :math:`v` (from
+    ``seed``), with ``laminar_weights``. This matters: with a class-balanced
+    training set (the default stratified split, 40 samples per class), the
+    loss is the same at the three steps of a period-3 weight cycle that
+    permutes the classes' predictions, so the cycle shows as period 1 in the
+    loss but period 3 in weight space. The authors' unbalanced split
+    (``GradientDescentMap(stratify=False)``) shows it in the loss too.
+
     Parameters
     ----------
     map : Map, default GradientDescentMap(eta=5.0)
@@ -72,6 +109,9 @@ class IntermittencyStudy(Study):
     n_weight_series : int, default 1
     acf, kantz, laminar, hvg : Estimator or None
         None: the defaults of each class.
+    laminar_weights : Estimator or None
+        None: ``LaminarPhases(tol=1e-5, tol_mode="relative")``, for the
+        weight-space projection.
     seed : int, default 0
     progress : bool, default False
 
@@ -79,7 +119,9 @@ class IntermittencyStudy(Study):
     ----------
     result_ : xarray.Dataset
         ``loss``, ``weight_norm (step, init)``, ``compare_loss (eta, step, init)``,
-        ``weights (step, series, coord)``, and per initial condition the
+        ``weights (step, series, coord)``, ``projection (step, init)`` (:math:`W\cdot v`),
+        ``laminar_steps_by_period`` and ``laminar_steps_by_period_weights``
+        ``(init, period)`` (loss and weight space), and per initial condition the
         estimator results (``acf (init, lag)``, ``acf_band (init, bound, lag)``,
         ``kantz_exponent``, ``kantz_pvalue``, ``kantz_significant``,
         ``laminar_fraction``, ``hvg_mean_degree``, ``hvg_verdict`` ...).
@@ -95,7 +137,7 @@ class IntermittencyStudy(Study):
 
     def __init__(self, map=None, n_init=20, n_steps=10000, transient=3000,
                  compare_eta=(2.0, 3.0, 10.0), n_weight_series=1, acf=None, kantz=None,
-                 laminar=None, hvg=None, seed=0, progress=False):
+                 laminar=None, hvg=None, laminar_weights=None, seed=0, progress=False):
         self.map = map
         self.n_init = n_init
         self.n_steps = n_steps
@@ -106,6 +148,7 @@ class IntermittencyStudy(Study):
         self.kantz = kantz
         self.laminar = laminar
         self.hvg = hvg
+        self.laminar_weights = laminar_weights
         self.seed = seed
         self.progress = progress
 
@@ -115,7 +158,8 @@ class IntermittencyStudy(Study):
         from ..maps.gd import GradientDescentMap
 
         return {"map": lambda: GradientDescentMap(eta=5.0), "acf": E.ShuffledAutocorrelation,
-                "kantz": E.Kantz, "laminar": E.LaminarPhases, "hvg": E.HorizontalVisibilityGraph}
+                "kantz": E.Kantz, "laminar": E.LaminarPhases, "hvg": E.HorizontalVisibilityGraph,
+                "laminar_weights": lambda: E.LaminarPhases(tol=1e-5, tol_mode="relative")}
 
     def run(self):
         """Train, record, analyse each loss series; returns self."""
@@ -139,6 +183,13 @@ class IntermittencyStudy(Study):
         data = {k: (("step", "init"), v) for k, v in obs.items()}
         data["initial_state"] = (("init", "coord"), x0)
         data["diverged"] = (("init",), ~np.all(np.isfinite(final), axis=1))
+        v = stream(ss, 2).standard_normal(x0.shape[1])
+        v /= np.linalg.norm(v)
+        proj, final_p = project_orbits(m, x0, n_steps, v)
+        if not np.array_equal(final_p, final, equal_nan=True):  # pragma: no cover - engine promise
+            raise RuntimeError("IntermittencyStudy: the two runs of the same orbits differ")
+        data["projection"] = (("step", "init"), proj)
+        data["projection_vector"] = (("coord",), v)
         if n_w:
             data["weights"] = (("step", "series", "coord"), m.trajectory(x0[:n_w], n_steps))
         if etas:
@@ -193,15 +244,18 @@ class IntermittencyStudy(Study):
         ds["kantz_pvalue"] = xr.Variable(("init",), col("kantz", "pvalue_"))
         ds["kantz_significant"] = xr.Variable(("init",), col("kantz", "significant_", False, bool))
         ds["laminar_fraction"] = xr.Variable(("init",), col("laminar", "laminar_fraction_"))
-        # laminar steps per period (1..max) for each series: is it period 3, as in the paper?
-        max_p = 16
-        per_period = np.zeros((n_init, max_p + 1))
-        for i, f in enumerate(fits["laminar"]):
-            if f is not None and len(f.phases_):
-                ph = np.asarray(f.phases_)
-                np.add.at(per_period[i], np.clip(ph[:, 2], 0, max_p), ph[:, 1] - ph[:, 0])
-        ds["laminar_steps_by_period"] = xr.Variable(("init", "period"), per_period)
-        ds = ds.assign_coords(period=np.arange(max_p + 1))
+        # laminar steps per period for each series: is it period 3, as in the paper?
+        ds["laminar_steps_by_period"] = xr.Variable(("init", "period"), _steps_by_period(fits["laminar"]))
+        ds = ds.assign_coords(period=np.arange(ds.sizes["period"]))
+        if "projection" in ds:
+            proj = ds["projection"].values[transient:]
+            wfits = [clone(c["laminar_weights"]).fit(proj[:, i]) if np.all(np.isfinite(proj[:, i]))
+                     else None for i in range(n_init)]
+            ds["laminar_steps_by_period_weights"] = xr.Variable(("init", "period"),
+                                                                _steps_by_period(wfits))
+            ds["laminar_fraction_weights"] = xr.Variable(
+                ("init",), np.array([f.laminar_fraction_ if f is not None else np.nan for f in wfits]))
+            self.estimators_ += [f for f in wfits if f is not None]
         self.result_ = ds
         ds["hvg_mean_degree"] = xr.Variable(("init",), col("hvg", "mean_degree_"))
         ds["hvg_verdict"] = xr.Variable(("init",), col("hvg", "verdict_", "", object).astype(str))
@@ -223,11 +277,14 @@ class IntermittencyStudy(Study):
         }
         if "acf_significant_fraction" in ds:
             out["acf_significant_fraction_mean"] = float(np.nanmean(ds["acf_significant_fraction"].values))
-        steps = ds["laminar_steps_by_period"].values.sum(axis=0)
-        if steps.sum() > 0:
-            out["laminar_dominant_period"] = int(np.argmax(steps))
-            out["laminar_period3_share"] = float(steps[3] / steps.sum())
-            out["inits_with_period3_phases"] = int((ds["laminar_steps_by_period"].values[:, 3] > 0).sum())
+        for prefix, name in (("", "laminar_steps_by_period"), ("weights.", "laminar_steps_by_period_weights")):
+            if name not in ds:
+                continue
+            steps = ds[name].values.sum(axis=0)
+            out[f"{prefix}inits_with_period3_phases"] = int((ds[name].values[:, 3] > 0).sum())
+            if steps.sum() > 0:
+                out[f"{prefix}laminar_dominant_period"] = int(np.argmax(steps))
+                out[f"{prefix}laminar_period3_share"] = float(steps[3] / steps.sum())
         if "kantz_ref_significant" in ds:
             out["kantz_ref_significant_fraction"] = float(ds["kantz_ref_significant"].values.mean())
         verdicts, counts = np.unique(ds["hvg_verdict"].values, return_counts=True)
