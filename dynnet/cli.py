@@ -100,15 +100,26 @@ def _print_summary(summary: dict, file=sys.stdout):
 
 
 def cmd_list(args):
+    """List what is registered; ``--check`` also imports each entry and says if it loads."""
     from . import plugins
 
     rows = plugins.describe()
+    broken = 0
     for group in GROUPS:
         print(f"{group}:")
         for g, name, dist, value in rows:
-            if g == group:
-                print(f"  {name:<20} {dist:<20} {value}")
-    return 0
+            if g != group:
+                continue
+            status = ""
+            if args.check:
+                try:
+                    plugins.load(group, name, distribution=dist)
+                    status = "  ok"
+                except ImportError as exc:
+                    broken += 1
+                    status = f"  BROKEN: {exc}"
+            print(f"  {name:<20} {dist:<20} {value}{status}")
+    return 1 if broken else 0
 
 
 def cmd_run(args):
@@ -171,7 +182,10 @@ def make_parser():
 
     p.add_argument("--version", action="version", version=f"dynnet {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="studies, maps, estimators and plugins").set_defaults(func=cmd_list)
+    ls = sub.add_parser("list", help="studies, maps, estimators and plugins")
+    ls.add_argument("--check", action="store_true",
+                    help="also import each entry and report the ones that do not load")
+    ls.set_defaults(func=cmd_list)
     r = sub.add_parser("run", help="run a study and save its result (netCDF)")
     r.add_argument("study", help="a study name (see `dynnet list`), e.g. edge-of-stability")
     r.add_argument("--quick", action="store_true", help="the small preset (seconds to a minute)")

@@ -169,7 +169,7 @@ def _is_builtin(dist: str) -> bool:
     return dist.lower().replace("_", "-") == _BUILTIN_DIST
 
 
-def _warn_once(key, message: str, stacklevel: int = 5) -> None:
+def _warn_once(key, message: str, stacklevel: int = 4) -> None:
     if key in _warned:
         return
     _warned.add(key)
@@ -263,6 +263,14 @@ def _base_class(group: str):
     return getattr(importlib.import_module(module), attr)
 
 
+def _has_params(cls) -> bool:
+    try:
+        cls._param_names()
+        return True
+    except TypeError:
+        return False
+
+
 def _interface_gaps(group: str, cls, base) -> list[str]:
     """What ``cls`` lacks of its group's interface (empty if nothing)."""
     gaps = []
@@ -273,8 +281,9 @@ def _interface_gaps(group: str, cls, base) -> list[str]:
     if group == "dynnet.maps":
         if not overridden("step"):
             gaps.append("step(states)")
-        if getattr(cls, "dim", None) is None:
-            gaps.append("dim")
+        takes_dim = "dim" in cls._param_names() if _has_params(cls) else False
+        if getattr(cls, "dim", None) is None and not takes_dim:
+            gaps.append("dim (a class attribute, a property, or an __init__ parameter)")
     elif group == "dynnet.perturbers":
         if not overridden("_draw", "perturb"):
             gaps.append("_draw(rng, n, k) (or perturb(state, map, seed))")
@@ -397,7 +406,7 @@ def load_all(group: str, *, builtins: bool = True) -> dict[str, type]:
         try:
             out[name] = _import_entry(entry)
         except PluginError as exc:
-            _warn_once(entry.key, str(exc), stacklevel=4)
+            _warn_once(entry.key, str(exc), stacklevel=3)
     return out
 
 

@@ -32,6 +32,8 @@ def test_list_shows_studies_maps_estimators():
     out = run("list").stdout
     for name in ["edge-of-stability", "eta-scan", "gd", "henon", "finite-lyapunov", "l1"]:
         assert name in out
+    checked = run("list", "--check").stdout
+    assert "BROKEN" not in checked and checked.count("  ok") >= 25
 
 
 def test_set_values_are_literals_never_code():

@@ -221,3 +221,24 @@ def test_import_dynnet_imports_no_plugin():
         "print(sorted(mods), bad)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("[]"), out.stdout
+
+
+def test_a_map_whose_dim_is_a_parameter_passes_the_interface_check():
+    from dynnet.plugins import _interface_gaps
+
+    class DimMap(dn.Map):
+        def __init__(self, dim=3):
+            self.dim = dim
+
+        def step(self, states):
+            return states
+
+    class NoDim(dn.Map):
+        def __init__(self):
+            pass
+
+        def step(self, states):
+            return states
+
+    assert _interface_gaps("dynnet.maps", DimMap, dn.Map) == []
+    assert any("dim" in g for g in _interface_gaps("dynnet.maps", NoDim, dn.Map))
