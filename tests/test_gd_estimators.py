@@ -168,18 +168,22 @@ def test_weight_importance_other_groups(gd_state):
 # WeightDrift
 # ----------------------------------------------------------------------------
 
-def test_weight_drift_monotone_motion_has_slope_one():
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+def test_weight_drift_monotone_motion_has_slope_one(scale):
+    # |w0| = scale: Delta = |v| T / scale, D = |v| T, so log10 Delta = log10 D
+    # + log10(1 / scale): slope 1, intercept 0 (scale 1) or log10(0.5) = -0.30103
+    # (scale 2; ln 0.5 with a natural log, 0 without the 1/|w0| normalisation)
     rng = np.random.default_rng(0)
     n, T = 50, 40
-    w0 = rng.choice([-1.0, 1.0], n)
+    w0 = scale * rng.choice([-1.0, 1.0], n)
     v = np.exp(rng.uniform(-6, 0, n)) * rng.choice([-1.0, 1.0], n)
     traj = w0 + v * np.arange(T + 1)[:, None]
     wd = dn.WeightDrift().fit(traj)
-    np.testing.assert_allclose(wd.displacement_, np.abs(v) * T, rtol=1e-10)
+    np.testing.assert_allclose(wd.displacement_, np.abs(v) * T / scale, rtol=1e-10)
     np.testing.assert_allclose(wd.travelled_, np.abs(v) * T, rtol=1e-10)
     assert wd.slope_ == pytest.approx(1.0, abs=1e-10)
-    assert wd.intercept_ == pytest.approx(0.0, abs=1e-9)
-    assert wd.r2_ == pytest.approx(1.0, abs=1e-10)
+    assert wd.intercept_ == pytest.approx(np.log10(1.0 / scale), abs=1e-9)
+    assert wd.r2_ == pytest.approx(1.0, abs=1e-10) and wd.r2_ <= 1.0
     assert wd.n_fit_ == n
 
 

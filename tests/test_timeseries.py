@@ -1,6 +1,7 @@
 """Kantz, Rosenstein and ShuffledAutocorrelation against known answers."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -69,10 +70,60 @@ def test_best_r2_finds_linear_region():
     assert 5 <= m[0] <= 12
     assert b[0] == pytest.approx(0.7, abs=1e-12)
     assert a[0] == pytest.approx(-10.0, abs=1e-10)
-    assert r2[0] == pytest.approx(1.0, abs=1e-12)
+    assert r2[0] == pytest.approx(1.0, abs=1e-12) and r2[0] <= 1.0
     y2 = y.copy()
     y2[3] = np.nan                                          # every window holds n = 3
     assert np.isnan(_best_r2_fit(y2[None], 1, 5, 25)[0][0])
+
+
+@given(a=st.floats(-50, 50), b=st.floats(-3, 3), noise=st.sampled_from([0.0, 1e-12, 1e-3]),
+       seed=st.integers(0, 2**32 - 1))
+def test_best_r2_is_within_0_1(a, b, noise, seed):
+    # unclipped, cxy^2 / (vx vy) exceeds 1 by a few ulp on most exact lines
+    y = a + b * np.arange(26.0) + noise * np.random.default_rng(seed).standard_normal(26)
+    _, _, r2, _ = _best_r2_fit(y[None], 1, 3, 25)
+    assert 0.0 <= r2[0] <= 1.0
+    if abs(b) > 1e-3 and noise == 0:
+        assert r2[0] == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("cls", [dn.Kantz, dn.Rosenstein])
+def test_min_fit_needs_three_points(cls):
+    z = np.random.default_rng(1).random(2000)
+    with pytest.raises(ValueError, match=r"min_fit=2 .*\[3, 25\]"):
+        cls(min_fit=2).fit(z)
+    est = cls(min_fit=3, n_ref=200, **({"radius": 1e-3} if cls is dn.Kantz else {})).fit(z)
+    assert est.fit_range_[1] >= 3 and 0.0 <= est.r2_ <= 1.0
+
+
+@pytest.mark.parametrize("cls", [dn.Kantz, dn.Rosenstein])
+def test_constant_series_is_an_error(cls):
+    with pytest.raises(ValueError, match="constant"):
+        cls(n_ref=100).fit(np.ones(500))
+    # constant only after the transient: also an error
+    with pytest.raises(ValueError, match=r"transient=100\) is constant"):
+        cls(n_ref=100, transient=100).fit(np.r_[np.linspace(0, 1, 100), np.ones(500)])
+
+
+def test_kantz_warns_when_few_references_have_neighbours():
+    # N(0, 1e3): no point within 5e-5 of another
+    x = np.random.default_rng(0).normal(0, 1e3, 2000)
+    msg = r"only 0 of 1000 reference points \(0\.0%\).*radius=5e-05"
+    with pytest.warns(RuntimeWarning, match=msg):
+        k = dn.Kantz().fit(x)
+    assert np.isnan(k.exponent_) and not k.significant_ and k.n_neighbors_.sum() == 0
+    # uniform on [0, 4]: P(a neighbour within 5e-5) = 1 - exp(-2000 * 1e-4 / 4) ~ 5 %
+    u = np.random.default_rng(0).uniform(0, 4, 2000)
+    with pytest.warns(RuntimeWarning, match=r"\d+ of 1000 reference points \([0-9.]+%\)") as rec:
+        k = dn.Kantz().fit(u)
+    assert len([w for w in rec if issubclass(w.category, RuntimeWarning)]) == 1
+    frac = float(np.mean(k.n_neighbors_ > 0))
+    assert 0.0 < frac < 0.1 and f"({frac:.1%})" in str(rec[0].message)
+    # uniform on [0, 0.1]: about 86 % have neighbours, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        k = dn.Kantz().fit(u / 40.0)
+    assert np.mean(k.n_neighbors_ > 0) > 0.5
 
 
 # --------------------------------------------------------------------------- oracles

@@ -340,7 +340,8 @@ class WeightDrift(Estimator):
             syy = float(yc @ yc)
             self.slope_ = sxy / sxx
             self.intercept_ = float(ly.mean() - self.slope_ * lx.mean())
-            self.r2_ = sxy * sxy / (sxx * syy) if syy > 0 else 1.0
+            # clipped: rounding can push an exact line's R^2 a few ulp past 1
+            self.r2_ = min(1.0, sxy * sxy / (sxx * syy)) if syy > 0 else 1.0
         else:
             self.slope_ = self.intercept_ = self.r2_ = np.nan
         return self

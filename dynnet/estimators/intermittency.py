@@ -145,13 +145,19 @@ class LaminarPhases(Estimator):
         return sorted({int(p) for p in ps})
 
     def fit(self, series):
-        """Find the laminar phases of ``series`` (shape (N,)); returns self."""
+        """Find the laminar phases of ``series`` (shape (N,)); returns self.
+
+        An empty series raises ValueError.
+        """
         x = check_array(self, "series", series, ndim=1)
         periods = self._check_periods()
         tol = check_scalar(self, "tol", self.tol, low=0.0)
         mode = check_option(self, "tol_mode", self.tol_mode, ["absolute", "relative"])
         min_length = check_int(self, "min_length", self.min_length, low=1)
         n = x.shape[0]
+        if n == 0:
+            raise ValueError("LaminarPhases: the series is empty (length 0); it needs at "
+                             "least one sample")
         label = np.zeros(n, dtype=np.int64)
         for p in reversed(periods):             # smallest matching period wins
             if p < n:
@@ -180,7 +186,7 @@ class LaminarPhases(Estimator):
         np.add.at(mark, s, 1)
         np.add.at(mark, b, -1)
         self.laminar_mask_ = np.cumsum(mark[:-1]) > 0
-        self.laminar_fraction_ = float(self.laminar_mask_.mean()) if n else float("nan")
+        self.laminar_fraction_ = float(self.laminar_mask_.mean())
         return self
 
     def summary(self):

@@ -55,10 +55,13 @@ def _saturation_index(y, bad, tol):
     """Index where each curve stops growing, and whether it saturated.
 
     ``y`` (T, N) with ``bad`` points. Let ``u`` be the first valid time from
-    which the curve never again rises more than ``tol`` above ``y[u]``, and
+    which the curve never again rises more than ``tol`` above ``y[u]`` and
+    where it lies at least ``tol`` above its lowest valid point so far (so
+    the high start of a curve that first contracts is not a plateau), and
     ``level`` the median of the curve from ``u`` on (the plateau). Saturation
     is the first time at or after ``u`` where the curve reaches ``level``,
-    provided the curve rose by at least ``tol`` before it and the tail from
+    provided it lies at least ``tol`` above the lowest valid point up to it
+    (the running minimum: a curve may contract before it grows) and the tail from
     ``u`` on is flat (the median of its second half exceeds the median of its
     first half by at most ``tol / 4``: a straight line rising ``tol`` is
     not); otherwise there is no saturation and the index is ``T - 1``.
@@ -72,7 +75,11 @@ def _saturation_index(y, bad, tol):
     rev = np.maximum.accumulate(yy[::-1], axis=0)[::-1]
     future = np.full_like(yy, -np.inf)
     future[:-1] = rev[1:]
-    cond = (~bad) & (yy >= future - tol)
+    # lowest valid point up to t (running minimum; NaN before the first valid point)
+    low = np.fmin.accumulate(np.where(bad, np.nan, y), axis=0)
+    with np.errstate(invalid="ignore"):
+        risen = yy - low >= tol
+    cond = (~bad) & (yy >= future - tol) & risen
     has = cond.any(axis=0)
     u = np.where(has, cond.argmax(axis=0), T - 1)
     t = np.arange(T)[:, None]
@@ -86,10 +93,10 @@ def _saturation_index(y, bad, tol):
         second_half = np.nanmedian(np.where(tail & (t >= mid[None, :]), y, np.nan), axis=0)
     reach = tail & (yy >= level[None, :])
     s = np.where(reach.any(axis=0), reach.argmax(axis=0), T - 1)
-    first = np.where((~bad).any(axis=0), (~bad).argmax(axis=0), 0)
+    # rise from the lowest valid point up to s (a curve may contract first)
     cols = np.arange(N)
     with np.errstate(invalid="ignore"):
-        rise = yy[s, cols] - yy[first, cols]
+        rise = yy[s, cols] - low[s, cols]
         flat = ~(second_half - first_half > tol / 4.0)
     sat = has & (rise >= tol) & (s < T - 1) & flat
     return np.where(sat, s, last), sat
@@ -186,7 +193,10 @@ class FiniteLyapunov(Estimator):
     Parameters
     ----------
     starts : range or sequence of int, default range(0, 101, 5)
-        Window starts :math:`t_1`, in time units (steps).
+        Window starts :math:`t_1`, in time units (steps). Starts are measured
+        from the first record: with ``steps = 4000 + arange(T)`` the start 0
+        is step 4000. Windows that do not fit the series are skipped; if none
+        of the grid fits, :meth:`fit` raises ValueError.
     lengths : range or sequence of int, default range(30, 101, 5)
         Window lengths :math:`t_2 - t_1`, in time units.
     r2_min : float, default 0.9
@@ -207,10 +217,14 @@ class FiniteLyapunov(Estimator):
     saturation_tol : float or None, default ln(10)
         Saturation detection, in units of :math:`\ln d`. With :math:`u` the
         first time after which the curve never rises more than
-        ``saturation_tol`` above :math:`y(u)`, the plateau level is the
+        ``saturation_tol`` above :math:`y(u)` and where :math:`y(u)` lies at
+        least ``saturation_tol`` above the lowest earlier value of the curve
+        (its running minimum: curves may contract before they grow), the
+        plateau level is the
         median of :math:`y` from :math:`u` on, and the curve saturates at
         :math:`t_s`, the first time it reaches that level (counted only if
-        it rose at least ``saturation_tol`` before, and the tail from
+        :math:`y(t_s)` is at least ``saturation_tol`` above the running
+        minimum up to :math:`t_s`, and the tail from
         :math:`u` on is flat: the median of its second half exceeds that of
         its first half by at most ``saturation_tol / 4``, so a curve still
         growing at the end of the series is not saturated). Windows may not
@@ -220,7 +234,8 @@ class FiniteLyapunov(Estimator):
     ----------
     exponents_ : (n_init,) best-window slopes :math:`\Lambda_i` (NaN: no valid window)
     r2_ : (n_init,) their :math:`R^2`
-    windows_ : (n_init, 2) the best window ``[t1, t2)`` in time units
+    windows_ : (n_init, 2) the best window ``[t1, t2)`` as times of the
+        records (``steps[0]`` + start, in the units of ``steps``)
     kept_ : (n_init,) bool
     mle_, mle_std_ : mean and standard deviation (ddof=1) of the kept exponents
     mle_ci_ : (2,) bootstrap confidence interval of ``mle_``
@@ -246,23 +261,45 @@ class FiniteLyapunov(Estimator):
     Notes
     -----
     **Bias.** :math:`\Lambda_i` is a finite-time exponent *selected* for
-    linearity: among ~300 windows the best-:math:`R^2` one tends to sit on a
-    stretch of fast, steady growth, so the mean of the kept :math:`\Lambda_i`
-    is biased upward, and the cut :math:`\Lambda > \lambda_{\min}` adds to it.
-    With ``average="distance"`` the log of a mean also measures the
-    generalised exponent :math:`L(1) = \lim_t t^{-1}\ln\langle d(t)/d(0)\rangle
-    \ge \lambda` (Jensen), instead of :math:`\lambda = \lim_t
-    t^{-1}\langle \ln d(t)/d(0)\rangle`. On the logistic map at :math:`r = 4`
-    (:math:`\varepsilon = 10^{-12}`, 5 perturbations, 200 initial conditions)
-    the paper's procedure gives about 0.74 instead of :math:`\ln 2 = 0.693`.
-    ``pooled_mle_`` averages :math:`\ln d` over every member before any
-    selection, so fluctuations of the finite-time exponents cancel and it
-    converges to :math:`\lambda` (logistic: :math:`\ln 2` within 0.02).
+    linearity: when many windows fit before saturation, the best-:math:`R^2`
+    one tends to sit on a short stretch of fast, steady growth, so the mean of
+    the kept :math:`\Lambda_i` is biased upward, and the cut
+    :math:`\Lambda > \lambda_{\min}` adds to it. With ``average="distance"``
+    the log of a mean also measures the generalised exponent
+    :math:`L(1) = \lim_t t^{-1}\ln\langle d(t)/d(0)\rangle \ge \lambda`
+    (Jensen), instead of :math:`\lambda = \lim_t t^{-1}\langle \ln
+    d(t)/d(0)\rangle`. How large the selection bias is depends on the grid
+    and on how long the growth phase lasts. On the logistic map at
+    :math:`r = 4` (:math:`\varepsilon = 10^{-12}`, 5 perturbations, 200
+    initial conditions, so saturation after about 40 steps):
+
+    * the fine grid ``starts=range(0, 31)``, ``lengths=range(10, 41)`` (961
+      windows, about 500 of them ending before saturation) gives 0.715-0.733
+      (0.733 and 0.715 with study seeds 0 and 1) instead of
+      :math:`\ln 2 = 0.693`;
+    * the default grid gives :math:`\ln 2` within 0.002 (0.692 and 0.693
+      with seeds 0 and 1, 0.6914-0.6948 over seeds 0-5): windows may not
+      run past saturation (~40 steps), so of its starts (steps of 5) and
+      lengths (>= 30) only 6-8 windows fit, starting at 0-10 and spanning
+      30-45 steps of the ~40-step growth phase (most often ``[0, 40)``); the
+      slope is then close to the total growth over the whole phase divided
+      by its duration, which leaves little room for selection.
+
+    So the default grid is not biased *on the logistic map*, but only
+    because its saturation limit leaves few windows; with longer growth
+    phases (smaller :math:`\varepsilon` or a smaller exponent) more windows
+    fit and the selection bias returns. ``pooled_mle_`` averages :math:`\ln d` over
+    every member before any selection, so fluctuations of the finite-time
+    exponents cancel and it converges to :math:`\lambda` (logistic:
+    :math:`\ln 2` within 0.02).
 
     Invalid data are data: members whose distance is ever NaN/inf are dropped
-    (``n_excluded_``; collapsed members: ``n_collapsed_``); a point whose averaged log is :math:`-\infty` (a zero
-    distance) invalidates the windows that contain it; windows longer than the
-    series, with fewer than 3 records, or running past saturation are skipped.
+    (``n_excluded_``; collapsed members: ``n_collapsed_``); a point whose
+    averaged log is :math:`-\infty` (a zero distance) invalidates the windows
+    that contain it; windows longer than the series, with fewer than 3
+    records, or running past saturation are skipped. Window starts are
+    measured from the first record; a grid of which no window fits the series
+    at all, and ``n_init == 0`` or ``n_pert == 0``, raise ValueError.
 
     References
     ----------
@@ -290,23 +327,33 @@ class FiniteLyapunov(Estimator):
 
     # ---- helpers -------------------------------------------------------
     def _windows(self, steps):
-        """Window grid in record indices ``[a, b)`` that fit the series."""
+        """Window grid in record indices ``[a, b)`` that fit the series.
+
+        Starts are offsets from the first record ``steps[0]``; the returned
+        ``t1, t2`` are absolute times (``steps[0] + start``). Raises
+        ValueError when no window of the grid fits.
+        """
         starts = _grid(self, "starts", self.starts, 0)
         lengths = _grid(self, "lengths", self.lengths, 1)
         t1 = np.repeat(starts, lengths.size).astype(np.float64)
         t2 = t1 + np.tile(lengths, starts.size)
         dt = steps[1] - steps[0]
-        a = np.ceil((t1 - steps[0]) / dt - 1e-9).astype(np.int64)
-        b = np.ceil((t2 - steps[0]) / dt - 1e-9).astype(np.int64)
+        a = np.ceil(t1 / dt - 1e-9).astype(np.int64)
+        b = np.ceil(t2 / dt - 1e-9).astype(np.int64)
         keep = (a >= 0) & (b <= steps.size) & (b - a >= 3)
-        return a[keep], b[keep], t1[keep], t2[keep]
+        if not keep.any():
+            raise ValueError(
+                f"FiniteLyapunov: no window of the grid starts={self.starts!r}, "
+                f"lengths={self.lengths!r} fits the series: {steps.size} records "
+                f"{dt:g} time units apart span {(steps.size - 1) * dt:g} time units from "
+                "the first record, and a window needs start + length within that span "
+                "and at least 3 records"
+            )
+        return a[keep], b[keep], steps[0] + t1[keep], steps[0] + t2[keep]
 
     def _curve_fit(self, steps, y, bad, tol):
         a, b, t1, t2 = self._windows(steps)
         limit, sat = _saturation_index(y, bad, tol)
-        if a.size == 0:
-            nan = np.full(y.shape[1], np.nan)
-            return nan, nan.copy(), np.full((y.shape[1], 2), np.nan), limit, sat
         slope, r2, best = _best_window_fit(steps, y, bad, a, b, limit)
         win = np.full((y.shape[1], 2), np.nan)
         found = best >= 0
@@ -336,6 +383,11 @@ class FiniteLyapunov(Estimator):
         T, n_init, n_pert = d.shape
         if T < 3:
             raise ValueError(f"FiniteLyapunov: distances need at least 3 records, got shape {d.shape}")
+        if n_init == 0 or n_pert == 0:
+            raise ValueError(
+                "FiniteLyapunov: distances need at least one initial condition and one "
+                f"perturbation (shape (T, n_init, n_pert)), got shape {d.shape}"
+            )
         if np.any(d < 0):
             raise ValueError("FiniteLyapunov: distances must be >= 0")
         if steps is None:
@@ -371,7 +423,7 @@ class FiniteLyapunov(Estimator):
                 y = np.where(member_ok[None], np.log(np.where(member_ok[None], d, 1.0)),
                              0.0).sum(axis=2) / n_ok
         bad = ~np.isfinite(y)
-        slope, r2, win, limit, sat = self._curve_fit(steps, y, bad, tol)
+        slope, r2, win, limit, sat = self._curve_fit(steps, y, bad, tol)  # checks the grid
         sat_t = steps[limit].astype(np.float64)
         sat_t[n_ok == 0] = np.nan
 

@@ -12,6 +12,8 @@ Neighbour searches use :class:`scipy.spatial.cKDTree`, so the cost is
 
 from __future__ import annotations
 
+import warnings
+
 import numba
 import numpy as np
 from scipy import stats
@@ -80,7 +82,8 @@ def _best_r2_fit(logd, start, m_min, m_max):
     cxy = c * Sxy - Sx * Sy
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = cxy / vx
-        r2 = cxy * cxy / (vx * vy)
+        # rounding can push R^2 a few ulp past 1 (or below 0): clip to [0, 1]
+        r2 = np.clip(cxy * cxy / (vx * vy), 0.0, 1.0)
     ends = np.arange(L) + start                  # window end m for each column
     usable = (ends >= m_min) & (nbad == 0) & (vx > 0)
     r2 = np.where(usable & np.isfinite(r2), r2, -np.inf)
@@ -164,7 +167,9 @@ class _DivergenceEstimator(Estimator):
         dim = check_int(self, "dim", self.dim, low=1)
         delay = check_int(self, "delay", self.delay, low=1)
         n_steps = check_int(self, "n_steps", self.n_steps, low=2)
-        min_fit = check_int(self, "min_fit", self.min_fit, low=2, high=n_steps)
+        # a fit region needs >= 3 points: a line through 2 points has R^2 = 1,
+        # which would always win the best-R^2 selection
+        min_fit = check_int(self, "min_fit", self.min_fit, low=3, high=n_steps)
         n_sig = check_int(self, "n_sig", self.n_sig, low=3, high=n_steps)
         transient = check_int(self, "transient", self.transient, low=0)
         min_tsep = check_int(self, "min_tsep", self.min_tsep, low=0)
@@ -181,6 +186,12 @@ class _DivergenceEstimator(Estimator):
                 f"{type(self).__name__}: the series (length {x.shape[0]} after "
                 f"transient={transient}) is too short for dim={dim}, delay={delay}, "
                 f"n_steps={n_steps}, min_tsep={min_tsep}"
+            )
+        if np.ptp(x) == 0:
+            raise ValueError(
+                f"{type(self).__name__}: the series (after transient={transient}) is "
+                f"constant ({float(x[0])!r}); every pair of points is at distance 0, so the "
+                "divergence of neighbours and its exponent are undefined"
             )
         emb = np.ascontiguousarray(delay_embed(x, dim, delay))
         return x, emb, n_usable, n_steps, min_fit, n_sig, min_tsep, alpha
@@ -241,8 +252,12 @@ class Kantz(_DivergenceEstimator):
     every :math:`m` in ``min_fit .. n_steps`` (5 .. 25), and keep the fit with
     the best :math:`R^2`. Significance follows the paper's rule: an OLS
     regression on the first ``n_sig = 10`` points (:math:`n = 1..10`), slope
-    p-value below ``alpha = 0.05`` (one-sided, slope > 0, by default: an
-    exponential *divergence*).
+    p-value below ``alpha = 0.05``. By default the test is one-sided
+    (slope > 0: an exponential *divergence*), while the paper's wording (a
+    linear regression of the first 10 points with p < 0.05, with no side
+    given) suggests the usual two-sided regression p-value (the default of
+    :func:`scipy.stats.linregress`); ``alternative="two-sided"`` gives that
+    test.
 
     The same fit and test are applied to each reference point's own curve
     :math:`\ln d_n(t_0)`: ``exponents_per_ref_`` and ``significant_per_ref_``
@@ -258,7 +273,10 @@ class Kantz(_DivergenceEstimator):
         Neighbour tolerance (max norm), the paper's 5e-5 for a loss series. It is
         absolute: choose it against the scale of the series and its density.
         With too few points within ``radius`` a reference point has no
-        neighbours and is dropped (``n_neighbors_ == 0``).
+        neighbours and is dropped (``n_neighbors_ == 0``); when fewer than
+        10 % of the reference points have a neighbour, :meth:`fit` issues one
+        RuntimeWarning naming ``radius`` and that fraction (with none,
+        ``exponent_`` and ``divergence_`` are NaN).
     min_tsep : int, default 0
         Theiler window: neighbours must satisfy :math:`|t_1 - t_0| > ` min_tsep
         (0 excludes only :math:`t_0` itself, as in the paper).
@@ -267,13 +285,20 @@ class Kantz(_DivergenceEstimator):
     n_steps : int, default 25
         Horizon of the divergence curve, :math:`n = 0..` n_steps.
     min_fit : int, default 5
-        Shortest fit region :math:`n = 1..` min_fit.
+        Shortest fit region :math:`n = 1..` min_fit; at least 3 (a line
+        through 2 points has :math:`R^2 = 1` and would always be selected).
     n_sig : int, default 10
         Number of points (from :math:`n = 1`) of the significance regression.
     alpha : float, default 0.05
         Significance level.
     alternative : {"greater", "two-sided"}, default "greater"
-        Alternative hypothesis of the slope test.
+        Alternative hypothesis of the slope test. The default is one-sided
+        (:math:`H_1`: slope > 0, exponential divergence); the paper's wording
+        (regression p < 0.05, no side given) reads as the usual two-sided
+        test: ``alternative="two-sided"`` gives it, whose p-value is twice the
+        one-sided one for a positive slope (so a positive slope with p between
+        0.025 and 0.05 one-sided is not significant two-sided, and a
+        significantly *negative* slope counts as significant).
     transient : int, default 0
         Number of leading samples dropped before anything else.
     average : {"distance", "log"}, default "distance"
@@ -312,6 +337,10 @@ class Kantz(_DivergenceEstimator):
 
     Notes
     -----
+    A constant series (after the transient) raises ValueError: every pair of
+    points is at distance 0 and no divergence can be measured (the same in
+    :class:`Rosenstein`).
+
     On the logistic map at r = 4 (exponent ln 2) 10^4 points give ln 2
     within 0.05 both with the paper's ``radius=5e-5`` (about 2 neighbours per
     point; a third of the reference points have none, but the linear region is
@@ -376,6 +405,17 @@ class Kantz(_DivergenceEstimator):
                 logd = sums / npos
         logd[~np.isfinite(logd)] = np.nan
         has = counts > 0
+        frac = float(has.mean())
+        if frac < 0.1:
+            warnings.warn(
+                f"Kantz: only {int(has.sum())} of {n_r} reference points ({frac:.1%}) have "
+                f"a neighbour within radius={radius:g} (the series spans {np.ptp(x):.3g}); "
+                "the divergence curve is "
+                + ("empty and exponent_ is NaN" if not has.any() else
+                   "an average over few points")
+                + ". radius is absolute: choose it against the scale of the series",
+                RuntimeWarning, stacklevel=2,
+            )
         self.reference_times_ = refs
         self.n_neighbors_ = counts
         self.divergence_per_ref_ = logd
@@ -443,7 +483,7 @@ class Rosenstein(_DivergenceEstimator):
     n_steps : int, default 25
         Horizon of the divergence curve.
     min_fit : int, default 5
-        Shortest fit region.
+        Shortest fit region, at least 3 (as in :class:`Kantz`).
     n_sig : int, default 10
         Points of the significance regression.
     alpha : float, default 0.05
