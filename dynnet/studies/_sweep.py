@@ -10,7 +10,7 @@ from ..base import as_seed_sequence, check_array, check_scalar, clone
 from .base import Study
 from .perturbation import PerturbationStudy
 
-__all__ = ["eps_sweep", "check_eps", "SweepStudy", "gd_factory"]
+__all__ = ["eps_sweep", "check_eps", "SweepStudy", "gd_factory", "low_eta_parts"]
 
 
 def check_eps(owner, eps) -> np.ndarray:
@@ -88,6 +88,16 @@ def gd_factory(eta):
         return GradientDescentMap(eta=eta)
 
     return make
+
+
+def low_eta_parts():
+    """The parts of the low-learning-rate studies (paper section 3): GD at eta = 0.01,
+    20 uniform perturbations of the weights, the L1 distance."""
+    from ..metrics import L1
+    from ..perturbers import UniformPerturber
+
+    return {"map": gd_factory(0.01), "perturber": lambda: UniformPerturber(n=20, on="weights"),
+            "metric": L1}
 
 
 class SweepStudy(Study):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import check_int
-from ..metrics import L1
 from ..perturbers import UniformPerturber
-from ._sweep import SweepStudy, gd_factory
+from ._sweep import SweepStudy, low_eta_parts
 
 __all__ = ["PostLearningStudy"]
 
@@ -74,10 +73,7 @@ class PostLearningStudy(SweepStudy):
         self.checkpoint = checkpoint
         self.resume = resume
 
-    @staticmethod
-    def _component_defaults():
-        return {"map": gd_factory(0.01), "perturber": lambda: UniformPerturber(n=20, on="weights"),
-                "metric": L1}
+    _component_defaults = staticmethod(low_eta_parts)
 
     def run(self):
         """Train, perturb at ``n_before``, track ``n_after`` steps, diagonalise J; returns self."""
