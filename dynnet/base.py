@@ -105,8 +105,12 @@ class ParamsObject:
         for key, value in params.items():
             name, sep, sub = key.partition("__")
             if name not in valid:
+                import difflib
+
+                close = difflib.get_close_matches(name, valid, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ValueError(
-                    f"invalid parameter {name!r} for {type(self).__name__}; "
+                    f"invalid parameter {name!r} for {type(self).__name__}{hint}; "
                     f"valid parameters are {valid}"
                 )
             if sep:
@@ -120,7 +124,10 @@ class ParamsObject:
                     f"cannot set nested parameters {sorted(sub_params)} on "
                     f"{type(self).__name__}.{name}={inner!r}: it is not a parameter object"
                 )
-            inner.set_params(**sub_params)
+            try:
+                inner.set_params(**sub_params)
+            except ValueError as exc:  # name the full path: "map__eat", not just "eat"
+                raise ValueError(f"{type(self).__name__}.{name}: {exc}") from None
         self._invalidate()
         return self
 

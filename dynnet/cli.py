@@ -198,14 +198,16 @@ def make_parser():
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=cmd_run)
     pl = sub.add_parser("plot", help="figures of a saved result")
-    pl.add_argument("result")
-    pl.add_argument("--out", help="output directory (default: next to the result)")
+    pl.add_argument("result", help="a result file written by `dynnet run` or Study.save (netCDF)")
+    pl.add_argument("--out", help="output directory for the PNGs (default: a folder named after the result)")
     pl.set_defaults(func=cmd_plot)
     rp = sub.add_parser("reproduce", help="every figure of the paper and a table of headline numbers")
-    rp.add_argument("--quick", action="store_true")
-    rp.add_argument("--out", required=True)
-    rp.add_argument("--jobs", type=int, default=1)
-    rp.add_argument("--quiet", action="store_true")
+    rp.add_argument("--quick", action="store_true",
+                    help="the quick presets: checks the pipeline in seconds; numbers not comparable")
+    rp.add_argument("--out", required=True,
+                    help="output directory: results (*.nc), figures/ and headline.md / headline.csv")
+    rp.add_argument("--jobs", type=int, default=1, help="parallel workers (-1: all cores)")
+    rp.add_argument("--quiet", action="store_true", help="no progress bars")
     rp.set_defaults(func=cmd_reproduce)
     return p
 

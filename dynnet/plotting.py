@@ -326,7 +326,7 @@ def phase_diagram_figure(result):
     axes[3].set_xlabel("η")
     axes[3].set_xscale("log")
     regime = result["regime"].values
-    colors = {"convergent": "tab:green", "edge of stability": "tab:orange",
+    colors = {"convergent": "tab:green", "sharpness at 2/eta": "tab:orange",
               "chaotic": "tab:red", "intermittent": "tab:purple", "divergent": "k"}
     edges = np.sqrt(eta[1:] * eta[:-1]) if eta.size > 1 else np.array([])
     lo = np.concatenate([[eta[0] / 1.3], edges])

@@ -377,8 +377,12 @@ def load(group: str, name: str, *, distribution: str | None = None):
             msg = (f"dynnet plugin {name!r} in group {g!r} is ambiguous: registered by "
                    f"distributions {dists}; pass distribution=...")
         else:
+            import difflib
+
             where = f" from distribution {distribution!r}" if distribution else ""
-            msg = (f"no dynnet plugin named {name!r}{where} in group {g!r}; available: "
+            close = difflib.get_close_matches(name, list(usable), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            msg = (f"no dynnet plugin named {name!r}{where} in group {g!r}{hint}; available: "
                    f"{sorted(usable)}")
         raise PluginError(msg, group=g, plugin=name, distribution=distribution)
     return _import_entry(entry)

@@ -10,6 +10,7 @@ registered plugin are rebuilt.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import sys
@@ -29,10 +30,20 @@ class ResultFileError(ValueError):
     """A file that is not a readable dynnet result."""
 
 
+#: how a run is carried out, not what it computes: saved as their defaults, so a
+#: loaded study does not write into the checkpoint directory of the run that made it
+RUN_SETTINGS = ("checkpoint", "resume", "progress", "n_jobs", "chunk_size")
+
+
 def _encode(value):
     if isinstance(value, ParamsObject):
         cls = type(value)
         params = value.get_params(deep=False)
+        if any(k in params for k in RUN_SETTINGS):
+            sig = inspect.signature(cls.__init__).parameters
+            for k in RUN_SETTINGS:
+                if k in params and sig[k].default is not inspect.Parameter.empty:
+                    params[k] = sig[k].default
         ss = getattr(value, "_seed_seq", None)
         if ss is not None and isinstance(params.get("seed"), np.random.Generator):
             params["seed"] = ss  # the run's seed, drawn once from the Generator it was given
@@ -160,6 +171,8 @@ def study_attrs(study) -> dict:
             params[name] = part
             params.update({f"{name}__{k}": v for k, v in part.get_params(deep=True).items()})
     for k, v in params.items():
+        if k.split("__")[-1] in RUN_SETTINGS:
+            continue
         if isinstance(v, (bool, np.bool_)):
             attrs[f"param.{k}"] = int(v)
         elif isinstance(v, (int, np.integer)) and not -2**31 <= int(v) < 2**31:
@@ -222,6 +235,9 @@ def load(path, classes=()):
     if ds.attrs.get("dynnet_format") != _FORMAT or "dynnet_study" not in ds.attrs:
         raise ResultFileError(f"{path} is netCDF but not a dynnet result (no dynnet_study attribute)")
     study = decode_params(ds.attrs["dynnet_study"], classes)
+    for name in list(ds.coords):  # netCDF3 stores 64-bit ints as 32-bit: give them back
+        if ds[name].dtype == np.int32:
+            ds = ds.assign_coords({name: ds[name].astype(np.int64)})
     for name in list(ds.data_vars):
         if ds[name].attrs.get("dynnet_bool") == 1:
             ds[name] = ds[name].astype(bool)

@@ -136,25 +136,37 @@ def test_load_refuses_classes_outside_dynnet(tmp_path):
     assert "antigravity" not in sys.modules
 
 
+class Flaky(Henon):
+    """Henon that raises once, at a given step call (class attributes, not parameters)."""
+
+    fail_at = None
+    calls = 0
+
+    def step(self, states):
+        Flaky.calls += 1
+        if Flaky.calls == Flaky.fail_at:
+            raise KeyboardInterrupt("simulated crash")
+        return super().step(states)
+
+
 def test_resume_from_checkpoint_is_bitwise_identical(tmp_path):
     full = henon_study(chunk_size=3).run().result_["distance"].values
     ck = tmp_path / "ck"
-    # a run that stops after two chunks: simulate by running a prefix of the work
-    partial = henon_study(chunk_size=3, checkpoint=ck)
-    from dynnet.checkpoint import Checkpoint
-
-    partial.run()
-    files = sorted(ck.glob("chunk-*.npz"))
-    assert len(files) == 4
-    for f in files[2:]:
-        f.unlink()  # as if killed before these chunks finished
+    Flaky.calls, Flaky.fail_at = 0, 2 * 41 + 5  # two chunks of 41 step calls, then a crash
+    with pytest.raises(KeyboardInterrupt):
+        henon_study(map=Flaky(), chunk_size=3, checkpoint=ck).run()
+    assert len(list(ck.glob("chunk-*.npz"))) == 2
     (ck / "chunk-0000009-0000011.npz.part").write_bytes(b"torn")
-    resumed = henon_study(chunk_size=5, n_jobs=2, checkpoint=ck, resume=True).run()
+    Flaky.fail_at = None
+    resumed = henon_study(map=Flaky(), chunk_size=5, n_jobs=2, checkpoint=ck, resume=True).run()
     np.testing.assert_array_equal(resumed.result_["distance"].values, full)
-    assert Checkpoint  # imported for the reader: the mechanism lives in dynnet.checkpoint
+    assert not ck.exists(), "a finished run removes its checkpoint"
+    Flaky.calls, Flaky.fail_at = 0, 10
+    with pytest.raises(KeyboardInterrupt):
+        henon_study(map=Flaky(), checkpoint=ck).run()
+    Flaky.fail_at = None
     with pytest.raises(ValueError, match="other parameters"):
-        henon_study(seed=5, checkpoint=ck, resume=True).run()
-
+        henon_study(map=Flaky(), seed=5, checkpoint=ck, resume=True).run()
 
 def test_seeds_that_are_generators_or_large_ints_are_saved(tmp_path):
     s = henon_study(n_init=2, n_steps=5, seed=np.random.default_rng(0)).run()

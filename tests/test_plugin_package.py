@@ -1,6 +1,8 @@
 """End to end: install the real plugin package plugins/dynnet-sgd and run a Study with it."""
 
+import importlib
 import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,17 +28,30 @@ def _can_build_without_isolation():
 
 
 @pytest.fixture(scope="module")
-def installed_plugin():
+def installed_plugin(tmp_path_factory):
+    """pip-install the plugin into a private directory put on sys.path for these tests
+    only: the user's environment and the source tree are left as they were."""
     if importlib.util.find_spec("pip") is None:
         pytest.skip("pip is not available in this environment; cannot install plugins/dynnet-sgd")
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+    root = tmp_path_factory.mktemp("plugin")
+    src = root / "src"
+    shutil.copytree(PLUGIN, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    target = root / "site"
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target)]
     if _can_build_without_isolation():
         cmd.append("--no-build-isolation")
     # else pip builds in an isolated environment (fetches setuptools from the index)
-    out = subprocess.run(cmd + [str(PLUGIN)], capture_output=True, text=True)
+    out = subprocess.run(cmd + [str(src)], capture_output=True, text=True)
     assert out.returncode == 0, f"pip install of {PLUGIN} failed:\n{out.stdout}\n{out.stderr}"
+    already = {k for k in sys.modules if k.split(".")[0] == "dynnet_sgd"}
+    sys.path.insert(0, str(target))
+    importlib.invalidate_caches()
     dn.plugins.refresh()
     yield
+    sys.path.remove(str(target))
+    for k in [k for k in sys.modules if k.split(".")[0] == "dynnet_sgd" and k not in already]:
+        del sys.modules[k]
+    importlib.invalidate_caches()
     dn.plugins.refresh()
 
 

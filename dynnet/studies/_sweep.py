@@ -38,6 +38,13 @@ def eps_sweep(owner, *, map, perturber, metric, eps, n_init, n_steps, seed, ever
     import xarray as xr
 
     eps = check_eps(owner, eps)
+    from ..base import check_int
+    from ..maps.base import check_every
+    from .perturbation import preflight
+
+    check_int(owner, "n_init", n_init, low=1)
+    check_every(owner, check_int(owner, "n_steps", n_steps, low=0), every)
+    preflight(map, clone(perturber).set_params(eps=float(eps[0])), metric)
     # normalise the seed once: with seed=None every eps must still share one entropy
     seed = as_seed_sequence(seed)
     owner._seed_seq = seed
@@ -58,7 +65,9 @@ def eps_sweep(owner, *, map, perturber, metric, eps, n_init, n_steps, seed, ever
                 progress=False,
                 checkpoint=None if checkpoint is None else Path(checkpoint) / f"eps-{k:03d}",
                 resume=resume,
-            ).run()
+            )
+            sub._internal = True  # its checkpoint belongs to the outer study's
+            sub.run()
             results.append(sub.result_)
             if bar is not None:
                 bar.update(1)

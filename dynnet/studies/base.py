@@ -103,6 +103,15 @@ class Study(ParamsObject):
             probe.seed = 0  # a top-level Generator seed is saved as the SeedSequence drawn from it
         encode_params(probe)
 
+    def _done_checkpoint(self):
+        """Remove the checkpoint directory once a run has finished (its result is in
+        memory); a study run inside another leaves that to the outer one."""
+        ckpt = getattr(self, "checkpoint", None)
+        if ckpt is not None and not getattr(self, "_internal", False):
+            import shutil
+
+            shutil.rmtree(ckpt, ignore_errors=True)
+
     def _check_resume(self):
         """``resume=True`` needs a fixed seed: with ``seed=None`` each run draws new entropy."""
         if getattr(self, "resume", False) and getattr(self, "seed", 0) is None:

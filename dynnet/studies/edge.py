@@ -95,6 +95,7 @@ class EdgeOfStabilityStudy(SweepStudy):
         check_int(self, "n_init", self.n_init, low=1)
         self.result_ = self._sweep(c, self.n_steps)
         self._restore()
+        self._done_checkpoint()
         return self
 
     def _restore(self):

@@ -25,8 +25,10 @@ def classify_regime(diverged_fraction, laminar_fraction, kept_fraction, mle, sha
        loss series after the transient.
     3. ``"chaotic"``: at least half of the finite-Lyapunov fits are kept
        (:math:`R^2 > 0.9`, :math:`\\Lambda > 0.05`) and their mean exceeds 0.05.
-    4. ``"edge of stability"``: the sharpness reached :math:`2/\\eta`
-       (``sharpness_ratio >= 1``).
+       The paper calls this regime (its :math:`\\eta = 1`) the edge of stability.
+    4. ``"sharpness at 2/eta"``: the sharpness reached :math:`2/\\eta`
+       (``sharpness_ratio >= 1``, the edge of stability in the sense of Cohen
+       et al. 2021) without measurable sensitive dependence.
     5. ``"convergent"`` otherwise.
     """
     if diverged_fraction > 0.5:
@@ -36,7 +38,7 @@ def classify_regime(diverged_fraction, laminar_fraction, kept_fraction, mle, sha
     if kept_fraction >= 0.5 and mle > 0.05:
         return "chaotic"
     if sharpness_ratio >= 1.0:
-        return "edge of stability"
+        return "sharpness at 2/eta"
     return "convergent"
 
 
@@ -145,7 +147,9 @@ class EtaScanStudy(Study):
             ps = PerturbationStudy(map=m, perturber=c["perturber"], metric=c["metric"],
                                    estimators=[FiniteLyapunov()], n_init=n_init, n_steps=n_steps,
                                    seed=ss, n_jobs=self.n_jobs, checkpoint=ckpt,
-                                   resume=self.resume).run()
+                                   resume=self.resume)
+            ps._internal = True  # its checkpoint belongs to the scan's
+            ps.run()
             r = ps.result_
             fl = ps.estimators_[0]
             x0 = r["initial_state"].values
@@ -184,6 +188,7 @@ class EtaScanStudy(Study):
         ds.attrs.update(study_attrs(self))
         self.result_ = ds
         self._restore()
+        self._done_checkpoint()
         return self
 
     def summary(self):

@@ -106,6 +106,7 @@ class OrbitalStabilityStudy(SweepStudy):
         ds["loss_monotone"] = (("init",), monotone)  # checked at every step, not every record
         self.result_ = ds
         self._restore()
+        self._done_checkpoint()
         return self
 
     def summary(self):

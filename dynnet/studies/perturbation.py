@@ -41,6 +41,19 @@ def _mean_log(d):
     return float(np.log(d[ok]).mean()) if ok.any() else float("nan")
 
 
+def preflight(map, perturber, metric):
+    """Check the parts on one tiny state before any long work, checkpoint or progress bar,
+    so that a bad parameter fails at once with its own message."""
+    for name, obj, base in (("map", map, Map), ("perturber", perturber, Perturber),
+                            ("metric", metric, Metric)):
+        if not isinstance(obj, base):
+            raise TypeError(f"parameter {name}={obj!r} must be a dynnet {base.__name__}")
+    x = np.zeros(map._dim())
+    map.step(x[None, :])
+    perturber.perturb(x, map=map, seed=0)
+    metric(x, x, map=map)
+
+
 class PerturbationStudy(Study):
     r"""Nearby orbits of a map and their distances over time.
 
@@ -59,6 +72,7 @@ class PerturbationStudy(Study):
     ----------
     map : Map, default GradientDescentMap(eta=1.0)
     perturber : Perturber, default UniformPerturber(eps=1e-8, n=5, on="weights")
+        (``on="all"`` for a map without a ``"weights"`` group)
     metric : Metric, default L1()
     estimators : list of Estimator, default ()
         Each is cloned and fitted on the result (``fit_result``) after the run.
@@ -84,9 +98,8 @@ class PerturbationStudy(Study):
     resume : bool, default False
         Continue from the chunks already in ``checkpoint`` (a run killed
         with ``kill -9`` loses at most the chunks in flight); the result is
-        bitwise identical to an uninterrupted run. The directory is left in
-        place after the run (the ``dynnet`` command removes it once the
-        result is saved).
+        bitwise identical to an uninterrupted run. The directory is removed
+        when the run finishes.
 
     Attributes
     ----------
@@ -130,11 +143,9 @@ class PerturbationStudy(Study):
     def _components(self):
         c = self._resolved()
         m, p, d = c["map"], c["perturber"], c["metric"]
-        for name, obj, base in (("map", m, Map), ("perturber", p, Perturber), ("metric", d, Metric)):
-            if not isinstance(obj, base):
-                raise TypeError(
-                    f"PerturbationStudy: parameter {name}={obj!r} must be a dynnet {base.__name__}"
-                )
+        if self.perturber is None and isinstance(m, Map) and "weights" not in m.coordinate_groups():
+            p = UniformPerturber(on="all")  # the default perturbs weights where a map has them
+        preflight(m, p, d)
         return m, p, d
 
     def _initial_states(self, m, n_init):
@@ -209,6 +220,7 @@ class PerturbationStudy(Study):
                for k in order[0] if k.startswith("obs_")}
         self.result_ = self._make_result(m, x0, dist, obs, final, n_steps, every)
         self._restore()
+        self._done_checkpoint()
         return self
 
     def _restore(self):

@@ -108,6 +108,7 @@ class PostLearningStudy(SweepStudy):
         ds.attrs["n_before"] = n_before
         self.result_ = ds
         self._restore()
+        self._done_checkpoint()
         return self
 
     def summary(self):
