@@ -232,3 +232,11 @@ def test_unstratified_split_is_the_first_of_a_seeded_shuffle():
     np.testing.assert_array_equal(m.data("test")[1], raw.target[perm[120:]])
     with pytest.raises(TypeError, match="stratify='no' must be a bool"):
         dn.GradientDescentMap(stratify="no").dim
+
+
+def test_coordinate_names_follow_the_layout():
+    names = M.coordinate_names()
+    assert len(names) == 83
+    assert names[0] == "W1[0,0]" and names[2 * 10 + 5] == "W1[2,5]" and names[40] == "b1[0]"
+    assert names[50 + 3 * 3 + 1] == "W2[3,1]" and names[82] == "b2[2]"
+    assert dn.HenonMap().coordinate_names() == ["x0", "x1"]

@@ -114,6 +114,10 @@ class Map(ParamsObject):
         """Named index sets of the coordinates; ``{"all": arange(dim)}`` by default."""
         return {"all": np.arange(self._dim())}
 
+    def coordinate_names(self) -> list[str]:
+        """A readable name per coordinate, for figures and labels (``x0, x1, ...``)."""
+        return [f"x{i}" for i in range(self._dim())]
+
     @property
     def has_jacobian(self) -> bool:
         """True if the subclass implements :meth:`jacobian`."""

@@ -264,6 +264,15 @@ class GradientDescentMap(Map):
         groups["all"] = np.arange(p.dim)
         return groups
 
+    def coordinate_names(self) -> list[str]:
+        """``"W1[i,j]"`` (from neuron i to neuron j) and ``"b1[j]"`` names, in the flat layout."""
+        p = self.problem()
+        names = []
+        for l, (n_in, n_out) in enumerate(zip(p.sizes[:-1], p.sizes[1:]), start=1):
+            names += [f"W{l}[{i},{j}]" for i in range(n_in) for j in range(n_out)]
+            names += [f"b{l}[{j}]" for j in range(n_out)]
+        return names
+
     def mask(self, which: str = "weights") -> np.ndarray:
         """Boolean mask ``(dim,)`` of a coordinate group (``"weights"``, ``"biases"``, ``"W1"``...)."""
         groups = self.coordinate_groups()
