@@ -297,10 +297,13 @@ class IntermittencyStudy(Study):
         from .. import plotting as P
 
         self._check_run()
-        figs = [P.loss_norm_figure(self.result_), P.acf_figure(self.result_),
+        parts = self._resolved()
+        figs = [P.loss_norm_figure(self.result_),
+                P.acf_figure(self.result_, quantiles=getattr(parts["acf"], "quantiles", None)),
                 P.kantz_figure(self.result_)]
         if "weights" in self.result_:
-            figs.append(P.weights_figure(self.result_))
+            names = getattr(parts["map"], "coordinate_names", None)
+            figs.append(P.weights_figure(self.result_, names=names() if names else None))
         if "compare_loss" in self.result_:
             figs.append(P.compare_eta_figure(self.result_))
         return figs

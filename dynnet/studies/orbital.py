@@ -131,5 +131,15 @@ class OrbitalStabilityStudy(SweepStudy):
         from ..plotting import drift_figure, eps_panels_figure, orbital_figure
 
         self._check_run()
-        return [orbital_figure(self.result_), eps_panels_figure(self.result_),
-                drift_figure(self.result_, self._resolved()["map"])]
+        parts = self._resolved()
+        m = parts["map"]
+        # N of d/(eps N): the number of coordinates the perturber moves (70 weights in the paper)
+        on = getattr(parts.get("perturber"), "on", "weights")
+        try:
+            idx = np.asarray(m.coordinate_groups()[on] if isinstance(on, str) else on)
+            n_perturbed = int(idx.sum()) if idx.dtype == bool else int(idx.size)
+        except (KeyError, TypeError, ValueError):
+            n_perturbed = 70
+        return [orbital_figure(self.result_),
+                eps_panels_figure(self.result_, n_perturbed=n_perturbed),
+                drift_figure(self.result_, m)]
