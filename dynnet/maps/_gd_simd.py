@@ -265,32 +265,36 @@ def vfma_v(typingctx, dst, i, x, ix, y, iy):
     return sig, codegen
 
 
-@intrinsic
-def vadd(typingctx, dst, i, src, j):
-    """``dst[i:i+L] += src[j:j+L]``."""
-    sig = types.void(dst, types.intp, src, types.intp)
+def _lanewise(name, combine, doc):
+    """An intrinsic ``name(dst, i, src, j)``: ``dst[i:i+L] = combine(dst lanes, src lanes)``.
 
-    def codegen(context, builder, sg, a):
-        d = _vload(context, builder, sg.args[0], a[0], a[1])
-        v = _vload(context, builder, sg.args[2], a[2], a[3])
-        _vstore(context, builder, sg.args[0], a[0], a[1], builder.fadd(d, v))
-        return context.get_dummy_value()
+    One definition for every in-place, lane-by-lane binary operation; ``combine``
+    receives the IR builder and the two vectors.
+    """
 
-    return sig, codegen
+    def impl(typingctx, dst, i, src, j):
+        sig = types.void(dst, types.intp, src, types.intp)
+
+        def codegen(context, builder, sg, a):
+            d = _vload(context, builder, sg.args[0], a[0], a[1])
+            v = _vload(context, builder, sg.args[2], a[2], a[3])
+            _vstore(context, builder, sg.args[0], a[0], a[1], combine(builder, d, v))
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    impl.__name__ = impl.__qualname__ = name
+    impl.__doc__ = doc
+    return intrinsic(impl)
 
 
-@intrinsic
-def vmul(typingctx, dst, i, src, j):
-    """``dst[i:i+L] *= src[j:j+L]``."""
-    sig = types.void(dst, types.intp, src, types.intp)
-
-    def codegen(context, builder, sg, a):
-        d = _vload(context, builder, sg.args[0], a[0], a[1])
-        v = _vload(context, builder, sg.args[2], a[2], a[3])
-        _vstore(context, builder, sg.args[0], a[0], a[1], builder.fmul(d, v))
-        return context.get_dummy_value()
-
-    return sig, codegen
+vadd = _lanewise("vadd", lambda b, d, v: b.fadd(d, v), "``dst[i:i+L] += src[j:j+L]``.")
+vmul = _lanewise("vmul", lambda b, d, v: b.fmul(d, v), "``dst[i:i+L] *= src[j:j+L]``.")
+vmax = _lanewise("vmax", lambda b, d, v: _vsel_lt(b, d, v, v, d),
+                 "``dst = src if src > dst else dst`` lane-wise (a NaN in ``src`` is ignored).")
+vsig_back = _lanewise(
+    "vsig_back", lambda b, d, v: b.fmul(d, b.fmul(v, b.fsub(_splat_const(1.0), v))),
+    "``dst[i:i+L] *= a * (1 - a)`` with ``a = src[j:j+L]`` (sigmoid derivative).")
 
 
 @intrinsic
@@ -320,20 +324,6 @@ def vrecip(typingctx, dst, i):
 
 
 @intrinsic
-def vmax(typingctx, dst, i, src, j):
-    """``dst = src if src > dst else dst`` lane-wise (a NaN in ``src`` is ignored)."""
-    sig = types.void(dst, types.intp, src, types.intp)
-
-    def codegen(context, builder, sg, a):
-        d = _vload(context, builder, sg.args[0], a[0], a[1])
-        v = _vload(context, builder, sg.args[2], a[2], a[3])
-        _vstore(context, builder, sg.args[0], a[0], a[1], _vsel_lt(builder, d, v, v, d))
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@intrinsic
 def vsigmoid(typingctx, dst, i):
     """``dst[i:i+L] = 1 / (1 + exp(-dst[i:i+L]))``."""
     sig = types.void(dst, types.intp)
@@ -357,21 +347,6 @@ def vexp_diff(typingctx, dst, i, x, ix, m, im):
         u = _vload(context, builder, sg.args[2], a[2], a[3])
         v = _vload(context, builder, sg.args[4], a[4], a[5])
         _vstore(context, builder, sg.args[0], a[0], a[1], _vexp_ir(builder, builder.fsub(u, v)))
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@intrinsic
-def vsig_back(typingctx, dst, i, act, j):
-    """``dst[i:i+L] *= a * (1 - a)`` with ``a = act[j:j+L]`` (sigmoid derivative)."""
-    sig = types.void(dst, types.intp, act, types.intp)
-
-    def codegen(context, builder, sg, a):
-        d = _vload(context, builder, sg.args[0], a[0], a[1])
-        v = _vload(context, builder, sg.args[2], a[2], a[3])
-        dv = builder.fmul(v, builder.fsub(_splat_const(1.0), v))
-        _vstore(context, builder, sg.args[0], a[0], a[1], builder.fmul(d, dv))
         return context.get_dummy_value()
 
     return sig, codegen
