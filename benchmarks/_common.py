@@ -40,10 +40,10 @@ def print_table(headers, rows, title: str | None = None) -> str:
     lines = []
     if title:
         lines.append(f"\n{title}\n")
-    lines.append("| " + " | ".join(h.rjust(w) for h, w in zip(headers, widths)) + " |")
+    lines.append("| " + " | ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True)) + " |")
     lines.append("|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|")
     for r in cells:
-        lines.append("| " + " | ".join(c.rjust(w) for c, w in zip(r, widths)) + " |")
+        lines.append("| " + " | ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) + " |")
     text = "\n".join(lines)
     print(text, flush=True)
     return text

@@ -61,7 +61,7 @@ def make_jax_iterate(gd_map):
     X = jnp.asarray(p.X)
     Y = jnp.asarray(p.Y)
     eta = float(gd_map.eta)
-    layers = list(zip(p.offsets, p.sizes[:-1], p.sizes[1:]))
+    layers = list(zip(p.offsets, p.sizes[:-1], p.sizes[1:], strict=True))
 
     def loss(w):
         a = X
@@ -97,7 +97,7 @@ def throughput_table(Es, work, repeat, with_jax, numpy_work):
         W = m.initial_state(E, seed=0)
         n = max(2, int(work // E))
         m.iterate(W, 2)  # compile / load
-        t_dyn = best_time(lambda: m.iterate(W, n), repeat)
+        t_dyn = best_time(lambda W=W, n=n: m.iterate(W, n), repeat)
         dyn = E * n / t_dyn
         jx = None
         if jax_it is not None:
@@ -105,11 +105,11 @@ def throughput_table(Es, work, repeat, with_jax, numpy_work):
             ref = jax_it(W, 1)
             got = m.iterate(W, 1)
             assert np.allclose(ref, got, rtol=1e-10, atol=1e-12), "JAX peer disagrees"
-            t_jax = best_time(lambda: jax_it(W, n), repeat)
+            t_jax = best_time(lambda W=W, n=n: jax_it(W, n), repeat)
             jx = E * n / t_jax
         n_np = max(1, int(numpy_work // E))
 
-        def numpy_run():
+        def numpy_run(W=W, n_np=n_np):
             x = W
             for _ in range(n_np):
                 x = m.reference_step(x)
@@ -131,8 +131,8 @@ def stream_table(Es, n_steps, repeat):
         W = m.initial_state(E, seed=0)
         metric = dn.L1()
         m._stream(W, 2, 1, group, metric)
-        t = best_time(lambda: m._stream(W, n_steps, 1, group, metric), repeat)
-        t_it = best_time(lambda: m.iterate(W, n_steps), repeat)
+        t = best_time(lambda W=W, group=group, metric=metric: m._stream(W, n_steps, 1, group, metric), repeat)
+        t_it = best_time(lambda W=W: m.iterate(W, n_steps), repeat)
         rows.append([E, n_steps, E * n_steps / t, E * n_steps / t_it, f"{t / t_it:.3f}"])
     return print_table(
         ["E", "T", "stream steps/s", "iterate steps/s", "stream / iterate time"], rows,
@@ -212,17 +212,17 @@ def scaling_figure(smoke):
         W = m.initial_state(E, seed=0)
         n = max(2, work // E)
         m.iterate(W, 1)
-        cost_E.append(best_time(lambda: m.iterate(W, n), 2) / (E * n) * 1e6)
+        cost_E.append(best_time(lambda W=W, n=n: m.iterate(W, n), 2) / (E * n) * 1e6)
     E0 = 64 if smoke else 600
     W = m.initial_state(E0, seed=0)
-    cost_T = [best_time(lambda: m.iterate(W, T), 2) for T in Ts]
+    cost_T = [best_time(lambda T=T: m.iterate(W, T), 2) for T in Ts]
     cost_N = []
     for N in Ns:
         mN = dn.GradientDescentMap(eta=1.0, hidden=(N,))
         WN = mN.initial_state(E0, seed=0)
         n = max(2, work // E0 // 4)
         mN.iterate(WN, 1)
-        cost_N.append(best_time(lambda: mN.iterate(WN, n), 2) / (E0 * n) * 1e6)
+        cost_N.append(best_time(lambda mN=mN, WN=WN, n=n: mN.iterate(WN, n), 2) / (E0 * n) * 1e6)
     fig, ax = plt.subplots(1, 3, figsize=(12, 3.6))
     ax[0].loglog(Es, cost_E, "o-")
     ax[0].set(xlabel="ensemble size E", ylabel="µs per trajectory-step", title="cost vs E (T varies)")
@@ -235,9 +235,9 @@ def scaling_figure(smoke):
     path = OUT / "engine_scaling.png"
     fig.savefig(path, dpi=110)
     print(f"\nscaling figure: {path}")
-    print_table(["E", "µs/step"], list(zip(Es, cost_E)), title="cost vs E")
-    print_table(["T", "wall s"], list(zip(Ts, cost_T)), title=f"cost vs T (E={E0})")
-    print_table(["hidden N", "µs/step"], list(zip(Ns, cost_N)), title=f"cost vs N (E={E0})")
+    print_table(["E", "µs/step"], list(zip(Es, cost_E, strict=True)), title="cost vs E")
+    print_table(["T", "wall s"], list(zip(Ts, cost_T, strict=True)), title=f"cost vs T (E={E0})")
+    print_table(["hidden N", "µs/step"], list(zip(Ns, cost_N, strict=True)), title=f"cost vs N (E={E0})")
 
 
 def main(argv=None):

@@ -113,7 +113,7 @@ def bench_lyapunov(rows, n, n_series, repeats):
             for x in series:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    t, v = best_time(lambda: nolds.lyap_r(x, **kw), 1)
+                    t, v = best_time(lambda x=x, kw=kw: nolds.lyap_r(x, **kw), 1)
                 ts.append(t)
                 errs.append(abs(v - LN2))
             peer_res[pname] = (float(np.median(ts)), float(np.mean(errs)))
@@ -121,7 +121,7 @@ def bench_lyapunov(rows, n, n_series, repeats):
         make().fit(series[0])                                 # warm-up
         ts, errs = [], []
         for x in series:
-            t, e = best_time(lambda: make().fit(x), repeats)
+            t, e = best_time(lambda make=make, x=x: make().fit(x), repeats)
             ts.append(t)
             errs.append(abs(e.exponent_ - LN2))
         t, err = float(np.median(ts)), float(np.mean(errs))

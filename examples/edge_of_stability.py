@@ -20,7 +20,7 @@ print(f"lambda_nMLE = {s['mle']:.3f} +- {s['mle_std']:.3f} at eps = {s['eps']:.0
       f"({s['kept_fraction']:.0%} of fits kept; paper: ~0.33, ~90%)")
 print(f"pooled exponent (mean log-distance, one fit) = {s['pooled_mle']:.3f}")
 r = study.result_
-for e, m, k in zip(r["eps"].values, r["mle"].values, r["kept_fraction"].values):
+for e, m, k in zip(r["eps"].values, r["mle"].values, r["kept_fraction"].values, strict=True):
     print(f"  eps = {e:.0e}: lambda_nMLE = {m:.3f}, kept {k:.0%}")
 study.save(args.out)
 for i, fig in enumerate(study.plot(), start=1):

@@ -17,9 +17,10 @@ args = parser.parse_args()
 path = args.result
 if path is None:
     path = "perturbation.nc"
-    henon = dn.PerturbationStudy(map=dn.HenonMap(), perturber=dn.UniformPerturber(eps=1e-10, n=5, on="all"),
-                                 estimators=[dn.FiniteLyapunov(starts=range(0, 11, 2), lengths=range(10, 21, 2))],
-                                 n_init=20 if args.quick else 200, n_steps=40)
+    henon = dn.PerturbationStudy(
+        map=dn.HenonMap(), perturber=dn.UniformPerturber(eps=1e-10, n=5, on="all"),
+        estimators=[dn.FiniteLyapunov(starts=range(0, 11, 2), lengths=range(10, 21, 2))],
+        n_init=20 if args.quick else 200, n_steps=40)
     henon.run().save(path)
 
 study = dn.load(path)                 # rebuilds the Study with its parameters and result_
