@@ -34,7 +34,9 @@ use, checks the class and caches it.
   On a name clash dynnet's own built-in wins; between two third-party
   plugins neither is chosen (the name is ambiguous) until one is uninstalled,
   or the caller picks one with ``load(group, name, distribution=...)``;
-* a plugin that fails to import, is not a subclass of its group's base class,
+* a plugin that fails to import (any exception, and also ``SystemExit``, so a
+  plugin calling ``sys.exit()`` cannot end ``dynnet list --check``), is not a
+  subclass of its group's base class,
   or breaks the interface (e.g. a Map without ``step`` or ``dim``) gives one
   :class:`RuntimeWarning` when loaded in bulk (:func:`load_all`), naming the
   plugin, its distribution and the error;
@@ -294,13 +296,21 @@ def _interface_gaps(group: str, cls, base) -> list[str]:
         if not overridden("fit"):
             gaps.append("fit(...)")
     elif group == "dynnet.studies":
-        if not overridden("run"):
-            gaps.append("run()")
+        if not overridden("_compute", "run"):
+            gaps.append("_compute(ctx) (or run())")
     try:
         cls._param_names()
     except TypeError as exc:
         gaps.append(f"explicit keyword parameters in __init__ ({exc})")
     return gaps
+
+
+def _describe_exc(exc: BaseException) -> str:
+    """``"Type: message"`` of a plugin's exception, on one line."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r}) (the plugin called sys.exit)"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _import_entry(entry: _Entry):
@@ -314,20 +324,25 @@ def _import_entry(entry: _Entry):
     cause = None
     try:
         obj = entry.ep.load()
-    except Exception as exc:  # noqa: BLE001 - any failure of third-party code is reported
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of third-party code
+        # is reported, including sys.exit() at import time (it must not end the caller)
         cause = exc
-        msg = f"{where} failed to import: {type(exc).__name__}: {exc}"
+        msg = f"{where} failed to import: {_describe_exc(exc)}"
     else:
         base = _base_class(entry.group)
-        if not (isinstance(obj, type) and issubclass(obj, base)):
-            msg = f"{where} is not a subclass of dynnet.{base.__name__}: got {obj!r}"
-            cause = TypeError(msg)
-        else:
-            gaps = _interface_gaps(entry.group, obj, base)
-            if gaps:
-                msg = (f"{where} breaks the {base.__name__} interface: missing "
-                       + ", ".join(gaps))
+        try:
+            if not (isinstance(obj, type) and issubclass(obj, base)):
+                msg = f"{where} is not a subclass of dynnet.{base.__name__}: got {obj!r}"
                 cause = TypeError(msg)
+            else:
+                gaps = _interface_gaps(entry.group, obj, base)
+                if gaps:
+                    msg = (f"{where} breaks the {base.__name__} interface: missing "
+                           + ", ".join(gaps))
+                    cause = TypeError(msg)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a hostile class is reported too
+            cause = exc
+            msg = f"{where} failed its interface check: {_describe_exc(exc)}"
     if cause is None:
         _loaded[entry.key] = obj
         return obj

@@ -242,3 +242,66 @@ def test_a_map_whose_dim_is_a_parameter_passes_the_interface_check():
 
     assert _interface_gaps("dynnet.maps", DimMap, dn.Map) == []
     assert any("dim" in g for g in _interface_gaps("dynnet.maps", NoDim, dn.Map))
+
+
+def _write_module(tmp_path, monkeypatch, name, text):
+    (tmp_path / f"{name}.py").write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+
+
+@pytest.mark.parametrize("body, shown", [("import sys\nsys.exit(3)\n", "SystemExit(3)"),
+                                         ("raise SystemExit('bye')\n", "SystemExit('bye')"),
+                                         ("raise RuntimeError('boom\\nsecond line')\n",
+                                          "RuntimeError: boom second line")])
+def test_plugin_that_exits_or_raises_on_import_is_reported_and_the_others_load(
+        fake, tmp_path, monkeypatch, body, shown):
+    _write_module(tmp_path, monkeypatch, "fake_dynnet_exiting_plugin", body)
+    fake(ep("aaa-exits", "fake_dynnet_exiting_plugin:Map", dist="dynnet-exits"),
+         ep("good", "fake_dynnet_plugin:GoodMap"))
+    with pytest.warns(RuntimeWarning) as rec:
+        loaded = dn.plugins.load_all("dynnet.maps")  # must not end the process
+    assert loaded == {"good": GoodMap}
+    msgs = [str(w.message) for w in rec if issubclass(w.category, RuntimeWarning)]
+    assert len(msgs) == 1
+    assert "'aaa-exits'" in msgs[0] and "dynnet-exits" in msgs[0] and shown in msgs[0]
+    assert "\n" not in msgs[0]
+    with pytest.raises(ImportError, match=r"'aaa-exits'.*dynnet-exits.*failed to import") as exc:
+        dn.plugins.load("dynnet.maps", "aaa-exits")
+    assert isinstance(exc.value, plugins.PluginError)
+    assert isinstance(exc.value.__cause__, SystemExit if "SystemExit" in shown else RuntimeError)
+
+
+def test_plugin_whose_class_raises_system_exit_in_the_interface_check_is_reported(fake):
+    class ExitOnInit(dn.Map):
+        dim = 1
+
+        def step(self, states):
+            return states
+
+    def boom(cls):
+        raise SystemExit("no")
+
+    ExitOnInit._param_names = classmethod(boom)
+    sys.modules["fake_dynnet_plugin"].ExitOnInit = ExitOnInit
+    fake(ep("exit-check", "fake_dynnet_plugin:ExitOnInit", dist="dynnet-exitcheck"),
+         ep("good", "fake_dynnet_plugin:GoodMap"))
+    with pytest.warns(RuntimeWarning, match=r"'exit-check'.*dynnet-exitcheck.*SystemExit\('no'\)"):
+        assert dn.plugins.load_all("dynnet.maps") == {"good": GoodMap}
+    with pytest.raises(ImportError, match="'exit-check'.*SystemExit"):
+        dn.plugins.load("dynnet.maps", "exit-check")
+
+
+def test_list_check_goes_on_after_a_plugin_that_calls_sys_exit(fake, tmp_path, monkeypatch, capsys):
+    from dynnet import cli
+
+    _write_module(tmp_path, monkeypatch, "fake_dynnet_exiting_plugin", "import sys\nsys.exit(0)\n")
+    fake(ep("aaa-exits", "fake_dynnet_exiting_plugin:Map", dist="dynnet-exits"),
+         ep("zzz-good", "fake_dynnet_plugin:GoodMap", dist="dynnet-good"),
+         ep("henon", "dynnet.maps.classic:HenonMap", dist="dynnet", group="dynnet.maps"))
+    status = cli.main(["list", "--check"])
+    out = capsys.readouterr().out
+    assert status == 1  # one broken plugin
+    lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith("  ")}
+    assert "BROKEN" in lines["aaa-exits"] and "SystemExit(0)" in lines["aaa-exits"]
+    assert lines["zzz-good"].rstrip().endswith("ok")  # listed and checked after the exiting one
