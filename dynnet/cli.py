@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import argparse
 import ast
-import shutil
 import sys
 import time
 from pathlib import Path
 
-STUDY_NAMES = {
-    "perturbation": "PerturbationStudy",
-    "orbital-stability": "OrbitalStabilityStudy",
-    "post-learning": "PostLearningStudy",
-    "edge-of-stability": "EdgeOfStabilityStudy",
-    "intermittency": "IntermittencyStudy",
-    "eta-scan": "EtaScanStudy",
-}
 GROUPS = ("dynnet.studies", "dynnet.maps", "dynnet.perturbers", "dynnet.metrics", "dynnet.estimators")
 
 
 class CLIError(Exception):
-    """A user error: printed without a traceback, exit code 2."""
+    """A usage error: printed as one line without a traceback, exit code 2."""
 
 
 def _load_class(group: str, name: str):
@@ -44,9 +35,12 @@ def parse_value(text: str):
 def _component(key: str, value):
     """``--set map=sgd``: a plugin or built-in name becomes an instance of that class."""
     groups = {"map": "dynnet.maps", "perturber": "dynnet.perturbers", "metric": "dynnet.metrics",
-              "estimator": "dynnet.estimators"}
+              "estimators": "dynnet.estimators"}
     if key in groups and isinstance(value, str):
-        return _load_class(groups[key], value)()
+        value = _load_class(groups[key], value)()
+        return [value] if key == "estimators" else value
+    if key == "estimators" and isinstance(value, (list, tuple)):
+        return [_load_class(groups[key], v)() if isinstance(v, str) else v for v in value]
     return value
 
 
@@ -58,10 +52,14 @@ def _read_config(path) -> dict:
     p = Path(path)
     if not p.exists():
         raise CLIError(f"config file not found: {p}")
+    if not p.is_file():
+        raise CLIError(f"config file {p} is not a regular file")
     try:
         data = tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CLIError(f"config file {p} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise CLIError(f"cannot read config file {p}: {exc.strerror or exc}") from None
     flat = {}
 
     def walk(prefix, d):
@@ -86,17 +84,37 @@ def build_study(name: str, quick: bool = False, settings: dict | None = None):
     try:
         study.set_params(**{k: _component(k, v) for k, v in parts.items()})
         study.set_params(**nested)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise CLIError(str(exc)) from None
     return study
 
 
-def _print_summary(summary: dict, file=sys.stdout):
-    width = max((len(k) for k in summary), default=0)
-    for k, v in summary.items():
-        if isinstance(v, float):
-            v = f"{v:.6g}"
-        print(f"  {k:<{width}}  {v}", file=file)
+def _fmt(v) -> str:
+    if isinstance(v, (float,)) or (hasattr(v, "dtype") and getattr(v.dtype, "kind", "") == "f"):
+        return f"{float(v):.6g}"
+    return str(v.item() if hasattr(v, "item") else v)
+
+
+def format_summary(summary) -> str:
+    """A study's summary (an ``xarray.Dataset``) as text: scalars one per line, then one
+    table per coordinate (eps, eta, ...)."""
+    lines = []
+    scalars = [k for k in summary.data_vars if summary[k].ndim == 0]
+    width = max((len(str(k)) for k in scalars), default=0)
+    for k in scalars:
+        lines.append(f"  {str(k):<{width}}  {_fmt(summary[k].values)}")
+    by_dims: dict = {}
+    for k in summary.data_vars:
+        if summary[k].ndim == 1:
+            by_dims.setdefault(summary[k].dims[0], []).append(k)
+    for dim, names in by_dims.items():
+        coord = summary[dim].values if dim in summary.coords else range(summary.sizes[dim])
+        header = [str(dim)] + [str(n) for n in names]
+        rows = [[_fmt(c)] + [_fmt(summary[n].values[i]) for n in names] for i, c in enumerate(coord)]
+        widths = [max(len(r[j]) for r in [header] + rows) for j in range(len(header))]
+        lines.append("  " + "  ".join(h.rjust(w) for h, w in zip(header, widths)))
+        lines += ["  " + "  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
 
 
 def cmd_list(args):
@@ -123,46 +141,64 @@ def cmd_list(args):
 
 
 def cmd_run(args):
+    from .results import check_output_path
+
     settings = {}
     if args.config:
         settings.update(_read_config(args.config))
     for item in args.set or []:
         key, sep, value = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise CLIError(f"--set expects key=value, got {item!r}")
         settings[key.strip()] = parse_value(value.strip())
     study = build_study(args.study, quick=args.quick, settings=settings)
     out = Path(args.out or f"{args.study}.nc")
+    check_output_path(out, overwrite=args.force)  # before any computing
     ckpt = out.with_name(out.name + ".ckpt")
-    extra = {"n_jobs": args.jobs, "progress": not args.quiet}
-    names = study._param_names()
-    if args.jobs != 1 and "n_jobs" not in names:
-        raise CLIError(f"{type(study).__name__} runs in one process; --jobs does not apply to it")
-    if "checkpoint" in names:
-        extra.update(checkpoint=ckpt, resume=args.resume)
-    elif args.resume:
-        raise CLIError(f"{type(study).__name__} does not support --resume")
-    study.set_params(**{k: v for k, v in extra.items() if k in names})
+    if args.resume and not ckpt.is_dir():
+        raise CLIError(f"--resume: no checkpoint {ckpt} to continue (run without --resume)")
     t0 = time.perf_counter()
-    study.run()
+    with _scheduler(args.scheduler):
+        study.run(n_jobs=args.jobs, progress=not args.quiet, checkpoint=ckpt, resume=args.resume)
     wall = time.perf_counter() - t0
-    study.save(out)
-    shutil.rmtree(ckpt, ignore_errors=True)
+    study.save(out, overwrite=args.force)
     if not args.quiet:
         print(f"{type(study).__name__}: {wall:.1f} s; result written to {out}")
-    _print_summary(study.summary())
+    print(format_summary(study.summary()))
     return 0
+
+
+def _scheduler(address):
+    import contextlib
+
+    if not address:
+        return contextlib.nullcontext()
+    from . import parallel
+
+    if not hasattr(parallel, "scheduler"):  # pragma: no cover - defensive
+        raise CLIError("--scheduler needs dask.distributed support, which this dynnet lacks")
+    return parallel.scheduler(address)
 
 
 def cmd_plot(args):
     from . import load
 
+    from .results import check_output_path
+
     study = load(args.result)
     outdir = Path(args.out or Path(args.result).with_suffix(""))
-    outdir.mkdir(parents=True, exist_ok=True)
+    if outdir.exists() and not outdir.is_dir():
+        raise CLIError(f"--out {outdir} exists and is not a folder")
+    figs = study.plot()
     stem = Path(args.result).stem
-    for i, fig in enumerate(study.plot()):
-        path = outdir / f"{stem}-{i + 1}.png"
+    paths = [outdir / f"{stem}-{i + 1}.png" for i in range(len(figs))]
+    if outdir.is_dir():
+        for path in paths:  # decide before writing anything
+            check_output_path(path, overwrite=args.force)
+    elif not outdir.parent.is_dir():
+        raise CLIError(f"cannot make {outdir}: folder {outdir.parent} does not exist")
+    outdir.mkdir(exist_ok=True)
+    for fig, path in zip(figs, paths):
         fig.savefig(path, dpi=110)
         print(path)
     return 0
@@ -171,7 +207,8 @@ def cmd_plot(args):
 def cmd_reproduce(args):
     from .reproduce import reproduce
 
-    reproduce(Path(args.out), quick=args.quick, n_jobs=args.jobs, progress=not args.quiet)
+    reproduce(Path(args.out), quick=args.quick, n_jobs=args.jobs, progress=not args.quiet,
+              overwrite=args.force)
     return 0
 
 
@@ -186,45 +223,97 @@ def make_parser():
     ls.add_argument("--check", action="store_true",
                     help="also import each entry and report the ones that do not load")
     ls.set_defaults(func=cmd_list)
+    _add_debug(ls)
     r = sub.add_parser("run", help="run a study and save its result (netCDF)")
     r.add_argument("study", help="a study name (see `dynnet list`), e.g. edge-of-stability")
     r.add_argument("--quick", action="store_true", help="the small preset (seconds to a minute)")
     r.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="a parameter, e.g. n_init=100 or map__eta=2.0 or map=sgd (values are literals)")
     r.add_argument("--config", help="a TOML file of parameters ([params] table or top level)")
-    r.add_argument("--out", help="the result file (default: STUDY.nc)")
+    r.add_argument("--out", help="the result file (default: STUDY.nc); an existing one only with --force")
+    r.add_argument("--force", action="store_true", help="replace an existing result file")
     r.add_argument("--jobs", type=int, default=1, help="parallel workers (-1: all cores)")
-    r.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    r.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the chunks on a dask.distributed cluster, e.g. tcp://host:8786")
+    r.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its checkpoint (OUT.ckpt)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=cmd_run)
+    _add_debug(r)
     pl = sub.add_parser("plot", help="figures of a saved result")
     pl.add_argument("result", help="a result file written by `dynnet run` or Study.save (netCDF)")
     pl.add_argument("--out", help="output directory for the PNGs (default: a folder named after the result)")
+    pl.add_argument("--force", action="store_true", help="replace existing figure files")
     pl.set_defaults(func=cmd_plot)
+    _add_debug(pl)
     rp = sub.add_parser("reproduce", help="every figure of the paper and a table of headline numbers")
     rp.add_argument("--quick", action="store_true",
                     help="the quick presets: checks the pipeline in seconds; numbers not comparable")
     rp.add_argument("--out", required=True,
                     help="output directory: results (*.nc), figures/ and headline.md / headline.csv")
     rp.add_argument("--jobs", type=int, default=1, help="parallel workers (-1: all cores)")
+    rp.add_argument("--force", action="store_true", help="replace the files of an earlier reproduction")
     rp.add_argument("--quiet", action="store_true", help="no progress bars")
     rp.set_defaults(func=cmd_reproduce)
+    _add_debug(rp)
     return p
 
 
+def _add_debug(parser):
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    return parser
+
+
 def main(argv=None) -> int:
+    """The ``dynnet`` command; returns the exit status.
+
+    Errors are one line ``dynnet: error: ...`` on stderr: status 2 for usage
+    (bad parameters, options or paths), 1 for failures at run time (disk,
+    memory, a checkpoint in use); ``--debug`` shows the traceback.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+    """
     import matplotlib
 
     matplotlib.use("Agg")
-    args = make_parser().parse_args(argv)
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    from .results import ResultFileError
+
     try:
         return args.func(args)
-    except CLIError as exc:
-        print(f"dynnet: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("dynnet: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, ValueError, TypeError, KeyError, FileExistsError, FileNotFoundError,
+            NotADirectoryError, IsADirectoryError, ResultFileError) as exc:
+        if debug:
+            raise
+        print(f"dynnet: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        print(f"dynnet: error: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line (the traceback: --debug)
+        if debug:
+            raise
+        print(f"dynnet: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) if not isinstance(exc, KeyError) else f"missing key {exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    if isinstance(exc, MemoryError) and not str(exc):
+        text = "out of memory; lower n_init, n_steps or the map's size"
+    text = " ".join(text.split()) or type(exc).__name__
+    return text if len(text) < 2000 else text[:2000] + " ..."
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -50,40 +50,46 @@ def headline_rows(results: dict) -> list[dict]:
 
     if "orbital" in results:
         s = results["orbital"].summary()
-        add("orbital.loss_monotone_fraction", s["loss_monotone_fraction"])
-        ratios = [v for k, v in s.items() if k.startswith("d_final/d_0@")]
-        add("orbital.d_final/d_0", float(np.median(ratios)), "median over eps")
+        add("orbital.loss_monotone_fraction", float(s["loss_monotone_fraction"]))
+        add("orbital.d_final/d_0", float(np.median(s["d_final_over_d_0"].values)), "median over eps")
     if "post_learning" in results:
         s = results["post_learning"].summary()
-        ratios = [v for k, v in s.items() if k.startswith("d_final/d_0@")]
-        add("post_learning.d_final/d_0", float(np.median(ratios)), "median over eps")
-        unit = [(k, v) for k, v in s.items() if k.startswith("eigenvalues_at_1")]
-        for k, v in unit:
-            add("post_learning.eigenvalues_at_1", float(v),
-                f"{k.split('(')[1].rstrip(')')} of {s['dim']}, mean over initial conditions")
+        add("post_learning.d_final/d_0", float(np.median(s["d_final_over_d_0"].values)), "median over eps")
+        if "eigenvalues_at_1" in s:
+            for tol, v in zip(s["tol"].values, s["eigenvalues_at_1"].values):
+                add("post_learning.eigenvalues_at_1", float(v),
+                    f"|mu-1|<{tol:g} of {int(s['dim'])}, mean over initial conditions")
     if "edge" in results:
         s = results["edge"].summary()
-        add("edge.mle", s["mle"], f"eps = {s['eps']:.0e}; pooled {s['pooled_mle']:.3f}")
-        add("edge.kept_fraction", s["kept_fraction"], f"eps = {s['eps']:.0e}")
-        e8 = [k for k in s if k.startswith("mle@1e-08")]
-        if e8:
-            add("edge.mle", s[e8[0]], "eps = 1e-08 (the paper's P(Lambda))")
-            add("edge.kept_fraction", s["kept@1e-08"], "eps = 1e-08")
+        k = int(np.argmin(s["eps"].values))
+        eps = float(s["eps"].values[k])
+        add("edge.mle", float(s["finitelyapunov.mle"].values[k]),
+            f"eps = {eps:.0e}; pooled {float(s['finitelyapunov.pooled_mle'].values[k]):.3f}")
+        add("edge.kept_fraction", float(s["finitelyapunov.kept_fraction"].values[k]), f"eps = {eps:.0e}")
+        e8 = np.flatnonzero(np.isclose(s["eps"].values, 1e-8, rtol=1e-9))
+        if e8.size:
+            add("edge.mle", float(s["finitelyapunov.mle"].values[e8[0]]), "eps = 1e-08 (the paper's P(Lambda))")
+            add("edge.kept_fraction", float(s["finitelyapunov.kept_fraction"].values[e8[0]]), "eps = 1e-08")
     if "intermittency" in results:
         s = results["intermittency"].summary()
-        add("intermittency.laminar_fraction", s["laminar_fraction_mean"], "mean over initial conditions")
-        add("intermittency.kantz_significant_fraction", s.get("kantz_ref_significant_fraction", np.nan),
+
+        def get(key, default=np.nan):
+            return s[key].item() if key in s else default
+
+        add("intermittency.laminar_fraction", float(get("laminar_fraction_mean")), "mean over initial conditions")
+        add("intermittency.kantz_significant_fraction", float(get("kantz_ref_significant_fraction")),
             "per reference time, first series")
         n = results["intermittency"].result_.sizes["init"]
-        add("intermittency.inits_with_period3_phases", f"{s.get('inits_with_period3_phases', 0)} of {n}")
-        add("intermittency.laminar_period3_share", s.get("laminar_period3_share", np.nan),
-            f"share of laminar steps; dominant period {s.get('laminar_dominant_period', 'none')}")
-        if "weights.inits_with_period3_phases" in s:
+        add("intermittency.inits_with_period3_phases", f"{int(get('inits_with_period3_phases', 0))} of {n}")
+        dom = int(get("laminar_dominant_period", -1))
+        add("intermittency.laminar_period3_share", float(get("laminar_period3_share")),
+            f"share of laminar steps; dominant period {dom if dom >= 0 else 'none'}")
+        if "weights_inits_with_period3_phases" in s:
             add("intermittency.weights.inits_with_period3_phases",
-                f"{s['weights.inits_with_period3_phases']} of {n}",
+                f"{int(get('weights_inits_with_period3_phases'))} of {n}",
                 "laminar phases of W(t).v: period-3 weight cycles that a balanced training "
                 "set hides in the loss")
-            add("intermittency.weights.laminar_period3_share", s.get("weights.laminar_period3_share", np.nan))
+            add("intermittency.weights.laminar_period3_share", float(get("weights_laminar_period3_share")))
     if "eta_scan" in results:
         ds = results["eta_scan"].result_
         for eta, reg in zip(ds["eta"].values, ds["regime"].values):
@@ -92,25 +98,50 @@ def headline_rows(results: dict) -> list[dict]:
     return rows
 
 
-def reproduce(out, quick=False, n_jobs=1, progress=True):
+def reproduce(out, quick=False, n_jobs=1, progress=True, overwrite=False):
     """Run the paper's four studies and the eta scan; write results, figures and tables.
 
-    Writes ``out/NAME.nc``, ``out/figures/NAME-K.png``, ``out/headline.md`` and
-    ``out/headline.csv``. Returns the table rows.
+    Parameters
+    ----------
+    out : str or Path
+        The output folder (made if missing; its parent must exist). It must not
+        already hold any of the files this writes, unless ``overwrite``.
+    quick : bool, default False
+        The quick presets (checks the pipeline; numbers not comparable).
+    n_jobs : int, default 1
+    progress : bool, default True
+    overwrite : bool, default False
+        Replace files of an earlier reproduction.
+
+    Returns
+    -------
+    list of dict
+        The rows of the headline table. Writes ``out/NAME.nc``,
+        ``out/figures/NAME-K.png``, ``out/headline.md`` and ``out/headline.csv``.
     """
+    from .results import check_output_path
+
     out = Path(out)
     figdir = out / "figures"
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not a folder")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"cannot make {out}: folder {out.parent} does not exist")
+    if out.is_dir():  # decide before computing: nothing of the user's is replaced
+        for name, _ in _studies(True):
+            check_output_path(out / f"{name}.nc", overwrite=overwrite)
+        for f in ("headline.md", "headline.csv"):
+            check_output_path(out / f, overwrite=overwrite)
+        if figdir.exists() and any(figdir.iterdir()) and not overwrite:
+            raise FileExistsError(f"{figdir} is not empty; give another --out, or --force")
     figdir.mkdir(parents=True, exist_ok=True)
     results = {}
     timings = {}
     for name, study in _studies(quick):
-        names = study._param_names()
-        study.set_params(**{k: v for k, v in {"n_jobs": n_jobs, "progress": progress}.items()
-                            if k in names})
         t0 = time.perf_counter()
-        study.run()
+        study.run(n_jobs=n_jobs, progress=progress)
         timings[name] = time.perf_counter() - t0
-        study.save(out / f"{name}.nc")
+        study.save(out / f"{name}.nc", overwrite=overwrite)
         for k, fig in enumerate(study.plot(), start=1):
             fig.savefig(figdir / f"{name}-{k}.png", dpi=100)
         results[name] = study

@@ -10,7 +10,8 @@ registered plugin are rebuilt.
 from __future__ import annotations
 
 import importlib
-import inspect
+import hashlib
+import tempfile
 import json
 import os
 import sys
@@ -21,32 +22,22 @@ import numpy as np
 from ._version import __version__
 from .base import ParamsObject
 
-__all__ = ["save", "load", "encode_params", "decode_params", "study_attrs"]
+__all__ = ["save", "load", "encode_params", "decode_params", "study_attrs", "check_output_path",
+           "ResultFileError"]
 
-_FORMAT = "dynnet-result/1"
+_FORMAT = "dynnet-result/2"
+#: the largest parameter text a file may carry (a study's parameters are a few kB)
+_MAX_PARAMS = 64 * 2**20
 
 
 class ResultFileError(ValueError):
     """A file that is not a readable dynnet result."""
 
 
-#: how a run is carried out, not what it computes: saved as their defaults, so a
-#: loaded study does not write into the checkpoint directory of the run that made it
-RUN_SETTINGS = ("checkpoint", "resume", "progress", "n_jobs", "chunk_size")
-
-
 def _encode(value):
     if isinstance(value, ParamsObject):
         cls = type(value)
         params = value.get_params(deep=False)
-        if any(k in params for k in RUN_SETTINGS):
-            sig = inspect.signature(cls.__init__).parameters
-            for k in RUN_SETTINGS:
-                if k in params and sig[k].default is not inspect.Parameter.empty:
-                    params[k] = sig[k].default
-        ss = getattr(value, "_seed_seq", None)
-        if ss is not None and isinstance(params.get("seed"), np.random.Generator):
-            params["seed"] = ss  # the run's seed, drawn once from the Generator it was given
         return {"__class__": f"{cls.__module__}:{cls.__qualname__}",
                 "params": {k: _encode(v) for k, v in params.items()}}
     if isinstance(value, np.random.Generator):
@@ -135,44 +126,77 @@ def _decode(value, extra=()):
     return value
 
 
-def encode_params(obj: ParamsObject) -> str:
-    """JSON text that :func:`decode_params` turns back into an equal object."""
-    return json.dumps(_encode(obj), sort_keys=True)
+def encode_params(obj: ParamsObject, **overrides) -> str:
+    """JSON text that :func:`decode_params` turns back into an equal object.
+
+    Parameters
+    ----------
+    obj : ParamsObject
+    **overrides
+        Top-level parameter values to write instead of the object's own (a study
+        saves the seed it drew in place of ``seed=None``).
+    """
+    enc = _encode(obj)
+    enc["params"].update({k: _encode(v) for k, v in overrides.items()})
+    return json.dumps(enc, sort_keys=True)
 
 
 def decode_params(text: str, classes=()) -> ParamsObject:
     """Rebuild a dynnet object from :func:`encode_params` text (never unpickles).
 
-    ``classes``: extra classes (e.g. a Map defined in the user's script) that may be rebuilt.
+    Parameters
+    ----------
+    text : str
+    classes : sequence of classes, optional
+        Extra classes (e.g. a Map defined in the user's script) that may be rebuilt.
+
+    Raises
+    ------
+    ResultFileError
+        For any text that is not valid parameters of allowed classes.
     """
+    if not isinstance(text, str) or len(text) > _MAX_PARAMS:
+        raise ResultFileError("malformed dynnet parameters (not text, or too large)")
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultFileError(f"malformed dynnet parameters: {exc}") from None
-    return _decode(data, tuple(classes))
+        obj = _decode(data, tuple(classes))
+    except ResultFileError:
+        raise
+    except RecursionError:
+        raise ResultFileError("malformed dynnet parameters: nested too deeply") from None
+    except Exception as exc:  # noqa: BLE001 - any failure to rebuild means "not our parameters"
+        raise ResultFileError(f"malformed dynnet parameters: {type(exc).__name__}: {exc}") from None
+    if not isinstance(obj, ParamsObject):
+        raise ResultFileError("malformed dynnet parameters: the top level is not a dynnet object")
+    return obj
 
 
-def study_attrs(study) -> dict:
-    """Attributes for a result: every parameter, the seed entropy, the version."""
+def study_attrs(study, seed=None) -> dict:
+    """Attributes for a result: every parameter, the seed, the version.
+
+    Parameters
+    ----------
+    study : Study
+    seed : numpy.random.SeedSequence or None
+        The seed the run used (its entropy is written, so a run with
+        ``seed=None`` can be repeated).
+    """
+    overrides = {} if seed is None else {"seed": seed}
     attrs = {
         "dynnet_format": _FORMAT,
         "dynnet_version": __version__,
-        "dynnet_study": encode_params(study),
+        "dynnet_study": encode_params(study, **overrides),
         "study": type(study).__name__,
     }
-    ss = getattr(study, "_seed_seq", None)
-    if ss is not None:
-        attrs["seed_entropy"] = str(ss.entropy)
-        attrs["seed_spawn_key"] = json.dumps(list(ss.spawn_key))
+    if seed is not None:
+        attrs["seed_entropy"] = str(seed.entropy)
+        attrs["seed_spawn_key"] = json.dumps([int(k) for k in seed.spawn_key])
     params = study.get_params(deep=True)
-    resolved = study._resolved() if hasattr(study, "_resolved") else {}
-    for name, part in resolved.items():  # parts left at their default: record the default's params
-        if params.get(name) is None and hasattr(part, "get_params"):
+    for name, part in study.parts().items():  # parts left at their default: record the default's
+        if params.get(name) is None and isinstance(part, ParamsObject):
             params[name] = part
             params.update({f"{name}__{k}": v for k, v in part.get_params(deep=True).items()})
     for k, v in params.items():
-        if k.split("__")[-1] in RUN_SETTINGS:
-            continue
         if isinstance(v, (bool, np.bool_)):
             attrs[f"param.{k}"] = int(v)
         elif isinstance(v, (int, np.integer)) and not -2**31 <= int(v) < 2**31:
@@ -186,24 +210,136 @@ def study_attrs(study) -> dict:
     return attrs
 
 
-def save(study, path) -> Path:
-    """Write ``study.result_`` to ``path`` (netCDF) so :func:`load` can rebuild the study."""
-    path = Path(path)
+# ----------------------------------------------------------------------------
+# files
+# ----------------------------------------------------------------------------
+
+def check_output_path(path, overwrite: bool = False) -> Path:
+    """Decide, before any computing, whether a result may be written to ``path``.
+
+    dynnet writes only regular files: a folder, a device, a fifo or a symbolic
+    link at ``path`` is always refused, and an existing file only with
+    ``overwrite=True``. The folder must exist.
+
+    Parameters
+    ----------
+    path : str or Path
+    overwrite : bool, default False
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    FileExistsError
+        A file is there and ``overwrite`` is False, or something other than a
+        regular file is there.
+    FileNotFoundError
+        The folder of ``path`` does not exist.
+    """
+    p = Path(path)
+    if p.is_symlink():
+        raise FileExistsError(f"{p} is a symbolic link; dynnet writes results only to regular files")
+    if p.exists():
+        if not p.is_file():
+            kind = "a folder" if p.is_dir() else "not a regular file (a device, fifo or socket)"
+            raise FileExistsError(f"{p} is {kind}; dynnet writes results only to regular files")
+        if not overwrite:
+            raise FileExistsError(f"{p} exists; give another path, or overwrite=True (CLI: --force)")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"cannot write {p}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"cannot write {p}: folder {parent} is not writable")
+    return p
+
+
+def _canonical_bytes(values: np.ndarray) -> bytes:
+    """Bytes of an array's values that survive a netCDF round trip unchanged."""
+    v = np.asarray(values)
+    if v.dtype.kind == "f":
+        body = np.ascontiguousarray(v, dtype="<f8").tobytes()
+    elif v.dtype.kind in "biu":
+        body = np.ascontiguousarray(v, dtype="<i8").tobytes()
+    else:
+        body = "\x00".join(str(x) for x in v.ravel().tolist()).encode("utf-8", "surrogatepass")
+    return repr(v.shape).encode() + b"|" + body
+
+
+def checksums(ds) -> dict[str, str]:
+    """SHA-256 of the values of every variable and coordinate of a dataset."""
+    return {name: hashlib.sha256(_canonical_bytes(ds[name].values)).hexdigest()
+            for name in sorted(map(str, ds.variables))}
+
+
+def save(study, path, overwrite: bool = False) -> Path:
+    """Write ``study.result_`` to ``path`` (netCDF) so :func:`load` can rebuild the study.
+
+    The file carries the study's parameters (with the seed the run drew) and a
+    SHA-256 checksum of every variable, verified by :func:`load`. The data go to
+    a temporary file in the same folder, which replaces ``path`` only when
+    complete (:func:`os.replace`); on failure it is removed.
+
+    Parameters
+    ----------
+    study : Study
+        A study that has run (or was loaded).
+    path : str or Path
+    overwrite : bool, default False
+        Replace an existing regular file.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    FileExistsError, FileNotFoundError, PermissionError
+        See :func:`check_output_path`.
+    """
+    path = check_output_path(path, overwrite=overwrite)
+    data = to_netcdf_bytes(study)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
+                               prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        check_output_path(path, overwrite=overwrite)  # nothing appeared there meanwhile
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def to_netcdf_bytes(study) -> bytes:
+    """The netCDF bytes :func:`save` writes (also used by a study's preflight)."""
     ds = study.result_.copy()
-    ds.attrs.update({k: v for k, v in study_attrs(study).items() if k not in ds.attrs})
-    ds.attrs["dynnet_study"] = encode_params(study)
+    attrs = study_attrs(study, getattr(study, "seed_", None))
+    ds.attrs.update({k: v for k, v in attrs.items() if k not in ds.attrs or k.startswith("dynnet_")})
     for name in list(ds.data_vars):
         if ds[name].dtype == bool:
             ds[name] = ds[name].astype(np.int8)
             ds[name].attrs["dynnet_bool"] = 1
-    tmp = path.with_name(path.name + ".part")
-    ds.to_netcdf(tmp, engine="scipy", format="NETCDF3_64BIT")
-    os.replace(tmp, path)
-    return path
+    for name in list(ds.variables):
+        if ds[name].dtype.kind in "iu" and ds[name].dtype.itemsize > 4:
+            if ds[name].size and (ds[name].values.max() >= 2**31 or ds[name].values.min() < -2**31):
+                raise ValueError(f"cannot save {name}: integers beyond 32 bits do not fit netCDF3")
+    ds.attrs["dynnet_checksum"] = json.dumps(checksums(ds), sort_keys=True)
+    return ds.to_netcdf(None, engine="scipy", format="NETCDF3_64BIT")
 
 
 def load(path, classes=()):
     """Rebuild a saved Study, with its ``result_``, from a netCDF file.
+
+    Loading never refits: the numbers the study derived are in the file. Call
+    ``study.refit()`` to rebuild fitted estimator objects.
 
     Parameters
     ----------
@@ -214,27 +350,64 @@ def load(path, classes=()):
         running script, ``__main__``) are found without it; nothing outside
         dynnet and its plugins is ever imported because a file names it.
 
+    Returns
+    -------
+    Study
+
     Raises
     ------
     FileNotFoundError
         The file does not exist.
     ResultFileError (a ValueError)
-        The file is not netCDF, or not a dynnet result, or names a class
-        outside dynnet and its registered plugins.
+        For any other file: not netCDF, not a dynnet result, corrupted (a
+        checksum does not match), or naming a class outside dynnet and its
+        registered plugins.
     """
     import xarray as xr
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such result file: {path}")
+    if not path.is_file():
+        raise ResultFileError(f"{path} is not a regular file")
     try:
-        with xr.open_dataset(path, engine="scipy") as ds:
+        with xr.open_dataset(path, engine="scipy", mask_and_scale=False, decode_times=False) as ds:
             ds = ds.load()
     except Exception as exc:  # noqa: BLE001 - any reader failure means "not our file"
         raise ResultFileError(f"{path} is not a readable netCDF file: {exc}") from None
+    try:
+        return _rebuild(path, ds, classes)
+    except ResultFileError:
+        raise
+    except RecursionError:
+        raise ResultFileError(f"{path}: malformed dynnet result (nested too deeply)") from None
+    except Exception as exc:  # noqa: BLE001 - a crafted file must not escape as another error
+        raise ResultFileError(f"{path}: malformed dynnet result: {type(exc).__name__}: {exc}") from None
+
+
+def _rebuild(path, ds, classes):
+    from .studies.base import Study
+
     if ds.attrs.get("dynnet_format") != _FORMAT or "dynnet_study" not in ds.attrs:
+        fmt = ds.attrs.get("dynnet_format")
+        if isinstance(fmt, str) and fmt.startswith("dynnet-result/"):
+            raise ResultFileError(f"{path} is a dynnet result of format {fmt!r}; this dynnet reads "
+                                  f"{_FORMAT!r}: run the study again")
         raise ResultFileError(f"{path} is netCDF but not a dynnet result (no dynnet_study attribute)")
+    stored = ds.attrs.get("dynnet_checksum")
+    if not isinstance(stored, str):
+        raise ResultFileError(f"{path} has no checksum; it was not written by this dynnet")
+    stored = json.loads(stored)
+    actual = checksums(ds)
+    if not isinstance(stored, dict) or set(stored) != set(actual):
+        raise ResultFileError(f"{path}: its variables do not match its checksum list (file modified)")
+    bad = sorted(k for k in actual if stored[k] != actual[k])
+    if bad:
+        raise ResultFileError(f"{path} is corrupted: the data of {', '.join(bad)} do not match "
+                              "their SHA-256 checksum")
     study = decode_params(ds.attrs["dynnet_study"], classes)
+    if not isinstance(study, Study):
+        raise ResultFileError(f"{path}: the saved object is a {type(study).__name__}, not a Study")
     for name in list(ds.coords):  # netCDF3 stores 64-bit ints as 32-bit: give them back
         if ds[name].dtype == np.int32:
             ds = ds.assign_coords({name: ds[name].astype(np.int64)})
@@ -242,6 +415,7 @@ def load(path, classes=()):
         if ds[name].attrs.get("dynnet_bool") == 1:
             ds[name] = ds[name].astype(bool)
             ds[name].attrs.pop("dynnet_bool", None)
-    study.result_ = ds
-    study._restore()
+    for key in ("dynnet_checksum",):
+        ds.attrs.pop(key, None)
+    study._set_loaded(ds)
     return study

@@ -1,20 +1,30 @@
-"""Running one PerturbationStudy per perturbation size and stacking the results."""
+"""Studies that run one ensemble per perturbation size eps, stacked along ``eps``."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from ..base import as_seed_sequence, check_array, check_scalar, clone
-from .base import Study
-from .perturbation import PerturbationStudy
+from ..base import check_array, check_int, check_scalar, clone
+from ..maps.base import check_every
+from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
+from .base import Study, fit_estimators
 
-__all__ = ["eps_sweep", "check_eps", "SweepStudy", "gd_factory", "low_eta_parts"]
+__all__ = ["check_eps", "SweepStudy", "gd_factory", "low_eta_parts"]
 
 
 def check_eps(owner, eps) -> np.ndarray:
-    """Validate a sequence of perturbation sizes (all > 0)."""
+    """Validate a sequence of perturbation sizes (all > 0).
+
+    Parameters
+    ----------
+    owner : object
+        Named in error messages.
+    eps : float or sequence of float
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     arr = np.atleast_1d(check_array(owner, "eps", eps, ndim=(0, 1)))
     if arr.size == 0:
         raise ValueError(f"{type(owner).__name__}: parameter eps must hold at least one value")
@@ -23,73 +33,8 @@ def check_eps(owner, eps) -> np.ndarray:
     return arr
 
 
-def eps_sweep(owner, *, map, perturber, metric, eps, n_init, n_steps, seed, every=1,
-              initial_states=None, chunk_size=None, n_jobs=1, progress=False,
-              checkpoint=None, resume=False):
-    """One PerturbationStudy per ``eps`` (same seed: the same initial conditions and
-    the same perturbation directions, scaled), stacked along a new ``eps`` dimension.
-
-    Returns
-    -------
-    xarray.Dataset
-        ``distance (eps, step, init, pert)``, observables ``(step, init)`` of the
-        references (the same for every eps), ``initial_state``, ``diverged (eps, init, member)``.
-    """
-    import xarray as xr
-
-    eps = check_eps(owner, eps)
-    from ..base import check_int
-    from ..maps.base import check_every
-    from .perturbation import preflight
-
-    check_int(owner, "n_init", n_init, low=1)
-    check_every(owner, check_int(owner, "n_steps", n_steps, low=0), every)
-    preflight(map, clone(perturber).set_params(eps=float(eps[0])), metric)
-    # normalise the seed once: with seed=None every eps must still share one entropy
-    seed = as_seed_sequence(seed)
-    owner._seed_seq = seed
-    results = []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(eps), desc=type(owner).__name__, unit="eps")
-    try:
-        for k, e in enumerate(eps):
-            if bar is not None:
-                bar.set_postfix_str(f"eps={e:.0e}")
-            sub = PerturbationStudy(
-                map=map, perturber=clone(perturber).set_params(eps=float(e)), metric=metric,
-                estimators=(), n_init=n_init, n_steps=n_steps, seed=seed,
-                initial_states=initial_states, every=every, chunk_size=chunk_size, n_jobs=n_jobs,
-                progress=False,
-                checkpoint=None if checkpoint is None else Path(checkpoint) / f"eps-{k:03d}",
-                resume=resume,
-            )
-            sub._internal = True  # its checkpoint belongs to the outer study's
-            sub.run()
-            results.append(sub.result_)
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    first = results[0]
-    data = {
-        "distance": xr.concat([r["distance"] for r in results], dim="eps"),
-        "diverged": xr.concat([r["diverged"] for r in results], dim="eps"),
-        "initial_state": first["initial_state"],
-    }
-    for name in first.data_vars:
-        if name not in ("distance", "diverged", "initial_state", "final_state"):
-            data[name] = first[name]
-    ds = xr.Dataset(data)
-    ds = ds.assign_coords(eps=("eps", eps))
-    return ds
-
-
 def gd_factory(eta):
-    """A factory of GradientDescentMap(eta=eta), for component defaults."""
+    """A factory of GradientDescentMap(eta=eta), for part defaults."""
 
     def make():
         from ..maps.gd import GradientDescentMap
@@ -110,25 +55,99 @@ def low_eta_parts():
 
 
 class SweepStudy(Study):
-    """Shared machinery of the eps-sweep studies at low learning rate."""
+    """Shared machinery of the eps-sweep studies: validation, memory, the sweep itself.
 
-    def _sweep(self, c, n_steps, initial_states=None, seed=None):
-        from ..results import study_attrs
+    Every eps uses the same initial conditions and the same seed, so the
+    perturbation directions are the same at every eps, scaled.
+    """
 
-        self._check_resume()
-        ds = eps_sweep(self, map=c["map"], perturber=c["perturber"], metric=c["metric"],
-                       eps=self.eps, n_init=self.n_init, n_steps=n_steps,
-                       seed=self.seed if seed is None else seed,
-                       every=self.every, initial_states=initial_states,
-                       chunk_size=self.chunk_size, n_jobs=self.n_jobs, progress=self.progress,
-                       checkpoint=self.checkpoint, resume=self.resume)
-        ds.attrs.update(study_attrs(self))
-        return ds
+    def _validate(self):
+        super()._validate()
+        c = self.parts()
+        eps = check_eps(self, self.eps)
+        check_parts(c["map"], clone(c["perturber"]).set_params(eps=float(eps[0])), c["metric"])
+        check_int(self, "n_init", self.n_init, low=1)
+        check_every(self, check_int(self, "n_steps", self._sweep_steps(), low=0), self.every)
+        check_int(c["perturber"], "n", c["perturber"].n, low=1)
 
-    def _initial_states(self, m):
-        from ..base import check_int
+    def _sweep_steps(self) -> int:
+        """The number of steps of each perturbation run."""
+        return self.n_steps
 
-        ss = as_seed_sequence(self.seed)
-        self._seed_seq = ss
-        return m.initial_state(check_int(self, "n_init", self.n_init, low=1),
-                               seed=np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (0,)))
+    def _memory(self, ctx):
+        c = self.parts()
+        m = c["map"]
+        n_obs = len(m.observables(np.zeros((1, m.dim))))
+        n_eps = np.atleast_1d(np.asarray(self.eps)).size
+        return ensemble_memory(int(self.n_init), int(c["perturber"].n), m.dim,
+                               int(self._sweep_steps()) // int(self.every) + 1, n_obs, n_runs=n_eps,
+                               chunk=ctx.chunk_size, n_jobs=ctx.n_jobs)
+
+    def _sweep(self, ctx, x0, seed=None):
+        """One ensemble per eps from the initial conditions ``x0``, stacked along ``eps``.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``distance (eps, step, init, pert)``, observables ``(step, init)`` of
+            the references (the same for every eps), ``initial_state``,
+            ``diverged (eps, init, member)``.
+        """
+        import xarray as xr
+
+        c = self.parts()
+        eps = check_eps(self, self.eps)
+        n_steps, every = int(self._sweep_steps()), int(self.every)
+        seed = ctx.seed if seed is None else seed
+        dists, divs, obs = [], [], None
+        bar = None
+        if ctx.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(eps), desc=type(self).__name__, unit="eps")
+        try:
+            for k, e in enumerate(eps):
+                if bar is not None:
+                    bar.set_postfix_str(f"eps={e:.0e}")
+                p = clone(c["perturber"]).set_params(eps=float(e))
+                sub = ctx if not ctx.progress else _quiet(ctx)
+                d, o, f = run_ensemble(c["map"], p, c["metric"], x0, seed, n_steps, every, sub,
+                                       key=f"eps-{k:03d}")
+                dists.append(d)
+                divs.append(~np.all(np.isfinite(f), axis=-1))
+                obs = o if obs is None else obs
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+        diverged = np.stack(divs)
+        warn_divergence(self, diverged)
+        data = {"distance": (("eps", "step", "init", "pert"), np.stack(dists)),
+                "diverged": (("eps", "init", "member"), diverged),
+                "initial_state": (("init", "coord"), x0)}
+        data.update({k: (("step", "init"), v) for k, v in obs.items()})
+        return xr.Dataset(data, coords={"eps": eps, "step": np.arange(dists[0].shape[0]) * every,
+                                        "init": np.arange(x0.shape[0])})
+
+    def _fit_per_eps(self, ds, ests):
+        """Estimators fitted on each eps (``fit_result``): ``(ds with <key>.<number> (eps), fitted)``."""
+        import xarray as xr
+
+        if not ests:
+            return ds, []
+        m = self.parts()["map"]
+        fitted, rows = [], []
+        for k in range(ds.sizes["eps"]):
+            f, numbers = fit_estimators(self, ests, ds.isel(eps=k), m)
+            fitted += f
+            rows.append(numbers)
+        for key in rows[0]:
+            ds[key] = xr.Variable(("eps",), np.array([r[key] for r in rows]))
+        return ds, fitted
+
+
+def _quiet(ctx):
+    from dataclasses import replace
+
+    return replace(ctx, progress=False)

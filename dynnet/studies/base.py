@@ -1,35 +1,142 @@
-"""The Study base class."""
+"""The Study base class: one lifecycle for every analysis."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
-from ..base import ParamsObject, clone
+from ..base import ParamsObject, as_seed_sequence, check_int, clone
 
-__all__ = ["Study"]
+__all__ = ["Study", "RunContext", "MemoryBudgetError"]
+
+
+class MemoryBudgetError(MemoryError):
+    """A run whose estimated memory does not fit the budget; raised before anything is allocated."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a study's :meth:`Study._compute` gets from :meth:`Study.run`.
+
+    Attributes
+    ----------
+    seed : numpy.random.SeedSequence
+        The run's seed, normalised once (``seed=None`` draws fresh entropy here).
+    n_jobs : int
+        Parallel workers over chunks.
+    progress : bool
+        Show progress bars.
+    chunk_size : int or None
+        Initial conditions per batch; None: chosen to fit the memory budget.
+    checkpoint : Checkpoint or None
+        The claimed checkpoint folder; :meth:`key` names one part of the run in it.
+    memory_budget : int
+        Bytes the run may use.
+    """
+
+    seed: np.random.SeedSequence
+    n_jobs: int = 1
+    progress: bool = False
+    chunk_size: int | None = None
+    checkpoint: Any = None
+    memory_budget: int = 2**34
+
+    def child_seed(self, *key: int) -> np.random.SeedSequence:
+        """The SeedSequence of child ``key`` of the run's seed (addressed, not spawned)."""
+        ss = self.seed
+        return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + tuple(key),
+                                      pool_size=ss.pool_size)
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation (``MemAvailable`` on Linux)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - other platforms
+        return 2**34
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} TiB"  # pragma: no cover
 
 
 class Study(ParamsObject):
     """Composes a map, a perturber, a metric and estimators into one analysis.
 
-    A Study is configured by keyword parameters (like every dynnet object),
-    runs with :meth:`run` (which returns ``self``), and keeps
+    A Study is configured by keyword parameters (everything that changes its
+    numbers), runs with :meth:`run` (whose arguments are the run settings, which
+    never change a number), and then holds
 
-    * ``result_``: an ``xarray.Dataset`` with named dimensions and attrs
-      holding every parameter, the seed and the dynnet version;
-    * ``estimators_``: the fitted estimators, in order.
+    * ``result_``: an ``xarray.Dataset`` with named dimensions, the raw records
+      and every number derived from them, with attributes holding every
+      parameter, the seed and the dynnet version;
+    * ``estimators_``: the fitted estimators, in order (after :meth:`run` or
+      :meth:`refit`; a loaded study has the numbers in ``result_`` but no
+      fitted estimator objects until :meth:`refit`);
+    * ``seed_``: the :class:`numpy.random.SeedSequence` the run used (with
+      ``seed=None``, the entropy drawn for it, which :meth:`save` writes as the
+      seed so that a loaded and cloned study repeats the same numbers).
 
-    It offers :meth:`summary` (headline numbers), :meth:`plot` (matplotlib
-    figures), :meth:`save` (netCDF; :func:`dynnet.load` rebuilds the Study)
-    and the class method :meth:`quick` (a small preset for tests and CI).
+    It offers :meth:`summary` (the headline numbers, an ``xarray.Dataset``),
+    :meth:`plot` (matplotlib figures), :meth:`save` (netCDF;
+    :func:`dynnet.load` rebuilds the Study) and :meth:`quick` (a small preset).
+
+    For developers
+    --------------
+    :meth:`run` is a template method that owns the lifecycle: it validates the
+    run settings, resolves the parts (:meth:`parts`), checks the parameters
+    (:meth:`_validate`), estimates the memory (:meth:`_memory`), runs a
+    *preflight* (the whole pipeline, :meth:`_compute` + :meth:`_analyse` +
+    :meth:`summary` + the netCDF encoding, on a tiny copy given by
+    :meth:`_tiny_params`, so that a misconfiguration fails in seconds and not
+    after hours), normalises the seed, claims the checkpoint folder, and finally
+    builds ``result_``. A new study implements
+
+    * ``__init__`` with its parameters (stored unchanged);
+    * :meth:`_compute` ``(ctx) -> xarray.Dataset``: the records (the costly
+      part), using ``ctx.seed``, ``ctx.n_jobs``, ``ctx.checkpoint``;
+    * optionally :meth:`_analyse` ``(ds) -> (ds, fitted)``: numbers derived
+      from the records (fits of estimators), written into ``ds``;
+    * :meth:`_summary` ``(ds) -> xarray.Dataset`` and :meth:`plot`;
+    * class attributes ``_quick_params`` (the quick preset) and, if it has
+      parts that default to None, :meth:`_part_defaults`.
+
+    Nothing else: no study touches another object's private state.
     """
 
     #: parameter overrides of the quick preset (a subclass sets its own)
     _quick_params: dict = {}
 
+    # -- construction -------------------------------------------------------------------------
     @classmethod
     def quick(cls, **overrides):
-        """A small, fast preset of this Study (seconds, for CI and first looks)."""
+        """A small, fast preset of this Study (seconds, for CI and first looks).
+
+        Parameters
+        ----------
+        **overrides
+            Parameters to set on top of the preset.
+
+        Returns
+        -------
+        Study
+        """
         params = dict(cls._quick_params)
         params.update(overrides)
         obj = cls()
@@ -37,108 +144,334 @@ class Study(ParamsObject):
         return obj
 
     @staticmethod
-    def _component_defaults() -> dict:
+    def _part_defaults() -> dict:
         """Factories of the parts whose parameter default is None (map, perturber...)."""
         return {}
 
-    def _resolved(self) -> dict:
-        """Each part: the parameter's value, or a fresh default when it is None."""
+    def parts(self) -> dict:
+        """Each part (map, perturber, metric, estimators...): the parameter's value, or a
+        fresh default object when it is None.
+
+        Returns
+        -------
+        dict
+        """
         out = {}
-        for name, factory in self._component_defaults().items():
+        for name, factory in self._part_defaults().items():
             value = getattr(self, name)
             out[name] = factory() if value is None else value
         return out
 
     def set_params(self, **params):
-        """As :meth:`ParamsObject.set_params`; ``part__x`` on a part left at its
-        default (None) first puts the default object in place."""
-        defaults = self._component_defaults()
+        """As :meth:`ParamsObject.set_params`; ``part__x`` on a part left at its default
+        (None) first puts the default object in place.
+
+        Parameters
+        ----------
+        **params
+            Parameters by name, ``part__x`` for nested ones.
+
+        Returns
+        -------
+        self
+        """
+        defaults = self._part_defaults()
         for key in params:
             name = key.split("__", 1)[0]
             if "__" in key and name in defaults and getattr(self, name, None) is None:
                 setattr(self, name, defaults[name]())
         return super().set_params(**params)
 
-    def run(self):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must implement run()")
+    # -- the lifecycle ------------------------------------------------------------------------
+    def run(self, *, n_jobs: int = 1, progress: bool = False, checkpoint=None, resume: bool = False,
+            chunk_size: int | None = None, memory_budget: int | None = None, preflight: bool = True):
+        """Run the study; returns ``self`` with ``result_``, ``estimators_`` and ``seed_``.
+
+        The arguments are run settings: they never change a number, and are
+        never saved, loaded, cloned or set with ``set_params``.
+
+        Parameters
+        ----------
+        n_jobs : int, default 1
+            Parallel workers over chunks of initial conditions (joblib; -1: every
+            core). Results are bitwise the same for any value.
+        progress : bool, default False
+            Show progress bars.
+        checkpoint : str, Path or None, default None
+            A folder for finished chunks, so that a killed run can resume. It
+            must be new, empty, or a checkpoint folder dynnet made; it is locked
+            while the run uses it, and dynnet's files in it are removed when the
+            run finishes (see :mod:`dynnet.checkpoint`).
+        resume : bool, default False
+            Continue from the chunks of this same run (same parameters and
+            seed) already in ``checkpoint``; bitwise identical to an
+            uninterrupted run. Needs a fixed ``seed``.
+        chunk_size : int or None, default None
+            Initial conditions per batch; None: about 3000 orbits per batch, fewer
+            if the memory budget asks for it.
+        memory_budget : int or None, default None
+            Bytes the run may use; None: 80% of the memory available now. A run
+            whose estimate exceeds it is refused before anything is allocated.
+        preflight : bool, default True
+            First run the whole pipeline on a tiny copy (a second or so), so that
+            a misconfiguration fails at once.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        MemoryBudgetError
+            The estimate exceeds the budget (the message names the parameter to lower).
+        dynnet.checkpoint.CheckpointError
+            The checkpoint folder is someone else's, in use, or of another run.
+        """
+        ctx = self._run_context(n_jobs=n_jobs, progress=progress, chunk_size=chunk_size,
+                                memory_budget=memory_budget)
+        if resume and checkpoint is None:
+            raise ValueError(f"{type(self).__name__}.run: resume=True needs a checkpoint folder")
+        if resume and self.seed is None:
+            raise ValueError(
+                f"{type(self).__name__}.run: resume=True needs a fixed seed; with seed=None each run "
+                "draws fresh entropy, so finished chunks could not be continued reproducibly"
+            )
+        self._validate()
+        self._check_memory(ctx)
+        if preflight:
+            self._preflight()
+        seed = as_seed_sequence(self.seed)
+        ctx = RunContext(seed=seed, n_jobs=ctx.n_jobs, progress=ctx.progress,
+                         chunk_size=ctx.chunk_size, memory_budget=ctx.memory_budget)
+        with self._checkpoint(checkpoint, resume, seed) as ckpt:
+            if ckpt is not None:
+                ctx = RunContext(seed=seed, n_jobs=ctx.n_jobs, progress=ctx.progress,
+                                 chunk_size=ctx.chunk_size, checkpoint=ckpt,
+                                 memory_budget=ctx.memory_budget)
+            ds = self._compute(ctx)
+        self.seed_ = seed
+        self._finish(ds)
+        return self
+
+    def refit(self):
+        """Fit the estimators again on ``result_`` (for a loaded study, whose file has the
+        numbers but no fitted estimator objects); returns self.
+
+        Returns
+        -------
+        self
+        """
+        self._check_run()
+        self._finish(self.result_)
+        return self
+
+    def _finish(self, ds) -> None:
+        from ..results import study_attrs
+
+        ds, fitted = self._analyse(ds)
+        ds.attrs.update(study_attrs(self, getattr(self, "seed_", None)))
+        self.result_ = ds
+        self.estimators_ = list(fitted)
+
+    def _set_loaded(self, ds) -> None:
+        """Give a study rebuilt by :func:`dynnet.load` its result (no refitting)."""
+        import json
+
+        self.result_ = ds
+        if "seed_entropy" in ds.attrs:
+            try:
+                entropy = int(ds.attrs["seed_entropy"])
+                key = tuple(json.loads(ds.attrs.get("seed_spawn_key", "[]")))
+                self.seed_ = np.random.SeedSequence(entropy, spawn_key=key)
+            except (ValueError, TypeError):
+                pass
+
+    # -- hooks --------------------------------------------------------------------------------
+    def _validate(self) -> None:
+        """Check every parameter before any computing (raise naming the parameter)."""
+        self._check_estimators()
+
+    def _compute(self, ctx: RunContext):  # pragma: no cover - abstract
+        """The records of the run, an ``xarray.Dataset``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _compute(ctx)")
+
+    def _analyse(self, ds):
+        """Numbers derived from the records (fits); returns ``(ds, fitted estimators)``."""
+        return ds, []
+
+    def _memory(self, ctx: RunContext) -> dict[str, tuple[int, str]]:
+        """Estimated bytes of the run's parts: ``{what: (bytes, parameter to lower)}``."""
+        return {}
+
+    def _tiny_params(self) -> dict:
+        """Parameter overrides for the preflight's tiny copy ({} : no preflight)."""
+        out = {}
+        names = self._param_names()
+        if "n_init" in names and isinstance(self.n_init, (int, np.integer)) and self.n_init > 2:
+            out["n_init"] = 2
+        if "eps" in names:
+            eps = np.atleast_1d(np.asarray(self.eps, dtype=object))
+            if eps.size > 1:
+                out["eps"] = (eps[0],)
+        return out
+
+    # -- lifecycle helpers --------------------------------------------------------------------
+    def _run_context(self, n_jobs, progress, chunk_size, memory_budget) -> RunContext:
+        from ..parallel import effective_n_jobs
+
+        name = f"{type(self).__name__}.run"
+        n = effective_n_jobs(n_jobs)
+        if not isinstance(progress, (bool, np.bool_)):
+            raise TypeError(f"{name}: progress={progress!r} must be True or False")
+        if chunk_size is not None:
+            chunk_size = check_int(self, "chunk_size", chunk_size, low=1)
+        if memory_budget is None:
+            memory_budget = int(0.8 * available_memory())
+        else:
+            memory_budget = check_int(self, "memory_budget", memory_budget, low=1)
+        return RunContext(seed=np.random.SeedSequence(0), n_jobs=n, progress=bool(progress),
+                          chunk_size=chunk_size, memory_budget=memory_budget)
+
+    def _check_memory(self, ctx: RunContext) -> None:
+        parts = self._memory(ctx)
+        total = sum(b for b, _ in parts.values())
+        if total > ctx.memory_budget:
+            what, (b, param) = max(parts.items(), key=lambda kv: kv[1][0])
+            raise MemoryBudgetError(
+                f"{type(self).__name__}: the run needs about {_fmt_bytes(total)} but the budget is "
+                f"{_fmt_bytes(ctx.memory_budget)} (80% of available memory unless "
+                f"run(memory_budget=...)); the largest part is {what} ({_fmt_bytes(b)}): "
+                f"lower {param}"
+            )
+
+    def _preflight(self) -> None:
+        """The whole pipeline on a tiny copy: compute, analyse, summary, netCDF encoding."""
+        from ..results import to_netcdf_bytes
+
+        tiny_params = self._tiny_params()
+        if not tiny_params:
+            return
+        tiny = clone(self).set_params(**tiny_params)
+        tiny._validate()
+        ctx = RunContext(seed=np.random.SeedSequence(0))  # never draws from the user's seed
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = tiny._compute(ctx)
+            tiny.seed_ = ctx.seed
+            tiny._finish(ds)
+            tiny.summary()
+            to_netcdf_bytes(tiny)
+
+    def _checkpoint(self, path, resume, seed):
+        if path is None:
+            return contextlib.nullcontext(None)
+        from ..checkpoint import Checkpoint
+        from ..results import encode_params
+
+        fingerprint = encode_params(self, seed=seed) + repr((seed.entropy, tuple(seed.spawn_key)))
+        return Checkpoint(path, fingerprint, resume=bool(resume))
 
     def _check_run(self):
         if not hasattr(self, "result_"):
             raise RuntimeError(f"{type(self).__name__} has not been run yet; call run() first")
 
-    def summary(self) -> dict:
-        """Headline numbers of the run, as a flat dict."""
+    def _check_estimators(self):
+        """Refuse, before any computing, what is not a list of distinct estimators."""
+        from ..estimators.base import Estimator
+
+        ests = self._estimator_list()
+        keys = set()
+        for est in ests:
+            if not isinstance(est, Estimator):
+                raise TypeError(f"{type(self).__name__}: estimators must be dynnet Estimators, got {est!r}")
+            key = estimator_key(est)
+            if key in keys:
+                raise ValueError(
+                    f"{type(self).__name__}: two estimators of class {type(est).__name__}; the summary "
+                    "keys are the class names, so give each class once"
+                )
+            keys.add(key)
+
+    def _estimator_list(self) -> list:
+        ests = self.parts().get("estimators", getattr(self, "estimators", None))
+        if ests is None:
+            return []
+        if isinstance(ests, ParamsObject) or isinstance(ests, (str, bytes)):
+            raise TypeError(f"{type(self).__name__}: estimators must be a list of Estimators, got {ests!r}")
+        try:
+            return list(ests)
+        except TypeError:
+            raise TypeError(
+                f"{type(self).__name__}: estimators must be a list of Estimators, got {ests!r}") from None
+
+    # -- results ------------------------------------------------------------------------------
+    def summary(self):
+        """The headline numbers of the run, labelled.
+
+        Returns
+        -------
+        xarray.Dataset
+            Scalars, or tables along coordinates such as ``eps`` or ``eta``.
+            Estimator numbers are named ``<class name, lower case>.<key>``
+            (for example ``finitelyapunov.mle``).
+        """
         self._check_run()
-        out = {}
-        for i, est in enumerate(getattr(self, "estimators_", [])):
-            for k, v in est.summary().items():
-                out[f"{type(est).__name__.lower()}{'' if i == 0 else i}.{k}"] = v
-        return out
+        return self._summary(self.result_)
+
+    def _summary(self, ds):
+        import xarray as xr
+
+        return xr.Dataset({k: ds[k] for k in ds.data_vars if "." in k})
 
     def plot(self):
-        """Figures of the run; returns a list of matplotlib Figures."""
+        """Figures of the run.
+
+        Returns
+        -------
+        list of matplotlib.figure.Figure
+        """
         self._check_run()
         return []
 
-    def save(self, path):
-        """Write ``result_`` (with the parameters needed to rebuild) to netCDF."""
+    def save(self, path, overwrite: bool = False):
+        """Write ``result_`` (with the parameters needed to rebuild) to a netCDF file.
+
+        Parameters
+        ----------
+        path : str or Path
+        overwrite : bool, default False
+            Replace an existing regular file; otherwise an existing path raises
+            ``FileExistsError``. dynnet never writes anything but a regular file.
+
+        Returns
+        -------
+        self
+        """
         from ..results import save
 
         self._check_run()
-        save(self, path)
+        save(self, path, overwrite=overwrite)
         return self
 
-    def _restore(self):
-        """Rebuild what derives from ``result_`` (fitted estimators); called by
-        :func:`dynnet.load` and at the end of :meth:`run`. Studies whose
-        estimators' numbers live in ``result_`` itself keep the default."""
-        self.estimators_ = []
 
-    def _check_saveable(self):
-        """Fail before computing if the parameters could not be saved with the result."""
-        from ..results import encode_params
-
-        probe = clone(self)
-        if isinstance(getattr(probe, "seed", None), np.random.Generator):
-            probe.seed = 0  # a top-level Generator seed is saved as the SeedSequence drawn from it
-        encode_params(probe)
-
-    def _done_checkpoint(self):
-        """Remove the checkpoint directory once a run has finished (its result is in
-        memory); a study run inside another leaves that to the outer one."""
-        ckpt = getattr(self, "checkpoint", None)
-        if ckpt is not None and not getattr(self, "_internal", False):
-            import shutil
-
-            shutil.rmtree(ckpt, ignore_errors=True)
-
-    def _check_resume(self):
-        """``resume=True`` needs a fixed seed: with ``seed=None`` each run draws new entropy."""
-        if getattr(self, "resume", False) and getattr(self, "seed", 0) is None:
-            raise ValueError(
-                f"{type(self).__name__}: resume=True needs a fixed seed; with seed=None each run "
-                "draws fresh entropy, so finished chunks could not be continued reproducibly"
-            )
-
-    def _check_estimators(self):
-        """Refuse, before any computing, estimators a study result cannot feed."""
-        from ..estimators.base import Estimator
-
-        for est in self.estimators or []:
-            if not isinstance(est, Estimator):
-                raise TypeError(f"{type(self).__name__}: estimators must be dynnet Estimators, got {est!r}")
-            if type(est).fit_result is Estimator.fit_result:
-                raise ValueError(
-                    f"{type(self).__name__}: {type(est).__name__} cannot be fitted from a study result "
-                    "(it has no fit_result); fit it directly on the data it takes"
-                )
-
-    def _fit_estimators(self, result, map=None):
-        fitted = []
-        for est in self.estimators or []:
-            fitted.append(clone(est).fit_result(result, map))
-        return fitted
+def estimator_key(est) -> str:
+    """The name of an estimator in summaries and result variables: its class name, lower case."""
+    return type(est).__name__.lower()
 
 
-def _as_float(x):
-    return float(np.asarray(x))
+def fit_estimators(owner, ests, data, map=None, dim=None):
+    """Fit each estimator on a study result with ``fit_result``; store each one's summary
+    numbers in a dict ``{"<key>.<number>": value}``.
+
+    Returns
+    -------
+    fitted : list of Estimator
+    numbers : dict
+    """
+    fitted, numbers = [], {}
+    for est in ests:
+        f = clone(est).fit_result(data, map)
+        fitted.append(f)
+        for k, v in f.summary().items():
+            numbers[f"{estimator_key(est)}.{k}"] = v
+    return fitted, numbers

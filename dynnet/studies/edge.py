@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import check_int, clone
+from ..base import clone
 from ..metrics import L1
 from ..perturbers import UniformPerturber
 from ._sweep import SweepStudy
@@ -33,14 +33,18 @@ class EdgeOfStabilityStudy(SweepStudy):
     ----------
     map : Map, default GradientDescentMap(eta=1.0)
     perturber : Perturber, default UniformPerturber(n=5, on="weights")
-        Its ``eps`` is replaced by each value of ``eps``.
+            Its ``eps`` is replaced by each value of ``eps``.
     metric : Metric, default L1()
     eps : sequence of float, default 1e-14, 1e-13, ..., 1e-1 (14 values)
-    estimator : Estimator, default FiniteLyapunov()
+    estimators : list of Estimator or None, default None
+        None: ``[FiniteLyapunov()]``. Exactly one :class:`~dynnet.FiniteLyapunov`
+        is required (its fit per initial condition is stored); any other
+        estimator is fitted on each eps and its numbers stored as
+        ``<class>.<key> (eps)``.
     n_init : int, default 500
     n_steps : int, default 200
     seed : int, default 0
-    every, chunk_size, n_jobs, progress, checkpoint, resume
+    every : int, default 1
         As for :class:`~dynnet.PerturbationStudy`.
 
     Attributes
@@ -51,7 +55,7 @@ class EdgeOfStabilityStudy(SweepStudy):
         ``(eps, init)``, ``window (eps, init, bound)``, ``mle``, ``mle_std``,
         ``kept_fraction``, ``pooled_mle`` ``(eps,)``, ``mle_ci (eps, bound)``.
     estimators_ : list
-        The fitted estimator of each eps, in order.
+        The fitted estimators of each eps, in order (after run or refit).
 
     References
     ----------
@@ -61,53 +65,55 @@ class EdgeOfStabilityStudy(SweepStudy):
 
     _quick_params = {"n_init": 40, "eps": (1e-12, 1e-8, 1e-4)}
 
-    def __init__(self, map=None, perturber=None, metric=None, eps=PAPER_EPS, estimator=None,
-                 n_init=500, n_steps=200, seed=0, every=1, chunk_size=None, n_jobs=1,
-                 progress=False, checkpoint=None, resume=False):
+    def __init__(self, map=None, perturber=None, metric=None, eps=PAPER_EPS, estimators=None,
+                 n_init=500, n_steps=200, seed=0, every=1):
         self.map = map
         self.perturber = perturber
         self.metric = metric
         self.eps = eps
-        self.estimator = estimator
+        self.estimators = estimators
         self.n_init = n_init
         self.n_steps = n_steps
         self.seed = seed
         self.every = every
-        self.chunk_size = chunk_size
-        self.n_jobs = n_jobs
-        self.progress = progress
-        self.checkpoint = checkpoint
-        self.resume = resume
 
     @staticmethod
-    def _component_defaults():
+    def _part_defaults():
         from ..estimators.lyapunov import FiniteLyapunov
         from ..maps.gd import GradientDescentMap
 
         return {"map": lambda: GradientDescentMap(eta=1.0),
                 "perturber": lambda: UniformPerturber(n=5, on="weights"),
-                "metric": L1, "estimator": FiniteLyapunov}
+                "metric": L1, "estimators": lambda: [FiniteLyapunov()]}
 
-    def run(self):
-        """Run every eps; fit the estimator on each; returns self."""
-        self._check_saveable()
-        c = self._resolved()
-        check_int(self, "n_init", self.n_init, low=1)
-        self.result_ = self._sweep(c, self.n_steps)
-        self._restore()
-        self._done_checkpoint()
-        return self
+    def _split_estimators(self):
+        from ..estimators.lyapunov import FiniteLyapunov
 
-    def _restore(self):
-        """Fit the estimator on each eps of ``result_`` (also after load)."""
+        ests = self._estimator_list()
+        fl = [e for e in ests if isinstance(e, FiniteLyapunov)]
+        if len(fl) != 1:
+            raise ValueError(
+                f"{type(self).__name__}: estimators must hold exactly one FiniteLyapunov (the "
+                f"study's exponent), got {[type(e).__name__ for e in ests]}"
+            )
+        return fl[0], [e for e in ests if e is not fl[0]]
+
+    def _validate(self):
+        super()._validate()
+        self._split_estimators()
+
+    def _compute(self, ctx):
+        m = self.parts()["map"]
+        x0 = m.initial_state(int(self.n_init), seed=ctx.child_seed(0))
+        return self._sweep(ctx, x0)
+
+    def _analyse(self, ds):
+        """Fit FiniteLyapunov (and any other estimator) on each eps of the records."""
         import xarray as xr
 
-        est = self._resolved()["estimator"]
-        ds = self.result_
-        m = self._resolved()["map"]
-        fitted = [clone(est).fit_result(ds.isel(eps=k), m)
-                  for k in range(ds.sizes["eps"])]
-        self.estimators_ = fitted
+        fl, others = self._split_estimators()
+        m = self.parts()["map"]
+        fitted = [clone(fl).fit_result(ds.isel(eps=k), m) for k in range(ds.sizes["eps"])]
         per = {
             "exponent": ("exponents_", ("eps", "init")),
             "r2": ("r2_", ("eps", "init")),
@@ -122,24 +128,22 @@ class EdgeOfStabilityStudy(SweepStudy):
         for name, (attr, dims) in per.items():
             if all(hasattr(f, attr) for f in fitted):
                 ds[name] = xr.Variable(dims, np.stack([np.asarray(getattr(f, attr)) for f in fitted]))
+        ds, more = self._fit_per_eps(ds, others)
+        return ds, fitted + more
 
-    def summary(self):
-        """Headline numbers: lambda_nMLE and kept fraction at the smallest eps and per eps."""
-        self._check_run()
-        ds = self.result_
-        k = int(np.argmin(ds["eps"].values))
-        out = {
-            "eps": float(ds["eps"].values[k]),
-            "mle": float(ds["mle"].values[k]),
-            "mle_std": float(ds["mle_std"].values[k]),
-            "kept_fraction": float(ds["kept_fraction"].values[k]),
-            "pooled_mle": float(ds["pooled_mle"].values[k]),
-            "final_loss_median": float(np.nanmedian(ds["loss"].values[-1])),
-        }
-        for e, m, f in zip(ds["eps"].values, ds["mle"].values, ds["kept_fraction"].values):
-            out[f"mle@{e:.0e}"] = float(m)
-            out[f"kept@{e:.0e}"] = float(f)
-        return out
+    def _summary(self, ds):
+        """lambda_nMLE, its spread and interval, the kept fraction and the pooled exponent per
+        eps, and the final loss."""
+        import xarray as xr
+
+        out = xr.Dataset({f"finitelyapunov.{k}": ds[k] for k in
+                          ("mle", "mle_std", "kept_fraction", "pooled_mle") if k in ds})
+        if "mle_ci" in ds:
+            out["finitelyapunov.mle_ci_low"] = ds["mle_ci"].isel(bound=0, drop=True)
+            out["finitelyapunov.mle_ci_high"] = ds["mle_ci"].isel(bound=1, drop=True)
+        if "loss" in ds:
+            out["final_loss_median"] = ((), float(np.nanmedian(ds["loss"].values[-1])))
+        return out.merge(super()._summary(ds))
 
     def plot(self):
         """Fig. 7 (four initial conditions x distance, zoom, late times, loss) and

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from ..base import as_seed_sequence, check_int, check_scalar, clone
+from ..base import check_int, check_scalar, clone
 from ..metrics import L1
 from ..perturbers import UniformPerturber
+from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
 from .base import Study
-from .perturbation import PerturbationStudy
 
 __all__ = ["EtaScanStudy", "classify_regime"]
 
@@ -70,12 +68,18 @@ class EtaScanStudy(Study):
     n_steps : int, default 1000
     transient : int, default 200
         Steps skipped before looking for laminar phases.
-    spectrum_steps : int, default 300
+    estimators : list of Estimator or None, default None
+        None: ``[FiniteLyapunov(), LaminarPhases(),
+        LyapunovSpectrum(n_steps=300, n_transient=0, n_exponents=1), Sharpness()]``,
+        each used in its role above (one of each class at most; a missing one
+        gives NaN in its columns).
     sharpness_every : int, default 25
+        Sharpness is computed every ``sharpness_every`` steps along the orbit of
+        the first initial network, over ``min(n_steps, 4 * spectrum steps)`` steps.
     seed : int, default 0
-    n_jobs, progress, checkpoint, resume
-        As for :class:`~dynnet.PerturbationStudy`; the checkpoint holds the
-        perturbation runs of each eta (``eta-K/``), the costly part.
+
+    With ``run(checkpoint=...)`` the checkpoint holds the perturbation runs of
+    each eta, the costly part.
 
     References
     ----------
@@ -85,11 +89,10 @@ class EtaScanStudy(Study):
     """
 
     _quick_params = {"etas": (0.01, 0.3, 1.0, 5.0), "n_init": 4, "n_steps": 300,
-                     "transient": 100, "spectrum_steps": 40, "sharpness_every": 50}
+                     "transient": 100, "sharpness_every": 50}
 
     def __init__(self, etas=DEFAULT_ETAS, map=None, perturber=None, metric=None, n_init=20,
-                 n_steps=1000, transient=200, spectrum_steps=300, sharpness_every=25, seed=0,
-                 n_jobs=1, progress=False, checkpoint=None, resume=False):
+                 n_steps=1000, transient=200, estimators=None, sharpness_every=25, seed=0):
         self.etas = etas
         self.map = map
         self.perturber = perturber
@@ -97,112 +100,151 @@ class EtaScanStudy(Study):
         self.n_init = n_init
         self.n_steps = n_steps
         self.transient = transient
-        self.spectrum_steps = spectrum_steps
+        self.estimators = estimators
         self.sharpness_every = sharpness_every
         self.seed = seed
-        self.n_jobs = n_jobs
-        self.progress = progress
-        self.checkpoint = checkpoint
-        self.resume = resume
+
+    @classmethod
+    def quick(cls, **overrides):
+        from ..estimators import FiniteLyapunov, LaminarPhases, LyapunovSpectrum, Sharpness
+
+        params = {"estimators": [FiniteLyapunov(), LaminarPhases(),
+                                 LyapunovSpectrum(n_steps=40, n_transient=0, n_exponents=1), Sharpness()]}
+        params.update(overrides)
+        return super().quick(**params)
 
     @staticmethod
-    def _component_defaults():
+    def _part_defaults():
+        from ..estimators import FiniteLyapunov, LaminarPhases, LyapunovSpectrum, Sharpness
         from ..maps.gd import GradientDescentMap
 
         return {"map": GradientDescentMap,
                 "perturber": lambda: UniformPerturber(eps=1e-8, n=5, on="weights"),
-                "metric": L1}
+                "metric": L1,
+                "estimators": lambda: [FiniteLyapunov(), LaminarPhases(),
+                                       LyapunovSpectrum(n_steps=300, n_transient=0, n_exponents=1),
+                                       Sharpness()]}
 
-    def run(self):
-        """Scan every eta; returns self."""
-        self._check_saveable()
+    def _etas(self):
+        etas = np.atleast_1d(np.asarray(self.etas, dtype=object))
+        if etas.size == 0:
+            raise ValueError(f"{type(self).__name__}: parameter etas must hold at least one value")
+        return np.array([check_scalar(self, "etas", e, low=0.0, low_open=True) for e in etas])
+
+    def _roles(self):
+        from ..estimators import FiniteLyapunov, LaminarPhases, LyapunovSpectrum, Sharpness
+
+        ests = self._estimator_list()
+        roles = {}
+        for name, cls in (("lyapunov", FiniteLyapunov), ("laminar", LaminarPhases),
+                          ("spectrum", LyapunovSpectrum), ("sharpness", Sharpness)):
+            roles[name] = next((e for e in ests if isinstance(e, cls)), None)
+        extra = [e for e in ests if e not in roles.values()]
+        if extra:
+            raise ValueError(
+                f"{type(self).__name__}: estimators may hold FiniteLyapunov, LaminarPhases, "
+                f"LyapunovSpectrum and Sharpness only, got {[type(e).__name__ for e in extra]}"
+            )
+        return roles
+
+    def _validate(self):
+        super()._validate()
+        c = self.parts()
+        etas = self._etas()
+        if "eta" not in c["map"]._param_names():
+            raise ValueError(f"{type(self).__name__}: the map {type(c['map']).__name__} has no eta "
+                             "parameter to scan")
+        check_parts(clone(c["map"]).set_params(eta=float(etas[0])), c["perturber"], c["metric"])
+        check_int(self, "n_init", self.n_init, low=1)
+        n_steps = check_int(self, "n_steps", self.n_steps, low=10)
+        check_int(self, "transient", self.transient, low=0, high=n_steps - 10)
+        check_int(self, "sharpness_every", self.sharpness_every, low=1)
+        check_int(c["perturber"], "n", c["perturber"].n, low=1)
+        self._roles()
+
+    def _tiny_params(self):
+        return {"n_init": 1} if int(self.n_init) > 1 else {}
+
+    def _memory(self, ctx):
+        c = self.parts()
+        m = c["map"]
+        n_obs = len(m.observables(np.zeros((1, m.dim))))
+        return ensemble_memory(int(self.n_init), int(c["perturber"].n), m.dim, int(self.n_steps) + 1,
+                               n_obs, chunk=ctx.chunk_size, n_jobs=ctx.n_jobs)
+
+    def _compute(self, ctx):
+        """One perturbation ensemble per eta, and the spectrum and sharpness of the first orbit."""
         import xarray as xr
 
-        from ..estimators.gd import Sharpness
-        from ..estimators.intermittency import LaminarPhases
-        from ..estimators.lyapunov import FiniteLyapunov, LyapunovSpectrum
-        from ..results import study_attrs
-
-        c = self._resolved()
-        etas = np.atleast_1d(np.asarray(self.etas, dtype=float))
-        for e in etas:
-            check_scalar(self, "etas", float(e), low=0.0, low_open=True)
-        n_init = check_int(self, "n_init", self.n_init, low=1)
-        n_steps = check_int(self, "n_steps", self.n_steps, low=10)
-        transient = check_int(self, "transient", self.transient, low=0, high=n_steps - 10)
-        spec_steps = check_int(self, "spectrum_steps", self.spectrum_steps, low=1)
-        sh_every = check_int(self, "sharpness_every", self.sharpness_every, low=1)
-        self._check_resume()
-        ss = as_seed_sequence(self.seed)
-        self._seed_seq = ss
+        c = self.parts()
+        roles = self._roles()
+        etas = self._etas()
+        n_init, n_steps = int(self.n_init), int(self.n_steps)
+        transient, sh_every = int(self.transient), int(self.sharpness_every)
         rows = []
         iterator = etas
-        if self.progress:
+        if ctx.progress:
             from tqdm.auto import tqdm
 
-            iterator = tqdm(etas, desc="EtaScanStudy", unit="eta")
+            iterator = tqdm(etas, desc=type(self).__name__, unit="eta")
+        from dataclasses import replace
+
+        quiet = replace(ctx, progress=False)
+        x0 = None
+        diverged_all = []
         for k, eta in enumerate(iterator):
             m = clone(c["map"]).set_params(eta=float(eta))
-            ckpt = None if self.checkpoint is None else Path(self.checkpoint) / f"eta-{k:03d}"
-            ps = PerturbationStudy(map=m, perturber=c["perturber"], metric=c["metric"],
-                                   estimators=[FiniteLyapunov()], n_init=n_init, n_steps=n_steps,
-                                   seed=ss, n_jobs=self.n_jobs, checkpoint=ckpt,
-                                   resume=self.resume)
-            ps._internal = True  # its checkpoint belongs to the scan's
-            ps.run()
-            r = ps.result_
-            fl = ps.estimators_[0]
-            x0 = r["initial_state"].values
-            final = r["final_state"].values[:, 0]
-            ok = np.all(np.isfinite(final), axis=1)
-            loss = r["loss"].values
-            lam = LaminarPhases()
-            lf = [lam.fit(loss[transient:, i]).laminar_fraction_ for i in range(n_init)
-                  if np.all(np.isfinite(loss[transient:, i]))]
-            spec = LyapunovSpectrum(n_steps=spec_steps, n_transient=0, k=1).fit(m, x0[0])
-            n_orbit = max(sh_every, (min(n_steps, spec_steps * 4) // sh_every) * sh_every)
-            orbit = m.trajectory(x0[0], n_orbit, every=sh_every)
-            orbit = orbit[np.all(np.isfinite(orbit), axis=1)]
-            sharp = Sharpness().fit(m, orbit)
-            sh = np.asarray(sharp.sharpness_, dtype=float)
-            row = {
-                "final_loss": float(np.nanmedian(loss[-1])),
-                "test_accuracy": float(np.nanmean(m.accuracy(final[ok], split="test"))) if ok.any() else np.nan,
-                "mle": fl.mle_, "mle_std": fl.mle_std_, "kept_fraction": fl.kept_fraction_,
-                "pooled_mle": fl.pooled_mle_,
-                "top_exponent": float(spec.exponents_[0]),
-                "sharpness_max": float(np.nanmax(sh)),
-                "sharpness_final": float(sh[-1]),
-                "sharpness_ratio": float(np.nanmax(sh) * eta / 2.0),
-                "laminar_fraction": float(np.mean(lf)) if lf else np.nan,
-                "diverged_fraction": float(r["diverged"].values.mean()),
-            }
+            if x0 is None:
+                x0 = m.initial_state(n_init, seed=ctx.child_seed(0))
+            dist, obs, final = run_ensemble(m, c["perturber"], c["metric"], x0, ctx.seed, n_steps, 1,
+                                            quiet, key=f"eta-{k:03d}")
+            diverged = ~np.all(np.isfinite(final), axis=-1)
+            diverged_all.append(diverged)
+            ref = final[:, 0]
+            ok = np.all(np.isfinite(ref), axis=1)
+            loss = obs["loss"]
+            row = {"final_loss": float(np.nanmedian(loss[-1])),
+                   "test_accuracy": (float(np.nanmean(m.accuracy(ref[ok], split="test")))
+                                     if ok.any() and hasattr(m, "accuracy") else np.nan),
+                   "diverged_fraction": float(diverged.mean())}
+            row.update(_lyapunov_columns(roles["lyapunov"], dist))
+            lf = []
+            if roles["laminar"] is not None:
+                lf = [clone(roles["laminar"]).fit(loss[transient:, i]).laminar_fraction_
+                      for i in range(n_init) if np.all(np.isfinite(loss[transient:, i]))]
+            row["laminar_fraction"] = float(np.mean(lf)) if lf else np.nan
+            spec_steps = 300
+            if roles["spectrum"] is not None:
+                spec = clone(roles["spectrum"]).fit(x0[0], map=m)
+                row["top_exponent"] = float(spec.exponents_[0])
+                spec_steps = int(roles["spectrum"].n_steps)
+            else:
+                row["top_exponent"] = np.nan
+            if roles["sharpness"] is not None:
+                n_orbit = max(sh_every, (min(n_steps, spec_steps * 4) // sh_every) * sh_every)
+                orbit = m.trajectory(x0[0], n_orbit, every=sh_every)
+                orbit = orbit[np.all(np.isfinite(orbit), axis=1)]
+                sh = np.asarray(clone(roles["sharpness"]).fit(orbit, map=m).sharpness_, dtype=float)
+                row.update(sharpness_max=float(np.nanmax(sh)), sharpness_final=float(sh[-1]),
+                           sharpness_ratio=float(np.nanmax(sh) * eta / 2.0))
+            else:
+                row.update(sharpness_max=np.nan, sharpness_final=np.nan, sharpness_ratio=np.nan)
             row["regime"] = classify_regime(row["diverged_fraction"], np.nan_to_num(row["laminar_fraction"]),
-                                            row["kept_fraction"], np.nan_to_num(row["mle"]),
-                                            row["sharpness_ratio"])
+                                            np.nan_to_num(row["kept_fraction"]), np.nan_to_num(row["mle"]),
+                                            np.nan_to_num(row["sharpness_ratio"]))
             rows.append(row)
-        data = {k: (("eta",), np.array([row[k] for row in rows]))
-                for k in rows[0] if k != "regime"}
+        warn_divergence(self, np.stack(diverged_all))
+        data = {k: (("eta",), np.array([row[k] for row in rows])) for k in rows[0] if k != "regime"}
         data["regime"] = (("eta",), np.array([row["regime"] for row in rows], dtype=str))
-        ds = xr.Dataset(data, coords={"eta": etas})
-        ds.attrs.update(study_attrs(self))
-        self.result_ = ds
-        self._restore()
-        self._done_checkpoint()
-        return self
+        return xr.Dataset(data, coords={"eta": etas})
 
-    def summary(self):
-        self._check_run()
-        ds = self.result_
-        out = {}
-        for i, eta in enumerate(ds["eta"].values):
-            out[f"eta={eta:g}"] = (f"{ds['regime'].values[i]}; loss {ds['final_loss'].values[i]:.3g}, "
-                                   f"lambda_nMLE {ds['mle'].values[i]:.3f} "
-                                   f"(kept {ds['kept_fraction'].values[i]:.0%}), "
-                                   f"top exp {ds['top_exponent'].values[i]:.3f}, "
-                                   f"sharpness*eta/2 {ds['sharpness_ratio'].values[i]:.2f}, "
-                                   f"laminar {ds['laminar_fraction'].values[i]:.2f}")
-        return out
+    def _summary(self, ds):
+        """Every column of the scan against eta (the regime, losses, exponents, sharpness)."""
+        import xarray as xr
+
+        return xr.Dataset({k: ds[k] for k in ("regime", "final_loss", "test_accuracy", "mle",
+                                              "kept_fraction", "top_exponent", "sharpness_ratio",
+                                              "laminar_fraction", "diverged_fraction") if k in ds})
 
     def plot(self):
         """The phase diagram: every quantity against eta, regimes shaded."""
@@ -210,3 +252,12 @@ class EtaScanStudy(Study):
 
         self._check_run()
         return [phase_diagram_figure(self.result_)]
+
+
+def _lyapunov_columns(fl, dist):
+    """lambda_nMLE, its spread, the kept fraction and the pooled exponent of one eta."""
+    if fl is None:
+        return {"mle": np.nan, "mle_std": np.nan, "kept_fraction": np.nan, "pooled_mle": np.nan}
+    f = clone(fl).fit(dist, steps=np.arange(dist.shape[0]))
+    return {"mle": f.mle_, "mle_std": f.mle_std_, "kept_fraction": f.kept_fraction_,
+            "pooled_mle": f.pooled_mle_}

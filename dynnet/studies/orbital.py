@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import check_int
 from ..perturbers import UniformPerturber
+from ..base import clone
 from ._sweep import SweepStudy, low_eta_parts
 
 __all__ = ["OrbitalStabilityStudy"]
@@ -36,8 +36,11 @@ class OrbitalStabilityStudy(SweepStudy):
     seed : int, default 0
     every : int, default 5
         Record every ``every`` steps (the drift is computed from every step).
-    chunk_size, n_jobs, progress, checkpoint, resume
-        As for :class:`~dynnet.PerturbationStudy`.
+    estimators : list of Estimator or None, default None
+        None: ``[WeightImportance(), WeightDrift()]``, fitted on each trained
+        reference network (importance at the end, drift along the whole orbit).
+        Any other estimator is fitted on each eps (``fit_result``) and its
+        numbers stored as ``<class>.<key> (eps)``.
 
     Attributes
     ----------
@@ -56,8 +59,7 @@ class OrbitalStabilityStudy(SweepStudy):
                      "perturber": UniformPerturber(n=5, on="weights")}
 
     def __init__(self, map=None, perturber=None, metric=None, eps=LOW_EPS, n_init=10,
-                 n_steps=5000, seed=0, every=5, chunk_size=None, n_jobs=1, progress=False,
-                 checkpoint=None, resume=False):
+                 n_steps=5000, seed=0, every=5, estimators=None):
         self.map = map
         self.perturber = perturber
         self.metric = metric
@@ -66,64 +68,85 @@ class OrbitalStabilityStudy(SweepStudy):
         self.n_steps = n_steps
         self.seed = seed
         self.every = every
-        self.chunk_size = chunk_size
-        self.n_jobs = n_jobs
-        self.progress = progress
-        self.checkpoint = checkpoint
-        self.resume = resume
+        self.estimators = estimators
 
-    _component_defaults = staticmethod(low_eta_parts)
-
-    def run(self):
-        """Run the eps sweep, then weight importance and drift of each reference; returns self."""
-        self._check_saveable()
+    @staticmethod
+    def _part_defaults():
         from ..estimators.gd import WeightDrift, WeightImportance
 
-        c = self._resolved()
-        m = c["map"]
-        n_steps = check_int(self, "n_steps", self.n_steps, low=1)
-        ds = self._sweep(c, n_steps)
-        x0 = ds["initial_state"].values
-        n_init, dim = x0.shape
-        importance = np.full((n_init, dim), np.nan)
-        disp = np.full((n_init, dim), np.nan)
-        trav = np.full((n_init, dim), np.nan)
-        slope = np.full(n_init, np.nan)
-        monotone = np.zeros(n_init, dtype=bool)
-        traj = m.trajectory(x0, n_steps)  # every reference, every step: (T+1, n_init, dim)
-        for i in range(n_init):  # per-network analyses of the finished orbits
-            wi = WeightImportance().fit(m, traj[-1, i])
-            importance[i] = wi.values_
-            wd = WeightDrift().fit(traj[:, i], map=m)
-            disp[i, wd.index_] = wd.displacement_
-            trav[i, wd.index_] = wd.travelled_
-            slope[i] = wd.slope_
-            monotone[i] = bool(np.all(np.diff(m.loss(traj[:, i])) <= 0))
-        ds["importance"] = (("init", "coord"), importance)
-        ds["displacement"] = (("init", "coord"), disp)
-        ds["travelled"] = (("init", "coord"), trav)
-        ds["drift_slope"] = (("init",), slope)
-        ds["loss_monotone"] = (("init",), monotone)  # checked at every step, not every record
-        self.result_ = ds
-        self._restore()
-        self._done_checkpoint()
-        return self
+        return {**low_eta_parts(), "estimators": lambda: [WeightImportance(), WeightDrift()]}
 
-    def summary(self):
-        self._check_run()
-        ds = self.result_
-        eps = ds["eps"].values
+    def _validate(self):
+        super()._validate()
+        from ..base import check_int
+
+        check_int(self, "n_steps", self.n_steps, low=1)
+
+    def _compute(self, ctx):
+        """The eps sweep, and every reference orbit at every step for the per-network analyses."""
+        m = self.parts()["map"]
+        x0 = m.initial_state(int(self.n_init), seed=ctx.child_seed(0))
+        ds = self._sweep(ctx, x0)
+        traj = m.trajectory(x0, int(self.n_steps))  # (T+1, n_init, dim): the drift needs every step
+        losses = m.loss(traj.reshape(-1, traj.shape[-1])).reshape(traj.shape[:2])
+        ds["loss_monotone"] = (("init",), np.all(np.diff(losses, axis=0) <= 0, axis=0))
+        ds["final_reference"] = (("init", "coord"), traj[-1])
+        self._orbits = traj  # kept for _analyse of this run only (never saved)
+        return ds
+
+    def _analyse(self, ds):
+        """Weight importance and drift of each reference; other estimators per eps."""
+        from ..estimators.gd import WeightDrift, WeightImportance
+
+        m = self.parts()["map"]
+        ests = self._estimator_list()
+        wi = [e for e in ests if isinstance(e, WeightImportance)]
+        wd = [e for e in ests if isinstance(e, WeightDrift)]
+        others = [e for e in ests if not isinstance(e, (WeightImportance, WeightDrift))]
+        traj = self.__dict__.pop("_orbits", None)
+        if traj is None and wd:  # refit after load: the orbits are not in the file; integrate again
+            traj = m.trajectory(ds["initial_state"].values, int(self.n_steps))
+        n_init, dim = ds["initial_state"].shape
+        fitted = []
+        if wi:
+            importance = np.full((n_init, dim), np.nan)
+            for i in range(n_init):  # per-network analysis of each finished orbit
+                f = clone(wi[0]).fit(ds["final_reference"].values[i], map=m)
+                importance[i] = f.values_
+                fitted.append(f)
+            ds["importance"] = (("init", "coord"), importance)
+        if wd:
+            disp = np.full((n_init, dim), np.nan)
+            trav = np.full((n_init, dim), np.nan)
+            slope = np.full(n_init, np.nan)
+            for i in range(n_init):
+                f = clone(wd[0]).fit(traj[:, i], map=m)
+                disp[i, f.index_] = f.displacement_
+                trav[i, f.index_] = f.travelled_
+                slope[i] = f.slope_
+                fitted.append(f)
+            ds["displacement"] = (("init", "coord"), disp)
+            ds["travelled"] = (("init", "coord"), trav)
+            ds["drift_slope"] = (("init",), slope)
+        ds, more = self._fit_per_eps(ds, others)
+        return ds, fitted + more
+
+    def _summary(self, ds):
+        """Monotone-loss fraction, final loss, growth of ||W||_1, drift slope, and
+        d(T)/d(0) per eps."""
+        import xarray as xr
+
         d = ds["distance"].values
-        norm = d[:, -1].mean(axis=(1, 2)) / d[:, 0].mean(axis=(1, 2))
-        out = {
-            "loss_monotone_fraction": float(ds["loss_monotone"].values.mean()),
-            "final_loss_mean": float(ds["loss"].values[-1].mean()),
-            "weight_norm_growth": float((ds["weight_norm"].values[-1] / ds["weight_norm"].values[0]).mean()),
-            "drift_slope_mean": float(np.nanmean(ds["drift_slope"].values)),
-        }
-        for e, r in zip(eps, norm):
-            out[f"d_final/d_0@{e:.0e}"] = float(r)
-        return out
+        out = xr.Dataset({
+            "loss_monotone_fraction": ((), float(ds["loss_monotone"].values.mean())),
+            "final_loss_mean": ((), float(ds["loss"].values[-1].mean())),
+            "weight_norm_growth": ((), float((ds["weight_norm"].values[-1]
+                                              / ds["weight_norm"].values[0]).mean())),
+            "d_final_over_d_0": (("eps",), d[:, -1].mean(axis=(1, 2)) / d[:, 0].mean(axis=(1, 2))),
+        }, coords={"eps": ds["eps"].values})
+        if "drift_slope" in ds:
+            out["drift_slope_mean"] = ((), float(np.nanmean(ds["drift_slope"].values)))
+        return out.merge(super()._summary(ds))
 
     def plot(self):
         """Fig. 3 (d(t), mean, loss per initial condition), Fig. 4 (eps panels, and
@@ -131,7 +154,7 @@ class OrbitalStabilityStudy(SweepStudy):
         from ..plotting import drift_figure, eps_panels_figure, orbital_figure
 
         self._check_run()
-        parts = self._resolved()
+        parts = self.parts()
         m = parts["map"]
         # N of d/(eps N): the number of coordinates the perturber moves (70 weights in the paper)
         on = getattr(parts.get("perturber"), "on", "weights")

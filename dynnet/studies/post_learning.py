@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import check_int
+from ..base import check_array, check_int
 from ..perturbers import UniformPerturber
 from ._sweep import SweepStudy, low_eta_parts
 
@@ -33,8 +33,10 @@ class PostLearningStudy(SweepStudy):
     n_after : int, default 1000
     tol : sequence of float, default (1e-6, 1e-4, 1e-3)
         Tolerances for "an eigenvalue at 1": :math:`|\mu - 1| < tol`.
-    seed, every, chunk_size, n_jobs, progress, checkpoint, resume
+    seed, every
         As for :class:`~dynnet.PerturbationStudy` (``every`` default 1).
+    estimators : list of Estimator, default ()
+        Fitted on each eps (``fit_result``); numbers stored as ``<class>.<key> (eps)``.
 
     Attributes
     ----------
@@ -55,8 +57,7 @@ class PostLearningStudy(SweepStudy):
 
     def __init__(self, map=None, perturber=None, metric=None, eps=(1e-14, 1e-10, 1e-6, 1e-2),
                  n_init=10, n_before=4000, n_after=1000, tol=(1e-6, 1e-4, 1e-3), seed=0,
-                 every=1, chunk_size=None, n_jobs=1, progress=False, checkpoint=None,
-                 resume=False):
+                 every=1, estimators=()):
         self.map = map
         self.perturber = perturber
         self.metric = metric
@@ -67,29 +68,33 @@ class PostLearningStudy(SweepStudy):
         self.tol = tol
         self.seed = seed
         self.every = every
-        self.chunk_size = chunk_size
-        self.n_jobs = n_jobs
-        self.progress = progress
-        self.checkpoint = checkpoint
-        self.resume = resume
+        self.estimators = estimators
 
-    _component_defaults = staticmethod(low_eta_parts)
+    _part_defaults = staticmethod(low_eta_parts)
 
-    def run(self):
-        """Train, perturb at ``n_before``, track ``n_after`` steps, diagonalise J; returns self."""
-        self._check_saveable()
-        c = self._resolved()
-        m = c["map"]
-        n_before = check_int(self, "n_before", self.n_before, low=0)
-        n_after = check_int(self, "n_after", self.n_after, low=1)
+    def _sweep_steps(self):
+        return self.n_after
+
+    def _validate(self):
+        check_int(self, "n_before", self.n_before, low=0)
+        check_int(self, "n_after", self.n_after, low=1)
+        tol = check_array(self, "tol", self.tol, ndim=(0, 1))
+        if tol.size == 0 or np.any(tol <= 0):
+            raise ValueError(f"{type(self).__name__}: parameter tol={self.tol!r} must hold values > 0")
+        super()._validate()
+
+    def _compute(self, ctx):
+        """Train, perturb at ``n_before``, track ``n_after`` steps, diagonalise J."""
+        m = self.parts()["map"]
+        n_before = int(self.n_before)
         tol = np.atleast_1d(np.asarray(self.tol, dtype=float))
-        x0 = self._initial_states(m)
+        x0 = m.initial_state(int(self.n_init), seed=ctx.child_seed(0))
         x_star = m.iterate(x0, n_before)
-        ds = self._sweep(c, n_after, initial_states=x_star, seed=self._seed_seq)
+        ds = self._sweep(ctx, x_star)
         ds = ds.rename({"initial_state": "perturbed_state"})
         ds["start_state"] = (("init", "coord"), x0)
         if m.has_jacobian:
-            from ..estimators.lyapunov import jacobian_spectrum
+            from ..estimators import jacobian_spectrum
             from ..maps.gd import GradientDescentMap
 
             # one eigen-decomposition per trained reference, by the estimator's rule
@@ -98,35 +103,36 @@ class PostLearningStudy(SweepStudy):
             ds["jacobian_eigenvalues"] = (("init", "mode"), mu.real)
             if np.iscomplexobj(mu):
                 ds["jacobian_eigenvalues_imag"] = (("init", "mode"), mu.imag)
-            elif isinstance(m, GradientDescentMap) and m._eta() > 0:
+            elif isinstance(m, GradientDescentMap) and float(m.eta) > 0:
                 # J = I - eta H: the Hessian's eigenvalues come with J's, no second decomposition
-                ds["hessian_eigenvalues"] = (("init", "mode"), (1.0 - mu) / m._eta())
+                ds["hessian_eigenvalues"] = (("init", "mode"), (1.0 - mu) / float(m.eta))
             n_unit = (np.abs(mu[:, :, None] - 1.0) <= tol[None, None, :]).sum(axis=1)
             ds["n_unit"] = (("init", "tol"), n_unit)
             ds = ds.assign_coords(tol=("tol", tol))
-        ds = ds.assign_coords(step=ds["step"].values)
         ds.attrs["n_before"] = n_before
-        self.result_ = ds
-        self._restore()
-        self._done_checkpoint()
-        return self
+        return ds
 
-    def summary(self):
-        self._check_run()
-        ds = self.result_
+    def _analyse(self, ds):
+        ds, fitted = self._fit_per_eps(ds, self._estimator_list())
+        return ds, fitted
+
+    def _summary(self, ds):
+        """Final loss, d(T)/d(0) and min d(t)/d(0) per eps, and the mean count of Jacobian
+        eigenvalues within each tolerance of 1."""
+        import xarray as xr
+
         d = ds["distance"].values  # (eps, step, init, pert)
         m0 = d[:, 0].mean(axis=(1, 2))
-        out = {
-            "final_loss_mean": float(ds["loss"].values[-1].mean()),
-            "dim": int(ds.sizes["coord"]),
-        }
-        for k, e in enumerate(ds["eps"].values):
-            out[f"d_final/d_0@{e:.0e}"] = float(d[k, -1].mean() / m0[k])
-            out[f"d_min/d_0@{e:.0e}"] = float(np.nanmin(d[k].mean(axis=(1, 2))) / m0[k])
+        out = xr.Dataset({
+            "final_loss_mean": ((), float(ds["loss"].values[-1].mean())),
+            "dim": ((), int(ds.sizes["coord"])),
+            "d_final_over_d_0": (("eps",), d[:, -1].mean(axis=(1, 2)) / m0),
+            "d_min_over_d_0": (("eps",), np.nanmin(d.mean(axis=(2, 3)), axis=1) / m0),
+        }, coords={"eps": ds["eps"].values})
         if "n_unit" in ds:
-            for j, t in enumerate(ds["tol"].values):
-                out[f"eigenvalues_at_1(|mu-1|<{t:g})"] = float(ds["n_unit"].values[:, j].mean())
-        return out
+            out["eigenvalues_at_1"] = (("tol",), ds["n_unit"].values.mean(axis=0))
+            out = out.assign_coords(tol=ds["tol"].values)
+        return out.merge(super()._summary(ds))
 
     def plot(self):
         """Fig. 6: d(t) after the perturbation, semi-log, per eps; and the Jacobian spectrum."""

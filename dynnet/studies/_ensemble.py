@@ -1,0 +1,143 @@
+"""Ensembles of nearby orbits: the engine room shared by every perturbation-based study.
+
+:func:`run_ensemble` runs ``n_init`` reference orbits, each with its perturbed
+copies, in chunks (serially or in parallel, each chunk a pure function of its
+arguments), streams the distances and observables, and stores each finished
+chunk in the run's checkpoint. Studies call it; it writes no object's state.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..base import check_int, stream
+from ..maps.base import DivergenceWarning, Map
+from ..metrics import Metric
+from ..perturbers import Perturber
+
+__all__ = ["run_ensemble", "check_parts", "ensemble_memory", "default_chunk"]
+
+
+def check_parts(map, perturber, metric) -> None:
+    """Check the parts' types and exercise them on one state at the origin, so that a
+    bad parameter fails at once with its own message."""
+    for name, obj, base in (("map", map, Map), ("perturber", perturber, Perturber),
+                            ("metric", metric, Metric)):
+        if not isinstance(obj, base):
+            raise TypeError(f"parameter {name}={obj!r} must be a dynnet {base.__name__}")
+    x = np.zeros(map.dim)
+    map.step(x[None, :])
+    perturber.perturb(x, map=map, seed=0)
+    metric(x, x, map=map)
+
+
+def _run_chunk(map, metric, perturber, init_states, init_index, seed, n_steps, every):
+    """The initial conditions ``init_index`` with their perturbations, as one batch.
+
+    A pure function of its arguments: each initial condition draws its
+    perturbations from its own stream ``stream(seed, 1, i)``, so its result does
+    not depend on the chunk it is in.
+    """
+    n_pert = int(perturber.n)
+    dim = init_states.shape[1]
+    batch = np.empty((len(init_index), 1 + n_pert, dim))
+    batch[:, 0] = init_states
+    for j, i in enumerate(init_index):  # set-up only: one perturbation draw per condition
+        batch[j, 1:] = perturber.perturb(init_states[j], map=map, seed=stream(seed, 1, int(i)))
+    dist, obs, final = map._stream(batch.reshape(-1, dim), n_steps, every, 1 + n_pert, metric)
+    return dist, obs, final.reshape(len(init_index), 1 + n_pert, dim)
+
+
+def default_chunk(n_pert: int, dim: int, n_records: int, budget: int, n_jobs: int) -> int:
+    """Initial conditions per batch: about 3000 orbits, fewer if a batch's working set
+    (states, engine buffers and records) would not fit ``budget / n_jobs``."""
+    per_init = (1 + n_pert) * dim * 8 * 6 + (n_pert + 4) * n_records * 8
+    fit = max(1, int(budget // max(1, n_jobs) // max(1, per_init)))
+    return max(1, min(3000 // (1 + n_pert), fit))
+
+
+def ensemble_memory(n_init, n_pert, dim, n_records, n_obs, n_runs=1, chunk=None, n_jobs=1):
+    """Estimated bytes of an ensemble run: ``{what: (bytes, parameter to lower)}``."""
+    chunk = chunk or max(1, 3000 // (1 + n_pert))
+    chunk = min(chunk, n_init)
+    return {
+        "recorded distances": (8 * n_records * n_init * n_pert * n_runs, "n_init, n_steps or every"),
+        "recorded observables": (8 * n_records * n_init * max(n_obs, 0), "n_init, n_steps or every"),
+        "initial and final states": (8 * n_init * (2 + n_pert) * dim * n_runs, "n_init or the map's size"),
+        "working set per job": (8 * 6 * chunk * (1 + n_pert) * dim * n_jobs, "chunk_size or n_jobs"),
+    }
+
+
+def run_ensemble(map, perturber, metric, x0, seed, n_steps, every, ctx, key="run", desc=None):
+    """Run every initial condition of ``x0`` with its perturbations.
+
+    Parameters
+    ----------
+    map, perturber, metric : Map, Perturber, Metric
+    x0 : array (n_init, dim)
+        The reference initial conditions.
+    seed : numpy.random.SeedSequence
+        Perturbations of initial condition ``i`` come from ``stream(seed, 1, i)``.
+    n_steps, every : int
+    ctx : RunContext
+        Jobs, progress, chunk size and the checkpoint.
+    key : str
+        The name of this ensemble in the checkpoint (one per eps or eta of a sweep).
+    desc : str, optional
+        Label of the progress bar.
+
+    Returns
+    -------
+    dist : array (R, n_init, n_pert)
+    obs : dict name -> array (R, n_init)
+        The observables of the reference orbits.
+    final : array (n_init, 1 + n_pert, dim)
+    """
+    from ..parallel import map_chunks
+
+    n_init, dim = x0.shape
+    n_pert = check_int(perturber, "n", perturber.n, low=1)
+    chunk = ctx.chunk_size or default_chunk(n_pert, dim, n_steps // every + 1, ctx.memory_budget,
+                                            ctx.n_jobs)
+    ckpt = ctx.checkpoint
+    done = ckpt.load(key) if ckpt is not None else {}
+    todo = np.array([i for i in range(n_init) if i not in done], dtype=int)
+    chunks = [todo[s:s + chunk] for s in range(0, todo.size, chunk)]
+
+    def keep(i, part):
+        if ckpt is not None:
+            d, o, f = part
+            arrays = {"distance": np.moveaxis(d, 1, 0), "final": f}
+            arrays.update({f"obs_{k}": np.moveaxis(v, 1, 0) for k, v in o.items()})
+            ckpt.save(key, chunks[i], arrays)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DivergenceWarning)  # the study warns once, for the run
+        parts = map_chunks(
+            _run_chunk, [(map, metric, perturber, x0[idx], idx, seed, n_steps, every) for idx in chunks],
+            n_jobs=ctx.n_jobs, progress=ctx.progress, desc=desc, on_result=keep,
+        )
+    per_init = dict(done)
+    for idx, (dd, oo, ff) in zip(chunks, parts):
+        for j, i in enumerate(idx):
+            rec = {"distance": dd[:, j], "final": ff[j]}
+            rec.update({f"obs_{k}": v[:, j] for k, v in oo.items()})
+            per_init[int(i)] = rec
+    order = [per_init[i] for i in range(n_init)]
+    dist = np.stack([r["distance"] for r in order], axis=1)
+    final = np.stack([r["final"] for r in order], axis=0)
+    obs = {k[4:]: np.stack([r[k] for r in order], axis=1) for k in order[0] if k.startswith("obs_")}
+    return dist, obs, final
+
+
+def warn_divergence(owner, diverged: np.ndarray) -> None:
+    """One DivergenceWarning for a whole run, with the count of diverged orbits."""
+    n = int(np.asarray(diverged).sum())
+    if n:
+        warnings.warn(
+            f"{type(owner).__name__}: {n} of {np.asarray(diverged).size} orbits diverged (overflow); "
+            "they are NaN and flagged in result_['diverged']",
+            DivergenceWarning, stacklevel=4,
+        )
