@@ -237,6 +237,7 @@ class Study(ParamsObject):
                 "draws fresh entropy, so finished chunks could not be continued reproducibly"
             )
         self._validate()
+        self._check_saveable()
         self._check_memory(ctx)
         if preflight:
             self._preflight()
@@ -361,6 +362,13 @@ class Study(ParamsObject):
             tiny._finish(ds)
             tiny.summary()
             to_netcdf_bytes(tiny)
+
+    def _check_saveable(self) -> None:
+        """Fail before computing if the parameters could not be written with the result."""
+        from ..results import encode_params
+
+        seed = self.seed
+        encode_params(self, seed=0 if isinstance(seed, np.random.Generator) else seed)
 
     def _checkpoint(self, path, resume, seed):
         if path is None:
