@@ -45,13 +45,29 @@ agrees with it to about 1e-15 relative per step (tests/test_engine.py).
 from __future__ import annotations
 
 import math
+import os
 
 import numba
 import numpy as np
 from numba import njit, prange
 
-from ._gd_simd import (LANES, ld, vaddc, vadd, vcopy, vexp_diff, vfill, vfma_s, vfma_v,
-                       vgd_update, vmax, vmul, vrecip, vsig_back, vsigmoid)
+from ._gd_simd import (
+    LANES,
+    ld,
+    vadd,
+    vaddc,
+    vcopy,
+    vexp_diff,
+    vfill,
+    vfma_s,
+    vfma_v,
+    vgd_update,
+    vmax,
+    vmul,
+    vrecip,
+    vsig_back,
+    vsigmoid,
+)
 
 _METRICS = {"L1": 0, "L2": 1, "LInf": 2}
 
@@ -84,25 +100,25 @@ def _block_pass(T, G, A, D, M, X, y, sizes, woff, boff, uoff, want_grad, loss_ou
             vfill(G, r * LANES, 0.0)
     for n in range(n_samples):
         # ---- forward: A[out] = act(b + sum_i a_i W_ij) ----
-        for l in range(n_layers):
-            n_in = sizes[l]
-            n_out = sizes[l + 1]
-            w0 = woff[l] * LANES
-            oo = uoff[l] * LANES
+        for lay in range(n_layers):
+            n_in = sizes[lay]
+            n_out = sizes[lay + 1]
+            w0 = woff[lay] * LANES
+            oo = uoff[lay] * LANES
             for j in range(n_out):
-                vcopy(A, oo + j * LANES, T, (boff[l] + j) * LANES)
-            if l == 0:
+                vcopy(A, oo + j * LANES, T, (boff[lay] + j) * LANES)
+            if lay == 0:
                 for i in range(n_in):
                     xi = X[n, i]
                     for j in range(n_out):
                         vfma_s(A, oo + j * LANES, xi, T, w0 + (i * n_out + j) * LANES)
             else:
-                oi = uoff[l - 1] * LANES
+                oi = uoff[lay - 1] * LANES
                 for i in range(n_in):
                     for j in range(n_out):
                         vfma_v(A, oo + j * LANES, A, oi + i * LANES, T,
                                w0 + (i * n_out + j) * LANES)
-            if l < n_layers - 1:
+            if lay < n_layers - 1:
                 for j in range(n_out):
                     vsigmoid(A, oo + j * LANES)
         # ---- softmax: D[out] = p - onehot(y_n) ----
@@ -125,20 +141,20 @@ def _block_pass(T, G, A, D, M, X, y, sizes, woff, boff, uoff, want_grad, loss_ou
             vmul(D, o_out + c * LANES, M, ss)
         vaddc(D, o_out + yn * LANES, -1.0)
         # ---- backward ----
-        for l in range(n_layers - 1, -1, -1):
-            n_in = sizes[l]
-            n_out = sizes[l + 1]
-            w0 = woff[l] * LANES
-            oo = uoff[l] * LANES
+        for lay in range(n_layers - 1, -1, -1):
+            n_in = sizes[lay]
+            n_out = sizes[lay + 1]
+            w0 = woff[lay] * LANES
+            oo = uoff[lay] * LANES
             for j in range(n_out):
-                vadd(G, (boff[l] + j) * LANES, D, oo + j * LANES)
-            if l == 0:
+                vadd(G, (boff[lay] + j) * LANES, D, oo + j * LANES)
+            if lay == 0:
                 for i in range(n_in):
                     xi = X[n, i]
                     for j in range(n_out):
                         vfma_s(G, w0 + (i * n_out + j) * LANES, xi, D, oo + j * LANES)
             else:
-                oi = uoff[l - 1] * LANES
+                oi = uoff[lay - 1] * LANES
                 for i in range(n_in):
                     for j in range(n_out):
                         vfma_v(G, w0 + (i * n_out + j) * LANES, A, oi + i * LANES, D,
@@ -213,8 +229,9 @@ def _advance_kernel(S, n_steps, eta, X, y, sizes, woff, boff, uoff):
 
 
 @njit(inline="always", cache=True)
-def _record(Ts, n_sub, g0, n_groups, rec, metric, dist, wnorm):
-    """Distances of each copy to its reference and ``sum |x|`` of the references."""
+def _record(Ts, n_sub, g0, n_groups, rec, metric, dist, wnorm, V, proj):
+    """Distances of each copy to its reference, ``sum |x|`` of the references and their
+    projections ``x . V[k]`` (summed over the coordinates in order)."""
     dim = Ts.shape[1] // LANES
     acc = np.empty(LANES)
     for m in range(n_sub):
@@ -243,11 +260,21 @@ def _record(Ts, n_sub, g0, n_groups, rec, metric, dist, wnorm):
     for b in range(LANES):
         if g0 + b < n_groups:
             wnorm[rec, g0 + b] = acc[b]
+    for k in range(V.shape[0]):
+        for b in range(LANES):
+            acc[b] = 0.0
+        for r in range(dim):
+            vr = V[k, r]
+            for b in range(LANES):
+                acc[b] += Ts[0, r * LANES + b] * vr
+        for b in range(LANES):
+            if g0 + b < n_groups:
+                proj[rec, g0 + b, k] = acc[b]
 
 
 @njit(parallel=True, cache=True)
 def _stream_kernel(S, n_sub, n_rec, every, eta, X, y, sizes, woff, boff, uoff, metric,
-                   dist, loss, wnorm):
+                   dist, loss, wnorm, V, proj):
     n_mem, dim = S.shape
     n_groups = n_mem // n_sub
     n_units = uoff[uoff.shape[0] - 1]
@@ -272,7 +299,7 @@ def _stream_kernel(S, n_sub, n_rec, every, eta, X, y, sizes, woff, boff, uoff, m
             at_record = t % every == 0
             rec = t // every
             if at_record:
-                _record(Ts, n_sub, g0, n_groups, rec, metric, dist, wnorm)
+                _record(Ts, n_sub, g0, n_groups, rec, metric, dist, wnorm, V, proj)
             if t == n_total:
                 # the loss of the final states: a forward pass without gradient
                 _block_pass(Ts[0], G, A, D, M, X, y, sizes, woff, boff, uoff, False, lbuf)
@@ -302,12 +329,39 @@ def _stream_kernel(S, n_sub, n_rec, every, eta, X, y, sizes, woff, boff, uoff, m
 # ---------------------------------------------------------------------------
 # Python entry points
 # ---------------------------------------------------------------------------
+def env_threads() -> int | None:
+    """The thread cap of ``DYNNET_NUM_THREADS`` (None if unset), validated.
+
+    Returns
+    -------
+    int or None
+        A positive int, or None when the variable is unset or empty.
+
+    Raises
+    ------
+    ValueError
+        If the variable holds anything but a positive integer; the message
+        names the variable (see :func:`dynnet.parallel.thread_cap`).
+    """
+    from ..parallel import thread_cap
+
+    return thread_cap()
+
+
 def n_threads_default() -> int:
     """Threads the engine uses: every core, capped by ``DYNNET_NUM_THREADS`` and
-    ``NUMBA_NUM_THREADS``."""
-    from ..parallel import effective_n_jobs
+    ``NUMBA_NUM_THREADS``.
 
-    return max(1, min(effective_n_jobs(-1), numba.config.NUMBA_NUM_THREADS))
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    cap = env_threads()
+    cores = os.cpu_count() or 1
+    if cap is not None:
+        cores = min(cores, cap)
+    return max(1, min(cores, numba.config.NUMBA_NUM_THREADS))
 
 
 class _threads:
@@ -324,9 +378,8 @@ class _threads:
         numba.set_num_threads(self.old)
 
 
-def _layout_arrays(gd_map):
-    """Integer layout arrays of the map's network (cached on the map)."""
-    p = gd_map.problem()
+def _layout_arrays(gd_map, p):
+    """Integer layout arrays of the network of problem ``p`` (cached on the map)."""
 
     def build():
         sizes = np.asarray(p.sizes, dtype=np.int64)
@@ -346,11 +399,11 @@ def _layout_arrays(gd_map):
     return entry[1]
 
 
-def _guard(gd_map, arr):
+def _guard(p, arr):
     """The kernels index without bounds checks: refuse any other shape here."""
-    if arr.ndim != 2 or arr.shape[1] != gd_map.dim:
+    if arr.ndim != 2 or arr.shape[1] != p.dim:
         raise ValueError(
-            f"GradientDescentMap engine: states must have shape (E, {gd_map.dim}), got {arr.shape}"
+            f"GradientDescentMap engine: states must have shape (E, {p.dim}), got {arr.shape}"
         )
 
 
@@ -360,12 +413,14 @@ def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndar
     Returns a new array. Members that become non-finite are all-NaN rows.
     ``eta = 0`` returns an exact copy.
     """
+    env_threads()  # a bad DYNNET_NUM_THREADS is an error on every call, not only on big ones
     eta = gd_map._eta()
+    p = gd_map.problem()
     out = np.array(states, dtype=np.float64, order="C", copy=True)
-    _guard(gd_map, out)
+    _guard(p, out)
     if eta == 0.0 or n_steps == 0 or out.shape[0] == 0:
         return out
-    X, y, sizes, woff, boff, uoff = _layout_arrays(gd_map)
+    X, y, sizes, woff, boff, uoff = _layout_arrays(gd_map, p)
     if n_threads is None and (out.shape[0] <= 8 or out.shape[0] * n_steps < 4096):
         n_threads = 1  # little work: waking worker threads would cost more than it saves
     with _threads(n_threads):
@@ -373,20 +428,45 @@ def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndar
     return out
 
 
-def stream(gd_map, states, n_steps, every, group, metric_name, n_threads=None):
-    """Fused :meth:`Map._stream` for the L1/L2/LInf metrics (see that method)."""
+def _run_stream(gd_map, S, n_steps, every, group, metric_name, vectors, n_threads):
+    env_threads()
     eta = gd_map._eta()
-    S = np.array(states, dtype=np.float64, order="C", copy=True)
-    _guard(gd_map, S)
+    p = gd_map.problem()
+    _guard(p, S)
     if S.shape[0] % group:
         raise ValueError(f"stream: {S.shape[0]} states do not split into groups of {group}")
     G = S.shape[0] // group
     n_rec = n_steps // every + 1
+    V = np.zeros((0, p.dim)) if vectors is None else np.ascontiguousarray(vectors, dtype=np.float64)
+    if V.ndim != 2 or V.shape[1] != p.dim:
+        raise ValueError(f"GradientDescentMap engine: vectors must have shape (K, {p.dim}), got {V.shape}")
     dist = np.empty((n_rec, G, group - 1))
     loss = np.empty((n_rec, G))
     wnorm = np.empty((n_rec, G))
-    X, y, sizes, woff, boff, uoff = _layout_arrays(gd_map)
+    proj = np.empty((n_rec, G, V.shape[0]))
+    X, y, sizes, woff, boff, uoff = _layout_arrays(gd_map, p)
     with _threads(n_threads):
         _stream_kernel(S, int(group), int(n_rec), int(every), float(eta), X, y, sizes, woff,
-                       boff, uoff, _METRICS[metric_name], dist, loss, wnorm)
+                       boff, uoff, _METRICS[metric_name], dist, loss, wnorm, V, proj)
+    return dist, loss, wnorm, proj
+
+
+def stream(gd_map, states, n_steps, every, group, metric_name, n_threads=None):
+    """Fused :meth:`Map._stream` for the L1/L2/LInf metrics (see that method)."""
+    S = np.array(states, dtype=np.float64, order="C", copy=True)
+    dist, loss, wnorm, _ = _run_stream(gd_map, S, n_steps, every, group, metric_name, None,
+                                       n_threads)
     return dist, {"loss": loss, "weight_norm": wnorm}, S
+
+
+def observe(gd_map, states, n_steps, every, vectors=None, n_threads=None):
+    """Fused :meth:`Map._observe`: loss, weight_norm and projections ``(R, E, K)``.
+
+    Every member is its own group (no copies); the states are never stored.
+    """
+    S = np.array(states, dtype=np.float64, order="C", copy=True)
+    _, loss, wnorm, proj = _run_stream(gd_map, S, n_steps, every, 1, "L1", vectors, n_threads)
+    out = {"loss": loss, "weight_norm": wnorm}
+    if vectors is not None:
+        out["projection"] = proj
+    return out, S

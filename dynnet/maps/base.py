@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
 
 from ..base import ParamsObject, check_array, check_int, stream
 
+__all__ = ["Map", "DivergenceWarning"]
+
 
 def check_every(owner, n_steps: int, every) -> int:
-    """Validate a record interval: ``every >= 1`` and a divisor of ``n_steps``."""
+    """Validate a record interval: ``every >= 1`` and a divisor of ``n_steps``.
+
+    Parameters
+    ----------
+    owner : object
+        The object named in error messages.
+    n_steps : int
+        The number of steps of the run (already validated).
+    every : int
+        The record interval.
+
+    Returns
+    -------
+    int
+        ``every``, validated.
+    """
     k = check_int(owner, "every", every, low=1)
     if n_steps % k:
         raise ValueError(
@@ -20,11 +38,54 @@ def check_every(owner, n_steps: int, every) -> int:
     return k
 
 
-__all__ = ["Map", "DivergenceWarning"]
-
-
 class DivergenceWarning(RuntimeWarning):
     """Issued once per call when ensemble members overflow and become NaN."""
+
+
+def _validated_dim(owner, value) -> int:
+    """``value`` as a positive int, or an error naming the class and the value."""
+    name = type(owner).__name__
+    if value is None:
+        raise NotImplementedError(
+            f"{name} must declare dim (a class attribute, a property or an __init__ parameter)"
+        )
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: dim={value!r} must be a positive int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name}: dim={value!r} must be a positive int (>= 1)")
+    return int(value)
+
+
+class _Dim:
+    """``Map.dim``: whatever a subclass declares (a class attribute, a property, or an
+    ``__init__`` parameter stored on the instance), read through one validation.
+
+    Reading ``m.dim`` on an instance always gives a positive ``int`` or raises an error
+    that names the class and the value. Reading it on the class gives the declaration
+    itself (``None`` when the class declares nothing).
+    """
+
+    def __init__(self, declared=None):
+        self.declared = declared
+
+    def __get__(self, obj, cls=None):
+        declared = self.declared
+        if obj is None:
+            return declared
+        if "dim" in obj.__dict__:  # an __init__ parameter
+            value = obj.__dict__["dim"]
+        elif hasattr(declared, "__get__"):  # a property (or another descriptor)
+            value = declared.__get__(obj, cls)
+        else:
+            value = declared
+        return _validated_dim(obj, value)
+
+    def __set__(self, obj, value):
+        if hasattr(self.declared, "__set__"):
+            self.declared.__set__(obj, value)  # a property decides (AttributeError if read-only)
+        else:
+            obj.__dict__["dim"] = value
+
 
 
 class Map(ParamsObject):
@@ -36,7 +97,8 @@ class Map(ParamsObject):
 
     **A subclass must**
 
-    * declare ``dim`` (a class attribute or a property), and
+    * declare ``dim`` (a class attribute, a property, or an ``__init__``
+      parameter), and
     * implement ``step(states)``: ``(E, dim) -> (E, dim)``, float64, with no
       validation (it receives arrays that :class:`Map` has already checked).
 
@@ -50,17 +112,25 @@ class Map(ParamsObject):
       conditions of every Study (default: uniform on :math:`[-0.1, 0.1]^{dim}`).
     * ``observables(states)``: a dict ``name -> (E,)`` array of scalars to
       record along orbits (``GradientDescentMap`` records ``loss`` and
-      ``weight_norm``).
+      ``weight_norm``); :meth:`observe` records them.
     * ``coordinate_groups()``: named index sets of the coordinates (for
       example ``"weights"`` and ``"biases"``), used by perturbers (``on=``) and
       layer metrics. The default has one group, ``"all"``.
     * ``_advance(states, n_steps)``: a fused fast path for many steps at once;
-      the default loops over :meth:`step`.
+      the default loops over :meth:`step`. ``_observe(states, n_steps, every,
+      vectors)``: a fused path for :meth:`observe` (records of one segment).
 
-    **Map provides** :meth:`iterate`, :meth:`trajectory`,
-    :meth:`initial_state` and validation: :meth:`iterate` and
-    :meth:`trajectory` check shapes, dtype and finiteness of their input here,
-    once, and then call the subclass's unchecked ``step`` / ``_advance``.
+    **Map provides** :meth:`iterate`, :meth:`trajectory`, :meth:`observe`,
+    :meth:`initial_state` and validation: these check shapes, dtype and
+    finiteness of their input here, once, and then call the subclass's
+    unchecked ``step`` / ``_advance``.
+
+    Attributes
+    ----------
+    dim : int
+        The length of a state. Read on an instance it is always validated: a
+        positive int, or a ``NotImplementedError`` (not declared) /
+        ``TypeError`` / ``ValueError`` naming the class and the value.
 
     Notes
     -----
@@ -84,39 +154,104 @@ class Map(ParamsObject):
     interface, adapted to batches of states.
     """
 
-    dim: int = None  # type: ignore[assignment]
+    dim = _Dim()
+
+    #: Steps per segment of :meth:`observe` (the progress bar advances once per segment;
+    #: the records do not depend on it).
+    _observe_segment = 1000
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        declared = cls.__dict__.get("dim", None)
+        if "dim" in cls.__dict__ and not isinstance(declared, _Dim):
+            cls.dim = _Dim(declared)  # every declaration is read through one validation
 
     # ---- the interface ---------------------------------------------------
     def step(self, states: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        """One step of the map on a batch ``(E, dim)``; returns ``(E, dim)``."""
+        """One step of the map on a batch.
+
+        Parameters
+        ----------
+        states : ndarray, shape (E, dim)
+            Validated float64 states (a subclass does no checking here).
+
+        Returns
+        -------
+        ndarray, shape (E, dim)
+            The next states, a new array.
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement step(states)")
 
     def jacobian(self, state: np.ndarray) -> np.ndarray:
-        """The Jacobian matrix ``(dim, dim)`` of one step at ``state``."""
+        r"""The Jacobian matrix :math:`\partial g_i / \partial x_j` of one step at ``state``.
+
+        Parameters
+        ----------
+        state : array_like, shape (dim,)
+            One state.
+
+        Returns
+        -------
+        ndarray, shape (dim, dim)
+            The Jacobian; not implemented by default (``NotImplementedError``).
+        """
         raise NotImplementedError(
             f"{type(self).__name__} does not implement jacobian(state); "
             "Lyapunov spectra need it"
         )
 
     def sample_state(self, rng: np.random.Generator) -> np.ndarray:
-        """One random initial state ``(dim,)`` drawn from ``rng``.
+        """One random initial state drawn from ``rng``.
 
         The default is uniform on :math:`[-0.1, 0.1]^{dim}`, small states near
         the origin; a map whose domain is elsewhere overrides it.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The member's own stream.
+
+        Returns
+        -------
+        ndarray, shape (dim,)
+            One state.
         """
-        return rng.uniform(-0.1, 0.1, size=self._dim())
+        return rng.uniform(-0.1, 0.1, size=self.dim)
 
     def observables(self, states: np.ndarray) -> dict[str, np.ndarray]:
-        """Scalars per member to record along orbits; none by default."""
+        """Scalars per member to record along orbits; none by default.
+
+        Parameters
+        ----------
+        states : ndarray, shape (E, dim)
+            Validated states (diverged members are all-NaN rows).
+
+        Returns
+        -------
+        dict of str to ndarray of shape (E,)
+            One array per observable; empty by default.
+        """
         return {}
 
     def coordinate_groups(self) -> dict[str, np.ndarray]:
-        """Named index sets of the coordinates; ``{"all": arange(dim)}`` by default."""
-        return {"all": np.arange(self._dim())}
+        """Named index sets of the coordinates.
+
+        Returns
+        -------
+        dict of str to ndarray of int
+            ``{"all": arange(dim)}`` by default.
+        """
+        return {"all": np.arange(self.dim)}
 
     def coordinate_names(self) -> list[str]:
-        """A readable name per coordinate, for figures and labels (``x0, x1, ...``)."""
-        return [f"x{i}" for i in range(self._dim())]
+        """A readable name per coordinate, for figures and labels.
+
+        Returns
+        -------
+        list of str
+            ``["x0", "x1", ...]`` by default, ``dim`` names.
+        """
+        return [f"x{i}" for i in range(self.dim)]
 
     @property
     def has_jacobian(self) -> bool:
@@ -125,20 +260,50 @@ class Map(ParamsObject):
 
     # ---- provided --------------------------------------------------------
     def _dim(self) -> int:
-        d = self.dim
-        if d is None:
-            raise NotImplementedError(f"{type(self).__name__} must declare dim")
-        return int(d)
+        """The validated ``dim`` (kept for callers written before ``dim`` was validated)."""
+        return self.dim
+
+    def _numeric(self, name: str, value):
+        """Refuse inputs that numpy would silently turn into NaN (None) or truncate."""
+        if isinstance(value, np.ndarray):
+            kind = value.dtype.kind
+        else:
+            try:
+                kind = np.asarray(value).dtype.kind
+            except (TypeError, ValueError) as exc:  # ragged nesting
+                raise TypeError(
+                    f"{type(self).__name__}: {name} must be a numeric array (float64), "
+                    f"got {type(value).__name__} ({exc})"
+                ) from None
+        if kind not in "iuf":
+            what = "None or non-numeric entries" if kind == "O" else f"dtype kind {kind!r}"
+            raise TypeError(
+                f"{type(self).__name__}: {name} must be a numeric array of real numbers "
+                f"(float64), got {what}; a diverged state is a row of float NaN, not None"
+            )
 
     def check_states(self, states, name: str = "states", finite="rows") -> np.ndarray:
         """Validate a batch of states and return it as a float64 ``(E, dim)`` array.
 
-        A single state ``(dim,)`` is accepted and returned as ``(1, dim)``.
+        Parameters
+        ----------
+        states : array_like, shape (E, dim) or (dim,)
+            Real numbers; a single state is returned as ``(1, dim)``. ``None``
+            entries, strings, complex numbers and objects are refused
+            (``TypeError``).
+        name : str, default "states"
+            The argument's name, used in error messages.
+        finite : {"rows", True, False}, default "rows"
+            True requires every value finite; ``"rows"`` also accepts all-NaN
+            rows, the members that diverged earlier, which stay NaN
+            (divergence is data); False accepts any float.
 
-        ``finite``: True requires every value finite; ``"rows"`` (the default)
-        also accepts all-NaN rows, the members that diverged earlier, which
-        stay NaN (divergence is data); False accepts anything.
+        Returns
+        -------
+        ndarray, shape (E, dim)
+            float64 (the input itself when it already is).
         """
+        self._numeric(name, states)
         arr = check_array(self, name, states, ndim=(1, 2), finite=finite is True)
         if finite == "rows" and arr.size:
             bad = ~np.isfinite(arr)
@@ -149,7 +314,7 @@ class Map(ParamsObject):
                 )
         if arr.ndim == 1:
             arr = arr[None, :]
-        d = self._dim()
+        d = self.dim
         if arr.shape[1] != d:
             raise ValueError(
                 f"{type(self).__name__}: {name} must have shape (E, {d}) or ({d},), "
@@ -158,9 +323,23 @@ class Map(ParamsObject):
         return arr
 
     def check_state(self, state, name: str = "state") -> np.ndarray:
-        """Validate one state and return it as a float64 ``(dim,)`` array."""
+        """Validate one finite state and return it as a float64 ``(dim,)`` array.
+
+        Parameters
+        ----------
+        state : array_like, shape (dim,)
+            Finite real numbers.
+        name : str, default "state"
+            The argument's name, used in error messages.
+
+        Returns
+        -------
+        ndarray, shape (dim,)
+            float64.
+        """
+        self._numeric(name, state)
         arr = check_array(self, name, state, ndim=1)
-        d = self._dim()
+        d = self.dim
         if arr.shape != (d,):
             raise ValueError(
                 f"{type(self).__name__}: {name} must have shape ({d},), got {arr.shape}"
@@ -205,17 +384,166 @@ class Map(ParamsObject):
                     obs.setdefault(name, np.empty((n_rec, G)))[r] = val
         return dist, obs, x
 
+    def _observe(self, states: np.ndarray, n_steps: int, every: int,
+                 vectors: np.ndarray | None) -> tuple[dict, np.ndarray]:
+        """Records of one segment of :meth:`observe`, at ``t = 0, every, ..., n_steps``.
+
+        ``states`` is validated ``(E, dim)``; ``vectors`` is ``(K, dim)`` or None.
+        Returns ``(records, final)``: ``records`` maps each observable to
+        ``(R, E)`` and, with ``vectors``, ``"projection"`` to ``(R, E, K)``;
+        ``final`` are the states after ``n_steps`` steps, not flagged. A subclass
+        with a fused engine overrides this; the records must be those of
+        :meth:`observables` and of :func:`projections` at the recorded states.
+        """
+        n_rec = n_steps // every + 1
+        out: dict[str, np.ndarray] = {}
+        x = states
+        for r in range(n_rec):
+            if r:
+                x = self._advance(x, every)
+            ok = np.all(np.isfinite(x), axis=-1)
+            xr = x if ok.all() else np.where(ok[:, None], x, np.nan)
+            with np.errstate(over="ignore", invalid="ignore"):
+                rec = dict(self.observables(xr))
+                if vectors is not None:
+                    rec["projection"] = projections(xr, vectors)
+            for name, val in rec.items():
+                val = np.asarray(val, dtype=np.float64)
+                out.setdefault(name, np.empty((n_rec,) + val.shape))[r] = val
+        return out, x
+
+    def observe(self, states, n_steps: int, *, every: int = 1, project=None,
+                progress=False) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        r"""Observables (and projections) along orbits, streamed: states are never stored.
+
+        One pass over the orbits records, at :math:`t = 0, k, 2k, \dots, n`
+        (``k = every``, ``n = n_steps``), every observable of
+        :meth:`observables` and, if ``project`` is given, the projections
+
+        .. math::
+
+            p_{e,j}(t) = x_e(t) \cdot v_j = \sum_i x_{e,i}(t)\, v_{j,i}
+
+        of each orbit on the given vectors. Memory is that of the states
+        ``(E, dim)`` and of the records; the orbits advance in segments of
+        whole record intervals so a progress bar can move, and the records do
+        not depend on the segment length. The final states are bitwise those
+        of :meth:`iterate`; the records equal :meth:`observables` and the
+        projections of :meth:`trajectory`'s states (up to the rounding of a
+        fused engine). Diverged members are all-NaN rows and give NaN records;
+        one :class:`DivergenceWarning` is issued if any member diverged.
+
+        Parameters
+        ----------
+        states : array_like, shape (E, dim) or (dim,)
+            Initial states (all-NaN rows: members that diverged earlier).
+        n_steps : int
+            Number of steps, >= 0.
+        every : int, default 1
+            Record interval, >= 1; must divide ``n_steps``.
+        project : array_like, shape (dim,) or (k, dim), optional
+            Finite vectors :math:`v_j` to project the states on (not normalised
+            here). None (the default) records no projection.
+        progress : bool or str, default False
+            Show a ``tqdm`` progress bar over the steps; a string is used as
+            the bar's label.
+
+        Returns
+        -------
+        records : dict of str to ndarray
+            Records on axis 0, ``R = n_steps // every + 1`` of them: each
+            observable ``(R, E)``, and ``"projection"`` ``(R, E)`` for one
+            vector ``(dim,)`` or ``(R, E, k)`` for ``(k, dim)``. For a single
+            state ``(dim,)`` the member axis is dropped.
+        final_states : ndarray, shape (E, dim) (or (dim,) for a single state)
+            The states after ``n_steps`` steps, as :meth:`iterate` returns them.
+
+        Examples
+        --------
+        >>> import dynnet as dn
+        >>> m = dn.GradientDescentMap(eta=5.0)
+        >>> x0 = m.initial_state(4, seed=0)
+        >>> rec, final = m.observe(x0, 100, project=x0[0] / abs(x0[0]).sum())
+        >>> rec["loss"].shape, rec["projection"].shape, final.shape
+        ((101, 4), (101, 4), (4, 83))
+        """
+        single = np.ndim(states) == 1
+        x = self.check_states(states)
+        n = check_int(self, "n_steps", n_steps, low=0)
+        k = check_every(self, n, every)
+        vectors = None
+        one_vector = False
+        if project is not None:
+            self._numeric("project", project)
+            V = check_array(self, "project", project, ndim=(1, 2))
+            one_vector = V.ndim == 1
+            V = np.ascontiguousarray(np.atleast_2d(V))
+            if V.shape[1] != x.shape[1] or V.shape[0] == 0:
+                raise ValueError(
+                    f"{type(self).__name__}: project must have shape ({x.shape[1]},) or "
+                    f"(k, {x.shape[1]}) with k >= 1, got {np.shape(project)}"
+                )
+            vectors = V
+        if not isinstance(progress, (bool, np.bool_, str)):
+            raise TypeError(
+                f"{type(self).__name__}: progress={progress!r} must be a bool or a str (the label)"
+            )
+        seg = max(k, (int(self._observe_segment) // k) * k)
+        n_rec = n // k + 1
+        records: dict[str, np.ndarray] | None = None
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n, desc=progress if isinstance(progress, str) else None, unit="step")
+        cur = np.array(x, copy=True)
+        done, r0 = 0, 0
+        try:
+            while True:
+                m = min(seg, n - done)
+                rec, cur = self._observe(cur, m, k, vectors)
+                skip = 0 if done == 0 else 1  # a segment's first record ends the previous one
+                if records is None:
+                    if vectors is None and "projection" in rec:
+                        raise ValueError(
+                            f"{type(self).__name__}: an observable is named 'projection', "
+                            "the name observe() gives the projections; rename it"
+                        )
+                    records = {name: np.empty((n_rec,) + v.shape[1:]) for name, v in rec.items()}
+                for name, v in rec.items():
+                    records[name][r0:r0 + v.shape[0] - skip] = v[skip:]
+                r0 += m // k + 1 - skip
+                done += m
+                if bar is not None:
+                    bar.update(m)
+                if done >= n:
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+        assert records is not None and r0 == n_rec
+        if one_vector:
+            records["projection"] = records["projection"][..., 0]
+        final = self._flag_divergence(cur, before=x)
+        if single:
+            return {name: v[:, 0] for name, v in records.items()}, final[0]
+        return records, final
+
     def iterate(self, states, n_steps: int) -> np.ndarray:
         """Final states after ``n_steps`` steps of each member of the batch.
 
         Parameters
         ----------
         states : array_like, shape (E, dim) or (dim,)
-        n_steps : int >= 0
+            Initial states (all-NaN rows: members that diverged earlier).
+        n_steps : int
+            Number of steps, >= 0.
 
         Returns
         -------
         ndarray, shape (E, dim) (or (dim,) for a single state)
+            The final states; members that diverged are all-NaN rows (one
+            :class:`DivergenceWarning` per call).
         """
         single = np.ndim(states) == 1
         x = self.check_states(states)
@@ -227,10 +555,23 @@ class Map(ParamsObject):
     def trajectory(self, states, n_steps: int, every: int = 1) -> np.ndarray:
         """Stored states at ``t = 0, every, 2*every, ..., n_steps``.
 
+        Memory grows with ``n_steps // every``; use :meth:`observe` to record
+        observables or projections of long orbits without storing them.
+
+        Parameters
+        ----------
+        states : array_like, shape (E, dim) or (dim,)
+            Initial states.
+        n_steps : int
+            Number of steps, >= 0.
+        every : int, default 1
+            Record interval, >= 1; must divide ``n_steps``.
+
         Returns
         -------
         ndarray, shape (n_steps // every + 1, E, dim)
-            (or ``(n_steps // every + 1, dim)`` for a single state ``(dim,)``)
+            (or ``(n_steps // every + 1, dim)`` for a single state ``(dim,)``);
+            diverged members are all-NaN rows.
         """
         single = np.ndim(states) == 1
         x = self.check_states(states)
@@ -248,13 +589,26 @@ class Map(ParamsObject):
         return out[:, 0] if single else out
 
     def initial_state(self, n: int, seed=None) -> np.ndarray:
-        """``n`` random initial states ``(n, dim)``.
+        """``n`` random initial states, each from its own stream.
 
-        Member ``i`` is drawn from its own stream (``dynnet.base.stream(seed, i)``),
-        so ``initial_state(n, seed)[i]`` does not depend on ``n``.
+        Member ``i`` is drawn by :meth:`sample_state` from
+        ``dynnet.base.stream(seed, i)``, so ``initial_state(n, seed)[i]`` does
+        not depend on ``n``.
+
+        Parameters
+        ----------
+        n : int
+            Number of states, >= 1.
+        seed : None, int, SeedSequence or Generator, default None
+            The seed (None: fresh entropy).
+
+        Returns
+        -------
+        ndarray, shape (n, dim)
+            The states.
         """
         n = check_int(self, "n", n, low=1)
-        out = np.empty((n, self._dim()))
+        out = np.empty((n, self.dim))
         for i in range(n):  # initialisation only, never a hot path
             out[i] = self.sample_state(stream(seed, i))
         return out
@@ -273,3 +627,27 @@ class Map(ParamsObject):
                 DivergenceWarning, stacklevel=3,
             )
         return states
+
+
+def projections(states: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    r"""Row-wise projections :math:`x_e \cdot v_j` of states on vectors, ``(E, K)``.
+
+    Each member's value is a sum over its own row (no BLAS product over the
+    batch), so it does not depend on the other members.
+
+    Parameters
+    ----------
+    states : ndarray, shape (E, dim)
+        States.
+    vectors : ndarray, shape (K, dim)
+        Vectors.
+
+    Returns
+    -------
+    ndarray, shape (E, K)
+        The projections.
+    """
+    out = np.empty((states.shape[0], vectors.shape[0]))
+    for j, v in enumerate(vectors):
+        out[:, j] = np.multiply(states, v).sum(axis=-1)
+    return out

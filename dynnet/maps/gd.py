@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import networkx as nx
@@ -37,13 +38,26 @@ class Problem:
 
     @property
     def dim(self) -> int:
+        """The number of parameters (the length of a state)."""
         return self.offsets[-1][2]
 
     def unpack(self, params: np.ndarray):
-        """Views ``[(W_l, b_l), ...]`` with W_l ``(..., n_in, n_out)``, b_l ``(..., n_out)``."""
+        """Per-layer views of flat parameters.
+
+        Parameters
+        ----------
+        params : ndarray, shape (..., dim)
+            Flat parameter vectors (any leading axes).
+
+        Returns
+        -------
+        list of (ndarray, ndarray)
+            ``[(W_l, b_l), ...]`` with ``W_l`` ``(..., n_in, n_out)`` and
+            ``b_l`` ``(..., n_out)``, views of ``params``.
+        """
         lead = params.shape[:-1]
         out = []
-        for (w0, b0, b1), n_in, n_out in zip(self.offsets, self.sizes[:-1], self.sizes[1:]):
+        for (w0, b0, b1), n_in, n_out in zip(self.offsets, self.sizes[:-1], self.sizes[1:], strict=True):
             out.append((params[..., w0:b0].reshape(lead + (n_in, n_out)),
                         params[..., b0:b1]))
         return out
@@ -52,13 +66,57 @@ class Problem:
 def _layout(sizes):
     offsets = []
     pos = 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
         w0 = pos
         b0 = w0 + n_in * n_out
         b1 = b0 + n_out
         offsets.append((w0, b0, b1))
         pos = b1
     return tuple(offsets)
+
+
+def _fingerprint(value):
+    """A content key of an array-like: dtype, shape and a SHA-1 of the bytes.
+
+    Editing an array in place changes its key (an ``id()`` would not).
+    """
+    arr = np.asarray(value)
+    if arr.dtype.kind == "O":  # objects have no stable bytes: hash their repr
+        digest = hashlib.sha1(repr(arr.tolist()).encode(), usedforsecurity=False).hexdigest()
+    else:
+        digest = hashlib.sha1(np.ascontiguousarray(arr).data, usedforsecurity=False).hexdigest()
+    return ("array", arr.dtype.str, arr.shape, digest)
+
+
+def _labels(owner, raw):
+    """Class indices 0..C-1 of user labels (sorted order); missing labels are refused."""
+    name = type(owner).__name__
+    y_raw = np.asarray(raw)
+    kind = y_raw.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name}: dataset=(X, y): y must hold class labels, got complex numbers")
+    if kind == "f" and not np.all(np.isfinite(y_raw)):
+        n_bad = int(np.sum(~np.isfinite(y_raw)))
+        raise ValueError(
+            f"{name}: dataset=(X, y): y contains {n_bad} NaN or infinite labels; every "
+            "sample needs a class label (drop the unlabelled samples)"
+        )
+    if kind == "O":
+        missing = sum(1 for v in y_raw.ravel()
+                      if v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v)))
+        if missing:
+            raise ValueError(
+                f"{name}: dataset=(X, y): y contains {missing} missing labels (None or NaN); "
+                "every sample needs a class label (drop the unlabelled samples)"
+            )
+    try:
+        _, y = np.unique(y_raw, return_inverse=True)
+    except TypeError as exc:
+        raise TypeError(
+            f"{name}: dataset=(X, y): the labels y cannot be sorted into classes ({exc}); "
+            "give labels of one type (ints or strings)"
+        ) from None
+    return y.reshape(-1)
 
 
 def _load_dataset(owner, data):
@@ -77,7 +135,7 @@ def _load_dataset(owner, data):
                 f"{type(owner).__name__}: dataset=(X, y) needs y of shape ({X.shape[0]},), "
                 f"got {y_raw.shape}"
             )
-        _, y = np.unique(y_raw, return_inverse=True)
+        y = _labels(owner, y_raw)
         if np.unique(y).size < 2:
             raise ValueError(f"{type(owner).__name__}: dataset=(X, y) needs at least 2 classes")
         return X, y.astype(np.int64)
@@ -85,6 +143,17 @@ def _load_dataset(owner, data):
         f"{type(owner).__name__}: parameter dataset={data!r} is not allowed; "
         "give 'iris', 'digits' or a tuple (X, y) of arrays"
     )
+
+
+_PARAM_NAMES: dict = {}
+
+
+def _param_names(cls) -> tuple:
+    """The parameter names of a class (memoised: ``problem()`` is on the hot path)."""
+    names = _PARAM_NAMES.get(cls)
+    if names is None:
+        names = _PARAM_NAMES[cls] = tuple(cls._param_names())
+    return names
 
 
 class GradientDescentMap(Map):
@@ -171,11 +240,27 @@ class GradientDescentMap(Map):
 
     # ---- prepared data ----------------------------------------------------
     def problem(self) -> Problem:
-        """The prepared data and layout (cached until a data parameter changes)."""
-        ds = self.dataset
-        key = (ds if not isinstance(ds, (tuple, list)) else tuple(map(id, ds)),
-               self.hidden, self.test_size, self.split_seed, self.stratify, self.scale)
-        return self._cached(key, self._build_problem)
+        """The prepared data and layout, rebuilt whenever a parameter or the data change.
+
+        The cache key holds every parameter; arrays (``dataset=(X, y)``) enter it
+        by content (dtype, shape and a SHA-1 of their bytes), so editing ``X`` in
+        place after a first use is seen. The arrays of the returned problem are
+        read-only copies.
+
+        Returns
+        -------
+        Problem
+            Layer sizes, the training and test arrays and the flat layout.
+        """
+        key = []
+        for name in _param_names(type(self)):
+            value = getattr(self, name)
+            if name == "dataset" and isinstance(value, (tuple, list)):
+                value = tuple(_fingerprint(a) for a in value)
+            elif isinstance(value, np.ndarray):
+                value = _fingerprint(value)
+            key.append((name, value))
+        return self._cached(tuple(key), self._build_problem)
 
     def _build_problem(self) -> Problem:
         hidden = self.hidden
@@ -232,6 +317,7 @@ class GradientDescentMap(Map):
 
     @property
     def dim(self) -> int:  # type: ignore[override]
+        """The number of parameters of the network (83 for 4-10-3)."""
         return self.problem().dim
 
     @property
@@ -240,7 +326,22 @@ class GradientDescentMap(Map):
         return self.problem().sizes
 
     def data(self, split: str = "train"):
-        """The arrays ``(X, y)`` of a split: ``"train"`` (what GD trains on) or ``"test"``."""
+        """The arrays of a split, as the map uses them (after the split and any scaling).
+
+        Parameters
+        ----------
+        split : {"train", "test"}, default "train"
+            ``"train"``: what gradient descent trains on (the rows that
+            ``loss(..., rows=)`` and ``gradient(..., rows=)`` index);
+            ``"test"``: the held-out samples.
+
+        Returns
+        -------
+        X : ndarray, shape (N, n_features)
+            Inputs, float64, read-only.
+        y : ndarray, shape (N,)
+            Class indices 0..C-1, int64, read-only.
+        """
         check_option(self, "split", split, ["train", "test"])
         p = self.problem()
         return (p.X, p.y) if split == "train" else (p.X_test, p.y_test)
@@ -250,31 +351,54 @@ class GradientDescentMap(Map):
 
     # ---- layout -----------------------------------------------------------
     def coordinate_groups(self) -> dict:
-        """Index sets: ``"W1"``, ``"b1"``, ..., ``"weights"``, ``"biases"``, ``"all"``."""
+        """Named index sets of the flat layout.
+
+        Returns
+        -------
+        dict of str to ndarray of int
+            ``"W1"``, ``"b1"``, ..., ``"weights"``, ``"biases"`` and ``"all"``.
+        """
         p = self.problem()
         groups = {}
         ws, bs = [], []
-        for l, (w0, b0, b1) in enumerate(p.offsets, start=1):
-            groups[f"W{l}"] = np.arange(w0, b0)
-            groups[f"b{l}"] = np.arange(b0, b1)
-            ws.append(groups[f"W{l}"])
-            bs.append(groups[f"b{l}"])
+        for lay, (w0, b0, b1) in enumerate(p.offsets, start=1):
+            groups[f"W{lay}"] = np.arange(w0, b0)
+            groups[f"b{lay}"] = np.arange(b0, b1)
+            ws.append(groups[f"W{lay}"])
+            bs.append(groups[f"b{lay}"])
         groups["weights"] = np.concatenate(ws)
         groups["biases"] = np.concatenate(bs)
         groups["all"] = np.arange(p.dim)
         return groups
 
     def coordinate_names(self) -> list[str]:
-        """``"W1[i,j]"`` (from neuron i to neuron j) and ``"b1[j]"`` names, in the flat layout."""
+        """A name per coordinate, in the flat layout.
+
+        Returns
+        -------
+        list of str
+            ``"W1[i,j]"`` (from neuron i to neuron j) and ``"b1[j]"``, ``dim`` names.
+        """
         p = self.problem()
         names = []
-        for l, (n_in, n_out) in enumerate(zip(p.sizes[:-1], p.sizes[1:]), start=1):
-            names += [f"W{l}[{i},{j}]" for i in range(n_in) for j in range(n_out)]
-            names += [f"b{l}[{j}]" for j in range(n_out)]
+        for lay, (n_in, n_out) in enumerate(zip(p.sizes[:-1], p.sizes[1:], strict=True), start=1):
+            names += [f"W{lay}[{i},{j}]" for i in range(n_in) for j in range(n_out)]
+            names += [f"b{lay}[{j}]" for j in range(n_out)]
         return names
 
     def mask(self, which: str = "weights") -> np.ndarray:
-        """Boolean mask ``(dim,)`` of a coordinate group (``"weights"``, ``"biases"``, ``"W1"``...)."""
+        """Boolean mask of a coordinate group.
+
+        Parameters
+        ----------
+        which : str, default "weights"
+            A key of :meth:`coordinate_groups` (``"weights"``, ``"biases"``, ``"W1"``, ...).
+
+        Returns
+        -------
+        ndarray of bool, shape (dim,)
+            True on the group's coordinates.
+        """
         groups = self.coordinate_groups()
         check_option(self, "which", which, list(groups))
         m = np.zeros(self.dim, dtype=bool)
@@ -282,6 +406,18 @@ class GradientDescentMap(Map):
         return m
 
     def sample_state(self, rng):
+        """One initial network: weights from N(0, init_std^2), biases 0.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The member's own stream.
+
+        Returns
+        -------
+        ndarray, shape (dim,)
+            The flat parameters.
+        """
         std = check_scalar(self, "init_std", self.init_std, low=0.0)
         w = self.mask("weights")
         x = np.zeros(self.dim)
@@ -295,9 +431,9 @@ class GradientDescentMap(Map):
         layers = p.unpack(params)
         acts = [X]
         a = X
-        for l, (W, b) in enumerate(layers):
+        for lay, (W, b) in enumerate(layers):
             z = np.matmul(a, W) + b[..., None, :]
-            if l < len(layers) - 1:
+            if lay < len(layers) - 1:
                 a = expit(z)
                 acts.append(a)
             else:
@@ -337,21 +473,32 @@ class GradientDescentMap(Map):
             return loss, None
         grad = np.empty_like(params)
         delta = (np.exp(logp) - Y) / N
-        for l in range(len(layers) - 1, -1, -1):
-            W, _ = layers[l]
-            w0, b0, b1 = p.offsets[l]
-            a = acts[l]
+        for lay in range(len(layers) - 1, -1, -1):
+            W, _ = layers[lay]
+            w0, b0, b1 = p.offsets[lay]
+            a = acts[lay]
             gW = np.matmul(np.swapaxes(a, -1, -2), delta)
             grad[..., w0:b0] = gW.reshape(gW.shape[:-2] + (-1,))
             grad[..., b0:b1] = delta.sum(axis=-2)
-            if l > 0:
+            if lay > 0:
                 delta = np.matmul(delta, np.swapaxes(W, -1, -2)) * a * (1.0 - a)
         return loss, grad
 
     def loss(self, states, rows=None) -> np.ndarray:
-        """Mean cross-entropy on the training set, ``(E,)`` (a float for one state).
+        """Mean cross-entropy on the training set (or a mini-batch of it).
 
-        ``rows``: indices of training samples (a mini-batch); None means all of them.
+        Parameters
+        ----------
+        states : array_like, shape (E, dim) or (dim,)
+            Network parameters (NaN rows give NaN).
+        rows : array_like of int, optional
+            Indices of training samples (a mini-batch, rows of ``data("train")``);
+            None (the default) means all of them.
+
+        Returns
+        -------
+        ndarray, shape (E,)
+            The loss of each member (a float for one state).
         """
         single = np.ndim(states) == 1
         x = self.check_states(states, finite=False)
@@ -359,7 +506,20 @@ class GradientDescentMap(Map):
         return out[0] if single else out
 
     def accuracy(self, states, split: str = "train") -> np.ndarray:
-        """Fraction of correctly classified samples of a split, ``(E,)``."""
+        """Fraction of correctly classified samples of a split.
+
+        Parameters
+        ----------
+        states : array_like, shape (E, dim) or (dim,)
+            Network parameters (NaN rows give NaN).
+        split : {"train", "test"}, default "train"
+            Which samples.
+
+        Returns
+        -------
+        ndarray, shape (E,)
+            Accuracy in [0, 1] of each member (a float for one state).
+        """
         single = np.ndim(states) == 1
         x = self.check_states(states, finite=False)
         X, y = self.data(split)
@@ -371,9 +531,20 @@ class GradientDescentMap(Map):
         return out[0] if single else out
 
     def gradient(self, states, rows=None) -> np.ndarray:
-        """Gradient of the loss, batched: ``(E, dim)`` (or ``(dim,)``).
+        r"""Gradient :math:`\nabla L(W)` of the loss, batched (back-propagation).
 
-        ``rows``: indices of training samples (a mini-batch, e.g. for SGD); None means all.
+        Parameters
+        ----------
+        states : array_like, shape (E, dim) or (dim,)
+            Network parameters (all-NaN rows allowed: they give NaN).
+        rows : array_like of int, optional
+            Indices of training samples (a mini-batch, e.g. for SGD); None (the
+            default) means all of them.
+
+        Returns
+        -------
+        ndarray, shape (E, dim) (or (dim,) for one state)
+            The gradients.
         """
         single = np.ndim(states) == 1
         x = self.check_states(states)
@@ -381,16 +552,38 @@ class GradientDescentMap(Map):
         return g[0] if single else g
 
     def observables(self, states):
-        """``loss`` (mean cross-entropy) and ``weight_norm`` (sum of ``|w|`` over all parameters)."""
+        """The loss and the L1 norm of the parameters of each member.
+
+        Parameters
+        ----------
+        states : ndarray, shape (E, dim)
+            Validated states.
+
+        Returns
+        -------
+        dict of str to ndarray of shape (E,)
+            ``"loss"`` (mean cross-entropy) and ``"weight_norm"`` (sum of
+            ``|w|`` over all parameters).
+        """
         loss, _ = self._loss_grad(states, want_grad=False)
         return {"loss": loss, "weight_norm": np.abs(states).sum(axis=-1)}
 
     def step(self, states):
-        """One GD step of a batch ``(E, dim)``, through the compiled engine.
+        r"""One GD step :math:`W - \eta \nabla L(W)` of a batch, through the compiled engine.
 
         Bitwise equal to one step of :meth:`iterate`; within about 1e-15
         relative of :meth:`reference_step`. Members that become non-finite
         are returned as all-NaN rows.
+
+        Parameters
+        ----------
+        states : array_like, shape (E, dim) or (dim,)
+            Network parameters.
+
+        Returns
+        -------
+        ndarray, shape (E, dim) (or (dim,) for one state)
+            The next parameters.
         """
         from . import _gd_engine
 
@@ -403,6 +596,16 @@ class GradientDescentMap(Map):
 
         The compiled engine behind :meth:`step` and :meth:`iterate` is tested
         against this implementation.
+
+        Parameters
+        ----------
+        states : array_like, shape (E, dim) or (dim,)
+            Network parameters.
+
+        Returns
+        -------
+        ndarray, shape (E, dim)
+            The next parameters (non-finite values are not flagged).
         """
         x = self.check_states(states, finite=False)
         eta = self._eta()
@@ -433,6 +636,17 @@ class GradientDescentMap(Map):
             return super()._stream(states, n_steps, every, group, metric)
         return _gd_engine.stream(self, states, n_steps, every, group, kind)
 
+    def _observe(self, states, n_steps, every, vectors):
+        """Fused :meth:`Map._observe`: loss, weight_norm and projections in the compiled loop.
+
+        A subclass that changes the observables uses the generic path.
+        """
+        from . import _gd_engine
+
+        if type(self).observables is not GradientDescentMap.observables:
+            return super()._observe(states, n_steps, every, vectors)
+        return _gd_engine.observe(self, states, n_steps, every, vectors)
+
     # ---- second order -----------------------------------------------------
     def hvp(self, states, V, rows=None) -> np.ndarray:
         r"""Exact Hessian-vector products :math:`H(W_e) v_{ek}`, batched.
@@ -440,13 +654,17 @@ class GradientDescentMap(Map):
         Parameters
         ----------
         states : array_like, shape (E, dim)
+            Network parameters.
         V : array_like, shape (E, K, dim)
-        rows : array of int, optional
-            Training-sample indices of a mini-batch (the Hessian of its loss).
+            ``K`` vectors per member.
+        rows : array_like of int, optional
+            Training-sample indices of a mini-batch (the Hessian of its loss);
+            None (the default) means all of them.
 
         Returns
         -------
         ndarray, shape (E, K, dim)
+            The products.
         """
         x = self.check_states(states)
         V = check_array(self, "V", V, ndim=3)
@@ -464,17 +682,17 @@ class GradientDescentMap(Map):
         # R-forward
         Ra = [None]
         Rz = None
-        for l in range(L):
-            W, _ = layers[l]
-            VW, Vb = Vl[l]
-            a_prev = acts[l]
-            if l == 0:
+        for lay in range(L):
+            W, _ = layers[lay]
+            VW, Vb = Vl[lay]
+            a_prev = acts[lay]
+            if lay == 0:
                 Rz = np.matmul(X, VW)
             else:
-                Rz = np.matmul(Ra[l], W[:, None]) + np.matmul(a_prev[:, None], VW)
+                Rz = np.matmul(Ra[lay], W[:, None]) + np.matmul(a_prev[:, None], VW)
             Rz = Rz + Vb[..., None, :]
-            if l < L - 1:
-                a = acts[l + 1][:, None]
+            if lay < L - 1:
+                a = acts[lay + 1][:, None]
                 Ra.append(a * (1.0 - a) * Rz)
         logp = self._log_softmax(z)
         prob = np.exp(logp)
@@ -482,32 +700,43 @@ class GradientDescentMap(Map):
         pr = prob[:, None]
         Rdelta = pr * (Rz - (pr * Rz).sum(axis=-1, keepdims=True)) / N
         out = np.empty_like(V)
-        for l in range(L - 1, -1, -1):
-            W, _ = layers[l]
-            VW, _ = Vl[l]
-            w0, b0, b1 = p.offsets[l]
-            a_prev = acts[l]
-            if l == 0:
+        for lay in range(L - 1, -1, -1):
+            W, _ = layers[lay]
+            VW, _ = Vl[lay]
+            w0, b0, b1 = p.offsets[lay]
+            a_prev = acts[lay]
+            if lay == 0:
                 RgW = np.matmul(X.T, Rdelta)
             else:
-                RgW = (np.matmul(np.swapaxes(Ra[l], -1, -2), delta[:, None])
+                RgW = (np.matmul(np.swapaxes(Ra[lay], -1, -2), delta[:, None])
                        + np.matmul(np.swapaxes(a_prev, -1, -2)[:, None], Rdelta))
             out[..., w0:b0] = RgW.reshape(RgW.shape[:-2] + (-1,))
             out[..., b0:b1] = Rdelta.sum(axis=-2)
-            if l > 0:
+            if lay > 0:
                 Wt = np.swapaxes(W, -1, -2)
                 a = a_prev[:, None]
                 back = np.matmul(delta, Wt)[:, None]
-                Rdelta = ((np.matmul(Rdelta, Wt[:, None]) + np.matmul(delta[:, None], np.swapaxes(VW, -1, -2)))
+                Rdelta = ((np.matmul(Rdelta, Wt[:, None])
+                           + np.matmul(delta[:, None], np.swapaxes(VW, -1, -2)))
                           * a * (1.0 - a)
-                          + back * (1.0 - 2.0 * a) * Ra[l])
-                delta = np.matmul(delta, Wt) * acts[l] * (1.0 - acts[l])
+                          + back * (1.0 - 2.0 * a) * Ra[lay])
+                delta = np.matmul(delta, Wt) * acts[lay] * (1.0 - acts[lay])
         return out
 
     def hessian(self, state, rows=None) -> np.ndarray:
-        """The exact Hessian of the loss at one state, ``(dim, dim)``, symmetric.
+        """The exact Hessian of the loss at one state (Pearlmutter's R-operator).
 
-        ``rows``: indices of training samples (a mini-batch); None means all.
+        Parameters
+        ----------
+        state : array_like, shape (dim,)
+            Network parameters.
+        rows : array_like of int, optional
+            Indices of training samples (a mini-batch); None (the default) means all.
+
+        Returns
+        -------
+        ndarray, shape (dim, dim)
+            The Hessian, symmetric.
         """
         x = self.check_state(state)
         P = x.shape[0]
@@ -515,7 +744,18 @@ class GradientDescentMap(Map):
         return 0.5 * (H + H.T)
 
     def jacobian(self, state) -> np.ndarray:
-        r"""Jacobian of one GD step, :math:`I - \eta H(W)`, ``(dim, dim)``."""
+        r"""Jacobian of one GD step, :math:`I - \eta H(W)`.
+
+        Parameters
+        ----------
+        state : array_like, shape (dim,)
+            Network parameters.
+
+        Returns
+        -------
+        ndarray, shape (dim, dim)
+            The Jacobian (symmetric).
+        """
         H = self.hessian(state)
         return np.eye(H.shape[0]) - self._eta() * H
 
@@ -527,20 +767,30 @@ class GradientDescentMap(Map):
         ``index``, ``role`` (``"input"``, ``"hidden"``, ``"output"``) and
         ``bias`` (0.0 for inputs); each connection is an edge with ``weight``.
         ``G.graph["sizes"]`` holds the layer widths.
+
+        Parameters
+        ----------
+        state : array_like, shape (dim,)
+            Network parameters.
+
+        Returns
+        -------
+        networkx.DiGraph
+            The network.
         """
         x = self.check_state(state)
         p = self.problem()
         G = nx.DiGraph(sizes=p.sizes)
         n_layers = len(p.sizes)
-        for l, width in enumerate(p.sizes):
-            role = "input" if l == 0 else ("output" if l == n_layers - 1 else "hidden")
+        for lay, width in enumerate(p.sizes):
+            role = "input" if lay == 0 else ("output" if lay == n_layers - 1 else "hidden")
             for i in range(width):
-                G.add_node((l, i), layer=l, index=i, role=role, bias=0.0)
-        for l, (W, b) in enumerate(p.unpack(x), start=1):
+                G.add_node((lay, i), layer=lay, index=i, role=role, bias=0.0)
+        for lay, (W, b) in enumerate(p.unpack(x), start=1):
             for j in range(W.shape[1]):
-                G.nodes[(l, j)]["bias"] = float(b[j])
+                G.nodes[(lay, j)]["bias"] = float(b[j])
             G.add_weighted_edges_from(
-                ((l - 1, i), (l, j), float(W[i, j]))
+                ((lay - 1, i), (lay, j), float(W[i, j]))
                 for i in range(W.shape[0]) for j in range(W.shape[1])
             )
         return G
@@ -549,20 +799,32 @@ class GradientDescentMap(Map):
         """The flat state ``(dim,)`` of a graph made by :meth:`to_graph` (exact inverse).
 
         A missing edge reads as weight 0 (a pruned connection); a missing node is an error.
+
+        Parameters
+        ----------
+        G : networkx.DiGraph
+            A graph with the nodes of :meth:`to_graph`.
+        weight : str, default "weight"
+            The edge attribute that holds the weights.
+
+        Returns
+        -------
+        ndarray, shape (dim,)
+            The flat parameters.
         """
         p = self.problem()
         sizes = tuple(G.graph.get("sizes", p.sizes))
         if sizes != p.sizes:
             raise ValueError(f"GradientDescentMap: graph has layer sizes {sizes}, the map has {p.sizes}")
         x = np.zeros(p.dim)
-        for l, (w0, b0, b1) in enumerate(p.offsets, start=1):
-            n_in, n_out = p.sizes[l - 1], p.sizes[l]
+        for lay, (w0, b0, _) in enumerate(p.offsets, start=1):
+            n_in, n_out = p.sizes[lay - 1], p.sizes[lay]
             for j in range(n_out):
-                if (l, j) not in G:
-                    raise ValueError(f"GradientDescentMap: graph lacks neuron {(l, j)}")
-                x[b0 + j] = G.nodes[(l, j)].get("bias", 0.0)
+                if (lay, j) not in G:
+                    raise ValueError(f"GradientDescentMap: graph lacks neuron {(lay, j)}")
+                x[b0 + j] = G.nodes[(lay, j)].get("bias", 0.0)
                 for i in range(n_in):
-                    d = G.get_edge_data((l - 1, i), (l, j))
+                    d = G.get_edge_data((lay - 1, i), (lay, j))
                     if d is not None:
                         x[w0 + i * n_out + j] = d.get(weight, 0.0)
         return x
