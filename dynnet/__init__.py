@@ -12,7 +12,10 @@ from .maps import (DivergenceWarning, GradientDescentMap, HenonMap, LinearMap, L
                    TentMap)
 from .metrics import L1, L2, LInf, Metric, PerLayer
 from .perturbers import GaussianPerturber, Perturber, UniformPerturber
-from .results import load
+from . import checkpoint
+from .checkpoint import CheckpointError
+from .results import ResultFileError, load
+from .studies.base import MemoryBudgetError
 from .studies import (EdgeOfStabilityStudy, EtaScanStudy, IntermittencyStudy,
                       OrbitalStabilityStudy, PerturbationStudy, PostLearningStudy, Study)
 
@@ -23,5 +26,5 @@ __all__ = [
     "Metric", "L1", "L2", "LInf", "PerLayer", "Estimator", "Study", "PerturbationStudy",
     "OrbitalStabilityStudy", "PostLearningStudy", "EdgeOfStabilityStudy", "IntermittencyStudy",
     "EtaScanStudy",
-    "load", "plugins",
+    "load", "plugins", "checkpoint", "CheckpointError", "ResultFileError", "MemoryBudgetError",
 ] + [n for n in _estimators.__all__ if n != "Estimator"]

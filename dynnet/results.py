@@ -136,8 +136,12 @@ def encode_params(obj: ParamsObject, **overrides) -> str:
         Top-level parameter values to write instead of the object's own (a study
         saves the seed it drew in place of ``seed=None``).
     """
-    enc = _encode(obj)
-    enc["params"].update({k: _encode(v) for k, v in overrides.items()})
+    if not isinstance(obj, ParamsObject):
+        raise TypeError(f"cannot encode {obj!r}: not a dynnet parameter object")
+    cls = type(obj)
+    params = {**obj.get_params(deep=False), **overrides}
+    enc = {"__class__": f"{cls.__module__}:{cls.__qualname__}",
+           "params": {k: _encode(v) for k, v in params.items()}}
     return json.dumps(enc, sort_keys=True)
 
 

@@ -123,8 +123,9 @@ def test_divergence_warns_once_per_run():
 
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        s = dn.EdgeOfStabilityStudy(map=dn.GradientDescentMap(eta=60.0), n_init=3, n_steps=150,
-                                    eps=(1e-8, 1e-6, 1e-4)).run()
+        s = dn.EdgeOfStabilityStudy(map=dn.LinearMap(A=[[3.0, 0.0], [0.0, 0.5]]),
+                                    perturber=dn.UniformPerturber(n=3, on="all"), n_init=3,
+                                    n_steps=800, eps=(1e-8, 1e-6, 1e-4)).run()
     div = [w for w in rec if issubclass(w.category, dn.DivergenceWarning)]
     assert s.result_["diverged"].values.any()
     assert len(div) == 1
