@@ -9,7 +9,7 @@ in the ``dynnet.maps`` entry-point group:
 * ``adam`` -> :class:`AdamMap`: Adam, state (W, m, v, t).
 """
 
-from .maps import AdamMap, MomentumMap, SGDMap, network_gradient
+from ._version import __version__
+from .maps import NETWORK_PARAMS, AdamMap, MomentumMap, SGDMap, network_gradient
 
-__version__ = "0.1.0"
-__all__ = ["SGDMap", "MomentumMap", "AdamMap", "network_gradient"]
+__all__ = ["SGDMap", "MomentumMap", "AdamMap", "network_gradient", "NETWORK_PARAMS", "__version__"]

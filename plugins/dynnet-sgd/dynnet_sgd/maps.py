@@ -1,8 +1,9 @@
 """Mini-batch SGD, heavy-ball momentum and Adam as dynnet Maps.
 
 All three train the MLP of :class:`dynnet.GradientDescentMap` (same data,
-split, layout and initialisation; its :meth:`~dynnet.GradientDescentMap.problem`
-is reused) and differ in the update rule and in what the state holds.
+split, layout and initialisation, through its public methods ``loss``,
+``gradient``, ``hessian``, ``data`` and ``sample_state``) and differ in the
+update rule and in what the state holds.
 """
 
 from __future__ import annotations
@@ -12,11 +13,32 @@ import numpy as np
 import dynnet as dn
 from dynnet.base import check_int, check_scalar, stream
 
-__all__ = ["SGDMap", "MomentumMap", "AdamMap", "network_gradient"]
+__all__ = ["SGDMap", "MomentumMap", "AdamMap", "network_gradient", "NETWORK_PARAMS"]
+
+# the parameters of dynnet.GradientDescentMap that these maps share (their network)
+NETWORK_PARAMS = ("eta", "hidden", "dataset", "test_size", "split_seed", "stratify", "scale",
+                  "init_std")
+
 
 def network_gradient(net, W, rows=None):
-    """Gradient of ``net``'s loss (on the training rows ``rows``; None: all) for each
-    row of ``W`` ``(E, P)``; rows that are not finite (diverged members) give NaN."""
+    """Gradient of a network's loss for each row of ``W``; diverged rows give NaN.
+
+    Parameters
+    ----------
+    net : dynnet.GradientDescentMap
+        The network and its data.
+    W : ndarray, shape (E, P)
+        Network parameters; rows that are not finite (diverged members) are
+        skipped and give NaN.
+    rows : array_like of int, optional
+        Training rows of a mini-batch (rows of ``net.data("train")``); None
+        (the default) means all of them.
+
+    Returns
+    -------
+    ndarray, shape (E, P)
+        The gradients.
+    """
     g = np.full_like(W, np.nan)
     ok = np.all(np.isfinite(W), axis=1)
     if ok.any():
@@ -24,39 +46,81 @@ def network_gradient(net, W, rows=None):
     return g
 
 
+def _same(a, b) -> bool:
+    """Whether two parameter values are the same (arrays only by identity)."""
+    if a is b:
+        return True
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except (TypeError, ValueError):  # arrays compare element-wise: not the same object
+        return False
+
+
 class _MLPMap(dn.Map):
     """Shared machinery: the network of a GradientDescentMap with the same data parameters."""
 
-    _data_params = ("hidden", "dataset", "test_size", "split_seed", "scale", "init_std")
-
     def network(self) -> dn.GradientDescentMap:
-        """The :class:`~dynnet.GradientDescentMap` on the same network and data (eta of this map)."""
-        key = (self.eta,) + tuple(
-            getattr(self, k) if not isinstance(getattr(self, k), (tuple, list)) or k != "dataset"
-            else tuple(map(id, getattr(self, k))) for k in self._data_params)
-        return self._cached(key, lambda: dn.GradientDescentMap(
-            eta=self.eta, **{k: getattr(self, k) for k in self._data_params}))
+        """The :class:`~dynnet.GradientDescentMap` on the same network and data.
+
+        It is built from this map's ``eta, hidden, dataset, test_size,
+        split_seed, stratify, scale, init_std`` and reused while they stay the
+        same objects; the GradientDescentMap itself notices edits of the data
+        arrays (its cache is keyed by content).
+
+        Returns
+        -------
+        dynnet.GradientDescentMap
+            The network.
+        """
+        params = {k: getattr(self, k) for k in NETWORK_PARAMS}
+        net = self.__dict__.get("_network")
+        if net is None or not all(_same(v, getattr(net, k)) for k, v in params.items()):
+            net = dn.GradientDescentMap(**params)
+            self.__dict__["_network"] = net
+        return net
 
     def _p(self) -> int:
         return self.network().dim
 
-    def _eta(self) -> float:
+    def _learning_rate(self) -> float:
         return check_scalar(self, "eta", self.eta, low=0.0)
 
     def weights(self, states) -> np.ndarray:
-        """The network parameters W of each state: ``(E, P)`` (or ``(P,)``)."""
+        """The network parameters W of each state.
+
+        Parameters
+        ----------
+        states : array_like, shape (E, dim) or (dim,)
+            States of this map.
+
+        Returns
+        -------
+        ndarray, shape (E, P) (or (P,))
+            A view of the first ``P`` coordinates.
+        """
         x = np.asarray(states, dtype=np.float64)
         return x[..., : self._p()]
 
     def observables(self, states):
-        """``loss`` (full training set) and ``weight_norm`` of the network part W."""
+        """The network's observables of the W part of each state.
+
+        Parameters
+        ----------
+        states : ndarray, shape (E, dim)
+            States of this map.
+
+        Returns
+        -------
+        dict of str to ndarray of shape (E,)
+            ``"loss"`` (full training set) and ``"weight_norm"`` of W.
+        """
         return self.network().observables(states[:, : self._p()])
 
     def _groups(self, extra: dict) -> dict:
         groups = {k: v for k, v in self.network().coordinate_groups().items() if k != "all"}
         groups["params"] = np.arange(self._p())
         groups.update(extra)
-        groups["all"] = np.arange(self._dim())
+        groups["all"] = np.arange(self.dim)
         return groups
 
 
@@ -93,8 +157,8 @@ class SGDMap(_MLPMap):
         Samples per batch, in [1, N] (Iris: N = 120, so 6 batches per epoch).
     batch_seed : int, default 0
         Seed of the batch sequence.
-    hidden, dataset, test_size, split_seed, scale, init_std
-        As for :class:`dynnet.GradientDescentMap`.
+    hidden, dataset, test_size, split_seed, stratify, scale, init_std
+        As for :class:`dynnet.GradientDescentMap` (same defaults).
 
     Notes
     -----
@@ -112,7 +176,7 @@ class SGDMap(_MLPMap):
     """
 
     def __init__(self, eta=1.0, batch_size=20, batch_seed=0, hidden=(10,), dataset="iris",
-                 test_size=30, split_seed=0, scale=False, init_std=1.0):
+                 test_size=30, split_seed=0, stratify=True, scale=False, init_std=1.0):
         self.eta = eta
         self.batch_size = batch_size
         self.batch_seed = batch_seed
@@ -120,6 +184,7 @@ class SGDMap(_MLPMap):
         self.dataset = dataset
         self.test_size = test_size
         self.split_seed = split_seed
+        self.stratify = stratify
         self.scale = scale
         self.init_std = init_std
 
@@ -130,7 +195,7 @@ class SGDMap(_MLPMap):
     def batch(self, t: int) -> np.ndarray:
         """Training-sample indices (sorted) of the batch at step ``t``."""
         t = check_int(self, "t", t, low=0)
-        N = self.network().problem().X.shape[0]
+        N = self.network().data("train")[0].shape[0]
         B = check_int(self, "batch_size", self.batch_size, low=1, high=N)
         seed = check_int(self, "batch_seed", self.batch_seed, low=0)
         epoch, k = divmod(t, N // B)
@@ -138,7 +203,7 @@ class SGDMap(_MLPMap):
         return np.sort(perm[k * B:(k + 1) * B])
 
     def step(self, states):
-        eta = self._eta()
+        eta = self._learning_rate()
         P = self._p()
         W, t = states[:, :P], states[:, P]
         out = np.full_like(states, np.nan)
@@ -157,7 +222,7 @@ class SGDMap(_MLPMap):
         P = self._p()
         t = int(np.rint(x[P]))
         J = np.zeros((P + 1, P + 1))
-        J[:P, :P] = np.eye(P) - self._eta() * self.network().hessian(x[:P], rows=self.batch(t))
+        J[:P, :P] = np.eye(P) - self._learning_rate() * self.network().hessian(x[:P], rows=self.batch(t))
         J[P, P] = 1.0
         return J
 
@@ -186,8 +251,8 @@ class MomentumMap(_MLPMap):
     eta : float, default 1.0
     beta : float, default 0.9
         Momentum, in [0, 1).
-    hidden, dataset, test_size, split_seed, scale, init_std
-        As for :class:`dynnet.GradientDescentMap`.
+    hidden, dataset, test_size, split_seed, stratify, scale, init_std
+        As for :class:`dynnet.GradientDescentMap` (same defaults).
 
     Notes
     -----
@@ -207,13 +272,14 @@ class MomentumMap(_MLPMap):
     """
 
     def __init__(self, eta=1.0, beta=0.9, hidden=(10,), dataset="iris", test_size=30,
-                 split_seed=0, scale=False, init_std=1.0):
+                 split_seed=0, stratify=True, scale=False, init_std=1.0):
         self.eta = eta
         self.beta = beta
         self.hidden = hidden
         self.dataset = dataset
         self.test_size = test_size
         self.split_seed = split_seed
+        self.stratify = stratify
         self.scale = scale
         self.init_std = init_std
 
@@ -225,7 +291,7 @@ class MomentumMap(_MLPMap):
         return check_scalar(self, "beta", self.beta, low=0.0, high=1.0, high_open=True)
 
     def step(self, states):
-        eta, beta, P = self._eta(), self._beta(), self._p()
+        eta, beta, P = self._learning_rate(), self._beta(), self._p()
         W, v = states[:, :P], states[:, P:]
         g = network_gradient(self.network(), W)
         v_new = beta * v - eta * g
@@ -233,10 +299,10 @@ class MomentumMap(_MLPMap):
 
     def jacobian(self, state):
         x = self.check_state(state)
-        eta, beta, P = self._eta(), self._beta(), self._p()
+        eta, beta, P = self._learning_rate(), self._beta(), self._p()
         H = self.network().hessian(x[:P])
-        I = np.eye(P)
-        return np.block([[I - eta * H, beta * I], [-eta * H, beta * I]])
+        eye = np.eye(P)
+        return np.block([[eye - eta * H, beta * eye], [-eta * H, beta * eye]])
 
     def sample_state(self, rng):
         return np.concatenate([self.network().sample_state(rng), np.zeros(self._p())])
@@ -268,8 +334,8 @@ class AdamMap(_MLPMap):
     beta1 : float, default 0.9
     beta2 : float, default 0.999
     epsilon : float, default 1e-8
-    hidden, dataset, test_size, split_seed, scale, init_std
-        As for :class:`dynnet.GradientDescentMap`.
+    hidden, dataset, test_size, split_seed, stratify, scale, init_std
+        As for :class:`dynnet.GradientDescentMap` (same defaults).
 
     Notes
     -----
@@ -284,7 +350,8 @@ class AdamMap(_MLPMap):
     """
 
     def __init__(self, eta=0.01, beta1=0.9, beta2=0.999, epsilon=1e-8, hidden=(10,),
-                 dataset="iris", test_size=30, split_seed=0, scale=False, init_std=1.0):
+                 dataset="iris", test_size=30, split_seed=0, stratify=True, scale=False,
+                 init_std=1.0):
         self.eta = eta
         self.beta1 = beta1
         self.beta2 = beta2
@@ -293,6 +360,7 @@ class AdamMap(_MLPMap):
         self.dataset = dataset
         self.test_size = test_size
         self.split_seed = split_seed
+        self.stratify = stratify
         self.scale = scale
         self.init_std = init_std
 
@@ -304,7 +372,7 @@ class AdamMap(_MLPMap):
         b1 = check_scalar(self, "beta1", self.beta1, low=0.0, high=1.0, low_open=True, high_open=True)
         b2 = check_scalar(self, "beta2", self.beta2, low=0.0, high=1.0, low_open=True, high_open=True)
         eps = check_scalar(self, "epsilon", self.epsilon, low=0.0, low_open=True)
-        return self._eta(), b1, b2, eps
+        return self._learning_rate(), b1, b2, eps
 
     def _split(self, x):
         P = self._p()
@@ -344,15 +412,15 @@ class AdamMap(_MLPMap):
         dm1_dW = (1.0 - b1) * H
         dv1_dW = 2.0 * (1.0 - b2) * g[:, None] * H
         J = np.zeros((3 * P + 1, 3 * P + 1))
-        I = np.eye(P)
-        J[:P, :P] = I - eta * (du_dm1[:, None] * dm1_dW + du_dv1[:, None] * dv1_dW)
+        eye = np.eye(P)
+        J[:P, :P] = eye - eta * (du_dm1[:, None] * dm1_dW + du_dv1[:, None] * dv1_dW)
         J[:P, P:2 * P] = -eta * b1 * np.diag(du_dm1)
         J[:P, 2 * P:3 * P] = -eta * b2 * np.diag(du_dv1)
         J[:P, 3 * P] = -eta * du_dt
         J[P:2 * P, :P] = dm1_dW
-        J[P:2 * P, P:2 * P] = b1 * I
+        J[P:2 * P, P:2 * P] = b1 * eye
         J[2 * P:3 * P, :P] = dv1_dW
-        J[2 * P:3 * P, 2 * P:3 * P] = b2 * I
+        J[2 * P:3 * P, 2 * P:3 * P] = b2 * eye
         J[3 * P, 3 * P] = 1.0
         return J
 

@@ -1,11 +1,17 @@
 """dynnet-sgd maps: the conformance suite, and known answers."""
 
+import ast
+import importlib.metadata
+import inspect
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import dynnet as dn
+import dynnet_sgd
 from dynnet.testing import parametrize_with_checks
-from dynnet_sgd import AdamMap, MomentumMap, SGDMap, network_gradient
+from dynnet_sgd import NETWORK_PARAMS, AdamMap, MomentumMap, SGDMap, network_gradient
 
 
 @parametrize_with_checks([SGDMap(), SGDMap(eta=0.5, batch_size=7, batch_seed=3),
@@ -31,7 +37,8 @@ def test_batch_gradient_and_hessian_are_means_over_samples():
     np.testing.assert_allclose(gd.gradient(x, rows=rows)[0], per.mean(axis=0), rtol=1e-12, atol=1e-16)
     perH = np.stack([gd.hessian(x[0], rows=np.array([r])) for r in rows])
     np.testing.assert_allclose(gd.hessian(x[0], rows=rows), perH.mean(axis=0), rtol=1e-10, atol=1e-14)
-    np.testing.assert_allclose(gd.hessian(x[0], rows=np.arange(120)), gd.hessian(x[0]), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(gd.hessian(x[0], rows=np.arange(120)), gd.hessian(x[0]),
+                               rtol=1e-12, atol=1e-15)
 
 
 def test_sgd_step_is_gd_on_its_batch():
@@ -86,7 +93,8 @@ def test_adam_first_step_is_eta_times_sign_of_the_gradient():
 
 
 def test_momentum_jacobian_eigenvalues_from_hessian():
-    """Each Hessian eigenvalue h gives Jacobian eigenvalues solving mu^2 - (1 + beta - eta h) mu + beta = 0."""
+    """Each Hessian eigenvalue h gives Jacobian eigenvalues solving
+    mu^2 - (1 + beta - eta h) mu + beta = 0."""
     m = MomentumMap(eta=0.3, beta=0.5)
     x = m.initial_state(1, seed=0)[0]
     h = np.linalg.eigvalsh(m.network().hessian(x[:83]))
@@ -104,3 +112,70 @@ def test_plugin_registered_and_study_runs():
     s = dn.PerturbationStudy(map=SGDMap(), n_init=3, n_steps=20, seed=0).run()
     d = s.result_["distance"].values
     assert d.shape == (21, 3, 5) and np.all(np.isfinite(d)) and np.all(d > 0)
+
+
+@pytest.mark.parametrize("cls", [SGDMap, MomentumMap, AdamMap])
+def test_network_parameters_have_the_gradient_descent_defaults(cls):
+    """The maps take every data parameter of GradientDescentMap (stratify included) with
+    its default, so a default plugin map trains the same network on the same split."""
+    gd = inspect.signature(dn.GradientDescentMap.__init__).parameters
+    own = inspect.signature(cls.__init__).parameters
+    for name in NETWORK_PARAMS:
+        if name != "eta":  # Adam's learning rate has its own default
+            assert own[name].default == gd[name].default, name
+    assert set(NETWORK_PARAMS) <= set(gd)
+
+
+@pytest.mark.parametrize("stratify", [True, False])
+def test_stratify_reaches_the_network(stratify):
+    m = MomentumMap(stratify=stratify)
+    X, y = m.network().data("train")
+    X_gd, y_gd = dn.GradientDescentMap(stratify=stratify).data("train")
+    np.testing.assert_array_equal(X, X_gd)
+    np.testing.assert_array_equal(y, y_gd)
+    assert m.network().stratify is stratify
+    other = dn.GradientDescentMap(stratify=not stratify).data("train")[1]
+    assert not np.array_equal(y, other)  # the two splits differ, so the test can tell them apart
+    # set_params changes the network too
+    m.set_params(stratify=not stratify)
+    np.testing.assert_array_equal(m.network().data("train")[1], other)
+
+
+def test_editing_the_data_in_place_reaches_the_network():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = np.arange(40) % 2
+    m = SGDMap(dataset=(X, y), test_size=0, batch_size=40)
+    x = m.initial_state(2, seed=0)
+    before = m.observables(x)["loss"]
+    X *= 3.0  # the same array object, new numbers
+    after = m.observables(x)["loss"]
+    assert not np.allclose(before, after)
+    np.testing.assert_array_equal(after, dn.GradientDescentMap(
+        dataset=(X.copy(), y), test_size=0).loss(x[:, :-1]))
+
+
+def test_only_public_dynnet_api():
+    """Every private name (``_x``) the package touches is one it defines itself, or the
+    conformance suite's documented hook ``_check_states``."""
+    src = Path(dynnet_sgd.__file__).parent
+    tree = {p.name: ast.parse(p.read_text()) for p in src.glob("*.py")}
+    own = {n.name for t in tree.values() for n in ast.walk(t)
+           if isinstance(n, (ast.FunctionDef, ast.ClassDef))} | {"_check_states"}
+    used = {(f, n.attr) for f, t in tree.items() for n in ast.walk(t)
+            if isinstance(n, ast.Attribute) and n.attr.startswith("_") and not n.attr.startswith("__")}
+    assert {a for _, a in used} <= own, sorted(used)
+    imported = {(n.module, a.name) for t in tree.values() for n in ast.walk(t)
+                if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("dynnet")
+                for a in n.names}
+    assert all(not name.startswith("_") for _, name in imported), imported
+
+
+def test_version_has_one_source():
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject and "dynnet_sgd._version.__version__" in pyproject
+    try:
+        installed = importlib.metadata.version("dynnet-sgd")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("dynnet-sgd is not installed")
+    assert installed == dynnet_sgd.__version__
