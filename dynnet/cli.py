@@ -159,7 +159,8 @@ def cmd_run(args):
         raise CLIError(f"--resume: no checkpoint {ckpt} to continue (run without --resume)")
     t0 = time.perf_counter()
     with _scheduler(args.scheduler):
-        study.run(n_jobs=args.jobs, progress=not args.quiet, checkpoint=ckpt, resume=args.resume)
+        study.run(n_jobs=args.jobs, progress=not args.quiet, checkpoint=ckpt, resume=args.resume,
+                  chunk_size=args.chunk_size)
     wall = time.perf_counter() - t0
     study.save(out, overwrite=args.force)
     if not args.quiet:
@@ -233,6 +234,8 @@ def make_parser():
     r.add_argument("--out", help="the result file (default: STUDY.nc); an existing one only with --force")
     r.add_argument("--force", action="store_true", help="replace an existing result file")
     r.add_argument("--jobs", type=int, default=1, help="parallel workers (-1: all cores)")
+    r.add_argument("--chunk-size", type=int, default=None, metavar="N",
+                   help="initial conditions per batch (default: chosen to fit memory)")
     r.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the chunks on a dask.distributed cluster, e.g. tcp://host:8786")
     r.add_argument("--resume", action="store_true",

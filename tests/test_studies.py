@@ -18,9 +18,9 @@ def test_edge_quick_shapes_attrs_and_estimates(edge):
     assert r["exponent"].shape == (3, 12) and r["mle"].shape == (3,)
     assert r.attrs["param.map__eta"] == 1.0 and r.attrs["param.n_init"] == 12
     assert r.attrs["dynnet_version"] == dn.__version__ and "seed_entropy" in r.attrs
-    s = edge.summary()
+    s = edge.summary().sel(eps=1e-12)
     # sensitive dependence at eta = 1: a positive exponent near the paper's 0.33
-    assert 0.15 < s["mle"] < 0.5 and s["kept_fraction"] > 0.5
+    assert 0.15 < float(s["finitelyapunov.mle"]) < 0.5 and float(s["finitelyapunov.kept_fraction"]) > 0.5
     assert len(edge.estimators_) == 3
 
 
@@ -30,13 +30,13 @@ def test_edge_save_load_round_trip(edge, tmp_path):
     t = dn.load(p)
     assert type(t) is dn.EdgeOfStabilityStudy
     np.testing.assert_array_equal(t.result_["distance"].values, edge.result_["distance"].values)
-    assert t.summary()["mle"] == edge.summary()["mle"]
+    assert t.summary().identical(edge.summary())
     assert len(t.plot()) == 2
 
 
 def test_edge_jobs_do_not_change_bits():
     a = dn.EdgeOfStabilityStudy.quick(n_init=6, eps=(1e-8,), n_steps=60).run()
-    b = dn.EdgeOfStabilityStudy.quick(n_init=6, eps=(1e-8,), n_steps=60, n_jobs=2, chunk_size=2).run()
+    b = dn.EdgeOfStabilityStudy.quick(n_init=6, eps=(1e-8,), n_steps=60).run(n_jobs=2, chunk_size=2)
     np.testing.assert_array_equal(a.result_["distance"].values, b.result_["distance"].values)
 
 
@@ -47,11 +47,11 @@ def test_orbital_quick_monotone_loss_and_drift():
     loss = r["loss"].values
     assert np.all(np.diff(loss, axis=0) < 0), "the loss must decrease monotonically at eta = 0.01"
     assert bool(r["loss_monotone"].all())
-    w = s._resolved()["map"].mask("weights")
+    w = s.parts()["map"].mask("weights")
     assert np.all(np.isfinite(r["importance"].values[:, w]))
     assert np.all(np.isnan(r["importance"].values[:, ~w]))
     assert np.all(np.isfinite(r["drift_slope"].values))
-    assert s.summary()["loss_monotone_fraction"] == 1.0
+    assert float(s.summary()["loss_monotone_fraction"]) == 1.0
     assert len(s.plot()) == 3
 
 
@@ -88,8 +88,8 @@ def test_intermittency_quick():
     np.testing.assert_allclose(r["projection"].values[:, 0], r["weights"].values[:, 0] @ v, rtol=1e-12)
     assert r["laminar_steps_by_period_weights"].dims == ("init", "period")
     out = s.summary()
-    assert "weights.inits_with_period3_phases" in out
-    assert 0.0 <= out["laminar_fraction_mean"] <= 1.0
+    assert "weights_inits_with_period3_phases" in out
+    assert int(out["hvg_verdict_count"].sum()) == 3
     assert len(s.plot()) == 5
 
 
@@ -112,20 +112,6 @@ def test_study_parameters_and_clone():
         dn.EdgeOfStabilityStudy(eps=(-1.0,), n_init=2).run()
     with pytest.raises(RuntimeError, match="not been run"):
         dn.EdgeOfStabilityStudy().summary()
-
-
-def test_observe_segments_do_not_change_records():
-    from dynnet.studies.intermittency import observe
-
-    m = dn.GradientDescentMap(eta=5.0)
-    x = m.initial_state(3, seed=2)
-    a, fa = observe(m, x, 250, segment=1000)
-    b, fb = observe(m, x, 250, segment=40)
-    np.testing.assert_array_equal(a["loss"], b["loss"])
-    np.testing.assert_array_equal(fa, fb)
-    assert a["loss"].shape == (251, 3)
-    c, _ = observe(m, x, 250, every=7, segment=30)
-    np.testing.assert_array_equal(c["loss"], a["loss"][::7][: c["loss"].shape[0]])
 
 
 def test_balanced_classes_hide_a_period_3_weight_cycle_in_the_loss():
