@@ -85,8 +85,8 @@ def test_loss_never_overflows():
 
 
 def test_loss_matches_sklearn_log_loss():
-    from sklearn.metrics import log_loss
     from scipy.special import expit, softmax
+    from sklearn.metrics import log_loss
 
     X, y = M.data("train")
     x = W[1]
@@ -231,7 +231,7 @@ def test_unstratified_split_is_the_first_of_a_seeded_shuffle():
     np.testing.assert_array_equal(X, raw.data[perm[:120]])
     np.testing.assert_array_equal(m.data("test")[1], raw.target[perm[120:]])
     with pytest.raises(TypeError, match="stratify='no' must be a bool"):
-        dn.GradientDescentMap(stratify="no").dim
+        _ = dn.GradientDescentMap(stratify="no").dim
 
 
 def test_coordinate_names_follow_the_layout():
@@ -240,3 +240,103 @@ def test_coordinate_names_follow_the_layout():
     assert names[0] == "W1[0,0]" and names[2 * 10 + 5] == "W1[2,5]" and names[40] == "b1[0]"
     assert names[50 + 3 * 3 + 1] == "W2[3,1]" and names[82] == "b2[2]"
     assert dn.HenonMap().coordinate_names() == ["x0", "x1"]
+
+
+# ---- the data cache is keyed by content and by every parameter ------------------------
+
+def test_editing_user_data_in_place_changes_the_loss():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    y = (X[:, 0] > 0).astype(int)
+    m = dn.GradientDescentMap(dataset=(X, y), hidden=(4,), test_size=0)
+    x = m.initial_state(3, seed=1)
+    before = m.loss(x)
+    X[:, 1] += 2.0  # the same array object, other numbers
+    after = m.loss(x)
+    assert not np.allclose(before, after)
+    fresh = dn.GradientDescentMap(dataset=(X.copy(), y), hidden=(4,), test_size=0)
+    np.testing.assert_array_equal(after, fresh.loss(x))
+    np.testing.assert_array_equal(m.iterate(x, 3), fresh.iterate(x, 3))  # the engine too
+    y[:5] = 1 - y[:5]  # labels as well
+    np.testing.assert_array_equal(m.data("train")[1], y)
+    X[:] = X  # unchanged content: the prepared problem is reused
+    p = m.problem()
+    assert m.problem() is p
+
+
+@pytest.mark.parametrize("name,value", [("stratify", False), ("split_seed", 4), ("test_size", 20),
+                                        ("scale", True), ("hidden", (7,))])
+def test_every_data_parameter_is_in_the_cache_key(name, value):
+    m = dn.GradientDescentMap()
+    before = m.problem()
+    setattr(m, name, value)  # plain attribute assignment, no set_params
+    after = m.problem()
+    assert after is not before
+    expected = dn.GradientDescentMap(**{name: value}).problem()
+    np.testing.assert_array_equal(after.X, expected.X)
+    np.testing.assert_array_equal(after.y, expected.y)
+    assert after.sizes == expected.sizes
+
+
+@pytest.mark.parametrize("labels,exc,msg", [
+    ("nan", ValueError, "y contains 1 NaN or infinite labels"),
+    ("none", ValueError, "y contains 1 missing labels"),
+    ("mixed", TypeError, "cannot be sorted into classes"),
+])
+def test_missing_labels_are_refused(labels, exc, msg):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 2))
+    y = {"nan": np.r_[np.zeros(6), np.ones(5), np.nan],
+         "none": np.array([0, 1] * 5 + [1, None], dtype=object),
+         "mixed": np.array([0, "a"] * 6, dtype=object)}[labels]
+    with pytest.raises(exc, match=msg):
+        dn.GradientDescentMap(dataset=(X, y), test_size=0).loss(np.zeros(3 * 10 + 10 + 10 * 2 + 2))
+
+
+# ---- observe: the fused engine records loss, weight norm and projections --------------
+
+def test_observe_fused_matches_trajectory_and_is_independent_of_segments(monkeypatch):
+    m = dn.GradientDescentMap(eta=5.0)
+    x = m.initial_state(11, seed=4)  # 11 members: padding lanes
+    x[3] = np.nan  # a member that diverged earlier
+    V = np.random.default_rng(0).standard_normal((3, 83))
+    ref, fref = m.observe(x, 60, every=2, project=V)
+    assert set(ref) == {"loss", "weight_norm", "projection"}
+    assert ref["loss"].shape == (31, 11) and ref["projection"].shape == (31, 11, 3)
+    for seg in (2, 6, 14):
+        monkeypatch.setattr(dn.Map, "_observe_segment", seg)
+        rec, final = m.observe(x, 60, every=2, project=V)
+        for k in ref:
+            np.testing.assert_array_equal(rec[k], ref[k])
+        np.testing.assert_array_equal(final, fref)
+    np.testing.assert_array_equal(fref, m.iterate(x, 60))
+    tr = m.trajectory(x, 60, every=2)
+    ok = np.arange(11) != 3
+    assert np.isnan(ref["loss"][:, 3]).all() and np.isnan(ref["projection"][:, 3]).all()
+    np.testing.assert_allclose(ref["projection"][:, ok], np.einsum("tei,ki->tek", tr[:, ok], V),
+                               rtol=1e-12, atol=1e-12)
+    obs = m.observables(tr[:, ok].reshape(-1, 83))
+    for k in ("loss", "weight_norm"):
+        np.testing.assert_allclose(ref[k][:, ok], obs[k].reshape(31, 10), rtol=1e-12)
+    one, _ = m.observe(x, 60, every=2, project=V[1])
+    np.testing.assert_array_equal(one["projection"], ref["projection"][..., 1])
+    no_proj, _ = m.observe(x, 60, every=2)
+    assert set(no_proj) == {"loss", "weight_norm"}
+    np.testing.assert_array_equal(no_proj["loss"], ref["loss"])
+
+
+def test_observe_of_a_subclass_with_other_observables_uses_the_generic_path():
+    class WithAccuracy(dn.GradientDescentMap):
+        def observables(self, states):
+            out = super().observables(states)
+            out["accuracy"] = self.accuracy(states)
+            return out
+
+    m = WithAccuracy(eta=1.0)
+    x = m.initial_state(3, seed=0)
+    rec, final = m.observe(x, 10, project=np.ones(83))
+    assert set(rec) == {"loss", "weight_norm", "accuracy", "projection"}
+    tr = m.trajectory(x, 10)
+    np.testing.assert_array_equal(rec["accuracy"], m.accuracy(tr.reshape(-1, 83)).reshape(11, 3))
+    np.testing.assert_allclose(rec["projection"], tr.sum(axis=-1), rtol=1e-13)
+    np.testing.assert_array_equal(final, m.iterate(x, 10))
