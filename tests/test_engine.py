@@ -131,12 +131,49 @@ def test_fused_stream_matches_generic_path(iris, metric):
     assert np.array_equal(f1, batch)
 
 
-def test_stream_other_metrics_fall_back(iris):
+def test_stream_other_metrics_fall_back_and_agree_with_the_numpy_reference(iris):
+    """A metric without a fused kernel takes the generic path; its records are checked
+    against an independent computation: numpy reference steps and the metric by hand."""
     W = iris.initial_state(12, seed=0)
     metric = dn.metrics.PerLayer(layer="W1")
-    d1, o1, _ = iris._stream(W, 5, 1, 6, metric)
-    d2, o2, _ = Map._stream(iris, W, 5, 1, 6, metric)
-    assert np.array_equal(d1, d2) and np.array_equal(o1["loss"], o2["loss"])
+    d, obs, final = iris._stream(W, 5, 1, 6, metric)
+    x = W.copy()
+    w1 = iris.coordinate_groups()["W1"]
+    for t in range(6):
+        if t:
+            x = iris.reference_step(x)
+        v = x.reshape(2, 6, 83)
+        expected = np.abs(v[:, 1:, w1] - v[:, :1, w1]).sum(axis=-1)
+        np.testing.assert_allclose(d[t], expected, rtol=1e-10)
+        np.testing.assert_allclose(obs["loss"][t], iris.loss(v[:, 0]), rtol=1e-12)
+        np.testing.assert_allclose(obs["weight_norm"][t], np.abs(v[:, 0]).sum(axis=-1), rtol=1e-13)
+    assert d.shape == (6, 2, 5) and np.all(d[1:] > 0)
+    np.testing.assert_allclose(final, x, rtol=1e-11, atol=1e-13)
+
+
+def test_fused_projections_are_sums_over_coordinates(iris):
+    """The projections recorded in the compiled loop equal x . v of the stored states."""
+    W = iris.initial_state(9, seed=7)
+    V = np.random.default_rng(1).standard_normal((2, 83))
+    rec, final = eng.observe(iris, W, 12, 3, V)
+    tr = iris.trajectory(W, 12, every=3)
+    exact = np.array([[[float(np.sum(np.array(tr[t, e], dtype=np.longdouble) * V[k]))
+                        for k in range(2)] for e in range(9)] for t in range(5)])
+    np.testing.assert_allclose(rec["projection"], exact, rtol=1e-12, atol=1e-13)
+    np.testing.assert_array_equal(final, iris.iterate(W, 12))
+    rec1, _ = eng.observe(iris, W, 12, 3, None)
+    assert "projection" not in rec1
+    np.testing.assert_array_equal(rec1["loss"], rec["loss"])
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-3", "1.5", "2 threads"])
+def test_bad_thread_variable_is_one_clear_error(monkeypatch, iris, value):
+    monkeypatch.setenv("DYNNET_NUM_THREADS", value)
+    W = iris.initial_state(2, seed=0)
+    for call in (lambda: iris.step(W), lambda: iris.iterate(W, 3), lambda: iris.observe(W, 2),
+                 lambda: eng.n_threads_default()):
+        with pytest.raises(ValueError, match=f"DYNNET_NUM_THREADS={value!r} is not allowed"):
+            call()
 
 
 def test_thread_count_respects_user_limits(monkeypatch):
@@ -144,3 +181,5 @@ def test_thread_count_respects_user_limits(monkeypatch):
     assert eng.n_threads_default() == 1
     monkeypatch.delenv("DYNNET_NUM_THREADS")
     assert 1 <= eng.n_threads_default() <= eng.numba.config.NUMBA_NUM_THREADS
+    monkeypatch.setenv("DYNNET_NUM_THREADS", "")  # empty means unset
+    assert eng.n_threads_default() >= 1
