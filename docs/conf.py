@@ -27,7 +27,7 @@ import dynnet  # noqa: E402
 
 project = "dynnet"
 author = "dynnet developers"
-copyright = "2024, dynnet developers"
+copyright = "2026, dynnet developers"
 release = dynnet.__version__
 version = ".".join(release.split(".")[:2])
 
@@ -55,7 +55,27 @@ autodoc_inherit_docstrings = True
 numpydoc_show_class_members = False  # the class template lists members itself
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
-numpydoc_validation_checks: set = set()
+# Validation of the public docstrings during the build (warnings, so errors under -W). Checked:
+# what a reader needs to call the object right; not checked: pure style (capitals, final
+# periods, summary mood and length, See Also / Examples sections).
+numpydoc_validation_checks = {
+    "GL08",  # the object has no docstring
+    "SS01",  # no one-line summary
+    "GL06",  # unknown section (a misspelt "Parameters" / "Returns" hides the section)
+    "GL10",  # a reST directive without its two colons (renders as text)
+    "PR01",  # a parameter of the signature is not documented
+    "PR02",  # a documented parameter is not in the signature
+    "PR03",  # documented in another order than the signature
+    "PR04",  # a parameter without a type (autodoc_typehints = "none": the section is the only type)
+    "PR07",  # a parameter without a description
+    "PR10",  # "name: type" without the space numpydoc needs to parse it
+    "RT01",  # returns a value but has no Returns section
+    "RT03",  # a return value without a description
+    "YD01",  # a generator without a Yields section
+}
+# Private names only: a path component with a single leading underscore (dunders such as
+# Metric.__call__ are public and are checked).
+numpydoc_validation_exclude = {r"(^|\.)_(?!_)"}
 
 # ---- HTML ---------------------------------------------------------------------
 html_theme = "alabaster"
