@@ -61,7 +61,7 @@ def main(argv=None):
           f"(ln 2 = {np.log(2):.3f})")
 
     n = 2_000 if args.quick else 20_000
-    spec = dn.LyapunovSpectrum(n_steps=n, n_transient=200).fit(m, np.array([0.3, 0.31]))
+    spec = dn.LyapunovSpectrum(n_steps=n, n_transient=200).fit(np.array([0.3, 0.31]), map=m)
     print(f"Lyapunov spectrum: {np.round(spec.exponents_, 3)} "
           f"(theory: ln 2 = {np.log(2):.3f}, ln 2 + ln 0.4 = {np.log(2) + np.log(0.4):.3f})")
 

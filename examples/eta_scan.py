@@ -6,14 +6,14 @@
 import argparse
 
 import dynnet as dn
+from dynnet.cli import format_summary
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--quick", action="store_true", help="the small preset")
 args = parser.parse_args()
 
-study = dn.EtaScanStudy.quick() if args.quick else dn.EtaScanStudy(progress=True)
-study.run()
-for k, v in study.summary().items():
-    print(f"{k:12s} {v}")
+study = dn.EtaScanStudy.quick() if args.quick else dn.EtaScanStudy()
+study.run(progress=not args.quick)
+print(format_summary(study.summary()))
 study.plot()[0].savefig("eta_scan.png", dpi=100)
 print("phase diagram: eta_scan.png")

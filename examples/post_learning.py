@@ -6,14 +6,14 @@
 import argparse
 
 import dynnet as dn
+from dynnet.cli import format_summary
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--quick", action="store_true", help="the small preset")
 args = parser.parse_args()
 
-study = dn.PostLearningStudy.quick() if args.quick else dn.PostLearningStudy(progress=True)
-study.run()
-for k, v in study.summary().items():
-    print(f"{k:40s} {v:.4g}")
+study = dn.PostLearningStudy.quick() if args.quick else dn.PostLearningStudy()
+study.run(progress=not args.quick)
+print(format_summary(study.summary()))
 for i, fig in enumerate(study.plot(), start=1):
     fig.savefig(f"post_learning-{i}.png", dpi=100)
