@@ -1,11 +1,15 @@
 """The figures of dynnet.plotting, built from the quick presets of the Studies.
 
-Each Study.quick() runs once per module (a few seconds in all); the tests check
-what a reader relies on: legends where promised, labels, titles with η/ε/Λ,
-and that drawn fits are the fits they claim to be.
+Each Study.quick() runs once per module (a few seconds in all), in its own
+fixture so that one study under change does not take the others' tests down.
+The tests check what a reader relies on: the data drawn are the result's data,
+legends where promised, labels, titles with η/ε/Λ, and that drawn fits are the
+fits they claim to be.
 """
 
+import inspect
 import re
+import types
 
 import matplotlib
 
@@ -13,18 +17,67 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pytest
+import xarray as xr
+from hypothesis import given
+from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
+import dynnet as dn
 from dynnet import plotting as P
-from dynnet.studies import (EdgeOfStabilityStudy, EtaScanStudy, IntermittencyStudy,
-                            OrbitalStabilityStudy, PerturbationStudy, PostLearningStudy)
+from dynnet.plotting import _common as C
+from dynnet.studies import (
+    EdgeOfStabilityStudy,
+    EtaScanStudy,
+    IntermittencyStudy,
+    OrbitalStabilityStudy,
+    PerturbationStudy,
+    PostLearningStudy,
+)
+
+STUDIES = (PerturbationStudy, OrbitalStabilityStudy, PostLearningStudy,
+           EdgeOfStabilityStudy, IntermittencyStudy, EtaScanStudy)
+_RUNS = {}
+
+
+def _run(cls):
+    if cls.__name__ not in _RUNS:
+        _RUNS[cls.__name__] = cls.quick().run()
+    return _RUNS[cls.__name__]
+
+
+@pytest.fixture(scope="module", params=STUDIES, ids=lambda c: c.__name__)
+def study(request):
+    return _run(request.param)
 
 
 @pytest.fixture(scope="module")
-def runs():
-    return {cls.__name__: cls.quick().run()
-            for cls in (PerturbationStudy, OrbitalStabilityStudy, PostLearningStudy,
-                        EdgeOfStabilityStudy, IntermittencyStudy, EtaScanStudy)}
+def perturbation():
+    return _run(PerturbationStudy).result_
+
+
+@pytest.fixture(scope="module")
+def orbital():
+    return _run(OrbitalStabilityStudy).result_
+
+
+@pytest.fixture(scope="module")
+def post_learning():
+    return _run(PostLearningStudy).result_
+
+
+@pytest.fixture(scope="module")
+def edge():
+    return _run(EdgeOfStabilityStudy).result_
+
+
+@pytest.fixture(scope="module")
+def intermittency():
+    return _run(IntermittencyStudy).result_
+
+
+@pytest.fixture(scope="module")
+def eta_scan():
+    return _run(EtaScanStudy).result_
 
 
 def _texts(fig):
@@ -47,55 +100,280 @@ def _legend_labels(fig):
     return labels
 
 
-def _figures(study):
-    figs = study.plot()
-    return figs if isinstance(figs, list) else [figs]
+def _black(ax):
+    return [ln for ln in ax.get_lines() if ln.get_color() == "k"]
 
 
-def test_every_study_figure_is_a_figure_with_greek_notation(runs):
-    ascii_names = re.compile(r"\b(eta|eps|Lambda|lambda)\b")
-    for name, study in runs.items():
-        figs = _figures(study)
-        assert figs, name
-        for fig in figs:
-            assert isinstance(fig, Figure), name
-            texts = _texts(fig)
-            assert texts, name
-            bad = [t for t in texts if ascii_names.search(t)]
-            assert not bad, (name, bad)
-            # every figure says what it shows: a suptitle or an axes title
-            assert fig.get_suptitle() or any(ax.get_title() for ax in fig.axes), name
+# ---------------------------------------------------------------- the package
 
 
-def test_plot_distances_legend_and_labels(runs):
-    r = runs["PerturbationStudy"].result_
-    fig = P.plot_distances(r, init=1)
-    ax = fig.axes[0]
-    assert ax.get_xlabel() == "t (steps)"
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert len(labels) == 3
-    assert "perturbed copy" in labels[0] and "mean" in labels[1] and "loss" in labels[2]
-    # the black line is the mean over the copies of init 1
-    black = [ln for ln in ax.get_lines() if ln.get_color() == "k"]
-    assert len(black) == 1
-    np.testing.assert_allclose(black[0].get_ydata(),
-                               r["distance"].isel(init=1).values.mean(axis=1), rtol=1e-12)
-    assert P.plot_distances(r, legend=False).axes[0].get_legend() is None
+def test_all_is_exactly_the_public_figure_functions():
+    names = P.__all__
+    assert len(names) == len(set(names))
+    for name in names:
+        obj = getattr(P, name)
+        assert callable(obj) and inspect.isfunction(obj), name
+        assert obj.__doc__ and "Returns" in obj.__doc__ and "References" in obj.__doc__, name
+    # nothing public is missing from __all__ (submodules aside), nothing private is in it
+    public = {n for n, v in vars(P).items()
+              if not n.startswith("_") and not isinstance(v, types.ModuleType)}
+    assert public == set(names)
+    assert all(not n.startswith("_") for n in names)
+    # each study module lists its own figures, and together they are the package's
+    modules = ("perturbation", "orbital", "post_learning", "edge", "intermittency", "eta_scan")
+    union = []
+    for mod in modules:
+        m = getattr(P, mod)
+        defined = {n for n, v in vars(m).items() if inspect.isfunction(v) and v.__module__ == m.__name__
+                   and not n.startswith("_")}
+        assert defined == set(m.__all__), mod
+        union += m.__all__
+    assert sorted(union) == sorted(names)
+    # the figures every study draws today are importable from dynnet.plotting
+    for name in ("plot_distances", "edge_figure", "lyapunov_eps_figure", "drift_figure",
+                 "eps_panels_figure", "orbital_figure", "post_learning_figure", "loss_norm_figure",
+                 "acf_figure", "kantz_figure", "weights_figure", "compare_eta_figure",
+                 "phase_diagram_figure"):
+        assert name in names
+
+
+def test_figure_functions_take_the_result_first_and_plain_arguments():
+    for name in P.__all__:
+        params = list(inspect.signature(getattr(P, name)).parameters)
+        assert params[0] == "result", name
+        assert not {"map", "estimator", "study"} & set(params), name
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+@given(st.floats(min_value=1e-300, max_value=1e300))
+def test_sci_reads_back_as_the_number(x):
+    text = C.sci(x)
+    assert "e+" not in text and "e-0" not in text
+    tol = 5e-6 if 1e-3 <= x < 1e4 else 0.05
+    assert abs(float(text) - x) <= tol * x
+    assert C.sci(-x) == "-" + text
+
+
+def test_sci_known_answers():
+    assert [C.sci(v) for v in (1e-8, 2.5e-3, 0.3, 1e-12, 12345.0, 0.0)] == \
+        ["1e-8", "0.0025", "0.3", "1e-12", "1.2e4", "0"]
 
 
 def test_window_fit_line_known_answer():
     t = np.arange(50.0)
     mean = 1e-8 * np.exp(0.3 * t) * (1 + 0.1 * np.sin(t))  # not exactly exponential
-    tw, d_hat = P._window_fit_line(t, mean, (10.0, 30.0), 0.3)
+    tw, d_hat = C.window_fit_line(t, mean, (10.0, 30.0), 0.3)
     np.testing.assert_array_equal(tw, t[10:30])
     y = np.log(d_hat)
     np.testing.assert_allclose(np.diff(y), 0.3, rtol=1e-12)
     assert abs(y.mean() - np.log(mean[10:30]).mean()) < 1e-9
-    assert P._window_fit_line(t, mean, (np.nan, np.nan), 0.3) is None
+    assert C.window_fit_line(t, mean, (np.nan, np.nan), 0.3) is None
+    assert C.window_fit_line(t, mean, (10.0, 30.0), np.nan) is None
 
 
-def test_edge_figure_fit_through_window_mean_point(runs):
-    r = runs["EdgeOfStabilityStudy"].result_
+@given(st.lists(st.floats(-5, 5), min_size=3, max_size=30), st.floats(-3, 3), st.floats(-3, 3))
+def test_intercept_through_mean_is_the_least_squares_intercept(noise, a, b):
+    x = np.arange(len(noise), dtype=np.float64)
+    y = a + b * x + np.asarray(noise)
+    slope = np.polyfit(x, y, 1)[0]   # an independent least-squares oracle
+    icpt = C.intercept_through_mean(x, y, slope)
+    assert abs(np.sum(y - (icpt + slope * x))) < 1e-8 * (1 + np.abs(y).sum())
+    assert abs(icpt - np.polyfit(x, y, 1)[1]) < 1e-7 * (1 + abs(icpt))
+
+
+def test_intercept_through_mean_skips_non_finite_pairs():
+    x = np.array([0.0, 1.0, 2.0, 3.0])
+    y = np.array([1.0, np.nan, 5.0, 7.0])
+    assert C.intercept_through_mean(x, y, 2.0) == pytest.approx((13 / 3) - 2.0 * (5 / 3), abs=1e-12)
+    assert np.isnan(C.intercept_through_mean(x, y, np.nan))
+    assert np.isnan(C.intercept_through_mean(x[:1], y[:1], 2.0))
+
+
+# ---------------------------------------------------------------- every study's figures
+
+
+def test_every_study_figure_is_a_figure_with_greek_notation(study):
+    ascii_names = re.compile(r"\b(eta|eps|Lambda|lambda)\b")
+    figs = study.plot()
+    figs = figs if isinstance(figs, list) else [figs]
+    assert figs
+    for fig in figs:
+        assert isinstance(fig, Figure)
+        texts = _texts(fig)
+        assert texts
+        bad = [t for t in texts if ascii_names.search(t)]
+        assert not bad, bad
+        # every figure says what it shows: a suptitle or an axes title
+        assert fig.get_suptitle() or any(ax.get_title() for ax in fig.axes)
+        # and draws something
+        assert any(ax.get_lines() or ax.get_images() or ax.patches or ax.collections for ax in fig.axes)
+
+
+# ---------------------------------------------------------------- perturbation
+
+
+def test_plot_distances_data_legend_and_labels(perturbation):
+    r = perturbation
+    fig = P.plot_distances(r, init=1)
+    ax, twin = fig.axes
+    assert ax.get_xlabel() == "t (steps)" and ax.get_ylabel() == "d(t)"
+    assert ax.get_yscale() == "log"
+    assert ax.get_title() == "initial condition 1"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == 3
+    assert "perturbed copy" in labels[0] and "mean" in labels[1] and "loss" in labels[2]
+    d = r["distance"].isel(init=1).values
+    grey = [ln for ln in ax.get_lines() if ln.get_color() == C.GREY]
+    assert len(grey) == d.shape[1]
+    np.testing.assert_array_equal(grey[2].get_ydata(), d[:, 2])
+    # the black line is the mean over the copies of init 1
+    (black,) = _black(ax)
+    np.testing.assert_allclose(black.get_ydata(), d.mean(axis=1), rtol=1e-12)
+    np.testing.assert_array_equal(black.get_xdata(), r["step"].values)
+    # the loss of init 1 on the right axis
+    np.testing.assert_array_equal(twin.get_lines()[0].get_ydata(), r["loss"].isel(init=1).values)
+    assert twin.get_ylabel() == "loss"
+    assert P.plot_distances(r, legend=False).axes[0].get_legend() is None
+
+
+# ---------------------------------------------------------------- orbital
+
+
+def test_orbital_figure(orbital):
+    r = orbital
+    fig = P.orbital_figure(r)
+    n = min(4, r.sizes["init"])
+    assert len(fig.axes) == 2 * n  # each panel has its loss twin
+    assert fig.legends
+    k = C.pick_eps(r, 1e-8)
+    assert f"ε = {C.sci(r['eps'].values[k])}" in fig.get_suptitle()
+    panels = [ax for ax in fig.axes if ax.get_title().startswith("initial condition")]
+    assert [ax.get_title() for ax in panels] == [f"initial condition {i}" for i in range(n)]
+    for i, ax in enumerate(panels):
+        assert ax.get_yscale() == "linear"
+        (black,) = _black(ax)
+        np.testing.assert_allclose(black.get_ydata(),
+                                   r["distance"].isel(eps=k, init=i).values.mean(axis=1), rtol=1e-12)
+
+
+def test_pick_eps_nearest_on_a_log_scale():
+    r = xr.Dataset(coords={"eps": [1e-12, 1e-8, 1e-4]})
+    assert [C.pick_eps(r, e) for e in (1e-14, 1e-9, 3e-7, 1e-5, 1.0)] == [0, 1, 1, 2, 2]
+    # equidistant on a log scale: the first
+    assert C.pick_eps(r.isel(eps=[0, 2]), 1e-8) == 0
+
+
+def test_eps_panels_figure_normalised_distance(orbital):
+    r = orbital
+    fig = P.eps_panels_figure(r, n_perturbed=70)
+    n_eps = r.sizes["eps"]
+    assert len(fig.axes) == 2 * n_eps
+    assert [ax.get_title() for ax in fig.axes[:n_eps]] == [f"ε = {C.sci(e)}" for e in r["eps"].values]
+    label = fig.axes[n_eps].get_ylabel()
+    assert "d(t) / (ε N)" in label and "N = 70 perturbed weights" in label
+    for k, e in enumerate(r["eps"].values):
+        mean = r["distance"].isel(eps=k, init=0).values.mean(axis=1)
+        np.testing.assert_allclose(fig.axes[n_eps + k].get_lines()[0].get_ydata(), mean / (e * 70),
+                                   rtol=1e-12)
+    assert fig.legends
+    other = P.eps_panels_figure(r, init=1, n_perturbed=83)
+    assert "N = 83" in other.axes[n_eps].get_ylabel() and "Initial condition 1" in other.get_suptitle()
+
+
+def _gd_layout(r):
+    m = dn.GradientDescentMap()
+    assert m.dim == r.sizes["coord"]
+    return m.coordinate_groups(), m.sizes
+
+
+def test_drift_figure(orbital):
+    r = orbital
+    groups, sizes = _gd_layout(r)
+    fig = P.drift_figure(r, groups, sizes=sizes)
+    heat = [ax for ax in fig.axes if ax.get_images()]
+    assert len(heat) == len(sizes) - 1
+    imp = r["importance"].isel(init=0).values
+    for layer, ax in enumerate(heat, start=1):
+        assert ax.get_xlabel() == f"to neuron (layer {layer})"
+        assert ax.get_ylabel() == f"from neuron (layer {layer - 1})"
+        np.testing.assert_array_equal(ax.get_xticks(), np.arange(sizes[layer]))
+        np.testing.assert_array_equal(ax.get_yticks(), np.arange(sizes[layer - 1]))
+        # the heatmap is the importance of W<layer>, rows from-neuron, columns to-neuron
+        np.testing.assert_array_equal(ax.get_images()[0].get_array(),
+                                      imp[groups[f"W{layer}"]].reshape(sizes[layer - 1], sizes[layer]))
+    bars = [ax for ax in fig.axes if ax.get_ylabel() == "L_w / L"]
+    assert len(bars) == len(heat)
+    scatter = fig.axes[len(heat)]
+    b = float(r["drift_slope"].isel(init=0))
+    assert "log10 Δ_w = a + b log10 D_w" in scatter.get_title()
+    assert f"b = {b:.2f}" in scatter.get_title()
+    D, dl = r["travelled"].isel(init=0).values, r["displacement"].isel(init=0).values
+    ok = np.isfinite(D) & np.isfinite(dl) & (D > 0) & (dl > 0)
+    (points,) = [ln for ln in scatter.get_lines() if ln.get_label() == "one weight"]
+    np.testing.assert_array_equal(points.get_xdata(), D[ok])
+    (fit,) = [ln for ln in scatter.get_lines() if ln.get_label() == "least-squares line"]
+    x, y = np.log10(fit.get_xdata()), np.log10(fit.get_ydata())
+    assert abs((y[1] - y[0]) / (x[1] - x[0]) - b) < 1e-9
+    # it is the least-squares line of the points (independent oracle: np.polyfit)
+    slope, icpt = np.polyfit(np.log10(D[ok]), np.log10(dl[ok]), 1)
+    assert abs(b - slope) < 1e-9
+    assert abs((y[0] - b * x[0]) - icpt) < 1e-9
+    assert f"a = {icpt:.2f}" in scatter.get_title()
+
+
+def test_drift_figure_fits_the_slope_when_the_result_has_none(orbital):
+    r = orbital.drop_vars("drift_slope")
+    groups, sizes = _gd_layout(r)
+    fig = P.drift_figure(r, groups, sizes=sizes, init=1)
+    scatter = fig.axes[len(sizes) - 1]
+    D, dl = r["travelled"].isel(init=1).values, r["displacement"].isel(init=1).values
+    ok = np.isfinite(D) & np.isfinite(dl) & (D > 0) & (dl > 0)
+    slope, icpt = np.polyfit(np.log10(D[ok]), np.log10(dl[ok]), 1)
+    (fit,) = [ln for ln in scatter.get_lines() if ln.get_label() == "least-squares line"]
+    x, y = np.log10(fit.get_xdata()), np.log10(fit.get_ydata())
+    assert abs((y[1] - y[0]) / (x[1] - x[0]) - slope) < 1e-9
+    assert abs((y[0] - slope * x[0]) - icpt) < 1e-9
+    assert "initial condition 1" in fig.get_suptitle()
+    # without layer sizes each weight matrix is one column
+    plain = P.drift_figure(orbital, groups)
+    assert plain.axes[0].get_images()[0].get_array().shape == (groups["W1"].size, 1)
+
+
+# ---------------------------------------------------------------- post-learning
+
+
+def test_post_learning_figures(post_learning):
+    r = post_learning
+    figs = P.post_learning_figure(r)
+    assert len(figs) == 2
+    d, spec = figs
+    assert d.legends and f"after {r.attrs['n_before']} training steps" in d.get_suptitle()
+    n_eps, n_init = r.sizes["eps"], min(4, r.sizes["init"])
+    assert len(d.axes) == n_eps * n_init
+    assert all(ax.get_xlabel() == "t after the perturbation (steps)" for ax in d.axes[-n_eps:])
+    assert [ax.get_title() for ax in d.axes[:n_eps]] == [f"ε = {C.sci(e)}" for e in r["eps"].values]
+    # row i, column k: the mean distance of init i at eps k
+    ax = d.axes[1 * n_eps + 1]
+    (black,) = _black(ax)
+    np.testing.assert_allclose(black.get_ydata(),
+                               r["distance"].isel(eps=1, init=1).values.mean(axis=1), rtol=1e-12)
+    ax = spec.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert [s for s in labels if s.startswith("init")] == [f"init {i}" for i in range(r.sizes["init"])]
+    assert "|μ − 1|" in ax.get_ylabel() and "I − ηH" in ax.get_ylabel()
+    mu = np.sort(r["jacobian_eigenvalues"].isel(init=2).values)
+    (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "init 2"]
+    np.testing.assert_allclose(line.get_ydata(), np.abs(mu - 1.0) + 1e-18, rtol=1e-12)
+    assert len(P.post_learning_figure(r.drop_vars("jacobian_eigenvalues"))) == 1
+
+
+# ---------------------------------------------------------------- edge of stability
+
+
+def test_edge_figure_fit_through_window_mean_point(edge):
+    r = edge
     fig = P.edge_figure(r)
     n_rows = min(4, r.sizes["init"])
     assert len(fig.axes) == 4 * n_rows
@@ -103,7 +381,8 @@ def test_edge_figure_fit_through_window_mean_point(runs):
     assert all(ax.get_xlabel() == "t (steps)" for ax in fig.axes[-4:])
     labels = _legend_labels(fig)
     assert any("perturbed copy" in s for s in labels) and any("mean" in s for s in labels)
-    k = P._pick_eps(r, 1e-8)
+    assert any("least-squares fit of ln(mean d)" in s for s in labels)
+    k = C.pick_eps(r, 1e-8)
     rk = r.isel(eps=k)
     t = rk["step"].values
     checked = 0
@@ -115,6 +394,8 @@ def test_edge_figure_fit_through_window_mean_point(runs):
             assert not fits
             continue
         (line,) = fits
+        assert line.get_label().startswith(f"Λ = {lam:.2f}")
+        assert line.get_label().endswith("(not kept)") != bool(rk["kept"].isel(init=row))
         w0, w1 = rk["window"].isel(init=row).values
         sel = (t >= w0) & (t < w1)
         m_w = np.log(rk["distance"].isel(init=row).values.mean(axis=1)[sel])
@@ -127,107 +408,146 @@ def test_edge_figure_fit_through_window_mean_point(runs):
         assert abs(np.sum(m_w - yl)) < 1e-9 * m_w.size
         checked += 1
     assert checked >= 1
+    # the last column is the loss of each init
+    np.testing.assert_array_equal(fig.axes[3].get_lines()[0].get_ydata(), r["loss"].isel(init=0).values)
 
 
-def test_lyapunov_eps_figure(runs):
-    r = runs["EdgeOfStabilityStudy"].result_
+def test_lyapunov_eps_figure(edge):
+    r = edge
     fig = P.lyapunov_eps_figure(r)
     a0, a1 = fig.axes
-    kept = r["kept"].values[P._pick_eps(r, 1e-8)].astype(bool)
+    k = C.pick_eps(r, 1e-8)
+    kept = r["kept"].values[k].astype(bool)
+    lam = r["exponent"].values[k][kept]
     title = a0.get_title()
-    assert "ε = 1e-8" in title and f"{kept.mean():.0%}" in title and "mean" in title
+    assert "ε = 1e-8" in title and f"{kept.mean():.0%}" in title and f"mean Λ = {lam.mean():.3f}" in title
+    (vline,) = [ln for ln in a0.get_lines() if ln.get_label().startswith("mean =")]
+    assert vline.get_xdata()[0] == pytest.approx(lam.mean(), rel=1e-12)
+    # the histogram holds exactly the kept exponents (density: areas sum to 1)
+    assert sum(p.get_width() * p.get_height() for p in a0.patches) == pytest.approx(1.0, rel=1e-9)
+    assert f"kept Λ ({kept.sum()} of {kept.size})" in [t.get_text() for t in a0.get_legend().get_texts()]
     labels = [t.get_text() for t in a1.get_legend().get_texts()]
     assert any("mean ± std of the kept Λ" in s for s in labels)
-    assert a1.get_xlabel().startswith("ε")
+    assert "paper (η = 1): ≈ 0.33" in labels
+    (mle,) = [ln for ln in a1.get_lines() if ln.get_marker() == "o"]
+    np.testing.assert_array_equal(mle.get_xdata(), r["eps"].values)
+    np.testing.assert_array_equal(mle.get_ydata(), r["mle"].values)
+    # error bars: mle ± mle_std
+    (bars,) = a1.containers[0].lines[2]
+    ends = np.array([seg[:, 1] for seg in bars.get_segments()])
+    np.testing.assert_allclose(ends[:, 1] - ends[:, 0], 2 * r["mle_std"].values, rtol=1e-12)
+    (pooled,) = [ln for ln in a1.get_lines() if ln.get_marker() == "s"]
+    np.testing.assert_array_equal(pooled.get_ydata(), r["pooled_mle"].values)
+    assert a1.get_xlabel().startswith("ε") and a1.get_xscale() == "log"
 
 
-def test_orbital_figures(runs):
-    study = runs["OrbitalStabilityStudy"]
-    r = study.result_
-    orbit, panels, drift = study.plot()
-    assert len(orbit.axes) == 2 * min(4, r.sizes["init"])  # each panel has its loss twin
-    assert orbit.legends and "ε" in orbit.get_suptitle()
-    n_eps = r.sizes["eps"]
-    assert len(panels.axes) == 2 * n_eps
-    label = panels.axes[n_eps].get_ylabel()
-    assert "d(t) / (ε N)" in label and "N = 70 perturbed weights" in label
-    e = r["eps"].values[0]
-    np.testing.assert_allclose(panels.axes[n_eps].get_lines()[0].get_ydata(),
-                               r["distance"].isel(eps=0, init=0).values.mean(axis=1) / (e * 70),
-                               rtol=1e-12)
-    assert panels.legends
+# ---------------------------------------------------------------- intermittency
 
 
-def test_drift_figure(runs):
-    study = runs["OrbitalStabilityStudy"]
-    r = study.result_
-    m = study._resolved()["map"]
-    fig = P.drift_figure(r, m)
-    sizes = m.sizes
-    heat = [ax for ax in fig.axes if ax.get_images()]
-    assert len(heat) == len(sizes) - 1
-    for l, ax in enumerate(heat, start=1):
-        assert ax.get_xlabel() == f"to neuron (layer {l})"
-        assert ax.get_ylabel() == f"from neuron (layer {l - 1})"
-        np.testing.assert_array_equal(ax.get_xticks(), np.arange(sizes[l]))
-        np.testing.assert_array_equal(ax.get_yticks(), np.arange(sizes[l - 1]))
-    bars = [ax for ax in fig.axes if ax.get_ylabel() == "L_w / L"]
-    assert len(bars) == len(heat)
-    scatter = fig.axes[len(heat)]
-    b = float(r["drift_slope"].isel(init=0))
-    assert "log10 Δ_w = a + b log10 D_w" in scatter.get_title()
-    assert f"b = {b:.2f}" in scatter.get_title()
-    (fit,) = [ln for ln in scatter.get_lines() if ln.get_label() == "least-squares line"]
-    x, y = np.log10(fit.get_xdata()), np.log10(fit.get_ydata())
-    assert abs((y[1] - y[0]) / (x[1] - x[0]) - b) < 1e-9
+def test_loss_norm_figure(intermittency):
+    r = intermittency
+    fig = P.loss_norm_figure(r)
+    n = min(4, r.sizes["init"])
+    assert len(fig.axes) == 2 * n
+    assert "η = 5" in fig.get_suptitle()
+    assert all(ax.get_xlabel() for ax in fig.axes)
+    np.testing.assert_array_equal(fig.axes[1].get_lines()[0].get_ydata(), r["loss"].isel(init=1).values)
+    np.testing.assert_array_equal(fig.axes[n + 1].get_lines()[0].get_ydata(),
+                                  r["weight_norm"].isel(init=1).values)
+    assert fig.axes[0].get_ylabel() == "loss L(t)" and fig.axes[0].get_yscale() == "log"
+    assert "‖w‖₁" in fig.axes[n].get_ylabel()
 
 
-def test_post_learning_figures(runs):
-    r = runs["PostLearningStudy"].result_
-    figs = runs["PostLearningStudy"].plot()
-    assert len(figs) == 2
-    d, spec = figs
-    assert d.get_suptitle() and d.legends
-    n_eps = r.sizes["eps"]
-    assert all(ax.get_xlabel() == "t after the perturbation (steps)" for ax in d.axes[-n_eps:])
-    ax = spec.axes[0]
+def test_acf_figure(intermittency):
+    r = intermittency
+    fig = P.acf_figure(r, quantiles=(0.03, 0.97))
+    init = int(np.argmin(np.nan_to_num(r["laminar_fraction"].values, nan=2.0)))
+    assert f"initial condition {init} (the one with the smallest laminar fraction)" in fig.get_suptitle()
+    assert any("3%–97%" in s for s in _legend_labels(fig))
+    a0, a1, a2 = fig.axes
+    tr = int(r.attrs["transient"])
+    np.testing.assert_array_equal(a0.get_lines()[0].get_ydata(), r["loss"].isel(init=init).values[tr:])
+    assert f"t ≥ {tr}" in a0.get_title()
+    assert len(a1.get_lines()[0].get_ydata()) == 50
+    (acf,) = [ln for ln in a2.get_lines() if ln.get_label() == "ACF of the loss"]
+    np.testing.assert_array_equal(acf.get_ydata(), r["acf"].isel(init=init).values)
+    other = (init + 1) % r.sizes["init"]
+    fixed = P.acf_figure(r, init=other, zoom=20)
+    assert "smallest laminar fraction" not in fixed.get_suptitle()
+    assert f"initial condition {other} " in fixed.get_suptitle()
+    assert len(fixed.axes[1].get_lines()[0].get_ydata()) == 20
+    (acf,) = [ln for ln in fixed.axes[2].get_lines() if ln.get_label() == "ACF of the loss"]
+    np.testing.assert_array_equal(acf.get_ydata(), r["acf"].isel(init=other).values)
+    # the null band spans the shuffled quantiles of that init
+    (band,) = fixed.axes[2].collections[:1]
+    lo, hi = r["acf_band"].isel(init=other).values
+    verts = band.get_paths()[0].vertices
+    assert np.isclose(verts[:, 1].min(), lo.min()) and np.isclose(verts[:, 1].max(), hi.max())
+
+
+def test_kantz_figure(intermittency):
+    r = intermittency
+    fig = P.kantz_figure(r)
+    ax = fig.axes[0]
+    assert ax.get_legend() is not None and "η = 5" in ax.get_title()
+    lam = r["kantz_ref_exponent"].values
+    sig = r["kantz_ref_significant"].values.astype(bool)
+    ok = np.isfinite(lam)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert [s for s in labels if s.startswith("init")] == [f"init {i}" for i in range(r.sizes["init"])]
-    assert "|μ − 1|" in ax.get_ylabel() and "I − ηH" in ax.get_ylabel()
+    assert labels == [f"not significant (p > 0.05): {int((ok & ~sig).sum())}",
+                      f"significant (p < 0.05): {int((ok & sig).sum())}"]
+    # the stacked bars count every finite exponent once
+    assert sum(p.get_height() for p in ax.patches) == ok.sum()
+    empty = P.kantz_figure(r.drop_vars(["kantz_ref_exponent", "kantz_ref_significant"]))
+    assert empty.axes[0].get_legend() is None and not empty.axes[0].patches
 
 
-def test_intermittency_figures(runs):
-    study = runs["IntermittencyStudy"]
-    r = study.result_
-    figs = study.plot()
-    assert len(figs) == 5
-    loss_norm, acf, kantz, weights, compare = figs
-    assert "η = 5" in loss_norm.get_suptitle()
-    assert all(ax.get_xlabel() for ax in loss_norm.axes)
-    assert any("3%–97%" in s for s in _legend_labels(acf))
-    assert "initial condition" in acf.get_suptitle()
-    assert kantz.axes[0].get_legend() is not None and "η = 5" in kantz.axes[0].get_title()
-    names = study._resolved()["map"].coordinate_names()
+def test_weights_figure(intermittency):
+    r = intermittency
+    names = dn.GradientDescentMap(eta=5.0).coordinate_names()
+    fig = P.weights_figure(r, names=names)
     w = r["weights"].isel(series=0).values
     top = np.argsort(-np.nanvar(w, axis=0))[:6]
-    assert [ax.get_ylabel() for ax in weights.axes] == [names[j] for j in top]
-    assert all(re.fullmatch(r"[Wb]\d\[[\d,]+\]", ax.get_ylabel()) for ax in weights.axes)
-    assert weights.get_suptitle()
+    assert [ax.get_ylabel() for ax in fig.axes] == [names[j] for j in top]
+    assert all(re.fullmatch(r"[Wb]\d\[[\d,]+\]", ax.get_ylabel()) for ax in fig.axes)
+    np.testing.assert_array_equal(fig.axes[0].get_lines()[0].get_ydata(), w[:, top[0]])
+    assert "Wl[i,j]: weight from neuron i" in fig.get_suptitle()
     plain = P.weights_figure(r, n_weights=3)
     assert [ax.get_ylabel() for ax in plain.axes] == [f"w[{j}]" for j in top[:3]]
+    assert "Wl[i,j]" not in plain.get_suptitle()
+
+
+def test_compare_eta_figure(intermittency):
+    r = intermittency
+    fig = P.compare_eta_figure(r, init=1)
     etas = r["compare_eta"].values
-    assert [ax.get_title() for ax in compare.axes] == [f"η = {e:g}" for e in etas]
-    assert compare.axes[0].get_ylabel()
+    assert [ax.get_title() for ax in fig.axes] == [f"η = {e:g}" for e in etas]
+    assert fig.axes[0].get_ylabel() == "loss L(t)"
+    for k, ax in enumerate(fig.axes):
+        np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(),
+                                      r["compare_loss"].isel(compare_eta=k, init=1).values)
+    assert "initial condition 1" in fig.get_suptitle()
 
 
-def test_phase_diagram_figure(runs):
-    r = runs["EtaScanStudy"].result_
+# ---------------------------------------------------------------- eta scan
+
+
+def test_phase_diagram_figure(eta_scan):
+    r = eta_scan
     fig = P.phase_diagram_figure(r)
     main = fig.axes[:4]
     twin = fig.axes[4]
-    # twin axes colour-coded like their curves
+    # the curves are the result's columns against eta
     loss_line = main[0].get_lines()[0]
     acc_line = twin.get_lines()[0]
+    np.testing.assert_array_equal(loss_line.get_xdata(), r["eta"].values)
+    np.testing.assert_array_equal(loss_line.get_ydata(), r["final_loss"].values)
+    np.testing.assert_array_equal(acc_line.get_ydata(), r["test_accuracy"].values)
+    np.testing.assert_array_equal(main[2].get_lines()[0].get_ydata(), r["sharpness_ratio"].values)
+    np.testing.assert_array_equal(main[3].get_lines()[0].get_ydata(), r["laminar_fraction"].values)
+    (top,) = [ln for ln in main[1].get_lines() if ln.get_marker() == "s"]
+    np.testing.assert_array_equal(top.get_ydata(), r["top_exponent"].values)
+    # twin axes colour-coded like their curves
     assert loss_line.get_color() != acc_line.get_color()
     assert main[0].yaxis.label.get_color() == loss_line.get_color()
     assert twin.yaxis.label.get_color() == acc_line.get_color()
@@ -236,7 +556,11 @@ def test_phase_diagram_figure(runs):
     labels = [t.get_text() for t in leg.get_texts()]
     present = {str(x).replace("eta", "η") for x in r["regime"].values}
     assert set(labels) == present
+    # one shaded band per eta on every panel
+    assert all(len(ax.patches) == r.sizes["eta"] for ax in main)
     # a note at each η without λ_nMLE
     notes = [t for t in main[1].texts if t.get_gid() == "no-mle-note"]
-    assert len(notes) == int(np.sum(~np.isfinite(r["mle"].values)))
-    assert main[3].get_xlabel().startswith("η")
+    missing = ~np.isfinite(r["mle"].values)
+    assert len(notes) == int(np.sum(missing))
+    assert sorted(t.get_position()[0] for t in notes) == sorted(r["eta"].values[missing])
+    assert main[3].get_xlabel().startswith("η") and main[3].get_xscale() == "log"

@@ -1,0 +1,170 @@
+"""Figures of :class:`~dynnet.EdgeOfStabilityStudy` (paper Figs. 7-8)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._common import (
+    GREY,
+    LOSS,
+    distance_handles,
+    eta_text,
+    figure,
+    line_handle,
+    pick_eps,
+    sci,
+    window_fit_line,
+)
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+__all__ = ["edge_figure", "lyapunov_eps_figure"]
+
+
+def edge_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3), eps: float = 1e-8,
+                late: int = 50) -> Figure:
+    r"""Perturbation growth per initial condition: full run, early phase with its fit, late times, loss.
+
+    One row per initial condition; columns: :math:`d_k(t)` of each copy (grey)
+    and their mean :math:`\bar d(t)` (black); the early exponential phase on a
+    semi-log scale with the least-squares line of :math:`\ln \bar d(t)` over
+    the window the estimator fitted,
+
+    .. math:: \ln \hat d(t) = a + \Lambda t, \qquad t \in [t_1, t_2),
+
+    of slope :math:`\Lambda` (the finite exponent of that initial condition;
+    "not kept" when the estimator rejected it); the last ``late`` steps; the loss.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        ``result_`` of an EdgeOfStabilityStudy: ``distance`` (``eps, step,
+        init, pert``), and optionally ``exponent`` and ``window`` (``eps, init
+        [, bound]``), ``kept`` (``eps, init``), ``loss`` (``step, init``).
+    inits : sequence of int, default (0, 1, 2, 3)
+        Initial conditions to show (rows); those beyond the result's ``init`` size are skipped.
+    eps : float, default 1e-8
+        The perturbation size shown: the result's ε nearest to it on a log scale.
+    late : int, default 50
+        Number of final steps in the third column.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A grid of ``len(inits)`` rows by 4 columns, one figure legend.
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), section 4.1, Fig. 7.
+    """
+    k = pick_eps(result, eps)
+    r = result.isel(eps=k)
+    inits = [i for i in inits if i < r.sizes["init"]]
+    fig = figure(figsize=(13, 2.6 * len(inits) + 0.9), layout="constrained")
+    axes = fig.subplots(len(inits), 4, squeeze=False)
+    t = r["step"].values
+    fitted = False
+    for row, i in enumerate(inits):
+        d = r["distance"].isel(init=i).values
+        mean = np.nanmean(d, axis=1)
+        a0, a1, a2, a3 = axes[row]
+        a0.plot(t, d, color=GREY, lw=0.5)
+        a0.plot(t, mean, color="k", lw=1.2)
+        a0.set_ylabel(f"init {i}\nd(t)")
+        a1.semilogy(t, d, color=GREY, lw=0.5)
+        a1.semilogy(t, mean, color="k", lw=1.2)
+        a1.set_ylabel("d(t)")
+        if "window" in r:
+            lam = float(r["exponent"].isel(init=i))
+            line = window_fit_line(t, mean, r["window"].isel(init=i).values.astype(float), lam)
+            if line is not None:
+                kept = bool(r["kept"].isel(init=i)) if "kept" in r else True
+                a1.semilogy(line[0], line[1], "r--", lw=1.4, label=f"Λ = {lam:.2f}"
+                            + ("" if kept else " (not kept)"))
+                a1.legend(loc="lower right", fontsize=8)
+                fitted = True
+        a1.set_xlim(t[0], min(t[-1], t[0] + 120))
+        a2.plot(t[-late:], d[-late:], color=GREY, lw=0.5)
+        a2.plot(t[-late:], mean[-late:], color="k", lw=1.2)
+        a2.set_ylabel("d(t)")
+        if "loss" in r:
+            a3.plot(t, r["loss"].isel(init=i).values, color=LOSS, lw=1.0)
+        a3.set_ylabel("loss")
+    for a, title in zip(axes[0], ["d(t)", "early phase (semi-log) and fit",
+                                  f"last {late} steps", "loss"], strict=True):
+        a.set_title(title)
+    for a in axes[-1]:
+        a.set_xlabel("t (steps)")
+    handles = distance_handles()
+    if fitted:
+        handles.append(line_handle(color="r", ls="--", lw=1.4,
+                                   label="least-squares fit of ln(mean d) over the best window, slope Λ"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9)
+    fig.suptitle(f"Perturbation growth at η = {eta_text(result)}, ε = {sci(r['eps'].item())}")
+    return fig
+
+
+def lyapunov_eps_figure(result: xr.Dataset, eps: float = 1e-8) -> Figure:
+    r"""Distribution of the finite exponents at one ε, and λ_nMLE against ε.
+
+    Left: the histogram :math:`P(\Lambda)` of the kept finite exponents at the
+    ε nearest to ``eps``, with their mean. Right: the network maximal Lyapunov
+    exponent :math:`\lambda_{nMLE}(\varepsilon) = \langle \Lambda_i \rangle_{\text{kept}}`
+    with the standard deviation of the kept :math:`\Lambda_i` as error bars,
+    the pooled fit if the result has one, and the paper's value (≈ 0.33) when η = 1.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        ``result_`` of an EdgeOfStabilityStudy: ``exponent`` and ``kept``
+        (``eps, init``), ``mle`` and ``mle_std`` (``eps``), optionally ``pooled_mle`` (``eps``).
+    eps : float, default 1e-8
+        The perturbation size of the histogram: the result's ε nearest to it on a log scale.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels: P(Λ) and λ_nMLE(ε).
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), section 4.1, Fig. 8.
+    """
+    k = pick_eps(result, eps)
+    fig = figure(figsize=(11, 4), layout="constrained")
+    a0, a1 = fig.subplots(1, 2)
+    lam = result["exponent"].values[k]
+    kept = result["kept"].values[k].astype(bool)
+    e_k = result["eps"].values[k]
+    mean = float(np.mean(lam[kept])) if kept.any() else np.nan
+    if kept.any():
+        a0.hist(lam[kept], bins=min(30, max(5, int(kept.sum()) // 2)), density=True,
+                color="tab:blue", alpha=0.8, label=f"kept Λ ({kept.sum()} of {kept.size})")
+        a0.axvline(mean, color="k", ls="--", lw=1.2, label=f"mean = {mean:.3f}")
+        a0.legend(fontsize=8)
+    else:
+        a0.text(0.5, 0.5, "no fit kept at this ε", transform=a0.transAxes, ha="center")
+    a0.set_xlabel("Λ (finite exponent of one initial condition, per step)")
+    a0.set_ylabel("P(Λ)")
+    a0.set_title(f"P(Λ) at ε = {sci(e_k)}: {kept.mean():.0%} of fits kept, mean Λ = {mean:.3f}")
+    e = result["eps"].values
+    a1.errorbar(e, result["mle"].values, yerr=result["mle_std"].values, fmt="o-", capsize=3,
+                label="λ_nMLE: mean ± std of the kept Λ")
+    if "pooled_mle" in result:
+        a1.plot(e, result["pooled_mle"].values, "s--",
+                label="pooled fit (mean ln d over all initial conditions)")
+    a1.set_xscale("log")
+    a1.set_xlabel("ε (perturbation size)")
+    a1.set_ylabel("λ_nMLE (per step)")
+    a1.set_title("λ_nMLE(ε)")
+    eta = eta_text(result)
+    if eta in ("1", "?"):
+        a1.axhline(0.33, color="0.5", ls=":", label="paper (η = 1): ≈ 0.33")
+    a1.legend(fontsize=8)
+    fig.suptitle(f"Finite Lyapunov exponents at η = {eta}")
+    return fig

@@ -1,0 +1,286 @@
+"""Figures of :class:`~dynnet.IntermittencyStudy` (paper Figs. 9-12 and the η comparison)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._common import eta_text, figure
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+__all__ = ["loss_norm_figure", "acf_figure", "kantz_figure", "weights_figure", "compare_eta_figure"]
+
+
+def loss_norm_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3)) -> Figure:
+    r"""Loss and weight norm during training, one column per initial condition.
+
+    Top: the loss :math:`L(t)` (log scale). Bottom: the L1 norm of all
+    parameters :math:`\lVert w(t) \rVert_1 = \sum_i |w_i(t)|`.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        ``result_`` of an IntermittencyStudy: ``loss`` and ``weight_norm`` (``step, init``).
+    inits : sequence of int, default (0, 1, 2, 3)
+        Initial conditions to show; those beyond the result's ``init`` size are skipped.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two rows (loss, norm) of one panel per initial condition.
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), section 4.2, Fig. 9.
+    """
+    inits = [i for i in inits if i < result.sizes["init"]]
+    fig = figure(figsize=(3.6 * len(inits), 5.4), layout="constrained")
+    axes = fig.subplots(2, len(inits), squeeze=False)
+    t = result["step"].values
+    for k, i in enumerate(inits):
+        axes[0, k].plot(t, result["loss"].isel(init=i).values, lw=0.4)
+        axes[0, k].set_yscale("log")
+        axes[0, k].set_title(f"initial condition {i}")
+        axes[0, k].set_xlabel("t (steps)")
+        axes[1, k].plot(t, result["weight_norm"].isel(init=i).values, lw=0.6, color="tab:green")
+        axes[1, k].set_xlabel("t (steps)")
+    axes[0, 0].set_ylabel("loss L(t)")
+    axes[1, 0].set_ylabel("‖w‖₁ = Σ |w| (all parameters)")
+    fig.suptitle(f"Loss and weight norm during training at η = {eta_text(result)}")
+    return fig
+
+
+def _burstiest(result):
+    """The initial condition with the smallest laminar fraction (0 without one)."""
+    if "laminar_fraction" in result:
+        lf = np.nan_to_num(result["laminar_fraction"].values, nan=2.0)
+        return int(np.argmin(lf))
+    return 0
+
+
+def _quantiles(result, quantiles):
+    """The null band's quantiles: ``quantiles`` if given, else the result's
+    ``param.acf__quantiles`` attribute, else None."""
+    if quantiles is not None:
+        return tuple(float(q) for q in quantiles)
+    text = result.attrs.get("param.acf__quantiles", None)
+    if text is not None:
+        try:
+            return tuple(float(v) for v in str(text).strip("()[] ").split(",") if v.strip())
+        except ValueError:
+            pass
+    return None
+
+
+def acf_figure(result: xr.Dataset, init: int | None = None, zoom: int = 50,
+               quantiles: Sequence[float] | None = None) -> Figure:
+    r"""The loss series after the transient, a zoom, and its autocorrelation with the shuffled null band.
+
+    The sample autocorrelation of the loss :math:`L(t)`, :math:`t \ge t_0`,
+
+    .. math:: \hat\rho(k) = \frac{\sum_t (L_t - \bar L)(L_{t+k} - \bar L)}{\sum_t (L_t - \bar L)^2},
+
+    against the band that randomly shuffled copies of the series (no memory)
+    fall in.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        ``result_`` of an IntermittencyStudy: ``loss`` (``step, init``),
+        optionally ``acf`` (``init, lag``), ``acf_band`` (``init, bound, lag``),
+        ``laminar_fraction`` (``init``), and the attribute ``transient`` (:math:`t_0`).
+    init : int or None, default None
+        Initial condition; None takes the one with the smallest laminar fraction
+        (the most bursty), or 0 without ``laminar_fraction``.
+    zoom : int, default 50
+        Number of steps in the zoom panel.
+    quantiles : pair of float or None, default None
+        The band's quantiles, for the legend; None reads them from the result's
+        attribute ``param.acf__quantiles``, and without it the legend does not state them.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three panels: the series, its zoom, its autocorrelation.
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), section 4.2, Fig. 10.
+    """
+    chosen = ""
+    if init is None:
+        init = _burstiest(result)
+        if "laminar_fraction" in result:
+            chosen = " (the one with the smallest laminar fraction)"
+    tr = int(result.attrs.get("transient", 0))
+    s = result["loss"].isel(init=init).values[tr:]
+    t = result["step"].values[tr:]
+    fig = figure(figsize=(13, 3.8), layout="constrained")
+    a0, a1, a2 = fig.subplots(1, 3)
+    a0.plot(t, s, lw=0.4)
+    a0.set_title(f"loss L(t) after the transient (t ≥ {tr})")
+    a0.set_xlabel("t (steps)")
+    a0.set_ylabel("loss L(t)")
+    a1.plot(t[:zoom], s[:zoom], "o-", ms=3, lw=0.6)
+    a1.set_title(f"zoom: its first {zoom} steps")
+    a1.set_xlabel("t (steps)")
+    if "acf" in result:
+        acf = result["acf"].isel(init=init).values
+        band = result["acf_band"].isel(init=init).values
+        lags = np.arange(acf.size)
+        q = _quantiles(result, quantiles)
+        what = (f"{q[0]:.0%}–{q[1]:.0%} quantiles" if q is not None and len(q) == 2 else "quantile band")
+        a2.fill_between(lags, band[0], band[1], color="0.85",
+                        label=f"shuffled series: {what} (no memory)")
+        a2.vlines(lags, 0, acf, color="tab:blue")
+        a2.plot(lags, acf, "o", ms=3, color="tab:blue", label="ACF of the loss")
+        a2.axhline(0, color="0.5", lw=0.6)
+        a2.set_xlabel("lag (steps)")
+        a2.set_ylabel("autocorrelation")
+        a2.set_title("autocorrelation of the loss")
+        a2.legend(fontsize=8)
+    fig.suptitle(f"Loss series of initial condition {init}{chosen} at η = {eta_text(result)}")
+    return fig
+
+
+def kantz_figure(result: xr.Dataset) -> Figure:
+    r"""Histogram of the Kantz exponents of the loss series, one per reference point, by significance.
+
+    For each reference point of the delay-embedded loss series, the finite
+    exponent :math:`\Lambda` is the slope of the mean log distance to its
+    neighbours against time, :math:`S(\tau) \approx S_0 + \Lambda \tau`;
+    the stacked histogram separates slopes significantly above 0 (p < 0.05)
+    from the rest.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        ``result_`` of an IntermittencyStudy: ``kantz_ref_exponent`` and
+        ``kantz_ref_significant`` (``ref``), and ``loss`` (``step, init``) and
+        the attribute ``transient`` to name the series' initial condition (the
+        first whose loss is finite after the transient). Without the Kantz
+        variables the axes are empty.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel: the stacked histogram (empty without the Kantz variables).
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), section 4.2, Fig. 11;
+    H. Kantz, "A robust method to estimate the maximal Lyapunov exponent of a time
+    series", Phys. Lett. A 185, 77 (1994).
+    """
+    fig = figure(figsize=(7, 4), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    which = ""
+    if "kantz_ref_exponent" in result:
+        lam = result["kantz_ref_exponent"].values
+        sig = result["kantz_ref_significant"].values.astype(bool)
+        ok = np.isfinite(lam)
+        bins = np.linspace(np.nanmin(lam[ok]) if ok.any() else -1, np.nanmax(lam[ok]) if ok.any() else 1, 30)
+        ax.hist([lam[ok & ~sig], lam[ok & sig]], bins=bins, stacked=True,
+                color=["tab:blue", "tab:red"],
+                label=[f"not significant (p > 0.05): {int((ok & ~sig).sum())}",
+                       f"significant (p < 0.05): {int((ok & sig).sum())}"])
+        ax.axvline(0, color="0.4", lw=0.8)
+        ax.legend(fontsize=8)
+        if "loss" in result:
+            tr = int(result.attrs.get("transient", 0))
+            finite = np.all(np.isfinite(result["loss"].values[tr:]), axis=0)
+            if finite.any():
+                which = f", initial condition {int(np.argmax(finite))}"
+    ax.set_xlabel("Λ (Kantz exponent of one reference point, per step)")
+    ax.set_ylabel("number of reference points")
+    ax.set_title(f"Kantz exponents of the loss series{which} (η = {eta_text(result)})")
+    return fig
+
+
+def weights_figure(result: xr.Dataset, series: int = 0, n_weights: int = 6,
+                   names: Sequence[str] | None = None) -> Figure:
+    r"""The individual parameters of largest variance over time, one panel each.
+
+    The ``n_weights`` coordinates :math:`w_j` of largest variance
+    :math:`\operatorname{Var}_t w_j(t)` of one stored weight trajectory.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        ``result_`` of an IntermittencyStudy: ``weights`` (``step, series, coord``).
+    series : int, default 0
+        Position along ``series`` (series k is initial condition k).
+    n_weights : int, default 6
+        Number of parameters shown.
+    names : sequence of str or None, default None
+        A name per coordinate (e.g. ``map.coordinate_names()``) for the panel
+        labels; None labels them ``w[k]``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per parameter, sharing the time axis.
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), section 4.2, Fig. 12.
+    """
+    w = result["weights"].isel(series=series).values
+    var = np.nanvar(w, axis=0)
+    top = np.argsort(-var)[:n_weights]
+    t = result["step"].values
+    fig = figure(figsize=(10, 1.6 * len(top) + 0.8), layout="constrained")
+    axes = fig.subplots(len(top), 1, squeeze=False, sharex=True)[:, 0]
+    for ax, j in zip(axes, top, strict=True):
+        label = str(names[j]) if names is not None and j < len(names) else f"w[{j}]"
+        ax.plot(t, w[:, j], lw=0.4)
+        ax.set_ylabel(label)
+    axes[-1].set_xlabel("t (steps)")
+    title = (f"The {len(top)} parameters of largest variance over time "
+             f"(series {series}: initial condition {series}, η = {eta_text(result)})")
+    if names is not None and any(str(n).startswith("W") and "[" in str(n) for n in names):
+        title += "\nWl[i,j]: weight from neuron i of layer l−1 to neuron j of layer l; bl[j]: bias"
+    fig.suptitle(title)
+    return fig
+
+
+def compare_eta_figure(result: xr.Dataset, init: int = 0) -> Figure:
+    r"""Loss trajectories of the same initial network at the comparison learning rates.
+
+    One panel per learning rate η of the ``compare_eta`` coordinate: the loss
+    :math:`L(t)` (log scale) of gradient descent
+    :math:`W(t+1) = W(t) - \eta \nabla L(W(t))` from the same :math:`W(0)`.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        ``result_`` of an IntermittencyStudy: ``compare_loss`` (``step, init, compare_eta``).
+    init : int, default 0
+        Position of the initial condition along ``init``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per comparison learning rate.
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), section 4.2.
+    """
+    etas = result["compare_eta"].values
+    fig = figure(figsize=(3.6 * len(etas), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(etas), squeeze=False)[0]
+    t = result["step"].values
+    for k, ax in enumerate(axes):
+        ax.plot(t, result["compare_loss"].isel(compare_eta=k, init=init).values, lw=0.4)
+        ax.set_yscale("log")
+        ax.set_title(f"η = {etas[k]:g}")
+        ax.set_xlabel("t (steps)")
+    axes[0].set_ylabel("loss L(t)")
+    fig.suptitle(f"The same initial network (initial condition {init}) trained at several η")
+    return fig

@@ -1,0 +1,188 @@
+"""Figures of :class:`~dynnet.OrbitalStabilityStudy` (paper Figs. 3-5)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .._regression import ols
+from ._common import GREY, distance_handles, eta_text, figure, intercept_through_mean, pick_eps, sci
+from .perturbation import plot_distances
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
+__all__ = ["orbital_figure", "eps_panels_figure", "drift_figure"]
+
+
+def orbital_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3), eps: float = 1e-8) -> Figure:
+    r"""Distance between perturbed and reference orbits, one panel per initial condition.
+
+    Each panel is :func:`plot_distances` on a linear scale: :math:`d_k(t)` of
+    each perturbed copy (grey), their mean (black), and the loss (red, right axis).
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        ``result_`` of an OrbitalStabilityStudy: ``distance`` (``eps, step,
+        init, pert``), optionally ``loss`` (``step, init``).
+    inits : sequence of int, default (0, 1, 2, 3)
+        Initial conditions to show; those beyond the result's ``init`` size are skipped.
+    eps : float, default 1e-8
+        The perturbation size shown: the result's ε nearest to it on a log scale.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A row of one panel per initial condition (each with its loss twin axes), one figure legend.
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), section 3.1, Fig. 3.
+    """
+    k = pick_eps(result, eps)
+    r = result.isel(eps=k)
+    inits = [i for i in inits if i < r.sizes["init"]]
+    fig = figure(figsize=(4 * len(inits), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(inits), squeeze=False)[0]
+    for ax, i in zip(axes, inits, strict=True):
+        plot_distances(r, init=i, ax=ax, legend=False)
+        ax.set_yscale("linear")
+        ax.set_title(f"initial condition {i}")
+    fig.legend(handles=distance_handles(loss="loss" in r), loc="outside lower center",
+               ncols=3, fontsize=9)
+    fig.suptitle(f"Distance between perturbed and reference orbits, η = {eta_text(result)}, "
+                 f"ε = {sci(r['eps'].item())}")
+    return fig
+
+
+def eps_panels_figure(result: xr.Dataset, init: int = 0, n_perturbed: int = 70) -> Figure:
+    r"""Distance for each perturbation size, raw and normalised by its initial size.
+
+    Top row: :math:`d_k(t)` of each copy (grey) and their mean (black), one
+    column per ε. Bottom row: the mean divided by :math:`\varepsilon N`, the
+    largest initial L1 distance of a uniform perturbation of :math:`N`
+    coordinates, so that curves of different ε can be compared.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        ``result_`` of an OrbitalStabilityStudy: ``distance`` (``eps, step, init, pert``).
+    init : int, default 0
+        Position of the initial condition along ``init``.
+    n_perturbed : int, default 70
+        :math:`N`, the number of perturbed coordinates (70 weights of the paper's 4-10-3 network).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two rows (raw, normalised) of one panel per ε, one figure legend.
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), section 3.1, Fig. 4.
+    """
+    eps = result["eps"].values
+    fig = figure(figsize=(3.4 * len(eps) + 0.6, 6), layout="constrained")
+    axes = fig.subplots(2, len(eps), squeeze=False)
+    t = result["step"].values
+    for k, e in enumerate(eps):
+        d = result["distance"].isel(eps=k, init=init).values
+        axes[0, k].plot(t, d, color=GREY, lw=0.5)
+        axes[0, k].plot(t, d.mean(axis=1), color="k", lw=1.2)
+        axes[0, k].set_title(f"ε = {sci(e)}")
+        axes[1, k].plot(t, d.mean(axis=1) / (e * n_perturbed), color="k", lw=1.2)
+        axes[1, k].set_xlabel("t (steps)")
+    axes[0, 0].set_ylabel("d(t)")
+    axes[1, 0].set_ylabel(f"mean d(t) / (ε N)\nN = {n_perturbed} perturbed weights")
+    fig.legend(handles=distance_handles(), loc="outside lower center", ncols=2, fontsize=9)
+    fig.suptitle(f"Initial condition {init} at η = {eta_text(result)}: raw (top) and normalised "
+                 "(bottom) distance")
+    return fig
+
+
+def _neuron_ticks(ax, n, axis):
+    step = max(1, int(np.ceil(n / 10)))
+    ticks = np.arange(0, n, step)
+    (ax.set_xticks if axis == "x" else ax.set_yticks)(ticks)
+
+
+def drift_figure(result: xr.Dataset, groups: Mapping[str, ArrayLike], sizes: Sequence[int] | None = None,
+                 init: int = 0) -> Figure:
+    r"""Weight importance per weight matrix, and displacement against distance travelled.
+
+    One heatmap per weight matrix ``Wl`` of :math:`L_w / L`, the loss with
+    weight :math:`w` set to 0 over the loss (rows: neurons of layer
+    :math:`l-1`, columns: those of layer :math:`l`); then the displacement
+    :math:`\Delta_w = |w(T) - w(0)| / |w(0)|` against the distance travelled
+    :math:`D_w = \sum_t |w(t) - w(t-1)|` (log-log), with the least-squares line
+
+    .. math:: \log_{10} \Delta_w = a + b \log_{10} D_w
+
+    over the finite positive pairs, :math:`b` the result's ``drift_slope``.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        ``result_`` of an OrbitalStabilityStudy: ``importance``,
+        ``displacement``, ``travelled`` (``init, coord``) and optionally
+        ``drift_slope`` (``init``); without it (or if NaN) the slope is fitted here.
+    groups : mapping of str to array of int
+        Named coordinate index sets, as ``map.coordinate_groups()``; the groups
+        named ``W1``, ``W2``, ... are drawn as heatmaps, in that order.
+    sizes : sequence of int or None, default None
+        Layer sizes, as ``map.sizes`` (``(4, 10, 3)`` for the paper); heatmap
+        ``Wl`` has shape ``(sizes[l-1], sizes[l])``. None draws each as one column.
+    init : int, default 0
+        Position of the initial condition along ``init``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One heatmap (with colour bar) per weight matrix, then the log-log panel.
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), section 3.1, Fig. 5.
+    """
+    names = sorted((k for k in groups if k.startswith("W") and k[1:].isdigit()), key=lambda k: int(k[1:]))
+    fig = figure(figsize=(4.2 * len(names) + 4.5, 4), layout="constrained")
+    axes = fig.subplots(1, len(names) + 1, squeeze=False)[0]
+    imp = result["importance"].isel(init=init).values
+    for ax, name in zip(axes[:-1], names, strict=True):
+        vals = imp[np.asarray(groups[name])]
+        layer = int(name[1:])
+        shape = (sizes[layer - 1], sizes[layer]) if sizes is not None else (vals.size, 1)
+        im = ax.imshow(vals.reshape(shape), aspect="auto", cmap="viridis", interpolation="nearest")
+        fig.colorbar(im, ax=ax, label="L_w / L")
+        ax.set_title(f"{name}: L_w / L (L_w: loss with w set to 0)", fontsize=10)
+        ax.set_xlabel(f"to neuron (layer {layer})")
+        ax.set_ylabel(f"from neuron (layer {layer - 1})")
+        _neuron_ticks(ax, shape[1], "x")
+        _neuron_ticks(ax, shape[0], "y")
+    ax = axes[-1]
+    D = result["travelled"].isel(init=init).values
+    dl = result["displacement"].isel(init=init).values
+    ok = np.isfinite(D) & np.isfinite(dl) & (D > 0) & (dl > 0)
+    ax.loglog(D[ok], dl[ok], "o", ms=3, label="one weight")
+    b = float(result["drift_slope"].isel(init=init)) if "drift_slope" in result else np.nan
+    if ok.sum() >= 2:
+        lx, ly = np.log10(D[ok]), np.log10(dl[ok])
+        if not np.isfinite(b) and np.ptp(lx) > 0:
+            b = float(ols(lx, ly).slope)
+        a = intercept_through_mean(lx, ly, b)
+        if np.isfinite(a):
+            xs = np.array([lx.min(), lx.max()])
+            ax.loglog(10 ** xs, 10 ** (a + b * xs), "r-", lw=1.2, label="least-squares line")
+            ax.set_title(f"log10 Δ_w = a + b log10 D_w\na = {a:.2f}, b = {b:.2f}")
+            ax.legend(fontsize=8)
+    if not ax.get_title():
+        ax.set_title(f"log10 Δ_w = a + b log10 D_w, b = {b:.2f}")
+    ax.set_xlabel("distance travelled D_w = Σ_t |w(t) − w(t−1)|")
+    ax.set_ylabel("displacement Δ_w = |w(T) − w(0)| / |w(0)|")
+    fig.suptitle(f"Weights after training (initial condition {init}, η = {eta_text(result)})")
+    return fig
