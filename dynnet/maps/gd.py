@@ -259,8 +259,18 @@ class GradientDescentMap(Map):
                 value = tuple(_fingerprint(a) for a in value)
             elif isinstance(value, np.ndarray):
                 value = _fingerprint(value)
-            key.append((name, value))
-        return self._cached(tuple(key), self._build_problem)
+            key.append((name, type(value), value))
+        key = tuple(key)
+        cache = self.__dict__.setdefault("_cache", {})  # dropped by set_params and pickling
+        entry = cache.get("problem")
+        try:
+            same = entry is not None and entry[0] == key
+        except (TypeError, ValueError):  # a parameter with an odd __eq__: rebuild
+            same = False
+        if not same:
+            entry = (key, self._build_problem())
+            cache["problem"] = entry
+        return entry[1]
 
     def _build_problem(self) -> Problem:
         hidden = self.hidden
