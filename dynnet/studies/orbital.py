@@ -165,4 +165,4 @@ class OrbitalStabilityStudy(SweepStudy):
             n_perturbed = 70
         return [orbital_figure(self.result_),
                 eps_panels_figure(self.result_, n_perturbed=n_perturbed),
-                drift_figure(self.result_, m)]
+                drift_figure(self.result_, m.coordinate_groups(), sizes=getattr(m, "sizes", None))]
