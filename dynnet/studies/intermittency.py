@@ -209,10 +209,14 @@ class IntermittencyStudy(Study):
             ds["kantz_exponent"] = xr.Variable(("init",), col(kz, "exponent_"))
             ds["kantz_pvalue"] = xr.Variable(("init",), col(kz, "pvalue_"))
             ds["kantz_significant"] = xr.Variable(("init",), col(kz, "significant_", False, bool))
-            ex = next((f for f in kz if f is not None and hasattr(f, "exponents_per_ref_")), None)
-            if ex is not None:
-                ds["kantz_ref_exponent"] = xr.Variable(("ref",), np.asarray(ex.exponents_per_ref_, float))
-                ds["kantz_ref_significant"] = xr.Variable(("ref",), np.asarray(ex.significant_per_ref_, bool))
+            first = next((i for i, f in enumerate(kz) if f is not None and hasattr(f, "exponents_per_ref_")),
+                         None)
+            if first is not None:  # the per-reference view of the first analysable series
+                ex = kz[first]
+                ds["kantz_ref_exponent"] = xr.Variable(("ref",), np.asarray(ex.exponents_per_ref_, float),
+                                                       attrs={"init": first})
+                ds["kantz_ref_significant"] = xr.Variable(("ref",), np.asarray(ex.significant_per_ref_, bool),
+                                                          attrs={"init": first})
         lam = of(LaminarPhases)
         if lam is not None:
             ds["laminar_fraction"] = xr.Variable(("init",), col(lam, "laminar_fraction_"))
