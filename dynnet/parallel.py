@@ -414,7 +414,8 @@ def scheduler(address, timeout=10.0):
 
     Examples
     --------
-    >>> with dn.parallel.scheduler("tcp://10.0.0.5:8786"):  # doctest: +SKIP
+    >>> from dynnet.parallel import scheduler
+    >>> with scheduler("tcp://10.0.0.5:8786"):  # doctest: +SKIP
     ...     study.run(n_jobs=-1)
 
     References
