@@ -10,6 +10,7 @@ from . import estimators as _estimators
 from .estimators import *  # noqa: F401,F403
 from .maps import (DivergenceWarning, GradientDescentMap, HenonMap, LinearMap, LogisticMap, Map,
                    TentMap)
+from .maps.tangent import TangentMap
 from .metrics import L1, L2, LInf, Metric, PerLayer
 from .perturbers import GaussianPerturber, Perturber, UniformPerturber
 from . import checkpoint
@@ -28,3 +29,4 @@ __all__ = [
     "EtaScanStudy",
     "load", "plugins", "checkpoint", "CheckpointError", "ResultFileError", "MemoryBudgetError",
 ] + [n for n in _estimators.__all__ if n != "Estimator"]
+__all__ += ["TangentMap"]

@@ -196,25 +196,36 @@ def ols(x, y) -> OLSFit:
                   np.where(bad, nan, r2)[()], np.where(bad, nan, se)[()], int(n))
 
 
+def _rowsum(v, n):
+    """Sum of the first ``n[j]`` entries of each row of ``v``, in sequence: the result of a
+    row never depends on the width of ``v`` or on the other rows (bitwise)."""
+    return np.cumsum(v, axis=1)[np.arange(v.shape[0]), n - 1]
+
+
+def _colsum(v):
+    """Sum of each column of ``v`` (T, N), in sequence (bitwise independent of N)."""
+    return np.cumsum(v, axis=0)[-1] if v.shape[0] else np.zeros(v.shape[1:])
+
+
 def _refit(x, y, a, b):
     """Slope, intercept and R^2 of curve ``j`` of ``y`` (T, N) on ``[a[j], b[j])``, two-pass."""
     T, N = y.shape
     L = int(max(1, (b - a).max()))
     k = np.arange(L)
-    mask = k[None, :] < (b - a)[:, None]                  # (N, L)
+    n = np.maximum(b - a, 1)
+    mask = k[None, :] < n[:, None]                        # (N, L)
     idx = np.minimum(a[:, None] + k[None, :], T - 1)
     xs = x[idx]
     ys = y[idx, np.arange(N)[:, None]]
     ys = np.where(mask, ys - ys[:, :1], 0.0)
     xs = np.where(mask, xs - xs[:, :1], 0.0)
-    n = np.maximum(mask.sum(axis=1), 1)
-    xm = xs.sum(axis=1) / n
-    ym = ys.sum(axis=1) / n
+    xm = _rowsum(xs, n) / n
+    ym = _rowsum(ys, n) / n
     xc = np.where(mask, xs - xm[:, None], 0.0)
     yc = np.where(mask, ys - ym[:, None], 0.0)
-    sxx = np.einsum("nk,nk->n", xc, xc)
-    sxy = np.einsum("nk,nk->n", xc, yc)
-    syy = np.einsum("nk,nk->n", yc, yc)
+    sxx = _rowsum(xc * xc, n)
+    sxy = _rowsum(xc * yc, n)
+    syy = _rowsum(yc * yc, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         slope = sxy / sxx
         r2 = np.where(syy > 0, np.clip(sxy * sxy / (sxx * np.where(syy > 0, syy, 1.0)), 0.0, 1.0), 0.0)
@@ -271,7 +282,7 @@ def best_window(x, y, starts, stops, *, limit=None) -> WindowFit:
     # centre x, and each curve on the mean of its valid points: well-conditioned sums
     xmean = x.mean()
     xc = x - xmean
-    ymean = np.where(ok, y, 0.0).sum(axis=0) / np.maximum(cnt, 1)
+    ymean = _colsum(np.where(ok, y, 0.0)) / np.maximum(cnt, 1)
     yc = np.where(ok, y - ymean, 0.0)
 
     def csum(v):

@@ -42,7 +42,7 @@ def test_sharpness_predicts_divergence_on_a_quadratic(seed, n, factor):
     eta = factor * 2.0 / lmax
     m = QuadraticGD(A=A, eta=eta)
     x0 = rng.standard_normal(n)
-    sh = dn.Sharpness().fit(m, x0)
+    sh = dn.Sharpness().fit(x0, map=m)
     assert sh.sharpness_[0] == pytest.approx(lmax, rel=1e-12)
     assert sh.threshold_ == pytest.approx(2.0 / eta)
     assert sh.ratio_[0] == pytest.approx(factor, rel=1e-12)
@@ -62,19 +62,19 @@ def test_sharpness_lanczos_and_exact_agree_on_quadratic():
     A, lmax = random_spd(rng, 30)
     m = QuadraticGD(A=A, eta=0.1)
     x = rng.standard_normal((3, 30))
-    a = dn.Sharpness(method="exact").fit(m, x)
-    b = dn.Sharpness(method="lanczos").fit(m, x)
+    a = dn.Sharpness(method="exact").fit(x, map=m)
+    b = dn.Sharpness(method="lanczos").fit(x, map=m)
     np.testing.assert_allclose(a.sharpness_, lmax, rtol=1e-12)
     np.testing.assert_allclose(b.sharpness_, lmax, rtol=1e-9)
     assert a.method_ == "exact" and b.method_ == "lanczos"
-    assert dn.Sharpness(exact_max_dim=10).fit(m, x).method_ == "lanczos"
+    assert dn.Sharpness(exact_max_dim=10).fit(x, map=m).method_ == "lanczos"
 
 
 def test_sharpness_gd_map_along_a_trajectory():
     m = dn.GradientDescentMap(eta=1.0)
     traj = m.trajectory(m.initial_state(1, seed=0), 30, every=5)[:, 0]
-    a = dn.Sharpness(method="exact").fit(m, traj)
-    b = dn.Sharpness(method="lanczos").fit(m, traj)
+    a = dn.Sharpness(method="exact").fit(traj, map=m)
+    b = dn.Sharpness(method="lanczos").fit(traj, map=m)
     ref = np.array([np.linalg.eigvalsh(m.hessian(x))[-1] for x in traj])
     np.testing.assert_allclose(a.sharpness_, ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(b.sharpness_, ref, rtol=1e-8)
@@ -83,7 +83,7 @@ def test_sharpness_gd_map_along_a_trajectory():
     # a diverged state is NaN, not an error
     bad = traj.copy()
     bad[2] = np.nan
-    c = dn.Sharpness().fit(m, bad)
+    c = dn.Sharpness().fit(bad, map=m)
     assert np.isnan(c.sharpness_[2]) and not c.above_[2]
     np.testing.assert_allclose(np.delete(c.sharpness_, 2), np.delete(ref, 2), rtol=1e-12)
     s = a.summary()
@@ -92,17 +92,17 @@ def test_sharpness_gd_map_along_a_trajectory():
 
 def test_sharpness_needs_hessian_and_eta():
     with pytest.raises(TypeError, match="hessian"):
-        dn.Sharpness().fit(dn.HenonMap(), [0.1, 0.1])
+        dn.Sharpness().fit([0.1, 0.1], map=dn.HenonMap())
 
     class NoEta(QuadraticGD):
         def __init__(self, A=((1.0, 0.0), (0.0, 2.0))):
             self.A = A
 
     with pytest.raises(ValueError, match="eta"):
-        dn.Sharpness().fit(NoEta(), [0.1, 0.1])
-    assert dn.Sharpness(eta=0.5).fit(NoEta(), [0.1, 0.1]).threshold_ == 4.0
+        dn.Sharpness().fit([0.1, 0.1], map=NoEta())
+    assert dn.Sharpness(eta=0.5).fit([0.1, 0.1], map=NoEta()).threshold_ == 4.0
     with pytest.raises(ValueError, match="method"):
-        dn.Sharpness(method="power").fit(QuadraticGD(), [0.1, 0.1])
+        dn.Sharpness(method="power").fit([0.1, 0.1], map=QuadraticGD())
 
 
 # ----------------------------------------------------------------------------
@@ -117,7 +117,7 @@ def gd_state():
 
 def test_weight_importance_equals_zeroing_one_by_one(gd_state):
     m, W = gd_state
-    wi = dn.WeightImportance().fit(m, W)
+    wi = dn.WeightImportance().fit(W, map=m)
     base = m.loss(W)
     assert wi.baseline_ == base
     for j in [0, 17, 39, 50, 79]:  # weights in W1 and W2
@@ -130,13 +130,13 @@ def test_weight_importance_equals_zeroing_one_by_one(gd_state):
     assert wi.importance_["W1"].shape == (4, 10) and wi.importance_["W2"].shape == (10, 3)
     # [i, j] is the connection from neuron i to neuron j, as in the graph view
     G = m.to_graph(W)
-    for (l, i, j) in [(1, 2, 7), (2, 9, 1)]:
+    for (layer, i, j) in [(1, 2, 7), (2, 9, 1)]:
         Wz = m.from_graph(G)
         G2 = m.to_graph(Wz)
-        G2.edges[(l - 1, i), (l, j)]["weight"] = 0.0
+        G2.edges[(layer - 1, i), (layer, j)]["weight"] = 0.0
         ratio = m.loss(m.from_graph(G2)) / base
-        assert wi.importance_[f"W{l}"][i, j] == pytest.approx(ratio, rel=1e-13)
-    raw = dn.WeightImportance(relative=False).fit(m, W)
+        assert wi.importance_[f"W{layer}"][i, j] == pytest.approx(ratio, rel=1e-13)
+    raw = dn.WeightImportance(relative=False).fit(W, map=m)
     np.testing.assert_allclose(raw.importance_["W2"], wi.importance_["W2"] * base, rtol=1e-14)
 
 
@@ -148,7 +148,7 @@ def test_weight_importance_known_answer_dead_neuron(gd_state):
     W2[4] = 0.0  # hidden neuron 4 sends nothing: its incoming weights cannot matter
     W[groups["W2"]] = W2.ravel()
     W[groups["W1"][0]] = 0.0  # an already-zero weight
-    wi = dn.WeightImportance().fit(m, W)
+    wi = dn.WeightImportance().fit(W, map=m)
     np.testing.assert_array_equal(wi.importance_["W1"][:, 4], 1.0)
     assert wi.importance_["W1"][0, 0] == 1.0
     np.testing.assert_array_equal(wi.importance_["W2"][4], 1.0)
@@ -157,11 +157,11 @@ def test_weight_importance_known_answer_dead_neuron(gd_state):
 
 def test_weight_importance_other_groups(gd_state):
     m, W = gd_state
-    wi = dn.WeightImportance(on="W2").fit(m, W)
+    wi = dn.WeightImportance(on="W2").fit(W, map=m)
     assert set(wi.importance_) == {"W2"}
     assert np.isnan(wi.values_[m.mask("W1")]).all()
     with pytest.raises(ValueError, match="on"):
-        dn.WeightImportance(on="W9").fit(m, W)
+        dn.WeightImportance(on="W9").fit(W, map=m)
 
 
 # ----------------------------------------------------------------------------
@@ -178,7 +178,7 @@ def test_weight_drift_monotone_motion_has_slope_one(scale):
     w0 = scale * rng.choice([-1.0, 1.0], n)
     v = np.exp(rng.uniform(-6, 0, n)) * rng.choice([-1.0, 1.0], n)
     traj = w0 + v * np.arange(T + 1)[:, None]
-    wd = dn.WeightDrift().fit(traj)
+    wd = dn.WeightDrift(on=None).fit(traj)
     np.testing.assert_allclose(wd.displacement_, np.abs(v) * T / scale, rtol=1e-10)
     np.testing.assert_allclose(wd.travelled_, np.abs(v) * T, rtol=1e-10)
     assert wd.slope_ == pytest.approx(1.0, abs=1e-10)
@@ -191,14 +191,14 @@ def test_weight_drift_monotone_motion_has_slope_one(scale):
 def test_weight_drift_displacement_never_exceeds_travel(seed, T, n):
     rng = np.random.default_rng(seed)
     traj = np.cumsum(rng.standard_normal((T + 1, n)), axis=0)
-    wd = dn.WeightDrift().fit(traj)
+    wd = dn.WeightDrift(on=None).fit(traj)
     assert np.all(wd.displacement_ * np.abs(traj[0]) <= wd.travelled_ * (1 + 1e-12))
 
 
 def test_weight_drift_oscillation_travels_without_moving():
     T = 20
     traj = 1.0 + 0.1 * (np.arange(T + 1) % 2)[:, None] * np.ones((1, 3))
-    wd = dn.WeightDrift().fit(traj)
+    wd = dn.WeightDrift(on=None).fit(traj)
     np.testing.assert_allclose(wd.displacement_, 0.0)
     np.testing.assert_allclose(wd.travelled_, 0.1 * T)
     assert wd.n_fit_ == 0 and np.isnan(wd.slope_)
@@ -218,3 +218,68 @@ def test_weight_drift_gd_trajectory_uses_weights(gd_state):
     assert allc.displacement_.shape == (83,)
     assert np.isinf(allc.displacement_[m.mask("biases")]).all()  # biases start at 0
     assert allc.n_fit_ == 70
+
+
+def test_weight_drift_flat_displacements_have_r2_zero():
+    """Equal displacements over different travel: a flat log-log cloud has R^2 = 0 (one rule
+    for every fit in dynnet) and slope 0."""
+    h = np.array([0.25, 0.5, 1.0])                      # exact in binary
+    traj = np.stack([np.ones(3), np.full(3, 1.5), 1.5 - h, np.full(3, 1.5)])
+    wd = dn.WeightDrift(on=None).fit(traj)
+    np.testing.assert_array_equal(wd.displacement_, 0.5)
+    np.testing.assert_array_equal(wd.travelled_, 0.5 + 2 * h)
+    assert wd.r2_ == 0.0 and wd.slope_ == 0.0 and wd.n_fit_ == 3
+    assert wd.intercept_ == pytest.approx(np.log10(0.5), abs=1e-15)
+
+
+# ----------------------------------------------------------------------------
+# the fit convention
+# ----------------------------------------------------------------------------
+
+def test_gd_estimators_need_their_map(gd_state):
+    m, W = gd_state
+    with pytest.raises(TypeError, match=r"Sharpness.fit needs map=.*Hessian"):
+        dn.Sharpness().fit(W)
+    with pytest.raises(TypeError, match=r"WeightImportance.fit needs map=.*on='weights'"):
+        dn.WeightImportance().fit(W)
+    traj = m.trajectory(W, 5)
+    # on= names a group of the map: without a map it must not be silently ignored
+    with pytest.raises(TypeError, match=r"WeightDrift.fit needs map=.*on='weights'"):
+        dn.WeightDrift().fit(traj)
+    assert dn.WeightDrift(on=None).fit(traj).displacement_.shape == (83,)
+    for est, data in [(dn.Sharpness(), W), (dn.WeightImportance(), W), (dn.WeightDrift(), traj)]:
+        with pytest.raises(TypeError, match=f"{type(est).__name__}.fit takes no steps"):
+            est.fit(data, map=m, steps=np.arange(3.0))
+    with pytest.raises(ValueError, match="map.dim=83"):
+        dn.WeightDrift(on=None).fit(traj[:, :10], map=m)
+
+
+def test_conformance_check_catches_an_ignored_on():
+    """check_estimator_without_map fails an estimator that ignores on= without a map, and
+    is skipped (not passed) for one whose data have no map."""
+    import unittest
+
+    from dynnet.testing.checks import check_estimator_without_map
+
+    class Sloppy(dn.Estimator):
+        def __init__(self, on="weights"):
+            self.on = on
+
+        def fit(self, data, *, map=None, steps=None):
+            idx = map.coordinate_groups()[self.on] if map is not None else slice(None)
+            self.total_ = float(np.asarray(data)[idx].sum())
+            return self
+
+        @staticmethod
+        def _check_data():
+            m = dn.GradientDescentMap()
+            return {"data": m.initial_state(1, seed=0)[0], "map": m}
+
+    with pytest.raises(AssertionError, match=r"Sloppy\(on='weights'\).fit without a map succeeded"):
+        check_estimator_without_map(Sloppy())
+    check_estimator_without_map(Sloppy(on=None))
+    check_estimator_without_map(dn.WeightDrift())
+    with pytest.raises(unittest.SkipTest, match="no map"):
+        check_estimator_without_map(dn.Kantz())
+    skipped = dn.testing.check_estimator(dn.Kantz(n_ref=50))
+    assert set(skipped) == {"check_estimator_without_map"}

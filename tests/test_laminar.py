@@ -46,7 +46,9 @@ def test_boundaries_recovered(seed):
     assert lp.laminar_mask_.sum() == 950
     np.testing.assert_array_equal(np.flatnonzero(lp.laminar_mask_),
                                   np.r_[200:500, 650:1050, 1140:1390])
-    assert set(lp.summary()) >= {"laminar_fraction", "n_phases"}
+    s = lp.summary()
+    assert set(s) >= {"laminar_fraction", "n_phases"} and s["n_phases"] == 3
+    assert isinstance(s["n_phases"], int)
 
 
 def test_boundary_moves_when_a_burst_value_repeats():
@@ -65,6 +67,12 @@ def test_boundary_moves_when_a_burst_value_repeats():
 def test_empty_series_is_an_error():
     with pytest.raises(ValueError, match="empty"):
         dn.LaminarPhases().fit(np.array([]))
+    with pytest.raises(ValueError, match=r"LaminarPhases: data \(the series\) contains NaN"):
+        dn.LaminarPhases().fit(np.array([1.0, np.nan]))
+    with pytest.raises(TypeError, match="LaminarPhases.fit takes no map"):
+        dn.LaminarPhases().fit(np.arange(10.0), map=dn.LogisticMap())
+    with pytest.raises(TypeError, match="LaminarPhases.fit takes no steps"):
+        dn.LaminarPhases().fit(np.arange(10.0), steps=np.arange(10.0))
     # one sample: no period fits, no phase
     lp = dn.LaminarPhases().fit(np.array([1.0]))
     assert lp.phases_.shape == (0, 3) and lp.laminar_fraction_ == 0.0
@@ -108,3 +116,9 @@ def test_smallest_period_edge_cases():
         smallest_period([1.0, 2.0], 2, tol_mode="bad")
     with pytest.raises(ValueError, match="periods"):
         dn.LaminarPhases(periods=[0, 3]).fit(np.arange(10.0))
+
+
+def test_constant_series_is_one_period_one_phase():
+    lp = dn.LaminarPhases().fit(np.full(100, 0.7))
+    np.testing.assert_array_equal(lp.phases_, [[0, 100, 1]])
+    assert lp.laminar_fraction_ == 1.0

@@ -1,19 +1,24 @@
 """Estimators: exponents, spectra, null models, graphs, intermittency.
 
 One module per family; each module lists its public classes in ``__all__``.
+Every estimator is fitted with ``fit(data, *, map=None, steps=None)``
+(see :class:`~dynnet.Estimator`).
 """
 
 from . import gd as _gd
 from . import graphs as _graphs
 from . import intermittency as _intermittency
 from . import lyapunov as _lyapunov
+from . import spectrum as _spectrum
 from . import timeseries as _timeseries
 from .base import Estimator
 from .gd import *  # noqa: F401,F403
 from .graphs import *  # noqa: F401,F403
 from .intermittency import *  # noqa: F401,F403
 from .lyapunov import *  # noqa: F401,F403
+from .spectrum import *  # noqa: F401,F403
 from .timeseries import *  # noqa: F401,F403
 
-__all__ = (["Estimator"] + list(_lyapunov.__all__) + list(_timeseries.__all__)
-           + list(_graphs.__all__) + list(_intermittency.__all__) + list(_gd.__all__))
+__all__ = (["Estimator"] + list(_lyapunov.__all__) + list(_spectrum.__all__)
+           + list(_timeseries.__all__) + list(_graphs.__all__) + list(_intermittency.__all__)
+           + list(_gd.__all__))

@@ -1,41 +1,155 @@
-"""The Estimator base class."""
+"""The Estimator base class: one fit convention for every estimator."""
 
 from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
 
 from ..base import ParamsObject
 
 __all__ = ["Estimator"]
 
 
+def _logistic_orbit(n: int = 600, x0: float = 0.3) -> np.ndarray:
+    """An orbit of the logistic map at r = 4 (chaotic, exponent ln 2): example fit data."""
+    x = np.empty(n)
+    x[0] = x0
+    for t in range(1, n):  # example data for the conformance checks, built once per call
+        x[t] = 4.0 * x[t - 1] * (1.0 - x[t - 1])
+    return x
+
+
 class Estimator(ParamsObject):
-    """Turns distances, orbits or a scalar series into numbers with uncertainty.
+    r"""Turns distances, orbits or a scalar series into numbers with uncertainty.
 
-    Two layers (as in ChaosTools.jl):
+    **The fit convention.** Every estimator is fitted with
 
-    * ``fit(data, ...)``: the direct call on prepared data (a distance array,
-      a series, a map and a state). Returns ``self``; results are attributes
-      ending with ``_``.
-    * ``fit_result(result, map)``: how a Study feeds the estimator from its
-      labelled result (an ``xarray.Dataset``). Estimators that cannot be fed
-      from a study result leave the default, which raises
-      ``NotImplementedError`` naming the class.
+    .. code-block:: python
 
-    ``summary()`` returns the headline numbers as a flat dict of floats.
+        est.fit(data, *, map=None, steps=None)   # returns est
+
+    Parameters live in ``__init__`` (stored unchanged, validated by ``fit``);
+    results are attributes ending with ``_``. What ``data`` is depends on
+    the family:
+
+    ========================================  =====================================  ========  =========
+    estimator                                 ``data``                               ``map``   ``steps``
+    ========================================  =====================================  ========  =========
+    :class:`~dynnet.FiniteLyapunov`           distances ``(T, n_init, n_pert)``      --        optional
+    :class:`~dynnet.LyapunovSpectrum`         one state ``(dim,)``                   required  --
+    :class:`~dynnet.Sharpness`                states ``(T, dim)`` or ``(dim,)``      required  --
+    :class:`~dynnet.WeightImportance`         one state ``(dim,)``                   required  --
+    :class:`~dynnet.WeightDrift`              trajectory ``(T+1, [E,] dim)``         with on=  --
+    :class:`~dynnet.Kantz`,                   a scalar series ``(N,)``               --        --
+    :class:`~dynnet.Rosenstein`,
+    :class:`~dynnet.ShuffledAutocorrelation`,
+    :class:`~dynnet.HorizontalVisibilityGraph`,
+    :class:`~dynnet.LaminarPhases`
+    ========================================  =====================================  ========  =========
+
+    * ``map`` is the :class:`~dynnet.Map` whose dynamics, Jacobian, Hessian,
+      loss or coordinate groups the estimator needs. An estimator that needs
+      a map raises ``TypeError`` naming itself when ``map`` is None; an
+      estimator with a coordinate-group parameter (``on=``) raises when it
+      gets no map to read the groups from, rather than silently ignoring
+      ``on``.
+    * ``steps`` ``(T,)`` is the time of each record of ``data``, for
+      estimators that fit against time; without it they use
+      ``arange(T) * every``.
+    * An estimator that does not use ``map`` or ``steps`` raises
+      ``TypeError`` when it is given one, so a misplaced argument is never
+      ignored.
+
+    **Two layers** (as in ChaosTools.jl): ``fit`` is the direct call on
+    prepared data; ``fit_result(result, map=None)`` is how a Study feeds the
+    estimator from its labelled result (an ``xarray.Dataset``). Estimators
+    that cannot be fed from a study result keep the default, which raises
+    ``NotImplementedError`` naming the class.
+
+    **Results.** Estimators of a Lyapunov exponent expose ``exponent_``, a
+    float (the headline exponent). ``significant_``, where present, is a
+    bool: the estimator's significance test rejected its null hypothesis.
+    ``summary()`` returns the headline numbers as a flat dict with stable
+    keys and float, int or bool values (``"exponent"`` for exponent
+    estimators).
+
+    **For developers.** Implement ``__init__`` (keyword parameters stored
+    unchanged), ``fit(data, *, map=None, steps=None)`` (use
+    :meth:`_need_map` and :meth:`_no_map` / :meth:`_no_steps` for the
+    arguments above), ``summary()``, optionally ``fit_result`` and a
+    ``_check_data()`` staticmethod with example ``fit`` arguments for
+    :func:`dynnet.testing.check_estimator`.
     """
 
-    def fit(self, *args, **kwargs):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must implement fit(...)")
+    def fit(self, data: Any, *, map: Any = None, steps: Any = None) -> Estimator:  # pragma: no cover
+        """Fit on ``data``; returns self (see the class docstring for ``map`` and ``steps``).
 
-    def fit_result(self, result, map=None):
-        """Fit from a Study's ``result_`` dataset; returns self."""
+        Parameters
+        ----------
+        data : array_like
+            The data of the estimator's family (class docstring).
+        map : Map or None, default None
+            The map, for estimators that need one.
+        steps : array_like or None, default None
+            Time of each record, for estimators that fit against time.
+
+        Returns
+        -------
+        Estimator
+            ``self``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement fit(data, *, map=None, steps=None)")
+
+    def fit_result(self, result: Any, map: Any = None) -> Estimator:
+        """Fit from a Study's ``result_`` dataset; returns self.
+
+        Parameters
+        ----------
+        result : xarray.Dataset
+            A study's labelled result.
+        map : Map or None, default None
+            The study's map.
+
+        Returns
+        -------
+        Estimator
+            ``self``.
+        """
         raise NotImplementedError(
             f"{type(self).__name__} cannot be fitted from a study result; call fit(...) directly"
         )
 
     def summary(self) -> dict:
-        """Headline numbers of the fit, as a dict of floats (empty by default)."""
+        """Headline numbers of the fit: a flat dict of floats, ints and bools (empty by default).
+
+        Returns
+        -------
+        dict
+            Stable keys (no list positions or values in the names).
+        """
         return {}
 
-    def _check_fitted(self, attr: str):
+    # ---- helpers for subclasses -------------------------------------------
+    def _check_fitted(self, attr: str) -> None:
         if not hasattr(self, attr):
             raise RuntimeError(f"{type(self).__name__} is not fitted yet; call fit(...) first")
+
+    def _need_map(self, map: Any, why: str) -> Any:
+        """Return ``map``, or raise TypeError naming the class and what the map is for."""
+        if map is None:
+            raise TypeError(f"{type(self).__name__}.fit needs map=...: {why}")
+        return map
+
+    def _no_map(self, map: Any) -> None:
+        if map is not None:
+            raise TypeError(
+                f"{type(self).__name__}.fit takes no map (it works on the data alone); "
+                f"got map={type(map).__name__}"
+            )
+
+    def _no_steps(self, steps: Any) -> None:
+        if steps is not None:
+            raise TypeError(
+                f"{type(self).__name__}.fit takes no steps (it uses the data alone); got steps=..."
+            )

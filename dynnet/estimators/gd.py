@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._regression import ols
 from ..base import check_array, check_int, check_option, check_scalar
 from .base import Estimator
 
@@ -45,6 +46,9 @@ class Sharpness(Estimator):
     the sharpness up to :math:`2/\eta` and then hovers there ("edge of
     stability").
 
+    Fit with ``fit(states, map=m)``: ``states`` ``(T, dim)`` or ``(dim,)``,
+    and ``m`` (required) a map with ``hessian(state)``.
+
     Parameters
     ----------
     method : {"auto", "exact", "lanczos"}, default "auto"
@@ -53,6 +57,7 @@ class Sharpness(Estimator):
         algebraic eigenvalue) on Hessian-vector products. "auto": exact when
         ``dim <= exact_max_dim``.
     exact_max_dim : int, default 500
+        Largest ``dim`` for which "auto" picks the exact method.
     eta : float or None, default None
         Learning rate of the threshold; None reads ``map.eta``.
     chunk : int, default 4
@@ -91,8 +96,27 @@ class Sharpness(Estimator):
         self.chunk = chunk
         self.lanczos_tol = lanczos_tol
 
-    def fit(self, map, states):
-        """Sharpness of ``map`` at each state of ``states`` ``(T, dim)`` or ``(dim,)``; returns self."""
+    def fit(self, data, *, map=None, steps=None):
+        """Sharpness of ``map`` at each state; returns self.
+
+        Parameters
+        ----------
+        data : array_like, shape (T, dim) or (dim,)
+            The states (a non-finite state gives NaN).
+        map : Map
+            Required: a map with ``hessian(state)`` (and ``eta``, unless the
+            parameter ``eta`` is set).
+        steps : None
+            Not used (TypeError if given).
+
+        Returns
+        -------
+        Sharpness
+            ``self``.
+        """
+        self._no_steps(steps)
+        self._need_map(map, "the sharpness is the largest eigenvalue of the map's Hessian")
+        states = data
         if not callable(getattr(map, "hessian", None)):
             raise TypeError(
                 f"Sharpness: {type(map).__name__} has no hessian(state); Sharpness needs it"
@@ -152,6 +176,13 @@ class Sharpness(Estimator):
         return self
 
     def summary(self):
+        """Headline numbers along the trajectory.
+
+        Returns
+        -------
+        dict
+            ``sharpness_max``, ``sharpness_final``, ``threshold``, ``fraction_above``.
+        """
         self._check_fitted("sharpness_")
         s = self.sharpness_
         return {
@@ -160,6 +191,13 @@ class Sharpness(Estimator):
             "threshold": float(self.threshold_),
             "fraction_above": float(np.mean(self.above_)),
         }
+
+    @staticmethod
+    def _check_data():
+        from ..maps.gd import GradientDescentMap
+
+        m = GradientDescentMap()
+        return {"data": m.initial_state(2, seed=0), "map": m}
 
 
 class WeightImportance(Estimator):
@@ -171,6 +209,9 @@ class WeightImportance(Estimator):
 
     :math:`I_w = 1`: the weight does not matter; :math:`I_w \gg 1`: the
     network relies on it. All zeroed copies are evaluated as one batch.
+
+    Fit with ``fit(state, map=m)``: ``state`` ``(dim,)`` and ``m`` (required)
+    a map with a batched ``loss(states)`` and ``coordinate_groups()``.
 
     Parameters
     ----------
@@ -205,8 +246,27 @@ class WeightImportance(Estimator):
         self.on = on
         self.relative = relative
 
-    def fit(self, map, state):
-        """Zero each coordinate of group ``on`` of ``state`` ``(dim,)``; returns self."""
+    def fit(self, data, *, map=None, steps=None):
+        """Zero each coordinate of group ``on`` of the state in turn; returns self.
+
+        Parameters
+        ----------
+        data : array_like, shape (dim,)
+            The state.
+        map : Map
+            Required: a map with ``loss(states)`` and the group ``on``.
+        steps : None
+            Not used (TypeError if given).
+
+        Returns
+        -------
+        WeightImportance
+            ``self``.
+        """
+        self._no_steps(steps)
+        self._need_map(map, f"the importance is the map's loss with one weight zeroed, over "
+                            f"its coordinate group on={self.on!r}")
+        state = data
         if not callable(getattr(map, "loss", None)):
             raise TypeError(f"WeightImportance: {type(map).__name__} has no loss(states)")
         if not isinstance(self.relative, (bool, np.bool_)):
@@ -241,13 +301,20 @@ class WeightImportance(Estimator):
             if not set(g.tolist()) <= chosen:
                 continue
             if sizes is not None and name[0] == "W" and name[1:].isdigit():
-                l = int(name[1:])
-                out[name] = flat[g].reshape(sizes[l - 1], sizes[l])
+                layer = int(name[1:])
+                out[name] = flat[g].reshape(sizes[layer - 1], sizes[layer])
             else:
                 out[name] = flat[g]
         return out
 
     def summary(self):
+        """Headline numbers of the importances.
+
+        Returns
+        -------
+        dict
+            ``baseline_loss``, ``max``, ``median``, ``fraction_above_2``.
+        """
         self._check_fitted("values_")
         v = self.values_[np.isfinite(self.values_)]
         return {
@@ -256,6 +323,13 @@ class WeightImportance(Estimator):
             "median": float(np.median(v)),
             "fraction_above_2": float(np.mean(v > 2.0)),
         }
+
+    @staticmethod
+    def _check_data():
+        from ..maps.gd import GradientDescentMap
+
+        m = GradientDescentMap()
+        return {"data": m.initial_state(1, seed=0)[0], "map": m}
 
 
 class WeightDrift(Estimator):
@@ -269,18 +343,23 @@ class WeightDrift(Estimator):
         D_w = \sum_{t=1}^{T} |w(t) - w(t-1)|,
 
     and the least-squares line :math:`\log_{10}\Delta_w = a + b\,\log_{10} D_w`
-    (``slope_`` = b, with its :math:`R^2`). A weight that drifts
+    (``slope_`` = b, with its :math:`R^2`; dynnet's one OLS, so equal
+    :math:`\Delta_w` give :math:`R^2 = 0`). A weight that drifts
     neutrally (random-walk-like) would have a large :math:`D_w` but a small
     :math:`\Delta_w`; a tight linear log-log relation with slope near 1 means
     each weight moves mostly in one direction (:math:`|w(T) - w(0)| \le D_w`
     always, with equality for monotone motion).
 
+    Fit with ``fit(trajectory, map=m)``. The map is needed to read the
+    coordinate group ``on``; with ``on=None`` every coordinate is used and
+    the map is optional (a trajectory of any system).
+
     Parameters
     ----------
     on : str or None, default "weights"
-        Coordinate group of the map to use when ``map`` is given (biases start
-        at 0, so their :math:`\Delta_w` is infinite); ignored without a map
-        (then all coordinates are used). None: all coordinates.
+        Coordinate group of the map to use (biases start at 0, so their
+        :math:`\Delta_w` is infinite). None: all coordinates. A group
+        without a map raises TypeError.
 
     Attributes
     ----------
@@ -304,21 +383,41 @@ class WeightDrift(Estimator):
     def __init__(self, on="weights"):
         self.on = on
 
-    def fit(self, trajectory, map=None):
-        """Fit from ``trajectory`` ``(T+1, dim)`` or ``(T+1, E, dim)``; returns self."""
-        x = check_array(self, "trajectory", trajectory, ndim=(2, 3), finite=False)
+    def fit(self, data, *, map=None, steps=None):
+        """Fit from a trajectory; returns self.
+
+        Parameters
+        ----------
+        data : array_like, shape (T+1, dim) or (T+1, E, dim)
+            The trajectory, recorded at every step.
+        map : Map or None, default None
+            Required unless ``on=None``: the map whose coordinate group ``on``
+            is used.
+        steps : None
+            Not used (TypeError if given).
+
+        Returns
+        -------
+        WeightDrift
+            ``self``.
+        """
+        self._no_steps(steps)
+        if self.on is not None:
+            self._need_map(map, f"on={self.on!r} names a coordinate group of the map "
+                                "(use on=None for every coordinate of a trajectory without a map)")
+        x = check_array(self, "trajectory", data, ndim=(2, 3), finite=False)
         if x.shape[0] < 2:
             raise ValueError(
                 f"WeightDrift: trajectory needs at least 2 records, got shape {x.shape}"
             )
-        if map is not None and self.on is not None:
+        if map is not None and x.shape[-1] != int(map.dim):
+            raise ValueError(
+                f"WeightDrift: trajectory last axis must be map.dim={map.dim}, got {x.shape}"
+            )
+        if self.on is not None:
             groups = map.coordinate_groups()
             check_option(self, "on", self.on, list(groups))
             idx = np.asarray(groups[self.on])
-            if x.shape[-1] != int(map.dim):
-                raise ValueError(
-                    f"WeightDrift: trajectory last axis must be map.dim={map.dim}, got {x.shape}"
-                )
         else:
             idx = np.arange(x.shape[-1])
         w = x[..., idx]
@@ -333,20 +432,29 @@ class WeightDrift(Estimator):
         self.index_ = idx
         self.n_fit_ = int(ok.sum())
         if self.n_fit_ >= 2 and np.ptp(lx) > 0:
-            xc = lx - lx.mean()
-            yc = ly - ly.mean()
-            sxx = float(xc @ xc)
-            sxy = float(xc @ yc)
-            syy = float(yc @ yc)
-            self.slope_ = sxy / sxx
-            self.intercept_ = float(ly.mean() - self.slope_ * lx.mean())
-            # clipped: rounding can push an exact line's R^2 a few ulp past 1
-            self.r2_ = min(1.0, sxy * sxy / (sxx * syy)) if syy > 0 else 1.0
+            fit = ols(lx, ly)
+            self.slope_ = float(fit.slope)
+            self.intercept_ = float(fit.intercept)
+            self.r2_ = float(fit.r2)
         else:
             self.slope_ = self.intercept_ = self.r2_ = np.nan
         return self
 
     def summary(self):
+        """Headline numbers of the log-log fit.
+
+        Returns
+        -------
+        dict
+            ``slope``, ``intercept``, ``r2``, ``n_fit`` (int).
+        """
         self._check_fitted("slope_")
         return {"slope": float(self.slope_), "intercept": float(self.intercept_),
-                "r2": float(self.r2_), "n_fit": float(self.n_fit_)}
+                "r2": float(self.r2_), "n_fit": int(self.n_fit_)}
+
+    @staticmethod
+    def _check_data():
+        from ..maps.gd import GradientDescentMap
+
+        m = GradientDescentMap()
+        return {"data": m.trajectory(m.initial_state(1, seed=0)[0], 20), "map": m}

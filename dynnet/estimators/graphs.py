@@ -14,7 +14,7 @@ import numba
 import numpy as np
 
 from ..base import check_array, check_int, check_scalar
-from .base import Estimator
+from .base import Estimator, _logistic_orbit
 
 __all__ = ["HorizontalVisibilityGraph", "hvg_edges"]
 
@@ -120,24 +120,19 @@ class HorizontalVisibilityGraph(Estimator):
     iid data the estimate is :math:`\ln(3/2)` at any ``k_min``.
 
     **The z test is conservative.** The degrees are not independent (for
-    one, the mean degree of any aperiodic HVG is 4 up to boundary terms), and
-    the nominal
-    :math:`\mathrm{se}(\lambda)` overstates the sampling spread of
-    :math:`\lambda` by about a factor 2. Measured on iid uniform series
-    (``k_min=4``): for :math:`N = 2000` (300 series) :math:`z` has mean
-    +0.32 and standard deviation 0.44 (not 0 and 1; the small positive
-    offset is a finite-size bias of :math:`\lambda`, +0.0045), minimum -0.71;
-    for :math:`N = 10^4` (100 series) mean +0.18, SD 0.46. In practice
-    :math:`z < -3` (``z_crit=3``) is about 7 empirical SDs below the iid
-    mean: a false "chaotic" verdict on iid data is essentially never seen,
-    and a chaotic verdict needs :math:`\lambda` below :math:`\ln(3/2)` by
-    :math:`3\,\mathrm{se} \approx 1.85/\sqrt{N}` (0.042 at
-    :math:`N = 2000`, 0.019 at :math:`N = 10^4`); the ``lambda_tol = 0.03``
-    rule is the binding one for :math:`N \gtrsim 4000`. A 3-SD rule
-    calibrated on iid data would be ``z_crit`` :math:`\approx 1.4`, but
-    that factor is measured for iid series only, not derived. The logistic
-    map at :math:`r = 4` is far beyond either threshold (:math:`\lambda
-    \approx 0.29`, :math:`z \approx -10` at :math:`N = 2000`).
+    one, the mean degree of any aperiodic HVG is 4 up to boundary terms), so
+    the nominal :math:`\mathrm{se}(\lambda)` overstates the sampling spread
+    of :math:`\lambda` on iid series: :math:`z` there has a standard
+    deviation well below 1 (``tests/test_hvg.py`` measures it), and
+    :math:`z < -3` (``z_crit=3``) is far out in its tail. A chaotic verdict
+    also needs :math:`\lambda` below :math:`\ln(3/2)` by ``lambda_tol``,
+    the binding rule for long series.
+
+    Fit with ``fit(series)`` (no ``map``, no ``steps``). The graph depends
+    only on the order of the values, so it is invariant under any increasing
+    transformation of the series (for example :math:`x \to a + c\,x`,
+    :math:`c > 0`). A constant series is a valid input (its HVG is a chain);
+    a non-finite one raises ValueError.
 
     Parameters
     ----------
@@ -146,8 +141,7 @@ class HorizontalVisibilityGraph(Estimator):
     max_period : int, default 64
         Largest degree-sequence period tested for the periodic verdict.
     z_crit : float, default 3.0
-        Critical value of the tail test (conservative: see above; on iid
-        series :math:`z` has SD about 0.45, not 1).
+        Critical value of the tail test (conservative: see above).
     lambda_tol : float, default 0.03
         Smallest departure below :math:`\ln(3/2)` called chaotic.
 
@@ -190,9 +184,24 @@ class HorizontalVisibilityGraph(Estimator):
         self.z_crit = z_crit
         self.lambda_tol = lambda_tol
 
-    def fit(self, series):
-        """Build the HVG of ``series`` (shape (N,)) and its statistics; returns self."""
-        x = check_array(self, "series", series, ndim=1)
+    def fit(self, data, *, map=None, steps=None):
+        """Build the HVG of a series and its statistics; returns self.
+
+        Parameters
+        ----------
+        data : array_like, shape (N,)
+            The series (finite, at least 2 points).
+        map, steps : None
+            Not used (TypeError if given).
+
+        Returns
+        -------
+        HorizontalVisibilityGraph
+            ``self``.
+        """
+        self._no_map(map)
+        self._no_steps(steps)
+        x = check_array(self, "data (the series)", data, ndim=1)
         k_min = check_int(self, "k_min", self.k_min, low=0)
         max_period = check_int(self, "max_period", self.max_period, low=1)
         z_crit = check_scalar(self, "z_crit", self.z_crit, low=0.0)
@@ -260,8 +269,20 @@ class HorizontalVisibilityGraph(Estimator):
         return g
 
     def summary(self):
+        """Headline numbers of the graph.
+
+        Returns
+        -------
+        dict
+            ``mean_degree``, ``iid_distance``, ``lambda``, ``lambda_se``,
+            ``period`` (int, 0: not periodic), ``verdict_statistic``.
+        """
         self._check_fitted("edges_")
         return {"mean_degree": self.mean_degree_, "iid_distance": self.iid_distance_,
                 "lambda": float(self.lambda_), "lambda_se": float(self.lambda_se_),
-                "period": float(self.period_),
+                "period": int(self.period_),
                 "verdict_statistic": self.verdict_statistic_}
+
+    @staticmethod
+    def _check_data():
+        return (_logistic_orbit(),)

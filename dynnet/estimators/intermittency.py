@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from ..base import check_array, check_int, check_option, check_scalar
-from .base import Estimator
+from .base import Estimator, _logistic_orbit
 
 __all__ = ["LaminarPhases", "smallest_period"]
 
@@ -144,12 +144,25 @@ class LaminarPhases(Estimator):
                              "non-empty iterable of integers >= 1")
         return sorted({int(p) for p in ps})
 
-    def fit(self, series):
-        """Find the laminar phases of ``series`` (shape (N,)); returns self.
+    def fit(self, data, *, map=None, steps=None):
+        """Find the laminar phases of a series; returns self.
 
-        An empty series raises ValueError.
+        Parameters
+        ----------
+        data : array_like, shape (N,)
+            The series (finite; an empty series raises ValueError, a constant
+            one is one laminar phase of period 1).
+        map, steps : None
+            Not used (TypeError if given).
+
+        Returns
+        -------
+        LaminarPhases
+            ``self``.
         """
-        x = check_array(self, "series", series, ndim=1)
+        self._no_map(map)
+        self._no_steps(steps)
+        x = check_array(self, "data (the series)", data, ndim=1)
         periods = self._check_periods()
         tol = check_scalar(self, "tol", self.tol, low=0.0)
         mode = check_option(self, "tol_mode", self.tol_mode, ["absolute", "relative"])
@@ -190,10 +203,22 @@ class LaminarPhases(Estimator):
         return self
 
     def summary(self):
+        """Headline numbers of the phases.
+
+        Returns
+        -------
+        dict
+            ``n_phases`` (int), ``laminar_fraction``, ``mean_laminar_length``,
+            ``mean_burst_length`` (NaN when there is none).
+        """
         self._check_fitted("phases_")
         lam = self.laminar_lengths_
         bur = self.burst_lengths_
-        return {"n_phases": float(self.phases_.shape[0]),
+        return {"n_phases": int(self.phases_.shape[0]),
                 "laminar_fraction": self.laminar_fraction_,
                 "mean_laminar_length": float(lam.mean()) if lam.size else float("nan"),
                 "mean_burst_length": float(bur.mean()) if bur.size else float("nan")}
+
+    @staticmethod
+    def _check_data():
+        return (_logistic_orbit(),)

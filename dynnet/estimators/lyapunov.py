@@ -1,32 +1,30 @@
-r"""Lyapunov exponents: the paper's finite network exponent and QR spectra.
+r"""The paper's finite network Lyapunov exponent of perturbed orbits.
 
-* :class:`FiniteLyapunov` fits :math:`\ln d(t)` of perturbed orbits
-  (Danovski, Soriano & Lacasa 2024, Eq. 3), per initial condition and pooled.
-* :class:`LyapunovSpectrum` runs the QR (Benettin) iteration of the tangent
-  map of any :class:`~dynnet.Map` that has a ``jacobian``; the tangent dynamics
-  are the wrapper :class:`TangentMap`.
-* :func:`jacobian_spectrum` gives the eigenvalues of one Jacobian and counts
-  those at 1 (the post-learning analysis).
+:class:`FiniteLyapunov` fits :math:`\ln d(t)` of perturbed orbits
+(Danovski, Soriano & Lacasa 2024, Eq. 3), per initial condition and pooled.
+Spectra (:class:`~dynnet.LyapunovSpectrum`, :func:`~dynnet.jacobian_spectrum`)
+are in :mod:`dynnet.estimators.spectrum`; the tangent dynamics
+(:class:`~dynnet.TangentMap`) in :mod:`dynnet.maps.tangent`.
 """
 
 from __future__ import annotations
 
 import numbers
 import warnings
-from collections import namedtuple
 
 import numpy as np
 
+from .._regression import best_window
 from ..base import as_seed_sequence, check_array, check_int, check_option, check_scalar
-from ..maps.base import DivergenceWarning, Map
 from .base import Estimator
 
-__all__ = ["FiniteLyapunov", "LyapunovSpectrum", "TangentMap", "jacobian_spectrum",
-           "JacobianSpectrum"]
+__all__ = ["FiniteLyapunov"]
+
+_LN10 = float(np.log(10.0))
 
 
 # ----------------------------------------------------------------------------
-# best-window least squares, vectorised over windows and curves
+# window grid and saturation
 # ----------------------------------------------------------------------------
 
 def _grid(owner, name, value, low):
@@ -102,62 +100,6 @@ def _saturation_index(y, bad, tol):
     return np.where(sat, s, last), sat
 
 
-def _best_window_fit(t, y, bad, win_a, win_b, limit):
-    """Least-squares line of each curve on every window; keep the best R^2.
-
-    Parameters
-    ----------
-    t : (T,) times
-    y : (T, N) curves (values at ``bad`` points are ignored)
-    bad : (T, N) bool, invalid points; a window containing one is skipped
-    win_a, win_b : (W,) record index windows ``[a, b)``, all with ``b <= T``
-    limit : (N,) last record index a window of curve ``n`` may include
-
-    Returns
-    -------
-    slope, r2 : (N,) of the best window (NaN when no window is valid)
-    best : (N,) index into the windows (-1 when none)
-    """
-    T, N = y.shape
-    tc = t - t.mean()
-    ok = ~bad
-    cnt = ok.sum(axis=0)
-    ymean = np.where(cnt > 0, np.where(ok, y, 0.0).sum(axis=0) / np.maximum(cnt, 1), 0.0)
-    yc = np.where(ok, y - ymean, 0.0)
-
-    def csum(a):
-        out = np.zeros((a.shape[0] + 1,) + a.shape[1:])
-        np.cumsum(a, axis=0, out=out[1:])
-        return out
-
-    Ct, Ctt = csum(tc), csum(tc * tc)
-    Cy, Cyy, Cty = csum(yc), csum(yc * yc), csum(tc[:, None] * yc)
-    Cbad = csum(bad.astype(np.int64))
-    n = (win_b - win_a).astype(np.float64)[:, None]
-    St = (Ct[win_b] - Ct[win_a])[:, None]
-    Stt = (Ctt[win_b] - Ctt[win_a])[:, None]
-    Sy = Cy[win_b] - Cy[win_a]
-    Syy = Cyy[win_b] - Cyy[win_a]
-    Sty = Cty[win_b] - Cty[win_a]
-    sxx = Stt - St * St / n
-    sxy = Sty - St * Sy / n
-    syy = Syy - Sy * Sy / n
-    slope = sxy / sxx
-    # rounding floor of syy: a flat curve has R^2 = 0, not rounding noise
-    floor = 64.0 * np.finfo(float).eps * np.maximum(np.abs(Cyy).max(axis=0), 1e-300)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r2 = np.where(syy > floor, sxy * sxy / (sxx * syy), 0.0)
-    r2 = np.clip(r2, 0.0, 1.0)
-    valid = ((Cbad[win_b] - Cbad[win_a]) == 0) & ((win_b - 1)[:, None] <= limit[None, :])
-    score = np.where(valid, r2, -np.inf)
-    best = score.argmax(axis=0)
-    cols = np.arange(N)
-    found = valid[best, cols]
-    out_slope = np.where(found, slope[best, cols], np.nan)
-    out_r2 = np.where(found, r2[best, cols], np.nan)
-    return out_slope, out_r2, np.where(found, best, -1)
-
-
 # ----------------------------------------------------------------------------
 # FiniteLyapunov
 # ----------------------------------------------------------------------------
@@ -183,12 +125,17 @@ class FiniteLyapunov(Estimator):
         \approx \operatorname{slope}_{t \in [t_1, t_2)} y_i(t).
 
     Every window of the grid ``t1 in starts``, ``t2 - t1 in lengths`` is
-    fitted (closed-form least squares from cumulative sums, vectorised over
-    windows and initial conditions) and the window of best :math:`R^2` is
-    kept. A fit counts (``kept_``) when :math:`R^2 >` ``r2_min`` and
-    :math:`\Lambda >` ``lambda_min``; the network maximal Lyapunov exponent is
-    the mean of the kept :math:`\Lambda_i`, with a bootstrap confidence
-    interval.
+    fitted (dynnet's one best-window fitter, vectorised over windows and
+    initial conditions; a flat window has :math:`R^2 = 0`) and the window of
+    best :math:`R^2` is kept. A fit counts (``kept_``) when :math:`R^2 >`
+    ``r2_min`` and :math:`\Lambda >` ``lambda_min``; the network maximal
+    Lyapunov exponent :math:`\lambda_\mathrm{nMLE}` (``exponent_``) is the
+    mean of the kept :math:`\Lambda_i`, with a bootstrap confidence interval.
+
+    Fit with ``fit(distances, steps=steps)``: ``distances`` is
+    :math:`d_{ij}(t)`, shape ``(T, n_init, n_pert)`` (or ``(T, n_init)``),
+    as a :class:`~dynnet.PerturbationStudy` records it, and ``steps`` the
+    time of each record (optional). It takes no ``map``.
 
     Parameters
     ----------
@@ -232,6 +179,9 @@ class FiniteLyapunov(Estimator):
 
     Attributes
     ----------
+    exponent_ : float
+        :math:`\lambda_\mathrm{nMLE}`, the mean of the kept exponents (the
+        same number as ``mle_``; NaN when none is kept).
     exponents_ : (n_init,) best-window slopes :math:`\Lambda_i` (NaN: no valid window)
     r2_ : (n_init,) their :math:`R^2`
     windows_ : (n_init, 2) the best window ``[t1, t2)`` as times of the
@@ -269,29 +219,16 @@ class FiniteLyapunov(Estimator):
     :math:`L(1) = \lim_t t^{-1}\ln\langle d(t)/d(0)\rangle \ge \lambda`
     (Jensen), instead of :math:`\lambda = \lim_t t^{-1}\langle \ln
     d(t)/d(0)\rangle`. How large the selection bias is depends on the grid
-    and on how long the growth phase lasts. On the logistic map at
-    :math:`r = 4` (:math:`\varepsilon = 10^{-12}`, 5 perturbations, 200
-    initial conditions, so saturation after about 40 steps):
-
-    * the fine grid ``starts=range(0, 31)``, ``lengths=range(10, 41)`` (961
-      windows, about 500 of them ending before saturation) gives 0.715-0.733
-      (0.733 and 0.715 with study seeds 0 and 1) instead of
-      :math:`\ln 2 = 0.693`;
-    * the default grid gives :math:`\ln 2` within 0.002 (0.692 and 0.693
-      with seeds 0 and 1, 0.6914-0.6948 over seeds 0-5): windows may not
-      run past saturation (~40 steps), so of its starts (steps of 5) and
-      lengths (>= 30) only 6-8 windows fit, starting at 0-10 and spanning
-      30-45 steps of the ~40-step growth phase (most often ``[0, 40)``); the
-      slope is then close to the total growth over the whole phase divided
-      by its duration, which leaves little room for selection.
-
-    So the default grid is not biased *on the logistic map*, but only
-    because its saturation limit leaves few windows; with longer growth
-    phases (smaller :math:`\varepsilon` or a smaller exponent) more windows
-    fit and the selection bias returns. ``pooled_mle_`` averages :math:`\ln d` over
-    every member before any selection, so fluctuations of the finite-time
-    exponents cancel and it converges to :math:`\lambda` (logistic:
-    :math:`\ln 2` within 0.02).
+    and on how long the growth phase lasts: windows may not run past
+    saturation, so a short growth phase leaves a coarse grid (the default:
+    starts in steps of 5, lengths of at least 30) only a few windows that span
+    most of the phase, whose slope is close to the total growth divided by
+    its duration and leaves little room for selection, while a fine grid or a
+    long growth phase (smaller :math:`\varepsilon`, a smaller exponent) lets
+    many windows fit and the selection bias grows. ``pooled_mle_`` averages
+    :math:`\ln d` over every member before any selection, so fluctuations of
+    the finite-time exponents cancel and it converges to :math:`\lambda`.
+    Both effects are measured on the logistic map in ``tests/test_lyapunov.py``.
 
     Invalid data are data: members whose distance is ever NaN/inf are dropped
     (``n_excluded_``; collapsed members: ``n_collapsed_``); a point whose
@@ -313,7 +250,7 @@ class FiniteLyapunov(Estimator):
 
     def __init__(self, starts=range(0, 101, 5), lengths=range(30, 101, 5), r2_min=0.9,
                  lambda_min=0.05, average="distance", n_boot=1000, ci=0.95, seed=0, every=1,
-                 saturation_tol=float(np.log(10.0))):
+                 saturation_tol=_LN10):
         self.starts = starts
         self.lengths = lengths
         self.r2_min = r2_min
@@ -354,30 +291,37 @@ class FiniteLyapunov(Estimator):
     def _curve_fit(self, steps, y, bad, tol):
         a, b, t1, t2 = self._windows(steps)
         limit, sat = _saturation_index(y, bad, tol)
-        slope, r2, best = _best_window_fit(steps, y, bad, a, b, limit)
+        fit = best_window(steps, np.where(bad, np.nan, y), a, b, limit=limit)
+        best = fit.index
         win = np.full((y.shape[1], 2), np.nan)
         found = best >= 0
         win[found, 0] = t1[best[found]]
         win[found, 1] = t2[best[found]]
-        return slope, r2, win, limit, sat
+        return fit.slope, fit.r2, win, limit, sat
 
     # ---- fitting -------------------------------------------------------
-    def fit(self, distances, steps=None):
+    def fit(self, data, *, map=None, steps=None):
         """Fit the exponents of a distance array.
 
         Parameters
         ----------
-        distances : array_like, shape (T, n_init, n_pert) or (T, n_init)
-            :math:`d_{ij}(t)` as recorded by :class:`~dynnet.PerturbationStudy`
-            (``result_["distance"]``, dims ``(step, init, pert)``).
+        data : array_like, shape (T, n_init, n_pert) or (T, n_init)
+            The distances :math:`d_{ij}(t)` as recorded by
+            :class:`~dynnet.PerturbationStudy` (``result_["distance"]``, dims
+            ``(step, init, pert)``).
+        map : None
+            Not used (TypeError if given).
         steps : array_like, shape (T,), optional
-            Time of each record (evenly spaced); default ``arange(T) * every``.
+            Time of each record (increasing, evenly spaced); default
+            ``arange(T) * every``.
 
         Returns
         -------
-        self
+        FiniteLyapunov
+            ``self``.
         """
-        d = check_array(self, "distances", distances, ndim=(2, 3), finite=False)
+        self._no_map(map)
+        d = check_array(self, "distances", data, ndim=(2, 3), finite=False)
         if d.ndim == 2:
             d = d[:, :, None]
         T, n_init, n_pert = d.shape
@@ -438,6 +382,7 @@ class FiniteLyapunov(Estimator):
         self.kept_fraction_ = float(kept.mean())
         ex = slope[kept]
         self.mle_ = float(ex.mean()) if ex.size else np.nan
+        self.exponent_ = self.mle_
         self.mle_std_ = float(ex.std(ddof=1)) if ex.size > 1 else np.nan
         if n_boot > 0 and ex.size > 0:
             rng = np.random.default_rng(as_seed_sequence(self.seed))
@@ -466,7 +411,21 @@ class FiniteLyapunov(Estimator):
         return self
 
     def fit_result(self, result, map=None):
-        """Fit from a :class:`~dynnet.PerturbationStudy` result (``distance``, ``step``)."""
+        """Fit from a :class:`~dynnet.PerturbationStudy` result.
+
+        Parameters
+        ----------
+        result : xarray.Dataset
+            With the variable ``distance`` ``(step, init, pert)`` and the
+            coordinate ``step``.
+        map : Map or None, default None
+            Not used.
+
+        Returns
+        -------
+        FiniteLyapunov
+            ``self``.
+        """
         if "distance" not in result:
             raise ValueError("FiniteLyapunov: the result has no 'distance' variable")
         da = result["distance"]
@@ -478,8 +437,18 @@ class FiniteLyapunov(Estimator):
         return self.fit(da.values, steps=np.asarray(result["step"].values, dtype=np.float64))
 
     def summary(self):
+        r"""Headline numbers of the fit.
+
+        Returns
+        -------
+        dict
+            ``exponent`` (:math:`\lambda_\mathrm{nMLE}`), ``mle`` (the same),
+            ``mle_std``, ``mle_ci_low``, ``mle_ci_high``, ``kept_fraction``,
+            ``pooled_mle``, ``pooled_r2``, ``n_excluded``, ``n_collapsed``.
+        """
         self._check_fitted("exponents_")
         return {
+            "exponent": self.exponent_,
             "mle": self.mle_,
             "mle_std": self.mle_std_,
             "mle_ci_low": float(self.mle_ci_[0]),
@@ -487,311 +456,20 @@ class FiniteLyapunov(Estimator):
             "kept_fraction": self.kept_fraction_,
             "pooled_mle": self.pooled_mle_,
             "pooled_r2": self.pooled_r2_,
-            "n_excluded": float(self.n_excluded_),
-            "n_collapsed": float(self.n_collapsed_),
+            "n_excluded": int(self.n_excluded_),
+            "n_collapsed": int(self.n_collapsed_),
         }
 
-
-# ----------------------------------------------------------------------------
-# tangent dynamics and the QR spectrum
-# ----------------------------------------------------------------------------
-
-class TangentMap(Map):
-    r"""Tangent dynamics of a map, as a wrapper: :math:`(x, Q) \mapsto (g(x), J(x)\,Q)`.
-
-    The state is ``x`` (the wrapped map's state, ``dim`` numbers) followed by
-    the ``k`` deviation vectors, the columns of ``Q`` ``(dim, k)``, flattened
-    row-major: ``dim * (1 + k)`` numbers. Any :class:`~dynnet.Map` that
-    implements ``jacobian(state)`` can be wrapped; nothing is subclassed.
-
-    Parameters
-    ----------
-    map : Map
-        The map; it must implement ``jacobian``.
-    k : int or None, default None
-        Number of deviation vectors (None: ``map.dim``).
-
-    Notes
-    -----
-    :meth:`step` evaluates one Jacobian per ensemble member (the Map
-    interface gives Jacobians of single states), so use it with small
-    ensembles; :class:`LyapunovSpectrum` uses :meth:`tangent_step` on one
-    orbit. The deviation vectors are not renormalised here.
-
-    References
-    ----------
-    DynamicalSystemsBase.jl, ``TangentDynamicalSystem`` (tangent_space.jl).
-    """
-
-    def __init__(self, map=None, k=None):
-        self.map = map
-        self.k = k
-
-    def _base(self):
-        m = self.map
-        if not isinstance(m, Map):
-            raise TypeError(f"TangentMap: parameter map={m!r} must be a dynnet Map")
-        if not m.has_jacobian:
-            raise NotImplementedError(
-                f"TangentMap: {type(m).__name__} does not implement jacobian(state); "
-                "tangent dynamics and Lyapunov spectra need it"
-            )
-        return m
-
-    def _k(self):
-        n = self._base()._dim()
-        if self.k is None:
-            return n
-        return check_int(self, "k", self.k, low=1, high=n)
-
-    @property
-    def dim(self):  # type: ignore[override]
-        m = self._base()
-        return m._dim() * (1 + self._k())
-
-    def tangent_step(self, x, Q):
-        """One step of the orbit ``x`` ``(dim,)`` and of the vectors ``Q`` ``(dim, k)``."""
-        m = self.map
-        J = m.jacobian(x)
-        return m.step(x[None, :])[0], J @ Q
-
-    def step(self, states):
-        m = self._base()
-        n, k = m._dim(), self._k()
-        out = np.empty_like(states)
-        for e in range(states.shape[0]):  # one Jacobian per member: see Notes
-            x1, Y = self.tangent_step(states[e, :n], states[e, n:].reshape(n, k))
-            out[e, :n] = x1
-            out[e, n:] = Y.ravel()
-        return out
-
-    def coordinate_groups(self):
-        n = self._base()._dim()
-        return {"all": np.arange(self.dim), "state": np.arange(n),
-                "vectors": np.arange(n, self.dim)}
+    @staticmethod
+    def _check_data():
+        """Synthetic distances (T=201, n_init=4, n_pert=3): exp(0.1 t) growth, saturating at 1."""
+        rng = np.random.default_rng(0)
+        t = np.arange(201.0)[:, None, None]
+        lam = 0.1 * (1.0 + 0.05 * rng.standard_normal((1, 4, 3)))
+        d = 1e-8 * np.exp(lam * t) * np.exp(0.02 * rng.standard_normal((201, 4, 3)))
+        return {"data": np.minimum(d, 1.0), "steps": np.arange(201.0)}
 
 
-class LyapunovSpectrum(Estimator):
-    r"""Lyapunov spectrum by QR iteration of the tangent map (Benettin et al.).
-
-    Along an orbit :math:`x_{t+1} = g(x_t)` the ``k`` deviation vectors are
-    propagated by the Jacobian and re-orthonormalised every ``m`` steps:
-
-    .. math::
-
-        J(x_{t+m-1})\cdots J(x_t)\, Q_t = Q_{t+m} R_t, \qquad
-        \lambda_i = \frac{1}{n}\sum_{\text{renorms}} \ln |(R_t)_{ii}|,
-
-    with :math:`n` the number of steps. Because :math:`\prod_i |R_{ii}| =
-    |\det J \cdots J|` for a full spectrum, :math:`\sum_i \lambda_i` is the
-    mean of :math:`\ln|\det J|` along the orbit exactly, up to rounding (for
-    Hénon: :math:`\ln b`).
-
-    Parameters
-    ----------
-    n_steps : int, default 10_000
-        Steps over which the exponents are averaged (a multiple of
-        ``renorm_every``).
-    n_transient : int, default 1_000
-        Steps run first, not counted: the orbit settles on the attractor and
-        the vectors align with the Lyapunov directions (they are propagated
-        and renormalised during the transient too).
-    k : int or None, default None
-        Number of exponents (None: all, ``map.dim``).
-    renorm_every : int, default 1
-        Steps between QR re-orthonormalisations.
-    tol : float or None, default None
-        An exponent is neutral when :math:`|\lambda_i| \le` tol. None: per
-        exponent, :math:`\max(3\,\mathrm{se}_i, 1/n)`, with
-        :math:`\mathrm{se}_i` the standard error from 20 blocks of the run
-        and :math:`1/n` one e-folding over the whole run.
-    record_every : int or None, default None
-        Steps between rows of ``convergence_`` (a multiple of
-        ``renorm_every``; None: about 1000 rows).
-
-    Attributes
-    ----------
-    exponents_ : (k,) per step, sorted in decreasing order (the QR order once
-        converged; ``convergence_`` and ``stderr_`` columns follow the same order)
-    convergence_ : (n_records, k) running estimate at ``record_steps_``
-    record_steps_ : (n_records,) steps (after the transient) of those rows
-    stderr_ : (k,) block standard errors
-    tol_ : (k,) the neutral tolerance used
-    n_neutral_ : number of exponents with :math:`|\lambda_i| \le` ``tol_``
-    cost_per_step_ : wall-clock seconds per step (tangent step + QR)
-    state_ : final state of the orbit
-
-    Notes
-    -----
-    The loop over time steps is inherent (one Jacobian per step); the work
-    inside a step is vectorised. A divergent orbit (non-finite state) gives
-    NaN exponents and a :class:`~dynnet.DivergenceWarning`.
-    For :class:`~dynnet.GradientDescentMap` the Jacobian is
-    :math:`I - \eta H` with the exact Hessian, so this is the exact spectrum
-    of the GD map.
-
-    References
-    ----------
-    G. Benettin, L. Galgani, A. Giorgilli, J.-M. Strelcyn, "Lyapunov
-    characteristic exponents for smooth dynamical systems and for
-    Hamiltonian systems; a method for computing all of them", Meccanica 15,
-    9 and 21 (1980).
-    K. Geist, U. Parlitz, W. Lauterborn, "Comparison of different methods for
-    computing Lyapunov exponents", Prog. Theor. Phys. 83, 875 (1990).
-    """
-
-    #: a wall-clock timing, the one result that differs between identical fits
-    _check_nondeterministic = ("cost_per_step_",)
-
-    def __init__(self, n_steps=10_000, n_transient=1_000, k=None, renorm_every=1, tol=None,
-                 record_every=None):
-        self.n_steps = n_steps
-        self.n_transient = n_transient
-        self.k = k
-        self.renorm_every = renorm_every
-        self.tol = tol
-        self.record_every = record_every
-
-    def fit(self, map, state):
-        """Run the QR iteration from ``state`` ``(dim,)``; returns self."""
-        import time
-
-        tangent = TangentMap(map=map, k=self.k)
-        m = tangent._base()
-        n = m._dim()
-        k = tangent._k()
-        x = m.check_state(state)
-        n_steps = check_int(self, "n_steps", self.n_steps, low=1)
-        n_tr = check_int(self, "n_transient", self.n_transient, low=0)
-        every = check_int(self, "renorm_every", self.renorm_every, low=1)
-        if n_steps % every:
-            raise ValueError(
-                f"LyapunovSpectrum: parameter n_steps={n_steps} must be a multiple of "
-                f"renorm_every={every}"
-            )
-        n_ren = n_steps // every
-        if self.record_every is None:
-            rec = every * max(1, -(-n_ren // 1000))
-        else:
-            rec = check_int(self, "record_every", self.record_every, low=1)
-            if rec % every:
-                raise ValueError(
-                    f"LyapunovSpectrum: parameter record_every={rec} must be a multiple of "
-                    f"renorm_every={every}"
-                )
-        if self.tol is not None:
-            tol = check_scalar(self, "tol", self.tol, low=0.0)
-
-        Q = np.eye(n, k)
-        logs = np.empty((n_ren, k))
-        diverged = False
-        t0 = time.perf_counter()
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            # transient: orbit and vectors, renormalised, not counted
-            for s in range(n_tr):
-                x, Q = tangent.tangent_step(x, Q)
-                if not np.all(np.isfinite(x)) or not np.all(np.isfinite(Q)):
-                    diverged = True
-                    break
-                if (s + 1) % every == 0 or s == n_tr - 1:
-                    Q, _ = np.linalg.qr(Q)
-            done = 0
-            if not diverged:
-                for r in range(n_ren):
-                    for _ in range(every):
-                        x, Q = tangent.tangent_step(x, Q)
-                        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(Q))):
-                            diverged = True
-                            break
-                    if diverged:
-                        break
-                    Q, R = np.linalg.qr(Q)
-                    logs[r] = np.log(np.abs(np.diagonal(R)))
-                    done += 1
-        t_end = time.perf_counter()
-        self.cost_per_step_ = (t_end - t0) / max(1, n_tr + done * every)
-        self.state_ = x
-        if diverged:
-            warnings.warn(
-                f"LyapunovSpectrum: the orbit of {type(m).__name__} diverged (non-finite "
-                "state or vectors); exponents are NaN",
-                DivergenceWarning, stacklevel=2,
-            )
-            logs[:] = np.nan
-        # QR order is the order of growth once converged; sort to make it so
-        exps = logs.sum(axis=0) / n_steps
-        order = np.argsort(-exps, kind="stable") if not diverged else np.arange(k)
-        logs = logs[:, order]
-        self.exponents_ = exps[order]
-        cum = np.cumsum(logs, axis=0)
-        per = rec // every
-        rows = np.arange(per - 1, n_ren, per)
-        self.record_steps_ = (rows + 1) * every
-        self.convergence_ = cum[rows] / self.record_steps_[:, None]
-        nb = min(20, n_ren)
-        if nb >= 2:
-            blocks = np.array([b.sum(axis=0) / (b.shape[0] * every)
-                               for b in np.array_split(logs, nb, axis=0)])
-            self.stderr_ = blocks.std(axis=0, ddof=1) / np.sqrt(nb)
-        else:
-            self.stderr_ = np.full(k, np.nan)
-        if self.tol is None:
-            self.tol_ = np.maximum(3.0 * np.nan_to_num(self.stderr_, nan=0.0), 1.0 / n_steps)
-        else:
-            self.tol_ = np.full(k, tol)
-        self.n_neutral_ = int(np.sum(np.abs(self.exponents_) <= self.tol_))
-        return self
-
-    def summary(self):
-        self._check_fitted("exponents_")
-        out = {f"lambda_{i + 1}": float(v) for i, v in enumerate(self.exponents_[:3])}
-        out["sum"] = float(np.sum(self.exponents_))
-        out["n_neutral"] = float(self.n_neutral_)
-        out["cost_per_step"] = float(self.cost_per_step_)
-        return out
-
-
-JacobianSpectrum = namedtuple("JacobianSpectrum", ["eigenvalues", "n_unit", "tol"])
-JacobianSpectrum.__doc__ = """Eigenvalues of a Jacobian, sorted by decreasing modulus, and how many sit at 1.
-
-Fields: ``eigenvalues`` (dim,) (real when the Jacobian is symmetric, complex
-otherwise), ``n_unit`` (eigenvalues with :math:`|\\mu - 1| \\le` tol), ``tol``."""
-
-
-def jacobian_spectrum(map, state, tol=1e-6):
-    r"""Eigenvalues of the Jacobian of one step at ``state``, by decreasing modulus.
-
-    After learning, the GD map's Jacobian :math:`J = I - \eta H` has many
-    eigenvalues at 1 if minima are flat manifolds (the paper's conjecture,
-    section 3.2); ``n_unit`` counts the :math:`\mu` with
-    :math:`|\mu - 1| \le` ``tol``.
-
-    Parameters
-    ----------
-    map : Map with ``jacobian``
-    state : array_like, shape (dim,)
-    tol : float, default 1e-6
-
-    Returns
-    -------
-    JacobianSpectrum
-        ``(eigenvalues, n_unit, tol)``; a symmetric Jacobian (as for
-        :class:`~dynnet.GradientDescentMap`) gets real eigenvalues from
-        ``eigvalsh``.
-    """
-    tol = check_scalar(None, "tol", tol, low=0.0)
-    if not isinstance(map, Map) or not map.has_jacobian:
-        raise NotImplementedError(
-            f"jacobian_spectrum: {type(map).__name__} does not implement jacobian(state)"
-        )
-    J = np.asarray(map.jacobian(map.check_state(state)), dtype=np.float64)
-    scale = max(1.0, float(np.abs(J).max()))
-    if np.allclose(J, J.T, rtol=0.0, atol=1e-12 * scale):
-        ev = np.linalg.eigvalsh(0.5 * (J + J.T))
-    else:
-        ev = np.linalg.eigvals(J)
-        if np.all(np.abs(ev.imag) <= 1e-14 * scale):
-            ev = ev.real
-    ev = ev[np.argsort(-np.abs(ev), kind="stable")]
-    n_unit = int(np.sum(np.abs(ev - 1.0) <= tol))
-    return JacobianSpectrum(ev, n_unit, tol)
+# temporary, until the studies import them from their new modules (no shim at the end)
+from ..maps.tangent import TangentMap  # noqa: E402, F401
+from .spectrum import JacobianSpectrum, LyapunovSpectrum, jacobian_spectrum  # noqa: E402, F401

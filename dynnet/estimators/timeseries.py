@@ -8,6 +8,15 @@ null band from shuffled copies of the series.
 
 Neighbour searches use :class:`scipy.spatial.cKDTree`, so the cost is
 :math:`O(N \log N)` in the series length, never all pairs.
+
+Units. :class:`Rosenstein` and :class:`ShuffledAutocorrelation` standardise
+the series first (:math:`(x - \bar x)/s`), so their answers do not depend
+on its scale or offset and never overflow. :class:`Kantz` keeps the series'
+own units, because its ``radius`` is given in them (the paper's 5e-5 on the
+raw loss); it computes on the series divided by a power of two (an exact
+rescaling, radius alike), so it does not overflow either, and it is exactly
+invariant under ``x -> c x, radius -> c radius``. All three reject a
+constant or non-finite series with a ValueError.
 """
 
 from __future__ import annotations
@@ -16,11 +25,11 @@ import warnings
 
 import numba
 import numpy as np
-from scipy import stats
 from scipy.spatial import cKDTree
 
+from .._regression import best_window, ols
 from ..base import as_seed_sequence, check_array, check_int, check_option, check_scalar
-from .base import Estimator
+from .base import Estimator, _logistic_orbit
 
 __all__ = ["Kantz", "Rosenstein", "ShuffledAutocorrelation", "delay_embed"]
 
@@ -56,81 +65,30 @@ def delay_embed(series, dim=1, delay=1):
     return win[:, ::delay]
 
 
-def _best_r2_fit(logd, start, m_min, m_max):
-    """Best-R^2 line through ``logd[:, start:m+1]`` over ``m`` in [m_min, m_max].
+def _pow2_scale(x):
+    """``(x / 2**k, k)`` with ``2**k`` the power of two just above ``max|x|``: an exact rescaling
+    (no rounding) that keeps every difference of the series finite."""
+    top = float(np.max(np.abs(x)))
+    k = int(np.frexp(top)[1]) if top > 0 else 0
+    return np.ldexp(x, -k), k
 
-    Vectorised over rows and window ends with cumulative sums. Windows that
-    contain a non-finite value are skipped. Returns slope, intercept, r2, m per
-    row (NaN / -1 where no window is usable).
+
+def _standardise(x):
+    """``(x - mean) / std`` of a non-constant finite series, computed without overflow."""
+    xs, _ = _pow2_scale(x)
+    z = xs - xs.mean()
+    return z / np.sqrt(np.mean(z * z))
+
+
+def _check_series(owner, data, why):
+    """``data`` as a finite, non-constant 1-D float64 array, or a ValueError naming ``owner``.
+
+    ``why`` says what a constant series makes undefined.
     """
-    y = np.atleast_2d(logd)[:, start:m_max + 1]
-    R, L = y.shape
-    finite = np.isfinite(y)
-    # centre each row on its first finite value to keep the sums well conditioned
-    ref = np.where(finite.any(axis=1), np.nanmax(np.where(finite, y, -np.inf), axis=1), 0.0)
-    yc = np.where(finite, y - ref[:, None], 0.0)
-    x = np.arange(L, dtype=np.float64)
-    c = np.arange(1, L + 1, dtype=np.float64)
-    Sx = np.cumsum(x)
-    Sxx = np.cumsum(x * x)
-    Sy = np.cumsum(yc, axis=1)
-    Syy = np.cumsum(yc * yc, axis=1)
-    Sxy = np.cumsum(yc * x, axis=1)
-    nbad = np.cumsum(~finite, axis=1)
-    vx = c * Sxx - Sx * Sx                       # (L,)
-    vy = c * Syy - Sy * Sy                       # (R, L)
-    cxy = c * Sxy - Sx * Sy
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = cxy / vx
-        # rounding can push R^2 a few ulp past 1 (or below 0): clip to [0, 1]
-        r2 = np.clip(cxy * cxy / (vx * vy), 0.0, 1.0)
-    ends = np.arange(L) + start                  # window end m for each column
-    usable = (ends >= m_min) & (nbad == 0) & (vx > 0)
-    r2 = np.where(usable & np.isfinite(r2), r2, -np.inf)
-    # a perfectly flat window (vy == 0) is a line with R^2 = 1 only if slope == 0;
-    # report it as R^2 = 0 (no linear trend to explain)
-    r2 = np.where(usable & (vy <= 0), 0.0, r2)
-    best = np.argmax(r2, axis=1)
-    rows = np.arange(R)
-    ok = np.isfinite(r2[rows, best])
-    b = np.where(ok, slope[rows, best], np.nan)
-    b = np.where(ok & (vy[rows, best] <= 0), 0.0, b)
-    a = np.where(ok, (Sy[rows, best] - b * Sx[best]) / c[best] + ref - b * start, np.nan)
-    r2b = np.where(ok, r2[rows, best], np.nan)
-    m = np.where(ok, ends[best], -1)
-    return b, a, r2b, m
-
-
-def _slope_pvalue(logd, start, n_points, alternative="greater"):
-    """OLS slope and its p-value over ``logd[:, start:start+n_points]`` (vectorised).
-
-    The t statistic ``slope / se(slope)`` with ``n_points - 2`` degrees of
-    freedom, as :func:`scipy.stats.linregress`. Rows with a non-finite value in
-    the window get NaN.
-    """
-    y = np.atleast_2d(logd)[:, start:start + n_points]
-    k = y.shape[1]
-    x = np.arange(k, dtype=np.float64)
-    xc = x - x.mean()
-    sxx = float(xc @ xc)
-    yc = y - y.mean(axis=1, keepdims=True)
-    slope = (yc @ xc) / sxx
-    resid = yc - slope[:, None] * xc
-    sse = np.sum(resid * resid, axis=1)
-    df = k - 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se = np.sqrt(sse / df / sxx)
-        t = slope / se
-    # a perfect line: t = +-inf; an exactly flat series: no evidence (t = 0)
-    t = np.where((se == 0) & (slope == 0), 0.0, t)
-    if alternative == "greater":
-        p = stats.t.sf(t, df)
-    elif alternative == "less":
-        p = stats.t.cdf(t, df)
-    else:
-        p = 2.0 * stats.t.sf(np.abs(t), df)
-    bad = ~np.all(np.isfinite(y), axis=1)
-    return np.where(bad, np.nan, slope), np.where(bad, np.nan, p)
+    x = check_array(owner, "data (the series)", data, ndim=1)
+    if x.size and np.all(x == x[0]):
+        raise ValueError(f"{type(owner).__name__}: the series is constant ({float(x[0])!r}); {why}")
+    return x
 
 
 @numba.njit(cache=True, nogil=True)
@@ -162,8 +120,13 @@ def _kantz_sums(emb, t0, t1, ref, n_ref, n_steps, log_mode):  # pragma: no cover
 class _DivergenceEstimator(Estimator):
     """Shared validation, sampling and fitting of Kantz and Rosenstein."""
 
-    def _validate(self, series):
-        x = check_array(self, "series", series, ndim=1)
+    _constant = ("every pair of points is at distance 0, so the divergence of neighbours "
+                 "and its exponent are undefined")
+
+    def _validate(self, data, map, steps):
+        self._no_map(map)
+        self._no_steps(steps)
+        x = _check_series(self, data, self._constant)
         dim = check_int(self, "dim", self.dim, low=1)
         delay = check_int(self, "delay", self.delay, low=1)
         n_steps = check_int(self, "n_steps", self.n_steps, low=2)
@@ -187,14 +150,12 @@ class _DivergenceEstimator(Estimator):
                 f"transient={transient}) is too short for dim={dim}, delay={delay}, "
                 f"n_steps={n_steps}, min_tsep={min_tsep}"
             )
-        if np.ptp(x) == 0:
+        if np.all(x == x[0]):
             raise ValueError(
                 f"{type(self).__name__}: the series (after transient={transient}) is "
-                f"constant ({float(x[0])!r}); every pair of points is at distance 0, so the "
-                "divergence of neighbours and its exponent are undefined"
+                f"constant ({float(x[0])!r}); {self._constant}"
             )
-        emb = np.ascontiguousarray(delay_embed(x, dim, delay))
-        return x, emb, n_usable, n_steps, min_fit, n_sig, min_tsep, alpha
+        return x, n_usable, n_steps, min_fit, n_sig, min_tsep, alpha
 
     def _sample_refs(self, n_usable):
         if self.n_ref is None or self.n_ref >= n_usable:
@@ -202,21 +163,46 @@ class _DivergenceEstimator(Estimator):
         rng = np.random.default_rng(as_seed_sequence(self.seed))
         return np.sort(rng.choice(n_usable, size=int(self.n_ref), replace=False))
 
+    @staticmethod
+    def _fit_rows(curves, min_fit, n_steps, n_sig, alternative):
+        """Best-R^2 slope on n = 1..m (m in min_fit..n_steps) and the n = 1..n_sig p-value.
+
+        ``curves`` (R, n_steps + 1); returns slope, intercept, r2, m, p per row.
+        """
+        n = np.arange(n_steps + 1, dtype=np.float64)
+        stops = np.arange(min_fit, n_steps + 1) + 1
+        fit = best_window(n, curves.T, np.ones_like(stops), stops)
+        m = np.where(fit.index >= 0, stops[np.maximum(fit.index, 0)] - 1, -1)
+        p = ols(n[1:1 + n_sig], curves[:, 1:1 + n_sig]).pvalue(alternative)
+        return fit.slope, fit.intercept, fit.r2, m, p
+
     def _fit_curve(self, divergence, min_fit, n_steps, n_sig, alpha):
-        b, a, r2, m = _best_r2_fit(divergence[None, :], 1, min_fit, n_steps)
+        b, a, r2, m, p = self._fit_rows(divergence[None, :], min_fit, n_steps, n_sig,
+                                        self.alternative)
         self.exponent_ = float(b[0])
         self.intercept_ = float(a[0])
         self.r2_ = float(r2[0])
         self.fit_range_ = (1, int(m[0]))
-        _, p = _slope_pvalue(divergence[None, :], 1, n_sig, self.alternative)
         self.pvalue_ = float(p[0])
         self.significant_ = bool(np.isfinite(p[0]) and p[0] < alpha)
 
     def summary(self):
+        """Headline numbers of the fit.
+
+        Returns
+        -------
+        dict
+            ``exponent``, ``r2``, ``pvalue``, ``significant`` (bool), ``fit_end``
+            (int, the last :math:`n` of the fit region; -1 when none).
+        """
         self._check_fitted("exponent_")
         return {"exponent": self.exponent_, "r2": self.r2_, "pvalue": self.pvalue_,
-                "significant": float(self.significant_),
-                "fit_end": float(self.fit_range_[1])}
+                "significant": bool(self.significant_),
+                "fit_end": int(self.fit_range_[1])}
+
+    @staticmethod
+    def _check_data():
+        return (_logistic_orbit(),)
 
 
 # ----------------------------------------------------------------------------
@@ -337,22 +323,19 @@ class Kantz(_DivergenceEstimator):
 
     Notes
     -----
-    A constant series (after the transient) raises ValueError: every pair of
-    points is at distance 0 and no divergence can be measured (the same in
-    :class:`Rosenstein`).
+    Fit with ``fit(series)`` (no ``map``, no ``steps``: time is counted in
+    samples). The series stays in its own units (``radius`` is in them);
+    see the module notes. A constant series (after the transient) raises
+    ValueError: every pair of points is at distance 0 and no divergence can
+    be measured (the same in :class:`Rosenstein`).
 
-    On the logistic map at r = 4 (exponent ln 2) 10^4 points give ln 2
-    within 0.05 both with the paper's ``radius=5e-5`` (about 2 neighbours per
-    point; a third of the reference points have none, but the linear region is
-    long) and with ``radius=1e-3`` (about 37 neighbours, saturation near
-    n = 10).
-
-    Bias: averaging the *distance* over the neighbourhood before the log
-    (Jensen's inequality, :math:`\ln\langle d\rangle \ge \langle\ln d\rangle`)
-    measures a generalised exponent slightly above :math:`\lambda` when the
-    local stretching varies across the neighbourhood, more so for a larger
-    radius: on 5000 logistic points ``radius=1e-3`` gives about
-    :math:`\ln 2 + 0.007`. ``average="log"`` removes that bias.
+    With the paper's small radius many reference points may have no
+    neighbour at all; the estimate then rests on the others (see
+    ``radius``). Bias: averaging the *distance* over the neighbourhood before
+    the log (Jensen's inequality, :math:`\ln\langle d\rangle \ge \langle\ln
+    d\rangle`) measures a generalised exponent slightly above :math:`\lambda`
+    when the local stretching varies across the neighbourhood, more so for a
+    larger radius; ``average="log"`` removes that bias.
 
     References
     ----------
@@ -379,16 +362,33 @@ class Kantz(_DivergenceEstimator):
         self.transient = transient
         self.seed = seed
 
-    def fit(self, series):
-        """Estimate the exponent of ``series`` (shape (N,)); returns self."""
-        x, emb, n_usable, n_steps, min_fit, n_sig, min_tsep, alpha = self._validate(series)
+    def fit(self, data, *, map=None, steps=None):
+        """Estimate the exponent of a series; returns self.
+
+        Parameters
+        ----------
+        data : array_like, shape (N,)
+            The series, finite and not constant, in the units of ``radius``.
+        map, steps : None
+            Not used (TypeError if given).
+
+        Returns
+        -------
+        Kantz
+            ``self``.
+        """
+        x, n_usable, n_steps, min_fit, n_sig, min_tsep, alpha = self._validate(data, map, steps)
         radius = check_scalar(self, "radius", self.radius, low=0.0, low_open=True)
         average = check_option(self, "average", self.average, ["distance", "log"])
+        # an exact rescaling by a power of two (radius alike): no difference overflows
+        xs, k = _pow2_scale(x)
+        r_s = float(np.ldexp(radius, -k))
+        emb = np.ascontiguousarray(delay_embed(xs, int(self.dim), int(self.delay)))
         refs = self._sample_refs(n_usable)
         cand = emb[:n_usable]
         tree_all = cKDTree(cand)
         tree_ref = cKDTree(cand[refs])
-        pairs = tree_ref.sparse_distance_matrix(tree_all, radius, p=np.inf,
+        pairs = tree_ref.sparse_distance_matrix(tree_all, r_s, p=np.inf,
                                                 output_type="ndarray")
         i = pairs["i"].astype(np.int64)
         j = pairs["j"].astype(np.int64)
@@ -409,26 +409,30 @@ class Kantz(_DivergenceEstimator):
         if frac < 0.1:
             warnings.warn(
                 f"Kantz: only {int(has.sum())} of {n_r} reference points ({frac:.1%}) have "
-                f"a neighbour within radius={radius:g} (the series spans {np.ptp(x):.3g}); "
+                f"a neighbour within radius={radius:g} (the series spans "
+                f"{float(np.ldexp(np.ptp(xs), k)):.3g}); "
                 "the divergence curve is "
                 + ("empty and exponent_ is NaN" if not has.any() else
                    "an average over few points")
                 + ". radius is absolute: choose it against the scale of the series",
                 RuntimeWarning, stacklevel=2,
             )
+        # slopes are fitted on the rescaled logs (so they are bitwise invariant under a
+        # power-of-two rescaling); the reported curves are in the series' units
+        off = k * np.log(2.0)
         self.reference_times_ = refs
         self.n_neighbors_ = counts
-        self.divergence_per_ref_ = logd
+        self.divergence_per_ref_ = logd + off
         if has.any():
             with np.errstate(all="ignore"):
                 div = np.nanmean(logd[has], axis=0) if np.isfinite(logd[has]).any() else \
                     np.full(n_steps + 1, np.nan)
         else:
             div = np.full(n_steps + 1, np.nan)
-        self.divergence_ = div
         self._fit_curve(div, min_fit, n_steps, n_sig, alpha)
-        b, _, r2, _ = _best_r2_fit(logd, 1, min_fit, n_steps)
-        _, p = _slope_pvalue(logd, 1, n_sig, self.alternative)
+        self.divergence_ = div + off
+        self.intercept_ += off
+        b, _, r2, _, p = self._fit_rows(logd, min_fit, n_steps, n_sig, self.alternative)
         self.exponents_per_ref_ = b
         self.r2_per_ref_ = r2
         self.pvalues_per_ref_ = p
@@ -438,6 +442,14 @@ class Kantz(_DivergenceEstimator):
         return self
 
     def summary(self):
+        """Headline numbers: those of :class:`Rosenstein` and the per-reference statistics.
+
+        Returns
+        -------
+        dict
+            ``exponent``, ``r2``, ``pvalue``, ``significant``, ``fit_end``,
+            ``significant_fraction``, ``mean_neighbors``.
+        """
         out = super().summary()
         out["significant_fraction"] = self.significant_fraction_
         out["mean_neighbors"] = float(self.n_neighbors_.mean())
@@ -466,6 +478,13 @@ class Rosenstein(_DivergenceEstimator):
     linear region, chosen as in :class:`Kantz`: :math:`n = 1..m`,
     :math:`m \in` ``min_fit .. n_steps``, best :math:`R^2`. Significance: OLS
     slope p-value on :math:`n = 1..` ``n_sig`` below ``alpha``.
+
+    Fit with ``fit(series)`` (no ``map``, no ``steps``). The series (after
+    the transient) is standardised first, :math:`(x - \bar x)/s`, so the
+    delay vectors, ``divergence_`` and ``intercept_`` are in units of its
+    standard deviation and every result is invariant under
+    :math:`x \to a + c\,x` (:math:`c \ne 0`), free of overflow. A constant
+    or non-finite series raises ValueError.
 
     Parameters
     ----------
@@ -524,9 +543,23 @@ class Rosenstein(_DivergenceEstimator):
         self.transient = transient
         self.seed = seed
 
-    def fit(self, series):
-        """Estimate the exponent of ``series`` (shape (N,)); returns self."""
-        x, emb, n_usable, n_steps, min_fit, n_sig, min_tsep, alpha = self._validate(series)
+    def fit(self, data, *, map=None, steps=None):
+        """Estimate the exponent of a series; returns self.
+
+        Parameters
+        ----------
+        data : array_like, shape (N,)
+            The series, finite and not constant (any units: it is standardised).
+        map, steps : None
+            Not used (TypeError if given).
+
+        Returns
+        -------
+        Rosenstein
+            ``self``.
+        """
+        x, n_usable, n_steps, min_fit, n_sig, min_tsep, alpha = self._validate(data, map, steps)
+        emb = np.ascontiguousarray(delay_embed(_standardise(x), int(self.dim), int(self.delay)))
         refs = self._sample_refs(n_usable)
         cand = emb[:n_usable]
         tree = cKDTree(cand)
@@ -582,19 +615,37 @@ class ShuffledAutocorrelation(Estimator):
     is compared, lag by lag, with its distribution over ``n_shuffles`` random
     permutations of the series (which keep the marginal distribution and
     destroy the temporal order). The band is the pair of ``quantiles``
-    (0.03, 0.97) per lag, as in the paper; a lag is significant when
-    :math:`\rho(k)` falls outside it, so an iid series has about 6 % of its
-    lags outside. The shuffled ACFs are computed together with one batched FFT.
-    A Ljung-Box test up to lag K is reported alongside.
+    (0.03, 0.97) per lag, as in the paper; a lag lies outside when
+    :math:`\rho(k)` falls outside the band (``significant_lags_``), so each
+    lag of an iid series is outside with probability about 6 %. The shuffled
+    ACFs are computed together with one batched FFT. A Ljung-Box test up to
+    lag K is reported alongside.
+
+    **The test** (``significant_``, ``pvalue_``): with :math:`K` lags, an iid
+    series has some lag outside a per-lag band most of the time
+    (:math:`1 - 0.94^{50} \approx 0.95` for the defaults), so "any lag
+    outside" is no test of level ``alpha``. The statistic is instead the
+    number :math:`C` of lags outside the band, and its null distribution is
+    that of the same count over the shuffled ACFs (a permutation test):
+    :math:`p = (1 + \#\{s : C_s \ge C\}) / (1 + n_\mathrm{shuffles})`,
+    and ``significant_`` is :math:`p <` ``alpha``: the series has more lags
+    outside the band than a shuffled series would.
+
+    Fit with ``fit(series)`` (no ``map``, no ``steps``). The series is
+    standardised first, :math:`(x - \bar x)/s`, so every result is invariant
+    under :math:`x \to a + c\,x` (:math:`c \ne 0`) and free of overflow. A
+    constant or non-finite series raises ValueError.
 
     Parameters
     ----------
     max_lag : int, default 50
         Largest lag K.
     n_shuffles : int, default 1000
-        Number of shuffles for the band.
+        Number of shuffles for the band and the null count.
     quantiles : tuple of float, default (0.03, 0.97)
         Lower and upper band quantiles.
+    alpha : float, default 0.05
+        Level of the count test.
     seed : int, Generator, SeedSequence or None, default 0
         Seed of the shuffles.
 
@@ -604,12 +655,18 @@ class ShuffledAutocorrelation(Estimator):
         :math:`\rho(0..K)`, with :math:`\rho(0) = 1`.
     band_ : ndarray, shape (2, max_lag + 1)
         Lower and upper band edges per lag.
+    null_acf_ : ndarray, shape (n_shuffles, max_lag + 1)
+        The shuffled ACFs.
     outside_ : ndarray of bool, shape (max_lag + 1,)
         Lags outside the band (lag 0 is never counted).
-    significant_ : ndarray of int
+    significant_lags_ : ndarray of int
         The lags outside the band.
     fraction_outside_ : float
-        ``len(significant_) / max_lag``.
+        ``len(significant_lags_) / max_lag``.
+    pvalue_ : float
+        p-value of the count test.
+    significant_ : bool
+        ``pvalue_ < alpha``: the test rejected "no temporal order".
     ljung_box_pvalue_ : float
         Ljung-Box p-value at lag K (``statsmodels.stats.diagnostic.acorr_ljungbox``).
 
@@ -619,22 +676,42 @@ class ShuffledAutocorrelation(Estimator):
     Wiley (2008), ch. 2 (ACF) and sec. 8.2.2 (Ljung-Box).
     G. M. Ljung and G. E. P. Box, "On a measure of lack of fit in time series
     models", Biometrika 65, 297 (1978).
+    P. Good, *Permutation, Parametric, and Bootstrap Tests of Hypotheses*,
+    3rd ed., Springer (2005), ch. 3.
     """
 
-    def __init__(self, max_lag=50, n_shuffles=1000, quantiles=(0.03, 0.97), seed=0):
+    def __init__(self, max_lag=50, n_shuffles=1000, quantiles=(0.03, 0.97), alpha=0.05, seed=0):
         self.max_lag = max_lag
         self.n_shuffles = n_shuffles
         self.quantiles = quantiles
+        self.alpha = alpha
         self.seed = seed
 
-    def fit(self, series):
-        """Compute the ACF, its shuffled band and the Ljung-Box p-value; returns self."""
+    def fit(self, data, *, map=None, steps=None):
+        """Compute the ACF, its shuffled band, the count test and the Ljung-Box p-value.
+
+        Parameters
+        ----------
+        data : array_like, shape (N,)
+            The series, finite and not constant (any units: it is standardised).
+        map, steps : None
+            Not used (TypeError if given).
+
+        Returns
+        -------
+        ShuffledAutocorrelation
+            ``self``.
+        """
         from statsmodels.stats.diagnostic import acorr_ljungbox
         from statsmodels.tsa.stattools import acf
 
-        x = check_array(self, "series", series, ndim=1)
+        self._no_map(map)
+        self._no_steps(steps)
+        x = _check_series(self, data, "its ACF is undefined")
         max_lag = check_int(self, "max_lag", self.max_lag, low=1)
         n_sh = check_int(self, "n_shuffles", self.n_shuffles, low=1)
+        alpha = check_scalar(self, "alpha", self.alpha, low=0.0, high=1.0, low_open=True,
+                             high_open=True)
         try:
             lo, hi = (float(q) for q in self.quantiles)
         except (TypeError, ValueError):
@@ -647,30 +724,47 @@ class ShuffledAutocorrelation(Estimator):
         if n <= max_lag + 1:
             raise ValueError(f"ShuffledAutocorrelation: the series (length {n}) must be longer "
                              f"than max_lag + 1 = {max_lag + 1}")
-        if np.ptp(x) == 0:
-            raise ValueError("ShuffledAutocorrelation: the series is constant; its ACF is undefined")
-        self.acf_ = np.asarray(acf(x, nlags=max_lag, fft=True), dtype=np.float64)
+        z = _standardise(x)
+        self.acf_ = np.asarray(acf(z, nlags=max_lag, fft=True), dtype=np.float64)
         rng = np.random.default_rng(as_seed_sequence(self.seed))
         # chunks of about 32 MB of shuffled rows
         chunk = max(1, min(n_sh, (1 << 22) // n))
         null = np.empty((n_sh, max_lag + 1))
         for s in range(0, n_sh, chunk):
             b = min(chunk, n_sh - s)
-            rows = rng.permuted(np.broadcast_to(x, (b, n)), axis=1)
+            rows = rng.permuted(np.broadcast_to(z, (b, n)), axis=1)
             null[s:s + b] = _batched_acf(rows, max_lag)
         self.null_acf_ = null
         self.band_ = np.quantile(null, [lo, hi], axis=0)
         out = (self.acf_ < self.band_[0]) | (self.acf_ > self.band_[1])
         out[0] = False
         self.outside_ = out
-        self.significant_ = np.flatnonzero(out)
+        self.significant_lags_ = np.flatnonzero(out)
         self.fraction_outside_ = float(out[1:].mean())
-        lb = acorr_ljungbox(x, lags=[max_lag], return_df=True)
+        null_out = (null[:, 1:] < self.band_[0, 1:]) | (null[:, 1:] > self.band_[1, 1:])
+        count = int(out[1:].sum())
+        self.pvalue_ = float((1 + np.sum(null_out.sum(axis=1) >= count)) / (1 + n_sh))
+        self.significant_ = bool(self.pvalue_ < alpha)
+        lb = acorr_ljungbox(z, lags=[max_lag], return_df=True)
         self.ljung_box_pvalue_ = float(lb["lb_pvalue"].iloc[0])
         return self
 
     def summary(self):
+        """Headline numbers of the fit.
+
+        Returns
+        -------
+        dict
+            ``significant`` (bool), ``pvalue``, ``n_significant_lags`` (int),
+            ``fraction_outside``, ``ljung_box_pvalue``.
+        """
         self._check_fitted("acf_")
-        return {"fraction_outside": self.fraction_outside_,
-                "n_significant": float(self.significant_.size),
+        return {"significant": self.significant_,
+                "pvalue": self.pvalue_,
+                "n_significant_lags": int(self.significant_lags_.size),
+                "fraction_outside": self.fraction_outside_,
                 "ljung_box_pvalue": self.ljung_box_pvalue_}
+
+    @staticmethod
+    def _check_data():
+        return (_logistic_orbit(),)

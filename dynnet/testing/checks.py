@@ -6,16 +6,24 @@ dynnet's contract. The individual checks are plain functions
 ``check(obj)`` listed by :func:`map_checks` & co., so :func:`parametrize_with_checks`
 can turn them into one pytest test each.
 
-Estimators need example data to be fitted on. The protocol:
+Estimators follow one convention, ``fit(data, *, map=None, steps=None)``
+(see :class:`dynnet.Estimator`), and need example data to be fitted on. The
+protocol:
 
 * the class may define ``_check_data()`` (a ``staticmethod`` or
-  ``classmethod``) returning the arguments of ``fit``: a tuple (positional
-  arguments) or a dict (keyword arguments). Keep it small: the checks fit a
-  few times.
+  ``classmethod``) returning the arguments of ``fit``: a tuple (``(data,)``)
+  or a dict of keywords (``{"data": x, "map": m}``, ``{"data": d, "steps": t}``).
+  Keep it small: the checks fit a few times.
 * or, for a class you do not own, register a factory with
   :func:`register_check_data` (``register_check_data(MyEstimator, lambda: (series,))``).
 
 The class's own ``_check_data`` wins over the registry.
+
+A check that does not apply to an object (for example the map checks of an
+estimator whose data need no map) raises :class:`unittest.SkipTest` with
+the reason, which pytest reports as a skip; :func:`check_estimator` collects
+those reasons and returns them, so a skipped check is never reported as
+passed.
 
 Maps are checked at states from ``m._check_states(n, seed)`` if the map
 defines it (use it when the initial states sit on the boundary of the
@@ -32,6 +40,7 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
+import unittest
 import warnings
 
 import numpy as np
@@ -569,15 +578,39 @@ def _fit(est):
         return est.fit(*args, **kwargs)
 
 
+def _skip(reason: str):
+    """Mark the running check as not applicable (pytest reports a skip)."""
+    raise unittest.SkipTest(reason)
+
+
 def check_estimator_init(e):
     """``__init__`` stores parameters unchanged and sets no results; ``clone`` round trip."""
     _check_init_stores_params(e)
     _check_clone(e)
 
 
+def check_estimator_fit_signature(e):
+    """``fit`` has the one signature ``fit(data, *, map=None, steps=None)``."""
+    P = inspect.Parameter
+    params = list(inspect.signature(type(e).fit).parameters.values())[1:]   # without self
+    want = "fit(data, *, map=None, steps=None)"
+    var = [p.name for p in params if p.kind in (P.VAR_POSITIONAL, P.VAR_KEYWORD)]
+    assert not var, f"{_name(e)}.fit takes *{var[0]}; the convention is {want}"
+    pos = [p for p in params if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
+    assert len(pos) == 1 and pos[0].default is P.empty, (
+        f"{_name(e)}.fit takes positional parameters {[p.name for p in pos]}; the convention is "
+        f"{want} (one required positional argument, the data)")
+    kw = {p.name: p.default for p in params if p.kind == P.KEYWORD_ONLY}
+    assert kw == {"map": None, "steps": None}, (
+        f"{_name(e)}.fit has keyword-only parameters {kw}; the convention is {want}")
+
+
+_NUMBER = (numbers.Real, np.floating, np.integer, np.bool_)
+
+
 def check_estimator_fit(e):
     """``fit`` returns self, sets results ending in ``_``, keeps its data and parameters,
-    and ``summary()`` is a dict of floats."""
+    and ``summary()`` is a flat dict of floats, ints and bools with string keys."""
     from ..estimators.base import Estimator
 
     assert isinstance(e, Estimator), f"{_name(e)} is not a dynnet.Estimator"
@@ -590,7 +623,7 @@ def check_estimator_fit(e):
         out = est.fit(*args, **kwargs)
     assert out is est, f"{_name(e)}.fit must return self, got {type(out).__name__}"
     _assert_params_unchanged(est, before, "fit")
-    for i, (x, y) in enumerate(zip(args, a0)):
+    for i, (x, y) in enumerate(zip(args, a0, strict=True)):
         if isinstance(y, np.ndarray):
             _assert_bits(x, y, f"{_name(e)}.fit modified its argument {i}")
     for k in kwargs:
@@ -600,15 +633,67 @@ def check_estimator_fit(e):
     s = est.summary()
     assert isinstance(s, dict), f"{_name(e)}.summary() must return a dict, got {type(s).__name__}"
     for k, v in s.items():
-        assert isinstance(k, str) and isinstance(v, (numbers.Real, np.floating, np.integer)) and not isinstance(v, bool), (
-            f"{_name(e)}.summary()[{k!r}] = {v!r} is not a number")
+        assert isinstance(k, str) and isinstance(v, _NUMBER), (
+            f"{_name(e)}.summary()[{k!r}] = {v!r} is not a float, int or bool")
+
+
+def check_estimator_without_map(e):
+    """Without its map, ``fit`` raises an error naming the class, or (if it does not need
+    the map) succeeds; an estimator with a coordinate group ``on`` must raise.
+
+    Skipped when the example data have no map.
+    """
+    args, kwargs = check_data(e)
+    if kwargs.get("map") is None:
+        _skip(f"{_name(e)}: its example fit data have no map")
+    kwargs = {k: v for k, v in kwargs.items() if k != "map"}
+    est = clone(e)
+    on = getattr(est, "on", None) if "on" in est.get_params(deep=False) else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            est.fit(*args, **kwargs)
+    except (TypeError, ValueError, NotImplementedError) as exc:
+        assert _name(e) in str(exc), (
+            f"{_name(e)}.fit without a map raised {type(exc).__name__}({exc}), which does not "
+            "name the estimator")
+        return
+    assert on is None, (
+        f"{_name(e)}(on={on!r}).fit without a map succeeded: the coordinate group on= was "
+        "silently ignored; it must raise an error naming the estimator")
+
+
+def check_estimator_result_conventions(e):
+    """``exponent_`` is a float reported as ``summary()["exponent"]``; ``significant_`` is a bool.
+
+    Skipped for estimators with neither attribute.
+    """
+    est = _fit(clone(e))
+    has_exp, has_sig = hasattr(est, "exponent_"), hasattr(est, "significant_")
+    if not (has_exp or has_sig):
+        _skip(f"{_name(e)} has no exponent_ or significant_")
+    s = est.summary()
+    if has_exp:
+        x = est.exponent_
+        assert isinstance(x, float), (
+            f"{_name(e)}.exponent_ = {x!r} must be a float, got {type(x).__name__}")
+        assert "exponent" in s, f"{_name(e)}.summary() lacks the key 'exponent'"
+        y = s["exponent"]
+        assert (np.isnan(x) and np.isnan(y)) or x == y, (
+            f"{_name(e)}.summary()['exponent'] = {y!r} differs from exponent_ = {x!r}")
+    if has_sig:
+        v = est.significant_
+        assert isinstance(v, (bool, np.bool_)), (
+            f"{_name(e)}.significant_ = {v!r} must be a bool (the test rejected its null), "
+            f"got {type(v).__name__}")
 
 
 def check_estimator_deterministic(e):
     """Two fits (of clones, on the same data, with the same seed) give the same bits.
 
-    Result attributes that are honestly not reproducible (wall-clock timings)
-    are exempt only if the class lists them in ``_check_nondeterministic``.
+    Result attributes that are honestly not reproducible are exempt only if
+    the class lists them in ``_check_nondeterministic`` (dynnet's own
+    estimators list none: they report no wall-clock times).
     """
     r1 = _results(_fit(clone(e)))
     r2 = _results(_fit(clone(e)))
@@ -640,7 +725,7 @@ def _same_or_equal(a, b, what):
         return
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         assert len(a) == len(b), f"{what}: lengths differ"
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             _same_or_equal(x, y, f"{what}[{i}]")
         return
     if isinstance(a, (np.ndarray, numbers.Number, np.number)):
@@ -651,20 +736,41 @@ def _same_or_equal(a, b, what):
 
 def estimator_checks():
     """The checks :func:`check_estimator` runs, in order."""
-    return [check_estimator_init, check_estimator_fit, check_estimator_deterministic]
+    return [check_estimator_init, check_estimator_fit_signature, check_estimator_fit,
+            check_estimator_without_map, check_estimator_result_conventions,
+            check_estimator_deterministic]
 
 
 def check_estimator(e):
     """Run every estimator check on ``e``.
 
     Checks: parameters stored unchanged by ``__init__``, ``clone`` round
-    trip, ``fit`` returns self, sets ``*_`` results, leaves its data and
-    parameters untouched, ``summary()`` is a dict of numbers, and two fits of
-    clones give bit-identical results. The fit data come from the class's
+    trip, the signature ``fit(data, *, map=None, steps=None)``, ``fit``
+    returns self, sets ``*_`` results, leaves its data and parameters
+    untouched, ``summary()`` is a flat dict of numbers, a missing map gives
+    an error naming the class (never a silently ignored ``on=``),
+    ``exponent_`` / ``significant_`` follow their conventions, and two fits
+    of clones give bit-identical results. The fit data come from the class's
     ``_check_data()`` or :func:`register_check_data`.
+
+    Parameters
+    ----------
+    e : Estimator
+        The estimator to check.
+
+    Returns
+    -------
+    dict
+        The checks that did not apply, ``{check name: reason}`` (empty when
+        every check ran). A failing check raises ``AssertionError``.
     """
+    skipped = {}
     for c in estimator_checks():
-        c(e)
+        try:
+            c(e)
+        except unittest.SkipTest as exc:
+            skipped[c.__name__] = str(exc)
+    return skipped
 
 
 # ---------------------------------------------------------------------------
