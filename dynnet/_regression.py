@@ -83,7 +83,7 @@ class OLSFit:
     n: int
 
     def pvalue(self, alternative: str = "two-sided") -> np.ndarray:
-        r"""p-value of the t-test of the slope against 0, with :math:`n - 2` degrees of freedom.
+        r"""The p-value of the t-test of the slope against 0, with :math:`n - 2` degrees of freedom.
 
         Parameters
         ----------

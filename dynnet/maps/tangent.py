@@ -60,6 +60,7 @@ class TangentMap(Map):
 
     @property
     def dim(self) -> int:
+        """Length of a tangent state: ``map.dim * (1 + k)``."""
         return self._base().dim * (1 + self._k())
 
     def tangent_step(self, x: np.ndarray, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
