@@ -213,7 +213,7 @@ def _watch_parent(parent_pid: int, direct: bool) -> None:  # pragma: no cover - 
 
     while _parent_alive(parent_pid, direct):
         time.sleep(1.0)
-    os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(1)  # ends the whole worker process, whatever its main thread is doing
 
 
 def _die_with_parent(parent_pid: int, arm_pdeathsig: bool) -> None:  # pragma: no cover - in workers

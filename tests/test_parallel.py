@@ -248,18 +248,19 @@ def test_workers_do_not_outlive_a_killed_parent(tmp_path, sig):
             return len(pids) >= 2 or proc.poll() is not None
 
         assert _wait_for(two_workers), "the workers never started"
-        assert proc.poll() is None, proc.communicate()
-        assert len(set(pids)) == 2 and all(_alive(p) for p in pids)
+        assert proc.poll() is None, f"the run ended early: {proc.communicate()}"
+        assert len(set(pids)) == 2 and all(_alive(p) for p in pids), pids
         proc.send_signal(sig)
-        proc.communicate(timeout=120)
+        err = proc.communicate(timeout=120)[1].decode(errors="replace")[-3000:]
         if sig == signal.SIGTERM:  # handled like Ctrl-C: the caller saw Terminated
-            assert (tmp_path / "stopped").read_text() == f"Terminated {int(signal.SIGTERM)}"
-            assert proc.returncode == 3
+            stopped = tmp_path / "stopped"
+            assert stopped.exists() and stopped.read_text() == f"Terminated {int(signal.SIGTERM)}", err
+            assert proc.returncode == 3, err
         else:
-            assert proc.returncode == -signal.SIGKILL
+            assert proc.returncode == -signal.SIGKILL, err
         _wait_for(lambda: not any(_alive(p) for p in pids))
         survivors = [p for p in pids if _alive(p)]
-        assert survivors == [], f"workers {survivors} outlived their parent (signal {sig.name})"
+        assert survivors == [], f"workers {survivors} outlived their parent (signal {sig.name}); {err}"
     finally:
         if proc.poll() is None:
             proc.kill()
