@@ -220,8 +220,8 @@ class Checkpoint:
 
 def _safe(key: str) -> str:
     key = str(key) or "run"
-    if not re.fullmatch(r"[A-Za-z0-9_.=+]+", key):
-        raise ValueError(f"checkpoint key {key!r} must be letters, digits or _.=+")
+    if not re.fullmatch(r"[A-Za-z0-9_.=+-]+", key):
+        raise ValueError(f"checkpoint key {key!r} must be letters, digits or _.=+-")
     return key
 
 

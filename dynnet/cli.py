@@ -158,8 +158,9 @@ def cmd_run(args):
     if args.resume and not ckpt.is_dir():
         raise CLIError(f"--resume: no checkpoint {ckpt} to continue (run without --resume)")
     t0 = time.perf_counter()
+    jobs = args.jobs if args.jobs is not None else (-1 if args.scheduler else 1)
     with _scheduler(args.scheduler):
-        study.run(n_jobs=args.jobs, progress=not args.quiet, checkpoint=ckpt, resume=args.resume,
+        study.run(n_jobs=jobs, progress=not args.quiet, checkpoint=ckpt, resume=args.resume,
                   chunk_size=args.chunk_size)
     wall = time.perf_counter() - t0
     study.save(out, overwrite=args.force)
@@ -233,7 +234,8 @@ def make_parser():
     r.add_argument("--config", help="a TOML file of parameters ([params] table or top level)")
     r.add_argument("--out", help="the result file (default: STUDY.nc); an existing one only with --force")
     r.add_argument("--force", action="store_true", help="replace an existing result file")
-    r.add_argument("--jobs", type=int, default=1, help="parallel workers (-1: all cores)")
+    r.add_argument("--jobs", type=int, default=None,
+                   help="parallel workers (-1: all cores; default 1, or every worker with --scheduler)")
     r.add_argument("--chunk-size", type=int, default=None, metavar="N",
                    help="initial conditions per batch (default: chosen to fit memory)")
     r.add_argument("--scheduler", metavar="ADDRESS",
@@ -293,9 +295,11 @@ def main(argv=None) -> int:
 
     try:
         return args.func(args)
-    except KeyboardInterrupt:
-        print("dynnet: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", None)
+        print(f"dynnet: {'stopped by SIGTERM' if signum else 'interrupted'}; finished chunks are in the "
+              "checkpoint (--resume continues)", file=sys.stderr)
+        return 128 + int(signum) if signum else 130
     except (CLIError, ValueError, TypeError, KeyError, FileExistsError, FileNotFoundError,
             NotADirectoryError, IsADirectoryError, ResultFileError) as exc:
         if debug:

@@ -95,12 +95,12 @@ def run_ensemble(map, perturber, metric, x0, seed, n_steps, every, ctx, key="run
         The observables of the reference orbits.
     final : array (n_init, 1 + n_pert, dim)
     """
-    from ..parallel import map_chunks
+    from ..parallel import effective_n_jobs, map_chunks
 
     n_init, dim = x0.shape
     n_pert = check_int(perturber, "n", perturber.n, low=1)
     chunk = ctx.chunk_size or default_chunk(n_pert, dim, n_steps // every + 1, ctx.memory_budget,
-                                            ctx.n_jobs)
+                                            effective_n_jobs(ctx.n_jobs))
     ckpt = ctx.checkpoint
     done = ckpt.load(key) if ckpt is not None else {}
     todo = np.array([i for i in range(n_init) if i not in done], dtype=int)

@@ -28,7 +28,8 @@ class RunContext:
     seed : numpy.random.SeedSequence
         The run's seed, normalised once (``seed=None`` draws fresh entropy here).
     n_jobs : int
-        Parallel workers over chunks.
+        Parallel workers over chunks, as requested (-1: every core, or every
+        worker of an active joblib backend such as dask).
     progress : bool
         Show progress bars.
     chunk_size : int or None
@@ -321,7 +322,7 @@ class Study(ParamsObject):
         from ..parallel import effective_n_jobs
 
         name = f"{type(self).__name__}.run"
-        n = effective_n_jobs(n_jobs)
+        effective_n_jobs(n_jobs)  # validates; the request itself goes to the backend
         if not isinstance(progress, (bool, np.bool_)):
             raise TypeError(f"{name}: progress={progress!r} must be True or False")
         if chunk_size is not None:
@@ -330,7 +331,7 @@ class Study(ParamsObject):
             memory_budget = int(0.8 * available_memory())
         else:
             memory_budget = check_int(self, "memory_budget", memory_budget, low=1)
-        return RunContext(seed=np.random.SeedSequence(0), n_jobs=n, progress=bool(progress),
+        return RunContext(seed=np.random.SeedSequence(0), n_jobs=int(n_jobs), progress=bool(progress),
                           chunk_size=chunk_size, memory_budget=memory_budget)
 
     def _check_memory(self, ctx: RunContext) -> None:

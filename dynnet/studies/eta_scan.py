@@ -7,6 +7,7 @@ import numpy as np
 from ..base import check_int, check_scalar, clone
 from ..metrics import L1
 from ..perturbers import UniformPerturber
+from ..parallel import effective_n_jobs
 from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
 from .base import Study
 
@@ -170,7 +171,7 @@ class EtaScanStudy(Study):
         m = c["map"]
         n_obs = len(m.observables(np.zeros((1, m.dim))))
         return ensemble_memory(int(self.n_init), int(c["perturber"].n), m.dim, int(self.n_steps) + 1,
-                               n_obs, chunk=ctx.chunk_size, n_jobs=ctx.n_jobs)
+                               n_obs, chunk=ctx.chunk_size, n_jobs=effective_n_jobs(ctx.n_jobs))
 
     def _compute(self, ctx):
         """One perturbation ensemble per eta, and the spectrum and sharpness of the first orbit."""

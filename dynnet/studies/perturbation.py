@@ -8,6 +8,7 @@ from ..base import check_int
 from ..maps.base import Map, check_every
 from ..metrics import L1
 from ..perturbers import UniformPerturber
+from ..parallel import effective_n_jobs
 from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
 from .base import Study, fit_estimators
 
@@ -134,7 +135,7 @@ class PerturbationStudy(Study):
         n_obs = len(c["map"].observables(np.zeros((1, c["map"].dim))))
         return ensemble_memory(int(self.n_init), int(c["perturber"].n), c["map"].dim,
                                int(self.n_steps) // int(self.every) + 1, n_obs,
-                               chunk=ctx.chunk_size, n_jobs=ctx.n_jobs)
+                               chunk=ctx.chunk_size, n_jobs=effective_n_jobs(ctx.n_jobs))
 
     def _compute(self, ctx):
         import xarray as xr

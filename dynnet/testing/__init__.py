@@ -5,6 +5,7 @@ Checks (no test dependency needed)::
     from dynnet.testing import check_map, parametrize_with_checks
 
     check_map(MyMap())                     # raises AssertionError naming the broken promise
+    check_study(MyStudy.quick())           # the Study lifecycle (run settings, save/load, ...)
 
     @parametrize_with_checks([MyMap(), MyEstimator()])
     def test_conformance(obj, check):      # one pytest test per (object, check)
@@ -23,11 +24,11 @@ from .checks import (FD_RTOL, check_data, check_estimator, check_map, check_metr
                      check_perturber, checks_for, estimator_checks,
                      finite_difference_jacobian, map_checks, metric_checks,
                      parametrize_with_checks, perturber_checks, register_check_data)
-from . import _builtin_data  # noqa: F401  (example data for dynnet's own estimators)
+from ._study_checks import check_study, study_checks
 
 _STRATEGIES = ("states", "ensembles", "maps", "classic_maps", "linear_maps", "series")
 
-__all__ = ["check_map", "check_perturber", "check_metric", "check_estimator",
+__all__ = ["check_map", "check_perturber", "check_metric", "check_estimator", "check_study", "study_checks",
            "parametrize_with_checks", "checks_for", "map_checks", "perturber_checks",
            "metric_checks", "estimator_checks", "register_check_data", "check_data",
            "finite_difference_jacobian", "FD_RTOL", *_STRATEGIES]

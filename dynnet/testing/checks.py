@@ -778,11 +778,22 @@ def check_estimator(e):
 # ---------------------------------------------------------------------------
 
 def checks_for(obj):
-    """The checks that apply to ``obj`` (a Map, Perturber, Metric or Estimator)."""
+    """The checks that apply to ``obj`` (a Map, Perturber, Metric, Estimator or Study).
+
+    Parameters
+    ----------
+    obj : Map, Perturber, Metric, Estimator or Study
+
+    Returns
+    -------
+    list of callable
+    """
     from ..estimators.base import Estimator
     from ..maps.base import Map
     from ..metrics import Metric
     from ..perturbers import Perturber
+    from ..studies.base import Study
+    from ._study_checks import study_checks
 
     if isinstance(obj, Map):
         return map_checks()
@@ -792,10 +803,13 @@ def checks_for(obj):
         return metric_checks()
     if isinstance(obj, Estimator):
         return estimator_checks()
-    raise TypeError(f"no conformance checks for {obj!r}: give a dynnet Map, Perturber, Metric or Estimator")
+    if isinstance(obj, Study):
+        return study_checks()
+    raise TypeError(f"no conformance checks for {obj!r}: give a dynnet Map, Perturber, Metric, Estimator "
+                    "or Study")
 
 
-def _bind(check, obj):
+def _bind(check):
     """``check`` as a one-argument callable with a readable name."""
     sig = inspect.signature(check)
     name = check.__name__
@@ -826,6 +840,6 @@ def parametrize_with_checks(objects):
     params = []
     for obj in objects:
         for check in checks_for(obj):
-            fn = _bind(check, obj)
+            fn = _bind(check)
             params.append(pytest.param(clone(obj), fn, id=f"{obj!r}-{check.__name__}"))
     return pytest.mark.parametrize("obj, check", params)
