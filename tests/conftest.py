@@ -1,7 +1,7 @@
 """Shared test configuration: the matplotlib backend and the hypothesis profiles.
 
 Profiles (chosen with ``HYPOTHESIS_PROFILE``; the default is ``ci`` when the
-environment variable ``CI`` is set, as ``.ci/run`` runs, else ``dev``):
+environment variable ``CI`` is ``true`` (or ``1``, ``yes``), as in ``.ci/run``, else ``dev``):
 
 - ``dev``: random examples, no deadline, failing examples printed as a blob to
   reproduce with ``@reproduce_failure``;
@@ -19,4 +19,5 @@ settings.register_profile("dev", deadline=None, print_blob=True, max_examples=50
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", deadline=None, print_blob=True, max_examples=50, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+_in_ci = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if _in_ci else "dev"))
