@@ -175,17 +175,19 @@ def decode_params(text: str, classes=()) -> ParamsObject:
     return obj
 
 
-def study_attrs(study, seed=None) -> dict:
+def study_attrs(study, seed=None, saved_seed=None) -> dict:
     """Attributes for a result: every parameter, the seed, the version.
 
     Parameters
     ----------
     study : Study
     seed : numpy.random.SeedSequence or None
-        The seed the run used (its entropy is written, so a run with
-        ``seed=None`` can be repeated).
+        The seed the run used (its entropy is written as attributes).
+    saved_seed : numpy.random.SeedSequence or None
+        Written as the ``seed`` parameter instead of the study's own (for a run
+        with ``seed=None`` or a Generator, so that the file repeats the run).
     """
-    overrides = {} if seed is None else {"seed": seed}
+    overrides = {} if saved_seed is None else {"seed": saved_seed}
     attrs = {
         "dynnet_format": _FORMAT,
         "dynnet_version": __version__,
@@ -325,7 +327,7 @@ def save(study, path, overwrite: bool = False) -> Path:
 def to_netcdf_bytes(study) -> bytes:
     """The netCDF bytes :func:`save` writes (also used by a study's preflight)."""
     ds = study.result_.copy()
-    attrs = study_attrs(study, getattr(study, "seed_", None))
+    attrs = study_attrs(study, getattr(study, "seed_", None), saved_seed=study._saved_seed())
     ds.attrs.update({k: v for k, v in attrs.items() if k not in ds.attrs or k.startswith("dynnet_")})
     for name in list(ds.data_vars):
         if ds[name].dtype == bool:
@@ -419,7 +421,9 @@ def _rebuild(path, ds, classes):
         if ds[name].attrs.get("dynnet_bool") == 1:
             ds[name] = ds[name].astype(bool)
             ds[name].attrs.pop("dynnet_bool", None)
-    for key in ("dynnet_checksum",):
-        ds.attrs.pop(key, None)
+    for name in list(ds.variables):  # reader bookkeeping, not data
+        ds[name].attrs.pop("_FillValue", None)
+        ds[name].encoding.pop("_FillValue", None)
+    ds.attrs.pop("dynnet_checksum", None)
     study._set_loaded(ds)
     return study

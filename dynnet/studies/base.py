@@ -267,11 +267,19 @@ class Study(ParamsObject):
         self._finish(self.result_)
         return self
 
+    def _saved_seed(self):
+        """The seed a file records: the parameter itself, or the drawn SeedSequence when the
+        parameter cannot repeat the run (None, a Generator)."""
+        seed = getattr(self, "seed", None)
+        if seed is None or isinstance(seed, np.random.Generator):
+            return getattr(self, "seed_", None)
+        return None
+
     def _finish(self, ds) -> None:
         from ..results import study_attrs
 
         ds, fitted = self._analyse(ds)
-        ds.attrs.update(study_attrs(self, getattr(self, "seed_", None)))
+        ds.attrs.update(study_attrs(self, getattr(self, "seed_", None), saved_seed=self._saved_seed()))
         self.result_ = ds
         self.estimators_ = list(fitted)
 
