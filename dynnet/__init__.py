@@ -3,22 +3,27 @@
 Maps, Perturbers, Metrics, Estimators and Studies; see the README and docs/.
 """
 
-from . import plugins
+from . import checkpoint, plugins
+from . import estimators as _estimators
 from ._version import __version__
 from .base import ParamsObject, as_seed_sequence, clone, stream
-from . import estimators as _estimators
+from .checkpoint import CheckpointError
 from .estimators import *  # noqa: F401,F403
-from .maps import (DivergenceWarning, GradientDescentMap, HenonMap, LinearMap, LogisticMap, Map,
-                   TentMap)
+from .maps import DivergenceWarning, GradientDescentMap, HenonMap, LinearMap, LogisticMap, Map, TentMap
 from .maps.tangent import TangentMap
 from .metrics import L1, L2, LInf, Metric, PerLayer
 from .perturbers import GaussianPerturber, Perturber, UniformPerturber
-from . import checkpoint
-from .checkpoint import CheckpointError
 from .results import ResultFileError, load
+from .studies import (
+                   EdgeOfStabilityStudy,
+                   EtaScanStudy,
+                   IntermittencyStudy,
+                   OrbitalStabilityStudy,
+                   PerturbationStudy,
+                   PostLearningStudy,
+                   Study,
+)
 from .studies.base import MemoryBudgetError
-from .studies import (EdgeOfStabilityStudy, EtaScanStudy, IntermittencyStudy,
-                      OrbitalStabilityStudy, PerturbationStudy, PostLearningStudy, Study)
 
 __all__ = [
     "__version__", "ParamsObject", "clone", "as_seed_sequence", "stream",

@@ -91,7 +91,7 @@ class ParamsObject:
                     out[f"{name}__{k}"] = v
         return out
 
-    def set_params(self, **params: Any) -> "ParamsObject":
+    def set_params(self, **params: Any) -> ParamsObject:
         """Set parameters by name; ``outer__inner`` reaches nested objects.
 
         Returns
@@ -168,7 +168,7 @@ def _same_key(a: Any, b: Any) -> bool:
         return False
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
         return type(a) is type(b) and len(a) == len(b) and all(
-            _same_key(x, y) for x, y in zip(a, b)
+            _same_key(x, y) for x, y in zip(a, b, strict=True)
         )
     try:
         return bool(a == b)

@@ -112,8 +112,8 @@ def format_summary(summary) -> str:
         header = [str(dim)] + [str(n) for n in names]
         rows = [[_fmt(c)] + [_fmt(summary[n].values[i]) for n in names] for i, c in enumerate(coord)]
         widths = [max(len(r[j]) for r in [header] + rows) for j in range(len(header))]
-        lines.append("  " + "  ".join(h.rjust(w) for h, w in zip(header, widths)))
-        lines += ["  " + "  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+        lines.append("  " + "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
+        lines += ["  " + "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join(lines)
 
 
@@ -184,7 +184,6 @@ def _scheduler(address):
 
 def cmd_plot(args):
     from . import load
-
     from .results import check_output_path
 
     study = load(args.result)
@@ -200,7 +199,7 @@ def cmd_plot(args):
     elif not outdir.parent.is_dir():
         raise CLIError(f"cannot make {outdir}: folder {outdir.parent} does not exist")
     outdir.mkdir(exist_ok=True)
-    for fig, path in zip(figs, paths):
+    for fig, path in zip(figs, paths, strict=True):
         fig.savefig(path, dpi=110)
         print(path)
     return 0

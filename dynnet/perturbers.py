@@ -81,7 +81,9 @@ class Perturber(ParamsObject):
 
 
 class UniformPerturber(Perturber):
-    r"""Independent uniform offsets in a box: :math:`x'_i = x_i + \delta_i`, :math:`\delta_i \sim U(-\varepsilon, \varepsilon)`.
+    r"""Independent uniform offsets in a box around a state.
+
+    :math:`x'_i = x_i + \delta_i`, :math:`\delta_i \sim U(-\varepsilon, \varepsilon)`.
 
     Parameters
     ----------

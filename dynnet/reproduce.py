@@ -56,7 +56,7 @@ def headline_rows(results: dict) -> list[dict]:
         s = results["post_learning"].summary()
         add("post_learning.d_final/d_0", float(np.median(s["d_final_over_d_0"].values)), "median over eps")
         if "eigenvalues_at_1" in s:
-            for tol, v in zip(s["tol"].values, s["eigenvalues_at_1"].values):
+            for tol, v in zip(s["tol"].values, s["eigenvalues_at_1"].values, strict=True):
                 add("post_learning.eigenvalues_at_1", float(v),
                     f"|mu-1|<{tol:g} of {int(s['dim'])}, mean over initial conditions")
     if "edge" in results:
@@ -68,7 +68,8 @@ def headline_rows(results: dict) -> list[dict]:
         add("edge.kept_fraction", float(s["finitelyapunov.kept_fraction"].values[k]), f"eps = {eps:.0e}")
         e8 = np.flatnonzero(np.isclose(s["eps"].values, 1e-8, rtol=1e-9))
         if e8.size:
-            add("edge.mle", float(s["finitelyapunov.mle"].values[e8[0]]), "eps = 1e-08 (the paper's P(Lambda))")
+            add("edge.mle", float(s["finitelyapunov.mle"].values[e8[0]]),
+                "eps = 1e-08 (the paper's P(Lambda))")
             add("edge.kept_fraction", float(s["finitelyapunov.kept_fraction"].values[e8[0]]), "eps = 1e-08")
     if "intermittency" in results:
         s = results["intermittency"].summary()
@@ -76,7 +77,8 @@ def headline_rows(results: dict) -> list[dict]:
         def get(key, default=np.nan):
             return s[key].item() if key in s else default
 
-        add("intermittency.laminar_fraction", float(get("laminar_fraction_mean")), "mean over initial conditions")
+        add("intermittency.laminar_fraction", float(get("laminar_fraction_mean")),
+            "mean over initial conditions")
         add("intermittency.kantz_significant_fraction", float(get("kantz_ref_significant_fraction")),
             "per reference time, first series")
         n = results["intermittency"].result_.sizes["init"]
@@ -92,7 +94,7 @@ def headline_rows(results: dict) -> list[dict]:
             add("intermittency.weights.laminar_period3_share", float(get("weights_laminar_period3_share")))
     if "eta_scan" in results:
         ds = results["eta_scan"].result_
-        for eta, reg in zip(ds["eta"].values, ds["regime"].values):
+        for eta, reg in zip(ds["eta"].values, ds["regime"].values, strict=True):
             rows.append({"quantity": f"eta_scan.regime@{eta:g}", "dynnet": str(reg),
                          "paper": "(beyond the paper)", "within tolerance": "", "note": ""})
     return rows

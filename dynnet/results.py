@@ -9,12 +9,12 @@ registered plugin are rebuilt.
 
 from __future__ import annotations
 
-import importlib
 import hashlib
-import tempfile
+import importlib
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np

@@ -96,7 +96,7 @@ def test_studies_contract(tmp_path):
     assert not (tmp_path / "ckpt").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="the general GD map (activation, loss, weight decay, init) is issue 14")
+@pytest.mark.xfail(strict=True, reason="the general GD map (activation, loss, weight decay, init): issue 14")
 def test_general_gd_map_contract():
     m = dn.GradientDescentMap(eta=1.0, hidden=(10,), activation="sigmoid", loss="cross-entropy",
                               weight_decay=0.0, init="normal", dataset="iris", stratify=False)

@@ -1,14 +1,11 @@
 """The `dynnet` command, called through its real entry point in a subprocess."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import dynnet as dn
 from dynnet.cli import parse_value

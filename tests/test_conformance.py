@@ -14,8 +14,14 @@ from hypothesis import given
 
 import dynnet as dn
 from dynnet import plugins
-from dynnet.testing import (check_map, check_metric, finite_difference_jacobian, maps,
-                            parametrize_with_checks, states)
+from dynnet.testing import (
+    check_map,
+    check_metric,
+    finite_difference_jacobian,
+    maps,
+    parametrize_with_checks,
+    states,
+)
 
 GROUPS = ("dynnet.maps", "dynnet.perturbers", "dynnet.metrics", "dynnet.estimators")
 

@@ -468,8 +468,3 @@ class FiniteLyapunov(Estimator):
         lam = 0.1 * (1.0 + 0.05 * rng.standard_normal((1, 4, 3)))
         d = 1e-8 * np.exp(lam * t) * np.exp(0.02 * rng.standard_normal((201, 4, 3)))
         return {"data": np.minimum(d, 1.0), "steps": np.arange(201.0)}
-
-
-# temporary, until the studies import them from their new modules (no shim at the end)
-from ..maps.tangent import TangentMap  # noqa: E402, F401
-from .spectrum import JacobianSpectrum, LyapunovSpectrum, jacobian_spectrum  # noqa: E402, F401

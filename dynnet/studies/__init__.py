@@ -5,8 +5,8 @@ from .edge import EdgeOfStabilityStudy
 from .eta_scan import EtaScanStudy
 from .intermittency import IntermittencyStudy
 from .orbital import OrbitalStabilityStudy
-from .post_learning import PostLearningStudy
 from .perturbation import PerturbationStudy
+from .post_learning import PostLearningStudy
 
 __all__ = ["Study", "PerturbationStudy", "OrbitalStabilityStudy", "PostLearningStudy",
            "EdgeOfStabilityStudy", "IntermittencyStudy", "EtaScanStudy"]

@@ -120,7 +120,7 @@ def run_ensemble(map, perturber, metric, x0, seed, n_steps, every, ctx, key="run
             n_jobs=ctx.n_jobs, progress=ctx.progress, desc=desc, on_result=keep,
         )
     per_init = dict(done)
-    for idx, (dd, oo, ff) in zip(chunks, parts):
+    for idx, (dd, oo, ff) in zip(chunks, parts, strict=True):
         for j, i in enumerate(idx):
             rec = {"distance": dd[:, j], "final": ff[j]}
             rec.update({f"obs_{k}": v[:, j] for k, v in oo.items()})

@@ -6,8 +6,8 @@ import numpy as np
 
 from ..base import check_int, check_scalar, clone
 from ..metrics import L1
-from ..perturbers import UniformPerturber
 from ..parallel import effective_n_jobs
+from ..perturbers import UniformPerturber
 from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
 from .base import Study
 

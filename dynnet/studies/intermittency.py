@@ -175,8 +175,7 @@ class IntermittencyStudy(Study):
         laminar-phase search on W(t).v."""
         import xarray as xr
 
-        from ..estimators import (HorizontalVisibilityGraph, Kantz, LaminarPhases,
-                                  ShuffledAutocorrelation)
+        from ..estimators import HorizontalVisibilityGraph, Kantz, LaminarPhases, ShuffledAutocorrelation
 
         ests = self._estimator_list()
         transient = int(self.transient)
@@ -187,7 +186,7 @@ class IntermittencyStudy(Study):
         fitted = [f for row in fits for f in row if f is not None]
 
         def of(cls):
-            return next((row for e, row in zip(ests, fits) if isinstance(e, cls)), None)
+            return next((row for e, row in zip(ests, fits, strict=True) if isinstance(e, cls)), None)
 
         def col(row, attr, fill=np.nan, dtype=float):
             return np.array([getattr(f, attr) if f is not None else fill for f in row], dtype=dtype)
@@ -236,7 +235,7 @@ class IntermittencyStudy(Study):
             ds["hvg_mean_degree"] = xr.Variable(("init",), col(hvg, "mean_degree_"))
             ds["hvg_verdict"] = xr.Variable(("init",), col(hvg, "verdict_", "", object).astype(str))
         known = (ShuffledAutocorrelation, Kantz, LaminarPhases, HorizontalVisibilityGraph)
-        for e, row in zip(ests, fits):
+        for e, row in zip(ests, fits, strict=True):
             if isinstance(e, known):
                 continue
             keys = next((list(f.summary()) for f in row if f is not None), [])
@@ -263,7 +262,8 @@ class IntermittencyStudy(Study):
             out["hvg_mean_degree_mean"] = float(np.nanmean(ds["hvg_mean_degree"].values))
         if "acf_significant_fraction" in ds:
             out["acf_significant_fraction_mean"] = float(np.nanmean(ds["acf_significant_fraction"].values))
-        for prefix, name in (("", "laminar_steps_by_period"), ("weights_", "laminar_steps_by_period_weights")):
+        for prefix, name in (("", "laminar_steps_by_period"),
+                             ("weights_", "laminar_steps_by_period_weights")):
             if name not in ds:
                 continue
             steps = ds[name].values.sum(axis=0)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..perturbers import UniformPerturber
 from ..base import clone
+from ..perturbers import UniformPerturber
 from ._sweep import SweepStudy, low_eta_parts
 
 __all__ = ["OrbitalStabilityStudy"]

@@ -20,11 +20,23 @@ Hypothesis strategies (need ``hypothesis``): :func:`states`,
 :func:`series`; they are imported on first use.
 """
 
-from .checks import (FD_RTOL, check_data, check_estimator, check_map, check_metric,
-                     check_perturber, checks_for, estimator_checks,
-                     finite_difference_jacobian, map_checks, metric_checks,
-                     parametrize_with_checks, perturber_checks, register_check_data)
 from ._study_checks import check_study, study_checks
+from .checks import (
+    FD_RTOL,
+    check_data,
+    check_estimator,
+    check_map,
+    check_metric,
+    check_perturber,
+    checks_for,
+    estimator_checks,
+    finite_difference_jacobian,
+    map_checks,
+    metric_checks,
+    parametrize_with_checks,
+    perturber_checks,
+    register_check_data,
+)
 
 _STRATEGIES = ("states", "ensembles", "maps", "classic_maps", "linear_maps", "series")
 

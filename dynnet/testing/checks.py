@@ -73,11 +73,12 @@ def _same(a, b) -> bool:
         return type(a) is type(b) and _same(a.get_params(deep=False), b.get_params(deep=False))
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         a, b = np.asarray(a), np.asarray(b)
-        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        return (a.shape == b.shape and a.dtype == b.dtype
+                and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
         return True
     try:
@@ -451,9 +452,11 @@ def check_metric_interface(d, map=None):
     map = map or _default_context_map()
     P = _metric_points(map)
     r = np.asarray(d(P[0], P[1], map=map))
-    assert r.shape == () and r.dtype == np.float64, f"{_name(d)}(a, b) must be a float64 scalar, got {r.shape} {r.dtype}"
+    assert r.shape == () and r.dtype == np.float64, (
+        f"{_name(d)}(a, b) must be a float64 scalar, got {r.shape} {r.dtype}")
     r = d(P[0], P[1:], map=map)
-    assert r.shape == (P.shape[0] - 1,), f"{_name(d)}(a, B) must have shape ({P.shape[0] - 1},), got {r.shape}"
+    assert r.shape == (P.shape[0] - 1,), (
+        f"{_name(d)}(a, B) must have shape ({P.shape[0] - 1},), got {r.shape}")
 
 
 def check_metric_axioms(d, map=None):
