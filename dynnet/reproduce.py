@@ -111,7 +111,9 @@ def reproduce(out, quick=False, n_jobs=1, progress=True, overwrite=False):
     quick : bool, default False
         The quick presets (checks the pipeline; numbers not comparable).
     n_jobs : int, default 1
+        Parallel workers (see :meth:`dynnet.Study.run`).
     progress : bool, default True
+        Progress bars and a line per study.
     overwrite : bool, default False
         Replace files of an earlier reproduction.
 

@@ -350,6 +350,7 @@ def load(path, classes=()):
     Parameters
     ----------
     path : str or Path
+        A file written by :meth:`Study.save` or ``dynnet run``.
     classes : sequence of classes, optional
         Classes outside dynnet and its plugins that the file may name. Classes
         of modules that are already imported (such as a Map defined in the
@@ -359,6 +360,7 @@ def load(path, classes=()):
     Returns
     -------
     Study
+        The study, with ``result_`` and ``seed_`` (no fitted estimators: ``refit()``).
 
     Raises
     ------

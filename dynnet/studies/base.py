@@ -98,9 +98,9 @@ class Study(ParamsObject):
     :meth:`plot` (matplotlib figures), :meth:`save` (netCDF;
     :func:`dynnet.load` rebuilds the Study) and :meth:`quick` (a small preset).
 
-    For developers
-    --------------
-    :meth:`run` is a template method that owns the lifecycle: it validates the
+    Notes
+    -----
+    For developers: :meth:`run` is a template method that owns the lifecycle: it validates the
     run settings, resolves the parts (:meth:`parts`), checks the parameters
     (:meth:`_validate`), estimates the memory (:meth:`_memory`), runs a
     *preflight* (the whole pipeline, :meth:`_compute` + :meth:`_analyse` +
@@ -156,6 +156,7 @@ class Study(ParamsObject):
         Returns
         -------
         dict
+            Part name to object.
         """
         out = {}
         for name, factory in self._part_defaults().items():
@@ -174,7 +175,8 @@ class Study(ParamsObject):
 
         Returns
         -------
-        self
+        Study
+            ``self``.
         """
         defaults = self._part_defaults()
         for key in params:
@@ -219,7 +221,8 @@ class Study(ParamsObject):
 
         Returns
         -------
-        self
+        Study
+            ``self``, with ``result_``, ``estimators_`` and ``seed_``.
 
         Raises
         ------
@@ -261,7 +264,8 @@ class Study(ParamsObject):
 
         Returns
         -------
-        self
+        Study
+            ``self``, with ``estimators_``.
         """
         self._check_run()
         self._finish(self.result_)
@@ -446,6 +450,7 @@ class Study(ParamsObject):
         Returns
         -------
         list of matplotlib.figure.Figure
+            The study's figures (none for the base class).
         """
         self._check_run()
         return []
@@ -456,13 +461,15 @@ class Study(ParamsObject):
         Parameters
         ----------
         path : str or Path
+            The file (its folder must exist).
         overwrite : bool, default False
             Replace an existing regular file; otherwise an existing path raises
             ``FileExistsError``. dynnet never writes anything but a regular file.
 
         Returns
         -------
-        self
+        Study
+            ``self``.
         """
         from ..results import save
 

@@ -31,21 +31,29 @@ class EdgeOfStabilityStudy(SweepStudy):
 
     Parameters
     ----------
-    map : Map, default GradientDescentMap(eta=1.0)
-    perturber : Perturber, default UniformPerturber(n=5, on="weights")
-            Its ``eps`` is replaced by each value of ``eps``.
-    metric : Metric, default L1()
+    map : Map or None, default None
+        None: ``GradientDescentMap(eta=1.0)``.
+    perturber : Perturber or None, default None
+        None: ``UniformPerturber(n=5, on="weights")``. Its ``eps`` is replaced by
+        each value of ``eps``.
+    metric : Metric or None, default None
+        None: ``L1()``, the paper's distance.
     eps : sequence of float, default 1e-14, 1e-13, ..., 1e-1 (14 values)
+        Perturbation sizes; one ensemble per value.
     estimators : list of Estimator or None, default None
         None: ``[FiniteLyapunov()]``. Exactly one :class:`~dynnet.FiniteLyapunov`
         is required (its fit per initial condition is stored); any other
         estimator is fitted on each eps and its numbers stored as
         ``<class>.<key> (eps)``.
     n_init : int, default 500
+        Initial networks (the same for every eps).
     n_steps : int, default 200
-    seed : int, default 0
+        Training steps of every orbit.
+    seed : int, SeedSequence, Generator or None, default 0
+        The run's seed (initial networks from its child 0, perturbations from
+        ``stream(seed, 1, i)``); None draws fresh entropy, recorded in ``seed_``.
     every : int, default 1
-        As for :class:`~dynnet.PerturbationStudy`.
+        Record every ``every`` steps.
 
     Attributes
     ----------
@@ -147,7 +155,13 @@ class EdgeOfStabilityStudy(SweepStudy):
 
     def plot(self):
         """Fig. 7 (four initial conditions x distance, zoom, late times, loss) and
-        Fig. 8 (P(Lambda) and lambda_nMLE(eps))."""
+        Fig. 8 (P(Lambda) and lambda_nMLE(eps)).
+
+        Returns
+        -------
+        list of matplotlib.figure.Figure
+            The two figures.
+        """
         from ..plotting import edge_figure, lyapunov_eps_figure
 
         self._check_run()

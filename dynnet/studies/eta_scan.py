@@ -29,6 +29,24 @@ def classify_regime(diverged_fraction, laminar_fraction, kept_fraction, mle, sha
        (``sharpness_ratio >= 1``, the edge of stability in the sense of Cohen
        et al. 2021) without measurable sensitive dependence.
     5. ``"convergent"`` otherwise.
+
+    Parameters
+    ----------
+    diverged_fraction : float
+        Fraction of orbits that overflowed.
+    laminar_fraction : float
+        Mean laminar fraction of the loss series.
+    kept_fraction : float
+        Fraction of finite-Lyapunov fits kept.
+    mle : float
+        lambda_nMLE.
+    sharpness_ratio : float
+        :math:`\max_t \lambda_{max}(H) \, \eta / 2`.
+
+    Returns
+    -------
+    str
+        The regime's name.
     """
     if diverged_fraction > 0.5:
         return "divergent"
@@ -50,8 +68,8 @@ class EtaScanStudy(Study):
 
     * the final loss and test accuracy of the references;
     * :math:`\lambda_{nMLE}` and the kept fraction (:class:`~dynnet.FiniteLyapunov`);
-    * the top Lyapunov exponent of the GD map itself over ``spectrum_steps``
-      steps from the first initial network (QR iteration of
+    * the top Lyapunov exponent of the GD map itself over the spectrum
+      estimator's ``n_steps`` steps from the first initial network (QR iteration of
       :math:`J = I - \eta H`, :class:`~dynnet.LyapunovSpectrum`);
     * the sharpness :math:`\lambda_{max}(H)` along that orbit against
       :math:`2/\eta` (:class:`~dynnet.Sharpness`; Cohen et al. 2021);
@@ -61,12 +79,17 @@ class EtaScanStudy(Study):
     Parameters
     ----------
     etas : sequence of float, default 10 values log-spaced in [0.01, 10]
-    map : Map, default GradientDescentMap()
-        Its ``eta`` is replaced by each value of ``etas``.
-    perturber : Perturber, default UniformPerturber(eps=1e-8, n=5, on="weights")
-    metric : Metric, default L1()
+        The learning rates scanned (all > 0).
+    map : Map or None, default None
+        None: ``GradientDescentMap()``. Its ``eta`` is replaced by each value of ``etas``.
+    perturber : Perturber or None, default None
+        None: ``UniformPerturber(eps=1e-8, n=5, on="weights")``.
+    metric : Metric or None, default None
+        None: ``L1()``.
     n_init : int, default 20
+        Initial networks (the same for every eta).
     n_steps : int, default 1000
+        Training steps at each eta.
     transient : int, default 200
         Steps skipped before looking for laminar phases.
     estimators : list of Estimator or None, default None
@@ -77,8 +100,12 @@ class EtaScanStudy(Study):
     sharpness_every : int, default 25
         Sharpness is computed every ``sharpness_every`` steps along the orbit of
         the first initial network, over ``min(n_steps, 4 * spectrum steps)`` steps.
-    seed : int, default 0
+    seed : int, SeedSequence, Generator or None, default 0
+        The run's seed (initial networks from its child 0, perturbations from
+        ``stream(seed, 1, i)``); None draws fresh entropy, recorded in ``seed_``.
 
+    Notes
+    -----
     With ``run(checkpoint=...)`` the checkpoint holds the perturbation runs of
     each eta, the costly part.
 
@@ -107,6 +134,17 @@ class EtaScanStudy(Study):
 
     @classmethod
     def quick(cls, **overrides):
+        """A small preset: four learning rates, four networks, a short spectrum.
+
+        Parameters
+        ----------
+        **overrides
+            Parameters to set on top of the preset.
+
+        Returns
+        -------
+        EtaScanStudy
+        """
         from ..estimators import FiniteLyapunov, LaminarPhases, LyapunovSpectrum, Sharpness
 
         params = {"estimators": [FiniteLyapunov(), LaminarPhases(),
@@ -248,7 +286,13 @@ class EtaScanStudy(Study):
                                               "laminar_fraction", "diverged_fraction") if k in ds})
 
     def plot(self):
-        """The phase diagram: every quantity against eta, regimes shaded."""
+        """The phase diagram: every quantity against eta, regimes shaded.
+
+        Returns
+        -------
+        list of matplotlib.figure.Figure
+            One figure.
+        """
         from ..plotting import phase_diagram_figure
 
         self._check_run()

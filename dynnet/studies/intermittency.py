@@ -40,7 +40,7 @@ class IntermittencyStudy(Study):
 
     Laminar phases are also looked for in weight space, on the projection
     :math:`W(t)\cdot v` onto a fixed random unit vector :math:`v` (from
-    ``seed``), with ``laminar_weights``. This matters: with a class-balanced
+    ``seed``), with a relative tolerance ``projection_tol``. This matters: with a class-balanced
     training set (the default stratified split, 40 samples per class), the
     loss is the same at the three steps of a period-3 weight cycle that
     permutes the classes' predictions, so the cycle shows as period 1 in the
@@ -49,12 +49,19 @@ class IntermittencyStudy(Study):
 
     Parameters
     ----------
-    map : Map, default GradientDescentMap(eta=5.0)
+    map : Map or None, default None
+        None: ``GradientDescentMap(eta=5.0)``. It must have a ``loss`` observable.
     n_init : int, default 20
+        Networks trained.
     n_steps : int, default 10000
+        Training steps; the loss is recorded at every step.
     transient : int, default 3000
+        Steps skipped before the series are analysed (at most ``n_steps - 10``).
     compare_eta : sequence of float, default (2.0, 3.0, 10.0)
+        Other learning rates at which the same networks are trained, for the
+        comparison panel (``()``: none; a map without ``eta`` needs ``()``).
     n_weight_series : int, default 1
+        Networks whose every weight is recorded at every step.
     estimators : list of Estimator or None, default None
         Fitted on each loss series after the transient. None:
         ``[ShuffledAutocorrelation(), Kantz(), LaminarPhases(),
@@ -64,7 +71,9 @@ class IntermittencyStudy(Study):
     projection_tol : float, default 1e-5
         Relative tolerance of the laminar-phase search on :math:`W(t)\cdot v`
         (the study's LaminarPhases with ``tol=projection_tol, tol_mode="relative"``).
-    seed : int, default 0
+    seed : int, SeedSequence, Generator or None, default 0
+        The run's seed (initial networks from its child 0, perturbations from
+        ``stream(seed, 1, i)``); None draws fresh entropy, recorded in ``seed_``.
 
     Attributes
     ----------
@@ -281,7 +290,13 @@ class IntermittencyStudy(Study):
         return summary.merge(super()._summary(ds))
 
     def plot(self):
-        """Figs. 9-12 and the eta comparison panel."""
+        """Figs. 9-12 and the eta comparison panel.
+
+        Returns
+        -------
+        list of matplotlib.figure.Figure
+            Loss and norm, ACF, Kantz, weights and the eta comparison, as recorded.
+        """
         from .. import plotting as P
 
         self._check_run()

@@ -27,13 +27,22 @@ class OrbitalStabilityStudy(SweepStudy):
 
     Parameters
     ----------
-    map : Map, default GradientDescentMap(eta=0.01)
-    perturber : Perturber, default UniformPerturber(n=20, on="weights")
-    metric : Metric, default L1()
+    map : Map or None, default None
+        None: ``GradientDescentMap(eta=0.01)``.
+    perturber : Perturber or None, default None
+        None: ``UniformPerturber(n=20, on="weights")``; its ``eps`` is replaced by
+        each value of ``eps``.
+    metric : Metric or None, default None
+        None: ``L1()``.
     eps : sequence of float, default (1e-14, 1e-10, 1e-8, 1e-6, 1e-2)
+        Perturbation sizes; one ensemble per value.
     n_init : int, default 10
+        Initial networks (the same for every eps).
     n_steps : int, default 5000
-    seed : int, default 0
+        Training steps.
+    seed : int, SeedSequence, Generator or None, default 0
+        The run's seed (initial networks from its child 0, perturbations from
+        ``stream(seed, 1, i)``); None draws fresh entropy, recorded in ``seed_``.
     every : int, default 5
         Record every ``every`` steps (the drift is computed from every step).
     estimators : list of Estimator or None, default None
@@ -150,7 +159,13 @@ class OrbitalStabilityStudy(SweepStudy):
 
     def plot(self):
         """Fig. 3 (d(t), mean, loss per initial condition), Fig. 4 (eps panels, and
-        d/(eps N) collapsed), Fig. 5 (weight importance heatmap; Delta_w vs D_w)."""
+        d/(eps N) collapsed), Fig. 5 (weight importance heatmap; Delta_w vs D_w).
+
+        Returns
+        -------
+        list of matplotlib.figure.Figure
+            The three figures.
+        """
         from ..plotting import drift_figure, eps_panels_figure, orbital_figure
 
         self._check_run()

@@ -38,10 +38,14 @@ class PerturbationStudy(Study):
 
     Parameters
     ----------
-    map : Map, default GradientDescentMap(eta=1.0)
-    perturber : Perturber, default UniformPerturber(eps=1e-8, n=5, on="weights")
-        (``on="all"`` for a map without a ``"weights"`` group)
-    metric : Metric, default L1()
+    map : Map or None, default None
+        The dynamical system; None: ``GradientDescentMap(eta=1.0)``.
+    perturber : Perturber or None, default None
+        Makes the copies of each initial condition; None:
+        ``UniformPerturber(eps=1e-8, n=5, on="weights")`` (``on="all"`` for a map
+        without a ``"weights"`` group).
+    metric : Metric or None, default None
+        The distance :math:`d`; None: ``L1()``.
     estimators : list of Estimator, default ()
         Each is cloned and fitted on the result (``fit_result``) after the run;
         its summary numbers go into ``result_`` and :meth:`summary` as
@@ -49,6 +53,7 @@ class PerturbationStudy(Study):
     n_init : int, default 50
         Number of initial conditions.
     n_steps : int, default 200
+        Steps of every orbit.
     seed : int, SeedSequence, Generator or None, default 0
         Initial condition ``i`` is drawn from ``stream(seed, 0, i)`` and its
         perturbations from ``stream(seed, 1, i)``, so results do not depend on
@@ -58,6 +63,8 @@ class PerturbationStudy(Study):
     every : int, default 1
         Record every ``every`` steps.
 
+    Notes
+    -----
     Run settings (jobs, progress, checkpoint, resume, chunk size) are the
     arguments of :meth:`Study.run`; they never change a number.
 
@@ -96,6 +103,13 @@ class PerturbationStudy(Study):
         return {"map": GradientDescentMap, "perturber": UniformPerturber, "metric": L1}
 
     def parts(self):
+        """The parts; the default perturber perturbs all coordinates of a map without weights.
+
+        Returns
+        -------
+        dict
+            ``map``, ``perturber``, ``metric``.
+        """
         c = super().parts()
         m = c["map"]
         if self.perturber is None and isinstance(m, Map) and "weights" not in m.coordinate_groups():
@@ -191,6 +205,7 @@ class PerturbationStudy(Study):
         Returns
         -------
         list of matplotlib.figure.Figure
+            One figure: every distance, and their mean, against time.
         """
         from ..plotting import plot_distances
 

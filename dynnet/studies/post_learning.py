@@ -24,17 +24,28 @@ class PostLearningStudy(SweepStudy):
 
     Parameters
     ----------
-    map : Map, default GradientDescentMap(eta=0.01)
-    perturber : Perturber, default UniformPerturber(n=20, on="weights")
-    metric : Metric, default L1()
+    map : Map or None, default None
+        None: ``GradientDescentMap(eta=0.01)``.
+    perturber : Perturber or None, default None
+        None: ``UniformPerturber(n=20, on="weights")``; its ``eps`` is replaced by
+        each value of ``eps``.
+    metric : Metric or None, default None
+        None: ``L1()``.
     eps : sequence of float, default (1e-14, 1e-10, 1e-6, 1e-2)
+        Perturbation sizes; one ensemble per value.
     n_init : int, default 10
+        Reference networks.
     n_before : int, default 4000
+        Training steps before the perturbation.
     n_after : int, default 1000
+        Steps tracked after it.
     tol : sequence of float, default (1e-6, 1e-4, 1e-3)
         Tolerances for "an eigenvalue at 1": :math:`|\mu - 1| < tol`.
-    seed, every
-        As for :class:`~dynnet.PerturbationStudy` (``every`` default 1).
+    seed : int, SeedSequence, Generator or None, default 0
+        The run's seed (initial networks from its child 0, perturbations from
+        ``stream(seed, 1, i)``); None draws fresh entropy, recorded in ``seed_``.
+    every : int, default 1
+        Record every ``every`` steps.
     estimators : list of Estimator, default ()
         Fitted on each eps (``fit_result``); numbers stored as ``<class>.<key> (eps)``.
 
@@ -135,7 +146,13 @@ class PostLearningStudy(SweepStudy):
         return out.merge(super()._summary(ds))
 
     def plot(self):
-        """Fig. 6: d(t) after the perturbation, semi-log, per eps; and the Jacobian spectrum."""
+        """Fig. 6: d(t) after the perturbation, semi-log, per eps; and the Jacobian spectrum.
+
+        Returns
+        -------
+        list of matplotlib.figure.Figure
+            The figures.
+        """
         from ..plotting import post_learning_figure
 
         self._check_run()
