@@ -86,7 +86,14 @@ class Checkpoint:
         self.close(finished=exc_type is None)
 
     def open(self) -> None:
-        """Claim the folder: check ownership, take the lock, write the marker."""
+        """Claim the folder: check ownership, take the lock, write the marker.
+
+        Raises
+        ------
+        CheckpointError
+            The folder is not dynnet's, is in use, or (with ``resume``) belongs
+            to another run.
+        """
         p = self.path
         if p.exists() and not p.is_dir():
             raise CheckpointError(f"checkpoint {p} exists and is not a folder")
@@ -125,7 +132,15 @@ class Checkpoint:
                                           "created": self._created}).encode())
 
     def close(self, finished: bool) -> None:
-        """Release the lock; if ``finished``, remove dynnet's files (and its own folder)."""
+        """Release the lock; if ``finished``, remove dynnet's files (and its own folder).
+
+        Parameters
+        ----------
+        finished : bool
+            True when the run completed (its result is in memory): the chunk
+            files, the marker and the lock go, and the folder too if dynnet made
+            it and nothing else is in it. False keeps the chunks for a resume.
+        """
         try:
             if finished:
                 self._remove_chunks()
@@ -177,6 +192,16 @@ class Checkpoint:
 
         A chunk file that is torn, unreadable or of another run is ignored
         (its initial conditions run again).
+
+        Parameters
+        ----------
+        key : str, default ""
+            The part of the run (for example ``"eps-003"``); letters, digits and ``_.=+-``.
+
+        Returns
+        -------
+        dict
+            Initial-condition index to ``{array name: array}``.
         """
         out: dict[int, dict[str, np.ndarray]] = {}
         for f in sorted(self.path.glob(f"chunk-{_safe(key)}-*.npz")):
@@ -199,7 +224,17 @@ class Checkpoint:
         return out
 
     def save(self, key: str, index: np.ndarray, arrays: dict[str, np.ndarray]) -> None:
-        """Store one finished chunk; ``arrays`` have the chunk's initial conditions on axis 0."""
+        """Store one finished chunk, atomically, with the run's fingerprint.
+
+        Parameters
+        ----------
+        key : str
+            The part of the run, as for :meth:`load`.
+        index : array of int
+            The chunk's initial-condition indices.
+        arrays : dict of str to numpy.ndarray
+            The chunk's results, initial conditions on axis 0.
+        """
         index = np.asarray(index)
         name = self.path / f"chunk-{_safe(key)}-{int(index[0]):07d}-{int(index[-1]):07d}.npz"
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".chunk-", suffix=".part")
