@@ -29,10 +29,11 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ._files import atomic_write
 
 __all__ = ["Checkpoint", "CheckpointError"]
 
@@ -237,19 +238,9 @@ class Checkpoint:
         """
         index = np.asarray(index)
         name = self.path / f"chunk-{_safe(key)}-{int(index[0]):07d}-{int(index[-1]):07d}.npz"
-        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".chunk-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, __index__=index, __fingerprint__=np.array(self.fingerprint), **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, name)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        atomic_write(name, lambda fh: np.savez(fh, __index__=index,
+                                               __fingerprint__=np.array(self.fingerprint), **arrays),
+                     prefix=".chunk-")
         _fault_injection(self.path)
 
 
@@ -268,17 +259,7 @@ def _read_created(marker: Path) -> bool:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".marker-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, lambda fh: fh.write(data), prefix=".marker-", fsync=False)
 
 
 def _fault_injection(path: Path) -> None:

@@ -14,11 +14,11 @@ import importlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_write
 from ._version import __version__
 from .base import ParamsObject
 
@@ -306,21 +306,8 @@ def save(study, path, overwrite: bool = False) -> Path:
     """
     path = check_output_path(path, overwrite=overwrite)
     data = to_netcdf_bytes(study)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
-                               prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        check_output_path(path, overwrite=overwrite)  # nothing appeared there meanwhile
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, lambda fh: fh.write(data), prefix=f".{path.name}.",
+                 before_replace=lambda: check_output_path(path, overwrite=overwrite))
     return path
 
 
