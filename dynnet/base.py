@@ -25,9 +25,20 @@ import copy
 import inspect
 import numbers
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import TypeAlias
+
+    from numpy.typing import DTypeLike
+
+    #: What a ``seed`` parameter accepts (see :func:`as_seed_sequence`).
+    SeedLike: TypeAlias = (
+        int | Sequence[int] | np.random.SeedSequence | np.random.Generator | None
+    )
 
 __all__ = [
     "ParamsObject",
@@ -81,6 +92,13 @@ class ParamsObject:
         deep : bool, default True
             Also return the parameters of nested parameter objects, as
             ``outer__inner``.
+
+        Returns
+        -------
+        dict of str to object
+            Each ``__init__`` parameter name mapped to its current value (the
+            attribute of the same name); with ``deep=True`` also the
+            ``outer__inner`` entries of nested parameter objects.
         """
         out = {}
         for name in self._param_names():
@@ -94,9 +112,26 @@ class ParamsObject:
     def set_params(self, **params: Any) -> ParamsObject:
         """Set parameters by name; ``outer__inner`` reaches nested objects.
 
+        Values are stored unchanged (validation happens when the object
+        runs); cached computations that depend on the parameters are dropped.
+
+        Parameters
+        ----------
+        **params : object
+            New values keyed by parameter name; ``outer__inner`` sets the
+            parameter ``inner`` of the nested parameter object ``outer``.
+
         Returns
         -------
-        self
+        ParamsObject
+            This object (``self``), so that calls can be chained.
+
+        Raises
+        ------
+        ValueError
+            If a name is not a parameter of this object (with the closest
+            valid name, if any), or if ``outer__inner`` is given for an
+            ``outer`` that is not a parameter object.
         """
         if not params:
             return self
@@ -155,7 +190,7 @@ class ParamsObject:
             parts.append(f"{name}={_short_repr(value)}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_cache", None)
         return state
@@ -195,10 +230,25 @@ def clone(obj: Any, *, safe: bool = True) -> Any:
 
     Parameters
     ----------
-    obj : ParamsObject, or a list/tuple of them
+    obj : ParamsObject or list or tuple of ParamsObject
+        The object to copy; a list or tuple is cloned element by element
+        into a container of the same type.
     safe : bool, default True
         If False, objects that are not parameter objects are deep-copied
         instead of raising ``TypeError``.
+
+    Returns
+    -------
+    ParamsObject or list or tuple
+        A new object of the same type built from ``obj.get_params(deep=False)``
+        (each value cloned), without any fitted ``*_`` attributes; for a list
+        or tuple, a container of the same type holding the clones.
+
+    Raises
+    ------
+    TypeError
+        If ``safe`` is True and ``obj`` (or an element of it) is not a
+        parameter object.
     """
     if isinstance(obj, (list, tuple)):
         return type(obj)(clone(o, safe=safe) for o in obj)
@@ -218,14 +268,27 @@ def clone(obj: Any, *, safe: bool = True) -> Any:
 # seeds
 # ----------------------------------------------------------------------------
 
-def as_seed_sequence(seed: Any) -> np.random.SeedSequence:
+def as_seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
     """Normalise a seed to a :class:`numpy.random.SeedSequence`.
 
     Parameters
     ----------
-    seed : None, int, array of ints, SeedSequence or Generator
+    seed : None, int, sequence of int, SeedSequence or Generator
         ``None`` draws fresh entropy (recorded in ``.entropy`` so a run can be
-        repeated); a Generator contributes 128 bits drawn from it.
+        repeated); a Generator contributes 128 bits drawn from it (advancing
+        it); a SeedSequence is returned as it is. Integers must be >= 0.
+
+    Returns
+    -------
+    numpy.random.SeedSequence
+        The normalised seed.
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` is a bool or of a type not listed above.
+    ValueError
+        If ``seed`` is a negative integer.
     """
     if isinstance(seed, np.random.SeedSequence):
         return seed
@@ -249,12 +312,27 @@ def as_seed_sequence(seed: Any) -> np.random.SeedSequence:
     )
 
 
-def stream(seed: Any, *key: int) -> np.random.Generator:
+def stream(seed: SeedLike, *key: int) -> np.random.Generator:
     """An independent Generator for the member with index ``key`` of ``seed``.
 
     ``stream(seed, i)`` is the stream of the i-th child that
     ``SeedSequence(seed).spawn`` would give, but addressed by index, so it does
     not depend on how many streams were made before.
+
+    Parameters
+    ----------
+    seed : None, int, sequence of int, SeedSequence or Generator
+        The parent seed, normalised by :func:`as_seed_sequence` (so ``None``
+        or a Generator gives a different parent on every call).
+    *key : int
+        Index path of the child below ``seed``: ``stream(seed, i, j)`` is
+        child ``j`` of child ``i``.
+
+    Returns
+    -------
+    numpy.random.Generator
+        A generator seeded by the ``SeedSequence`` with the parent's entropy
+        and pool size and spawn key ``parent.spawn_key + key``.
     """
     ss = as_seed_sequence(seed)
     child = np.random.SeedSequence(
@@ -275,7 +353,37 @@ def _owner(obj: Any) -> str:
 def check_scalar(obj: Any, name: str, value: Any, *, low: float | None = None,
                  high: float | None = None, low_open: bool = False,
                  high_open: bool = False, finite: bool = True) -> float:
-    """Validate a real scalar parameter and return it as float."""
+    """Validate a real scalar parameter and return it as float.
+
+    Parameters
+    ----------
+    obj : object or None
+        The object the parameter belongs to; its class name starts the error
+        message (``"dynnet"`` if None).
+    name : str
+        Parameter name, for the error message.
+    value : object
+        The value to check: a real number (not a bool).
+    low, high : float or None, default None
+        Bounds of the allowed interval; None means unbounded on that side.
+    low_open, high_open : bool, default False
+        Whether the corresponding bound is excluded (open interval end).
+    finite : bool, default True
+        Reject NaN and infinities.
+
+    Returns
+    -------
+    float
+        ``float(value)``.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number, or is a bool.
+    ValueError
+        If ``value`` is not finite (with ``finite=True``) or outside the
+        interval; the message names the interval.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(
             f"{_owner(obj)}: parameter {name}={value!r} must be a real number, "
@@ -300,7 +408,32 @@ def check_scalar(obj: Any, name: str, value: Any, *, low: float | None = None,
 
 def check_int(obj: Any, name: str, value: Any, *, low: int | None = None,
               high: int | None = None) -> int:
-    """Validate an integer parameter and return it as int."""
+    """Validate an integer parameter and return it as int.
+
+    Parameters
+    ----------
+    obj : object or None
+        The object the parameter belongs to; its class name starts the error
+        message (``"dynnet"`` if None).
+    name : str
+        Parameter name, for the error message.
+    value : object
+        The value to check: an integral number (not a bool).
+    low, high : int or None, default None
+        Inclusive bounds; None means unbounded on that side.
+
+    Returns
+    -------
+    int
+        ``int(value)``.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer, or is a bool.
+    ValueError
+        If ``value`` is outside ``[low, high]``.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(
             f"{_owner(obj)}: parameter {name}={value!r} must be an integer, "
@@ -317,7 +450,31 @@ def check_int(obj: Any, name: str, value: Any, *, low: int | None = None,
 
 
 def check_option(obj: Any, name: str, value: Any, allowed: Iterable[Any]) -> Any:
-    """Validate that a parameter is one of ``allowed``."""
+    """Validate that a parameter is one of ``allowed``.
+
+    Parameters
+    ----------
+    obj : object or None
+        The object the parameter belongs to; its class name starts the error
+        message (``"dynnet"`` if None).
+    name : str
+        Parameter name, for the error message.
+    value : object
+        The value to check (compared with ``in``; unhashable or
+        incomparable values are rejected).
+    allowed : iterable
+        The allowed values, listed in the error message.
+
+    Returns
+    -------
+    object
+        ``value``, unchanged.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not in ``allowed``.
+    """
     allowed = list(allowed)
     try:
         ok = value in allowed
@@ -332,8 +489,41 @@ def check_option(obj: Any, name: str, value: Any, allowed: Iterable[Any]) -> Any
 
 
 def check_array(obj: Any, name: str, value: Any, *, ndim: int | tuple[int, ...] | None = None,
-                finite: bool = True, dtype=np.float64, copy: bool = False) -> np.ndarray:
-    """Validate an array argument: numeric, the given ndim, finite; cast to dtype."""
+                finite: bool = True, dtype: DTypeLike = np.float64, copy: bool = False) -> np.ndarray:
+    """Validate an array argument: numeric, the given ndim, finite; cast to dtype.
+
+    Parameters
+    ----------
+    obj : object or None
+        The object the argument belongs to; its class name starts the error
+        message (``"dynnet"`` if None).
+    name : str
+        Argument name, for the error message.
+    value : array_like
+        The value to convert.
+    ndim : int or tuple of int or None, default None
+        Allowed number(s) of dimensions; None allows any.
+    finite : bool, default True
+        Reject arrays containing NaN or infinities.
+    dtype : data-type, default numpy.float64
+        The dtype to convert to.
+    copy : bool, default False
+        Always return a new array (otherwise ``value`` itself may be returned
+        when it already has the dtype).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``value`` as an array of ``dtype``.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` cannot be converted to ``dtype``.
+    ValueError
+        If the number of dimensions is not allowed, or (with ``finite=True``)
+        the array holds NaN or infinite values.
+    """
     try:
         arr = np.array(value, dtype=dtype, copy=copy) if copy else np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as exc:

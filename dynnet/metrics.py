@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .base import ParamsObject, check_option
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .maps.base import Map
 
 __all__ = ["Metric", "L1", "L2", "LInf", "PerLayer"]
 
@@ -21,7 +28,28 @@ class Metric(ParamsObject):
     def _distance(self, diff):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement _distance(diff)")
 
-    def __call__(self, a, b, map=None) -> np.ndarray:
+    def __call__(self, a: ArrayLike, b: ArrayLike, map: Map | None = None) -> np.ndarray | np.float64:
+        """Distance between ``a`` and ``b``, broadcast over the leading axes.
+
+        Parameters
+        ----------
+        a, b : array_like, shape (..., dim)
+            States (last axis); the leading axes broadcast against each other.
+        map : Map, optional
+            The map the states belong to; needed by metrics that look at a
+            coordinate group (:class:`PerLayer`).
+
+        Returns
+        -------
+        numpy.ndarray or numpy.float64
+            The distances, with the broadcast shape of the leading axes (a
+            numpy float64 scalar for two single states).
+
+        Raises
+        ------
+        ValueError
+            If the last axes of ``a`` and ``b`` differ.
+        """
         a = np.asarray(a, dtype=np.float64)
         b = np.asarray(b, dtype=np.float64)
         if a.shape[-1:] != b.shape[-1:]:
@@ -42,7 +70,7 @@ class L1(Metric):
     Danovski, Soriano & Lacasa (2024), Eq. 2.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         pass
 
     def _distance(self, diff):
@@ -60,7 +88,7 @@ class L2(Metric):
     The usual norm of Lyapunov analyses: G. Benettin et al., Meccanica 15, 9 (1980).
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         pass
 
     def _distance(self, diff):
@@ -81,7 +109,7 @@ class LInf(Metric):
     Analysis with Applications*, Wiley (1978), section 2.2.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         pass
 
     def _distance(self, diff):
@@ -104,6 +132,8 @@ class PerLayer(Metric):
         Group name (resolved through ``map.coordinate_groups()``, so the call
         needs ``map=``).
     norm : {"l1", "l2", "linf"}, default "l1"
+        The norm applied to the group's differences (:class:`L1`,
+        :class:`L2` or :class:`LInf`).
 
     References
     ----------
@@ -111,7 +141,7 @@ class PerLayer(Metric):
     dynamics, so distances per weight matrix separate them.
     """
 
-    def __init__(self, layer="W1", norm="l1"):
+    def __init__(self, layer: str = "W1", norm: str = "l1") -> None:
         self.layer = layer
         self.norm = norm
 

@@ -37,8 +37,15 @@ import re
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .base import check_int
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+_T = TypeVar("_T")
 
 __all__ = ["map_chunks", "effective_n_jobs", "thread_cap", "scheduler", "Terminated"]
 
@@ -67,7 +74,7 @@ class Terminated(KeyboardInterrupt):
         with status ``128 + signum`` (143 for SIGTERM).
     """
 
-    def __init__(self, signum: int):
+    def __init__(self, signum: int) -> None:
         self.signum = int(signum)
         super().__init__(f"dynnet: stopped by {signal.Signals(self.signum).name}; "
                          "the worker processes were terminated")
@@ -99,7 +106,7 @@ def thread_cap() -> int | None:
     return int(raw)
 
 
-def _check_n_jobs(n_jobs) -> int:
+def _check_n_jobs(n_jobs: int) -> int:
     if isinstance(n_jobs, str):
         raise TypeError(f"dynnet: parameter n_jobs={n_jobs!r} must be an integer (a positive int, "
                         "or -1 for every core), got str")
@@ -110,7 +117,7 @@ def _check_n_jobs(n_jobs) -> int:
     return n
 
 
-def effective_n_jobs(n_jobs) -> int:
+def effective_n_jobs(n_jobs: int) -> int:
     """Number of local workers for ``n_jobs``.
 
     .. math::
@@ -281,15 +288,17 @@ def _explicit_backend():
     return None if isinstance(backend, LokyBackend) else backend
 
 
-def map_chunks(func, arg_tuples, n_jobs=1, progress=False, desc=None, on_result=None):
+def map_chunks(func: Callable[..., _T], arg_tuples: Iterable[tuple], n_jobs: int = 1,
+               progress: bool = False, desc: str | None = None,
+               on_result: Callable[[int, _T], Any] | None = None) -> list[_T]:
     """``[func(*args) for args in arg_tuples]``, in order, maybe in parallel.
 
     Parameters
     ----------
     func : callable
         A pure function of its arguments (picklable, for worker processes).
-    arg_tuples : sequence of tuple
-        One tuple of arguments per chunk.
+    arg_tuples : iterable of tuple
+        One tuple of arguments per chunk (consumed into a list first).
     n_jobs : int, default 1
         1 runs the chunks in this process. Otherwise, under no joblib
         configuration, ``effective_n_jobs(n_jobs)`` loky worker processes
@@ -381,7 +390,7 @@ def map_chunks(func, arg_tuples, n_jobs=1, progress=False, desc=None, on_result=
 
 
 @contextlib.contextmanager
-def scheduler(address, timeout=10.0):
+def scheduler(address: str, timeout: float = 10.0) -> Iterator[Client]:
     """Run :func:`map_chunks` (and so every study) on a dask cluster inside the block.
 
     Connects a :class:`distributed.Client` to the scheduler at ``address`` and

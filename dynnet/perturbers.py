@@ -2,28 +2,57 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .base import ParamsObject, as_seed_sequence, check_array, check_int, check_option, check_scalar
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .base import SeedLike
+    from .maps.base import Map
 
 __all__ = ["Perturber", "UniformPerturber", "GaussianPerturber"]
 
 
 class Perturber(ParamsObject):
-    """Makes ``n`` states near a reference state.
+    r"""Makes ``n`` states near a reference state.
+
+    Each copy is :math:`x'_i = x_i + \delta_i` for the selected coordinates
+    :math:`i \in S` (chosen by ``on``) and :math:`x'_i = x_i` otherwise; the
+    subclass decides the law of the offsets :math:`\delta`.
 
     A subclass implements ``_draw(rng, n, k)``, returning ``(n, k)`` offsets for
     the ``k`` selected coordinates; the base class selects the coordinates
     (``on``), validates, and seeds. Randomness comes only from a numpy
     Generator built from ``seed``; the global numpy RNG is never touched.
 
-    Parameters common to all perturbers: ``eps`` (size), ``n`` (how many) and
-    ``on`` (which coordinates: ``"all"``, or a group of the map, such as
-    ``"weights"`` for :class:`~dynnet.GradientDescentMap`, or an array of
-    indices).
+    Parameters
+    ----------
+    eps : float, default 1e-8
+        Size of the offsets (its meaning, half-width or standard deviation,
+        is the subclass's).
+    n : int, default 5
+        Number of perturbed copies, >= 1.
+    on : str or array_like, default "weights"
+        Which coordinates to perturb: ``"all"``, a coordinate group of the
+        map (such as ``"weights"`` for :class:`~dynnet.GradientDescentMap`,
+        which needs ``map=`` in :meth:`perturb`), integer indices, or a
+        boolean mask of shape ``(dim,)``.
+
+    See Also
+    --------
+    UniformPerturber, GaussianPerturber
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), section 2 (ensembles of perturbed
+    initial conditions).
     """
 
-    def __init__(self, eps=1e-8, n=5, on="weights"):
+    def __init__(self, eps: float = 1e-8, n: int = 5, on: str | ArrayLike = "weights") -> None:
         self.eps = eps
         self.n = n
         self.on = on
@@ -57,7 +86,7 @@ class Perturber(ParamsObject):
             )
         return idx
 
-    def perturb(self, state, map=None, seed=None) -> np.ndarray:
+    def perturb(self, state: ArrayLike, map: Map | None = None, seed: SeedLike = None) -> np.ndarray:
         """``n`` perturbed copies of ``state``, shape ``(n, dim)``.
 
         Coordinates not selected by ``on`` are bit-identical to ``state``.
@@ -65,9 +94,25 @@ class Perturber(ParamsObject):
         Parameters
         ----------
         state : array_like, shape (dim,)
+            The reference state (finite; checked by ``map.check_state`` when
+            ``map`` is given).
         map : Map, optional
             Needed when ``on`` names a coordinate group.
-        seed : int, SeedSequence, Generator or None
+        seed : int, sequence of int, SeedSequence, Generator or None, default None
+            Seed of the offsets (normalised by :func:`~dynnet.as_seed_sequence`);
+            the same seed gives the same copies.
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (n, dim)
+            Row ``j`` is ``state`` plus the ``j``-th draw of offsets on the
+            selected coordinates.
+
+        Raises
+        ------
+        ValueError
+            If ``n`` or ``eps`` is out of range, ``on`` is not allowed, or
+            ``on`` names a group and ``map`` is None.
         """
         x = check_array(self, "state", state, ndim=1)
         if map is not None:
@@ -91,7 +136,7 @@ class UniformPerturber(Perturber):
         Half-width of the box, > 0.
     n : int, default 5
         Number of perturbed copies.
-    on : str or array, default "weights"
+    on : str or array_like, default "weights"
         Which coordinates to perturb: ``"weights"`` (the paper: connection
         weights only, never biases), ``"all"``, another group name of the map,
         or indices. For maps without a ``"weights"`` group use ``"all"``.
@@ -119,7 +164,8 @@ class GaussianPerturber(Perturber):
     eps : float, default 1e-8
         Standard deviation, > 0.
     n : int, default 5
-    on : str or array, default "weights"
+        Number of perturbed copies.
+    on : str or array_like, default "weights"
         As for :class:`UniformPerturber`.
 
     Notes

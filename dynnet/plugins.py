@@ -59,6 +59,7 @@ import importlib
 import importlib.metadata
 import re
 import warnings
+from collections.abc import Iterable
 from typing import NamedTuple
 
 __all__ = ["GROUPS", "PluginError", "PluginInfo", "available", "load", "load_all",
@@ -81,6 +82,23 @@ _BUILTIN_DIST = "dynnet"
 class PluginError(ImportError):
     """A plugin that is missing, ambiguous or broken, asked for by name.
 
+    Raised by :func:`load`; an :class:`ImportError` whose ``name`` is the
+    plugin's name.
+
+    Parameters
+    ----------
+    message : str
+        The error message (it names the plugin, its distribution and the cause).
+    group : str
+        The entry-point group asked in, e.g. ``"dynnet.maps"``.
+    plugin : str
+        The entry-point name asked for.
+    distribution : str or None, default None
+        The distribution that registered it (None if nobody did, or if the
+        name is ambiguous).
+    value : str or None, default None
+        The entry point's ``"module:attr"`` (None if there is no single entry).
+
     Attributes
     ----------
     group, plugin : str
@@ -91,7 +109,8 @@ class PluginError(ImportError):
         The entry point's ``"module:attr"``.
     """
 
-    def __init__(self, message, *, group, plugin, distribution=None, value=None):
+    def __init__(self, message: str, *, group: str, plugin: str, distribution: str | None = None,
+                 value: str | None = None) -> None:
         super().__init__(message, name=plugin)
         self.group = group
         self.plugin = plugin
@@ -100,7 +119,21 @@ class PluginError(ImportError):
 
 
 class PluginInfo(NamedTuple):
-    """One registered plugin: a row of :func:`describe` (and of ``dynnet list``)."""
+    """One registered plugin: a row of :func:`describe` (and of ``dynnet list``).
+
+    A named tuple; nothing in it requires importing the plugin.
+
+    Parameters
+    ----------
+    group : str
+        The entry-point group, e.g. ``"dynnet.maps"``.
+    name : str
+        The entry-point name, e.g. ``"sgd"``.
+    distribution : str
+        The distribution that registered it (``"dynnet"`` for built-ins).
+    value : str
+        The entry point's ``"module:attr"``.
+    """
 
     group: str
     name: str
@@ -247,10 +280,28 @@ def available(group: str) -> dict[str, str]:
     return {name: e.distribution for name, e in _discover(g).items()}
 
 
-def describe(groups=None) -> list[PluginInfo]:
+def describe(groups: Iterable[str] | None = None) -> list[PluginInfo]:
     """Rows ``(group, name, distribution, value)`` of every usable plugin, for ``dynnet list``.
 
-    Nothing is imported. ``groups`` restricts the listing (default: all five).
+    Nothing is imported.
+
+    Parameters
+    ----------
+    groups : iterable of str or None, default None
+        The groups to list (the ``"dynnet."`` prefix may be left out); None
+        lists all five.
+
+    Returns
+    -------
+    list of PluginInfo
+        One row per usable plugin, by group (in the order given) then name.
+        Plugins with invalid or clashing names are left out, as in
+        :func:`available`.
+
+    Raises
+    ------
+    ValueError
+        If a group is not one of the five.
     """
     gs = list(GROUPS) if groups is None else [_group(g) for g in groups]
     rows = []
@@ -353,7 +404,7 @@ def _import_entry(entry: _Entry):
     raise err
 
 
-def load(group: str, name: str, *, distribution: str | None = None):
+def load(group: str, name: str, *, distribution: str | None = None) -> type:
     """The class registered as ``name`` in ``group``, imported on first use and cached.
 
     Parameters
@@ -409,6 +460,7 @@ def load_all(group: str, *, builtins: bool = True) -> dict[str, type]:
     Parameters
     ----------
     group : str
+        One of the five groups (see :func:`available`).
     builtins : bool, default True
         Include dynnet's own classes (distribution ``"dynnet"``).
 
@@ -437,6 +489,18 @@ def is_registered_module(module: str) -> bool:
     entry points' values. A module belongs to a plugin when it lies in the
     top-level package of one of its entry points (a class registered as
     ``pkg:Cls`` is often defined in ``pkg.maps``).
+
+    Parameters
+    ----------
+    module : str
+        A dotted module name, e.g. ``"dynnet_sgd.maps"``.
+
+    Returns
+    -------
+    bool
+        Whether the top-level package of ``module`` is that of a registered
+        entry point in any group (dynnet's own included; entries ignored as
+        duplicates count too). False for an empty or non-str ``module``.
     """
     if not isinstance(module, str) or not module:
         return False

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..base import ParamsObject
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from numpy.typing import ArrayLike
+
+    from ..maps.base import Map
 
 __all__ = ["Estimator"]
 
@@ -82,7 +88,8 @@ class Estimator(ParamsObject):
     :func:`dynnet.testing.check_estimator`.
     """
 
-    def fit(self, data: Any, *, map: Any = None, steps: Any = None) -> Estimator:  # pragma: no cover
+    def fit(self, data: Any, *, map: Map | None = None,  # pragma: no cover
+            steps: ArrayLike | None = None) -> Estimator:
         """Fit on ``data``; returns self (see the class docstring for ``map`` and ``steps``).
 
         Parameters
@@ -101,7 +108,7 @@ class Estimator(ParamsObject):
         """
         raise NotImplementedError(f"{type(self).__name__} must implement fit(data, *, map=None, steps=None)")
 
-    def fit_result(self, result: Any, map: Any = None) -> Estimator:
+    def fit_result(self, result: xr.Dataset, map: Map | None = None) -> Estimator:
         """Fit from a Study's ``result_`` dataset; returns self.
 
         Parameters
@@ -120,7 +127,7 @@ class Estimator(ParamsObject):
             f"{type(self).__name__} cannot be fitted from a study result; call fit(...) directly"
         )
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Headline numbers of the fit: a flat dict of floats, ints and bools (empty by default).
 
         Returns

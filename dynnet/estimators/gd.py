@@ -9,11 +9,18 @@ r"""Estimators specific to gradient-descent maps: sharpness, weight importance, 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .._regression import ols
 from ..base import check_array, check_int, check_option, check_scalar
 from .base import Estimator
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..maps.base import Map
 
 __all__ = ["Sharpness", "WeightImportance", "WeightDrift"]
 
@@ -89,14 +96,15 @@ class Sharpness(Estimator):
     neural networks typically occurs at the edge of stability", ICLR (2021).
     """
 
-    def __init__(self, method="auto", exact_max_dim=500, eta=None, chunk=4, lanczos_tol=1e-10):
+    def __init__(self, method: str = "auto", exact_max_dim: int = 500, eta: float | None = None,
+                 chunk: int = 4, lanczos_tol: float = 1e-10) -> None:
         self.method = method
         self.exact_max_dim = exact_max_dim
         self.eta = eta
         self.chunk = chunk
         self.lanczos_tol = lanczos_tol
 
-    def fit(self, data, *, map=None, steps=None):
+    def fit(self, data: ArrayLike, *, map: Map | None = None, steps: None = None) -> Sharpness:
         """Sharpness of ``map`` at each state; returns self.
 
         Parameters
@@ -175,7 +183,7 @@ class Sharpness(Estimator):
         self.method_ = method
         return self
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         """Headline numbers along the trajectory.
 
         Returns
@@ -242,11 +250,11 @@ class WeightImportance(Estimator):
     Danovski, Soriano & Lacasa (2024), Fig. 5 (left).
     """
 
-    def __init__(self, on="weights", relative=True):
+    def __init__(self, on: str = "weights", relative: bool = True) -> None:
         self.on = on
         self.relative = relative
 
-    def fit(self, data, *, map=None, steps=None):
+    def fit(self, data: ArrayLike, *, map: Map | None = None, steps: None = None) -> WeightImportance:
         """Zero each coordinate of group ``on`` of the state in turn; returns self.
 
         Parameters
@@ -307,7 +315,7 @@ class WeightImportance(Estimator):
                 out[name] = flat[g]
         return out
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         """Headline numbers of the importances.
 
         Returns
@@ -380,10 +388,10 @@ class WeightDrift(Estimator):
     Danovski, Soriano & Lacasa (2024), Fig. 5 (right).
     """
 
-    def __init__(self, on="weights"):
+    def __init__(self, on: str | None = "weights") -> None:
         self.on = on
 
-    def fit(self, data, *, map=None, steps=None):
+    def fit(self, data: ArrayLike, *, map: Map | None = None, steps: None = None) -> WeightDrift:
         """Fit from a trajectory; returns self.
 
         Parameters
@@ -440,7 +448,7 @@ class WeightDrift(Estimator):
             self.slope_ = self.intercept_ = self.r2_ = np.nan
         return self
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         """Headline numbers of the log-log fit.
 
         Returns

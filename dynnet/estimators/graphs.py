@@ -9,12 +9,17 @@ stack algorithm.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
 
 from ..base import check_array, check_int, check_scalar
 from .base import Estimator, _logistic_orbit
+
+if TYPE_CHECKING:
+    import networkx as nx
+    from numpy.typing import ArrayLike
 
 __all__ = ["HorizontalVisibilityGraph", "hvg_edges"]
 
@@ -52,7 +57,7 @@ def _hvg_kernel(x):  # pragma: no cover - compiled
     return edges[:m], deg
 
 
-def hvg_edges(series):
+def hvg_edges(series: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     r"""Edges and degrees of the horizontal visibility graph of ``series``.
 
     Nodes :math:`i < j` are linked when every value strictly between them is
@@ -63,12 +68,19 @@ def hvg_edges(series):
     Parameters
     ----------
     series : array_like, shape (N,)
+        The series: finite real numbers, converted to float64.
 
     Returns
     -------
     edges : ndarray of int64, shape (M, 2)
         Rows ``(i, j)`` with ``i < j``, ordered by ``j``.
     degree : ndarray of int64, shape (N,)
+        The number of links of each node.
+
+    Raises
+    ------
+    ValueError
+        If ``series`` is not 1-D or contains NaN or infinite values.
     """
     x = np.ascontiguousarray(series, dtype=np.float64)
     if x.ndim != 1:
@@ -150,6 +162,7 @@ class HorizontalVisibilityGraph(Estimator):
     edges_ : ndarray of int64, shape (M, 2)
         Links ``(i, j)``, ``i < j``.
     degree_ : ndarray of int64, shape (N,)
+        Degree of each node.
     degree_distribution_ : ndarray, shape (k_max + 1,)
         :math:`P(k)` indexed by :math:`k` (the fraction of nodes of degree k).
     mean_degree_ : float
@@ -163,6 +176,7 @@ class HorizontalVisibilityGraph(Estimator):
     period_ : int
         Degree-sequence period (0 when not periodic).
     verdict_ : {"periodic", "chaotic", "noise"}
+        The verdict rule's outcome (above).
     verdict_statistic_ : float
         ``period_`` for "periodic", otherwise :math:`z`.
     graph_ : networkx.Graph
@@ -178,13 +192,14 @@ class HorizontalVisibilityGraph(Estimator):
     short review", in *New Frontiers in Graph Theory*, InTech (2012).
     """
 
-    def __init__(self, k_min=4, max_period=64, z_crit=3.0, lambda_tol=0.03):
+    def __init__(self, k_min: int = 4, max_period: int = 64, z_crit: float = 3.0,
+                 lambda_tol: float = 0.03) -> None:
         self.k_min = k_min
         self.max_period = max_period
         self.z_crit = z_crit
         self.lambda_tol = lambda_tol
 
-    def fit(self, data, *, map=None, steps=None):
+    def fit(self, data: ArrayLike, *, map: None = None, steps: None = None) -> HorizontalVisibilityGraph:
         """Build the HVG of a series and its statistics; returns self.
 
         Parameters
@@ -255,8 +270,12 @@ class HorizontalVisibilityGraph(Estimator):
         return self
 
     @property
-    def graph_(self):
-        """The HVG as a :class:`networkx.Graph`, built on first access."""
+    def graph_(self) -> nx.Graph:
+        """The HVG as a :class:`networkx.Graph`, built on first access and cached.
+
+        Nodes ``0..N-1`` carry the series value as attribute ``"value"``;
+        edges are those of ``edges_``.
+        """
         self._check_fitted("edges_")
         g = self.__dict__.get("_graph")
         if g is None:
@@ -268,7 +287,7 @@ class HorizontalVisibilityGraph(Estimator):
             self.__dict__["_graph"] = g
         return g
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         """Headline numbers of the graph.
 
         Returns

@@ -9,11 +9,16 @@ O(1) apart, each drifting within about 1e-6) and random-like bursts.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..base import check_array, check_int, check_option, check_scalar
 from .base import Estimator, _logistic_orbit
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["LaminarPhases", "smallest_period"]
 
@@ -27,7 +32,8 @@ def _period_residual(x, p, tol, mode):
     return d <= tol
 
 
-def smallest_period(series, max_period, tol=0.0, tol_mode="absolute"):
+def smallest_period(series: ArrayLike, max_period: int, tol: float = 0.0,
+                    tol_mode: str = "absolute") -> int:
     r"""Smallest period of a stretch, within a tolerance.
 
     The smallest :math:`p \in \{1, \dots, \text{max\_period}\}` with
@@ -43,11 +49,14 @@ def smallest_period(series, max_period, tol=0.0, tol_mode="absolute"):
     Parameters
     ----------
     series : array_like, shape (N,)
+        The stretch: finite real numbers.
     max_period : int
-        Largest period tried.
+        Largest period tried, >= 1.
     tol : float, default 0.0
-        Tolerance (0: exact repetition).
+        Tolerance, >= 0 (0: exact repetition).
     tol_mode : {"absolute", "relative"}, default "absolute"
+        Whether ``tol`` bounds :math:`|x_t - x_{t-p}|` itself or relative to
+        :math:`\max(|x_t|, |x_{t-p}|)`.
 
     Returns
     -------
@@ -101,6 +110,8 @@ class LaminarPhases(Estimator):
         eta = 5 drift by about 1e-6 over a whole phase while the bursts move by
         O(0.1-1) per step.
     tol_mode : {"absolute", "relative"}, default "absolute"
+        Whether ``tol`` bounds the difference itself or relative to
+        :math:`\max(|x_t|, |x_{t-p}|)`.
     min_length : int, default 20
         Shortest laminar phase kept, in samples.
 
@@ -117,6 +128,7 @@ class LaminarPhases(Estimator):
     laminar_fraction_ : float
         Fraction of time steps inside a laminar phase.
     laminar_mask_ : ndarray of bool, shape (N,)
+        True at the time steps inside a kept phase.
     period_label_ : ndarray of int, shape (N,)
         Smallest matching period per time step (0: none), before run filtering.
 
@@ -126,13 +138,14 @@ class LaminarPhases(Estimator):
     dissipative dynamical systems", Commun. Math. Phys. 74, 189 (1980).
     """
 
-    def __init__(self, periods=range(1, 9), tol=1e-5, tol_mode="absolute", min_length=20):
+    def __init__(self, periods: Iterable[int] = range(1, 9), tol: float = 1e-5,
+                 tol_mode: str = "absolute", min_length: int = 20) -> None:
         self.periods = periods
         self.tol = tol
         self.tol_mode = tol_mode
         self.min_length = min_length
 
-    def _check_periods(self):
+    def _check_periods(self) -> list[int]:
         try:
             ps = list(self.periods)
         except TypeError:
@@ -144,14 +157,14 @@ class LaminarPhases(Estimator):
                              "non-empty iterable of integers >= 1")
         return sorted({int(p) for p in ps})
 
-    def fit(self, data, *, map=None, steps=None):
+    def fit(self, data: ArrayLike, *, map: None = None, steps: None = None) -> LaminarPhases:
         """Find the laminar phases of a series; returns self.
 
         Parameters
         ----------
         data : array_like, shape (N,)
             The series (finite; an empty series raises ValueError, a constant
-            one is one laminar phase of period 1).
+            one of length >= ``min_length`` is one laminar phase of period 1).
         map, steps : None
             Not used (TypeError if given).
 
@@ -202,7 +215,7 @@ class LaminarPhases(Estimator):
         self.laminar_fraction_ = float(self.laminar_mask_.mean())
         return self
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         """Headline numbers of the phases.
 
         Returns

@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._regression import best_window
 from ..base import as_seed_sequence, check_array, check_int, check_option, check_scalar
 from .base import Estimator
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from numpy.typing import ArrayLike
+
+    from ..base import SeedLike
+    from ..maps.base import Map
 
 __all__ = ["FiniteLyapunov"]
 
@@ -248,9 +257,11 @@ class FiniteLyapunov(Estimator):
     exponents :math:`L(q)`).
     """
 
-    def __init__(self, starts=range(0, 101, 5), lengths=range(30, 101, 5), r2_min=0.9,
-                 lambda_min=0.05, average="distance", n_boot=1000, ci=0.95, seed=0, every=1,
-                 saturation_tol=_LN10):
+    def __init__(self, starts: int | Sequence[int] = range(0, 101, 5),
+                 lengths: int | Sequence[int] = range(30, 101, 5), r2_min: float = 0.9,
+                 lambda_min: float = 0.05, average: str = "distance", n_boot: int = 1000,
+                 ci: float = 0.95, seed: SeedLike = 0, every: float = 1,
+                 saturation_tol: float | None = _LN10) -> None:
         self.starts = starts
         self.lengths = lengths
         self.r2_min = r2_min
@@ -300,7 +311,8 @@ class FiniteLyapunov(Estimator):
         return fit.slope, fit.r2, win, limit, sat
 
     # ---- fitting -------------------------------------------------------
-    def fit(self, data, *, map=None, steps=None):
+    def fit(self, data: ArrayLike, *, map: None = None,
+            steps: ArrayLike | None = None) -> FiniteLyapunov:
         """Fit the exponents of a distance array.
 
         Parameters
@@ -410,7 +422,7 @@ class FiniteLyapunov(Estimator):
         self.steps_ = steps
         return self
 
-    def fit_result(self, result, map=None):
+    def fit_result(self, result: xr.Dataset, map: Map | None = None) -> FiniteLyapunov:
         """Fit from a :class:`~dynnet.PerturbationStudy` result.
 
         Parameters
@@ -436,7 +448,7 @@ class FiniteLyapunov(Estimator):
         da = da.transpose("step", "init", "pert")
         return self.fit(da.values, steps=np.asarray(result["step"].values, dtype=np.float64))
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         r"""Headline numbers of the fit.
 
         Returns

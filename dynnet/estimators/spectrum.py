@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections import namedtuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from ..base import check_int, check_scalar
 from ..maps.base import DivergenceWarning, Map
 from ..maps.tangent import TangentMap
 from .base import Estimator
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["LyapunovSpectrum", "jacobian_spectrum", "JacobianSpectrum"]
 
@@ -102,8 +106,9 @@ class LyapunovSpectrum(Estimator):
     computing Lyapunov exponents", Prog. Theor. Phys. 83, 875 (1990).
     """
 
-    def __init__(self, n_steps=10_000, n_transient=1_000, n_exponents=None, renorm_every=1,
-                 tol=None, record_every=None):
+    def __init__(self, n_steps: int = 10_000, n_transient: int = 1_000,
+                 n_exponents: int | None = None, renorm_every: int = 1,
+                 tol: float | None = None, record_every: int | None = None) -> None:
         self.n_steps = n_steps
         self.n_transient = n_transient
         self.n_exponents = n_exponents
@@ -111,7 +116,7 @@ class LyapunovSpectrum(Estimator):
         self.tol = tol
         self.record_every = record_every
 
-    def fit(self, data, *, map=None, steps=None):
+    def fit(self, data: ArrayLike, *, map: Map | None = None, steps: None = None) -> LyapunovSpectrum:
         """Run the QR iteration from the state ``data``; returns self.
 
         Parameters
@@ -220,7 +225,7 @@ class LyapunovSpectrum(Estimator):
         self.n_neutral_ = int(np.sum(np.abs(self.exponents_) <= self.tol_))
         return self
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         """Headline numbers: the largest and smallest exponent, their sum, the neutral count.
 
         Returns
@@ -244,13 +249,27 @@ class LyapunovSpectrum(Estimator):
 
 
 JacobianSpectrum = namedtuple("JacobianSpectrum", ["eigenvalues", "n_unit", "tol"])
-JacobianSpectrum.__doc__ = """Eigenvalues of a Jacobian, sorted by decreasing modulus, and how many sit at 1.
+JacobianSpectrum.__doc__ = r"""Eigenvalues of a Jacobian, sorted by decreasing modulus, and how many sit at 1.
 
-Fields: ``eigenvalues`` (dim,) (real when the Jacobian is symmetric, complex
-otherwise), ``n_unit`` (eigenvalues with :math:`|\\mu - 1| \\le` tol), ``tol``."""
+The result of :func:`jacobian_spectrum`, a named tuple.
+
+Parameters
+----------
+eigenvalues : ndarray, shape (dim,)
+    The eigenvalues :math:`\mu`, by decreasing modulus: float64 when the
+    Jacobian is symmetric (or all imaginary parts are negligible), complex
+    otherwise.
+n_unit : int
+    The number of eigenvalues with :math:`|\mu - 1| \le` ``tol``.
+tol : float
+    The tolerance used for ``n_unit``.
+"""
+JacobianSpectrum.eigenvalues.__doc__ = "The eigenvalues, by decreasing modulus."
+JacobianSpectrum.n_unit.__doc__ = "The number of eigenvalues within ``tol`` of 1."
+JacobianSpectrum.tol.__doc__ = "The tolerance used for ``n_unit``."
 
 
-def jacobian_spectrum(map, state, tol=1e-6):
+def jacobian_spectrum(map: Map, state: ArrayLike, tol: float = 1e-6) -> JacobianSpectrum:
     r"""Eigenvalues of the Jacobian of one step at ``state``, by decreasing modulus.
 
     After learning, the GD map's Jacobian :math:`J = I - \eta H` has many
@@ -273,6 +292,11 @@ def jacobian_spectrum(map, state, tol=1e-6):
         ``(eigenvalues, n_unit, tol)``; a symmetric Jacobian (as for
         :class:`~dynnet.GradientDescentMap`) gets real eigenvalues from
         ``eigvalsh``.
+
+    Raises
+    ------
+    NotImplementedError
+        If ``map`` is not a dynnet Map or does not implement ``jacobian``.
 
     References
     ----------

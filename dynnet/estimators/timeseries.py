@@ -22,6 +22,7 @@ constant or non-finite series with a ValueError.
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
@@ -31,6 +32,11 @@ from .._regression import best_window, ols
 from ..base import as_seed_sequence, check_array, check_int, check_option, check_scalar
 from .base import Estimator, _logistic_orbit
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..base import SeedLike
+
 __all__ = ["Kantz", "Rosenstein", "ShuffledAutocorrelation", "delay_embed"]
 
 
@@ -38,21 +44,28 @@ __all__ = ["Kantz", "Rosenstein", "ShuffledAutocorrelation", "delay_embed"]
 # helpers
 # ----------------------------------------------------------------------------
 
-def delay_embed(series, dim=1, delay=1):
+def delay_embed(series: ArrayLike, dim: int = 1, delay: int = 1) -> np.ndarray:
     r"""Delay vectors :math:`v_t = (x_t, x_{t+\tau}, \dots, x_{t+(m-1)\tau})`.
 
     Parameters
     ----------
     series : array_like, shape (N,)
+        The series, converted to float64 (not otherwise validated).
     dim : int, default 1
-        Embedding dimension :math:`m`.
+        Embedding dimension :math:`m`, >= 1 (not validated here).
     delay : int, default 1
-        Delay :math:`\tau` in samples.
+        Delay :math:`\tau` in samples, >= 1 (not validated here).
 
     Returns
     -------
     ndarray, shape (N - (dim - 1) * delay, dim)
-        A read-only view when possible.
+        Row :math:`t` is :math:`v_t`; a read-only view of the series (of its
+        float64 copy when it had another dtype).
+
+    Raises
+    ------
+    ValueError
+        If the series has at most ``(dim - 1) * delay`` points.
     """
     x = np.asarray(series, dtype=np.float64)
     span = (dim - 1) * delay
@@ -186,7 +199,7 @@ class _DivergenceEstimator(Estimator):
         self.pvalue_ = float(p[0])
         self.significant_ = bool(np.isfinite(p[0]) and p[0] < alpha)
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         """Headline numbers of the fit.
 
         Returns
@@ -345,9 +358,10 @@ class Kantz(_DivergenceEstimator):
     Cambridge (2004), sec. 5.3.
     """
 
-    def __init__(self, dim=1, delay=1, radius=5e-5, min_tsep=0, n_ref=1000, n_steps=25,
-                 min_fit=5, n_sig=10, alpha=0.05, alternative="greater", transient=0,
-                 average="distance", seed=0):
+    def __init__(self, dim: int = 1, delay: int = 1, radius: float = 5e-5, min_tsep: int = 0,
+                 n_ref: int | None = 1000, n_steps: int = 25, min_fit: int = 5, n_sig: int = 10,
+                 alpha: float = 0.05, alternative: str = "greater", transient: int = 0,
+                 average: str = "distance", seed: SeedLike = 0) -> None:
         self.dim = dim
         self.delay = delay
         self.radius = radius
@@ -362,7 +376,7 @@ class Kantz(_DivergenceEstimator):
         self.transient = transient
         self.seed = seed
 
-    def fit(self, data, *, map=None, steps=None):
+    def fit(self, data: ArrayLike, *, map: None = None, steps: None = None) -> Kantz:
         """Estimate the exponent of a series; returns self.
 
         Parameters
@@ -441,7 +455,7 @@ class Kantz(_DivergenceEstimator):
                                       if has.any() else float("nan"))
         return self
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         """Headline numbers: those of :class:`Rosenstein` and the per-reference statistics.
 
         Returns
@@ -529,8 +543,9 @@ class Rosenstein(_DivergenceEstimator):
     117 (1993).
     """
 
-    def __init__(self, dim=1, delay=1, min_tsep=10, n_ref=1000, n_steps=25, min_fit=5,
-                 n_sig=10, alpha=0.05, alternative="greater", transient=0, seed=0):
+    def __init__(self, dim: int = 1, delay: int = 1, min_tsep: int = 10, n_ref: int | None = 1000,
+                 n_steps: int = 25, min_fit: int = 5, n_sig: int = 10, alpha: float = 0.05,
+                 alternative: str = "greater", transient: int = 0, seed: SeedLike = 0) -> None:
         self.dim = dim
         self.delay = delay
         self.min_tsep = min_tsep
@@ -543,7 +558,7 @@ class Rosenstein(_DivergenceEstimator):
         self.transient = transient
         self.seed = seed
 
-    def fit(self, data, *, map=None, steps=None):
+    def fit(self, data: ArrayLike, *, map: None = None, steps: None = None) -> Rosenstein:
         """Estimate the exponent of a series; returns self.
 
         Parameters
@@ -680,14 +695,17 @@ class ShuffledAutocorrelation(Estimator):
     3rd ed., Springer (2005), ch. 3.
     """
 
-    def __init__(self, max_lag=50, n_shuffles=1000, quantiles=(0.03, 0.97), alpha=0.05, seed=0):
+    def __init__(self, max_lag: int = 50, n_shuffles: int = 1000,
+                 quantiles: tuple[float, float] = (0.03, 0.97), alpha: float = 0.05,
+                 seed: SeedLike = 0) -> None:
         self.max_lag = max_lag
         self.n_shuffles = n_shuffles
         self.quantiles = quantiles
         self.alpha = alpha
         self.seed = seed
 
-    def fit(self, data, *, map=None, steps=None):
+    def fit(self, data: ArrayLike, *, map: None = None,
+            steps: None = None) -> ShuffledAutocorrelation:
         """Compute the ACF, its shuffled band, the count test and the Ljung-Box p-value.
 
         Parameters
@@ -749,7 +767,7 @@ class ShuffledAutocorrelation(Estimator):
         self.ljung_box_pvalue_ = float(lb["lb_pvalue"].iloc[0])
         return self
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         """Headline numbers of the fit.
 
         Returns

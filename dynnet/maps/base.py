@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..base import ParamsObject, check_array, check_int, stream
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..base import SeedLike
+
 __all__ = ["Map", "DivergenceWarning"]
 
 
-def check_every(owner, n_steps: int, every) -> int:
+def check_every(owner: object, n_steps: int, every: int) -> int:
     """Validate a record interval: ``every >= 1`` and a divisor of ``n_steps``.
 
     Parameters
@@ -28,6 +34,13 @@ def check_every(owner, n_steps: int, every) -> int:
     -------
     int
         ``every``, validated.
+
+    Raises
+    ------
+    TypeError
+        If ``every`` is not an integer.
+    ValueError
+        If ``every < 1`` or ``every`` does not divide ``n_steps``.
     """
     k = check_int(owner, "every", every, low=1)
     if n_steps % k:
@@ -160,7 +173,7 @@ class Map(ParamsObject):
     #: the records do not depend on it).
     _observe_segment = 1000
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         declared = cls.__dict__.get("dim", None)
         if "dim" in cls.__dict__ and not isinstance(declared, _Dim):
@@ -282,7 +295,8 @@ class Map(ParamsObject):
                 f"(float64), got {what}; a diverged state is a row of float NaN, not None"
             )
 
-    def check_states(self, states, name: str = "states", finite="rows") -> np.ndarray:
+    def check_states(self, states: ArrayLike, name: str = "states",
+                     finite: bool | Literal["rows"] = "rows") -> np.ndarray:
         """Validate a batch of states and return it as a float64 ``(E, dim)`` array.
 
         Parameters
@@ -322,7 +336,7 @@ class Map(ParamsObject):
             )
         return arr
 
-    def check_state(self, state, name: str = "state") -> np.ndarray:
+    def check_state(self, state: ArrayLike, name: str = "state") -> np.ndarray:
         """Validate one finite state and return it as a float64 ``(dim,)`` array.
 
         Parameters
@@ -412,8 +426,9 @@ class Map(ParamsObject):
                 out.setdefault(name, np.empty((n_rec,) + val.shape))[r] = val
         return out, x
 
-    def observe(self, states, n_steps: int, *, every: int = 1, project=None,
-                progress=False) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def observe(self, states: ArrayLike, n_steps: int, *, every: int = 1,
+                project: ArrayLike | None = None,
+                progress: bool | str = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
         r"""Observables (and projections) along orbits, streamed: states are never stored.
 
         One pass over the orbits records, at :math:`t = 0, k, 2k, \dots, n`
@@ -529,7 +544,7 @@ class Map(ParamsObject):
             return {name: v[:, 0] for name, v in records.items()}, final[0]
         return records, final
 
-    def iterate(self, states, n_steps: int) -> np.ndarray:
+    def iterate(self, states: ArrayLike, n_steps: int) -> np.ndarray:
         """Final states after ``n_steps`` steps of each member of the batch.
 
         Parameters
@@ -552,7 +567,7 @@ class Map(ParamsObject):
         out = self._flag_divergence(out, before=x)
         return out[0] if single else out
 
-    def trajectory(self, states, n_steps: int, every: int = 1) -> np.ndarray:
+    def trajectory(self, states: ArrayLike, n_steps: int, every: int = 1) -> np.ndarray:
         """Stored states at ``t = 0, every, 2*every, ..., n_steps``.
 
         Memory grows with ``n_steps // every``; use :meth:`observe` to record
@@ -588,7 +603,7 @@ class Map(ParamsObject):
         self._flag_divergence(out[-1], before=x)
         return out[:, 0] if single else out
 
-    def initial_state(self, n: int, seed=None) -> np.ndarray:
+    def initial_state(self, n: int, seed: SeedLike = None) -> np.ndarray:
         """``n`` random initial states, each from its own stream.
 
         Member ``i`` is drawn by :meth:`sample_state` from

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..base import check_array, check_scalar
 from .base import Map
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["LogisticMap", "TentMap", "HenonMap", "LinearMap"]
 
@@ -32,19 +37,60 @@ class LogisticMap(Map):
 
     dim = 1
 
-    def __init__(self, r=4.0):
+    def __init__(self, r: float = 4.0) -> None:
         self.r = r
 
-    def step(self, states):
+    def step(self, states: np.ndarray) -> np.ndarray:
+        r"""One step of the map on a batch: :math:`x \mapsto r\,x(1 - x)`.
+
+        Parameters
+        ----------
+        states : ndarray, shape (E, 1)
+            Validated float64 states (no checking here).
+
+        Returns
+        -------
+        ndarray, shape (E, 1)
+            The next states, a new array.
+
+        Raises
+        ------
+        ValueError
+            If ``r`` is outside [0, 4].
+        """
         r = check_scalar(self, "r", self.r, low=0.0, high=4.0)
         return r * states * (1.0 - states)
 
-    def jacobian(self, state):
+    def jacobian(self, state: ArrayLike) -> np.ndarray:
+        r"""The 1x1 Jacobian of one step at ``state``: :math:`r(1 - 2x)`.
+
+        Parameters
+        ----------
+        state : array_like, shape (1,)
+            One finite state.
+
+        Returns
+        -------
+        ndarray, shape (1, 1)
+            The Jacobian matrix.
+        """
         r = check_scalar(self, "r", self.r, low=0.0, high=4.0)
         x = self.check_state(state)
         return np.array([[r * (1.0 - 2.0 * x[0])]])
 
-    def sample_state(self, rng):
+    def sample_state(self, rng: np.random.Generator) -> np.ndarray:
+        r"""One random initial state: uniform on :math:`[0, 1)`.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The member's own stream.
+
+        Returns
+        -------
+        ndarray, shape (1,)
+            One state.
+        """
         return rng.uniform(0.0, 1.0, size=1)
 
 
@@ -69,19 +115,60 @@ class TentMap(Map):
 
     dim = 1
 
-    def __init__(self, mu=1.9):
+    def __init__(self, mu: float = 1.9) -> None:
         self.mu = mu
 
-    def step(self, states):
+    def step(self, states: np.ndarray) -> np.ndarray:
+        r"""One step of the map on a batch: :math:`x \mapsto \mu \min(x, 1 - x)`.
+
+        Parameters
+        ----------
+        states : ndarray, shape (E, 1)
+            Validated float64 states (no checking here).
+
+        Returns
+        -------
+        ndarray, shape (E, 1)
+            The next states, a new array.
+
+        Raises
+        ------
+        ValueError
+            If ``mu`` is outside [0, 2].
+        """
         mu = check_scalar(self, "mu", self.mu, low=0.0, high=2.0)
         return mu * np.minimum(states, 1.0 - states)
 
-    def jacobian(self, state):
+    def jacobian(self, state: ArrayLike) -> np.ndarray:
+        r"""The 1x1 Jacobian of one step at ``state``: :math:`\mu` if :math:`x < 1/2`, else :math:`-\mu`.
+
+        Parameters
+        ----------
+        state : array_like, shape (1,)
+            One finite state.
+
+        Returns
+        -------
+        ndarray, shape (1, 1)
+            The Jacobian matrix.
+        """
         mu = check_scalar(self, "mu", self.mu, low=0.0, high=2.0)
         x = self.check_state(state)
         return np.array([[mu if x[0] < 0.5 else -mu]])
 
-    def sample_state(self, rng):
+    def sample_state(self, rng: np.random.Generator) -> np.ndarray:
+        r"""One random initial state: uniform on :math:`[0, 1)`.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The member's own stream.
+
+        Returns
+        -------
+        ndarray, shape (1,)
+            One state.
+        """
         return rng.uniform(0.0, 1.0, size=1)
 
 
@@ -91,7 +178,9 @@ class HenonMap(Map):
     Parameters
     ----------
     a : float, default 1.4
+        Nonlinearity (finite).
     b : float, default 0.3
+        Contraction factor (finite); the Jacobian determinant is :math:`-b`.
 
     Notes
     -----
@@ -108,24 +197,65 @@ class HenonMap(Map):
 
     dim = 2
 
-    def __init__(self, a=1.4, b=0.3):
+    def __init__(self, a: float = 1.4, b: float = 0.3) -> None:
         self.a = a
         self.b = b
 
-    def step(self, states):
+    def step(self, states: np.ndarray) -> np.ndarray:
+        r"""One step of the map on a batch: :math:`(x, y) \mapsto (1 - a x^2 + y,\; b x)`.
+
+        Parameters
+        ----------
+        states : ndarray, shape (E, 2)
+            Validated float64 states (no checking here).
+
+        Returns
+        -------
+        ndarray, shape (E, 2)
+            The next states, a new array.
+
+        Raises
+        ------
+        ValueError
+            If ``a`` or ``b`` is not finite.
+        """
         a = check_scalar(self, "a", self.a)
         b = check_scalar(self, "b", self.b)
         x = states[:, 0]
         y = states[:, 1]
         return np.stack([1.0 - a * x * x + y, b * x], axis=1)
 
-    def jacobian(self, state):
+    def jacobian(self, state: ArrayLike) -> np.ndarray:
+        r"""The 2x2 Jacobian of one step at ``state``: :math:`\begin{pmatrix}-2ax & 1\\ b & 0\end{pmatrix}`.
+
+        Parameters
+        ----------
+        state : array_like, shape (2,)
+            One finite state.
+
+        Returns
+        -------
+        ndarray, shape (2, 2)
+            The Jacobian matrix.
+        """
         a = check_scalar(self, "a", self.a)
         b = check_scalar(self, "b", self.b)
         x = self.check_state(state)
         return np.array([[-2.0 * a * x[0], 1.0], [b, 0.0]])
 
-    def sample_state(self, rng):
+    def sample_state(self, rng: np.random.Generator) -> np.ndarray:
+        r"""One random initial state: uniform on :math:`[-0.1, 0.1)^2`.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The member's own stream.
+
+        Returns
+        -------
+        ndarray, shape (2,)
+            One state.
+        """
         return rng.uniform(-0.1, 0.1, size=2)
 
 
@@ -149,28 +279,73 @@ class LinearMap(Map):
     (Lyapunov exponents of linear maps).
     """
 
-    def __init__(self, A=((0.5, 0.0), (0.0, 2.0))):
+    def __init__(self, A: ArrayLike = ((0.5, 0.0), (0.0, 2.0))) -> None:
         self.A = A
 
-    def _matrix(self):
+    def _matrix(self) -> np.ndarray:
         A = check_array(self, "A", self.A, ndim=2)
         if A.shape[0] != A.shape[1] or A.shape[0] == 0:
             raise ValueError(f"LinearMap: parameter A must be square, got shape {A.shape}")
         return A
 
     @property
-    def dim(self):  # type: ignore[override]
+    def dim(self) -> int:  # type: ignore[override]
+        """Length of a state: ``A.shape[0]`` (``A`` validated as a square matrix)."""
         return self._matrix().shape[0]
 
-    def step(self, states):
+    def step(self, states: np.ndarray) -> np.ndarray:
+        r"""One step of the map on a batch: :math:`x \mapsto A x`.
+
+        Each member's product is an explicit row-wise sum (no BLAS call), so
+        it does not depend on the other members of the batch.
+
+        Parameters
+        ----------
+        states : ndarray, shape (E, dim)
+            Validated float64 states (no checking here).
+
+        Returns
+        -------
+        ndarray, shape (E, dim)
+            The next states, a new array.
+
+        Raises
+        ------
+        ValueError
+            If ``A`` is not a finite, non-empty square matrix.
+        """
         # an explicit row-wise sum, not BLAS: a member's result must not depend
         # on the batch it is in (BLAS picks kernels by matrix size)
         A = self._matrix()
         return (states[:, None, :] * A[None, :, :]).sum(axis=-1)
 
-    def jacobian(self, state):
+    def jacobian(self, state: ArrayLike) -> np.ndarray:
+        """The Jacobian of one step: ``A``, whatever the state.
+
+        Parameters
+        ----------
+        state : array_like, shape (dim,)
+            One finite state (validated, otherwise unused).
+
+        Returns
+        -------
+        ndarray, shape (dim, dim)
+            A copy of ``A`` as float64.
+        """
         self.check_state(state)
         return self._matrix().copy()
 
-    def sample_state(self, rng):
+    def sample_state(self, rng: np.random.Generator) -> np.ndarray:
+        """One random initial state: standard normal coordinates.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The member's own stream.
+
+        Returns
+        -------
+        ndarray, shape (dim,)
+            One state.
+        """
         return rng.standard_normal(self.dim)

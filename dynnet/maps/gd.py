@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
@@ -11,6 +13,9 @@ from scipy.special import expit
 
 from ..base import check_array, check_int, check_option, check_scalar
 from .base import Map
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["GradientDescentMap", "Problem"]
 
@@ -28,20 +33,20 @@ class Problem:
     offsets : tuple of (w_start, b_start, b_end) per layer in the flat vector
     """
 
-    sizes: tuple
+    sizes: tuple[int, ...]
     X: np.ndarray
     y: np.ndarray
     Y: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
-    offsets: tuple
+    offsets: tuple[tuple[int, int, int], ...]
 
     @property
     def dim(self) -> int:
         """The number of parameters (the length of a state)."""
         return self.offsets[-1][2]
 
-    def unpack(self, params: np.ndarray):
+    def unpack(self, params: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per-layer views of flat parameters.
 
         Parameters
@@ -227,8 +232,10 @@ class GradientDescentMap(Map):
     Neural Computation 6, 147 (1994).
     """
 
-    def __init__(self, eta=1.0, hidden=(10,), dataset="iris", test_size=30, split_seed=0,
-                 stratify=True, scale=False, init_std=1.0):
+    def __init__(self, eta: float = 1.0, hidden: int | Sequence[int] = (10,),
+                 dataset: str | tuple[ArrayLike, ArrayLike] = "iris", test_size: int | float = 30,
+                 split_seed: int = 0, stratify: bool = True, scale: bool = False,
+                 init_std: float = 1.0) -> None:
         self.eta = eta
         self.hidden = hidden
         self.dataset = dataset
@@ -331,11 +338,11 @@ class GradientDescentMap(Map):
         return self.problem().dim
 
     @property
-    def sizes(self) -> tuple:
+    def sizes(self) -> tuple[int, ...]:
         """Layer widths, input first: ``(4, 10, 3)`` by default."""
         return self.problem().sizes
 
-    def data(self, split: str = "train"):
+    def data(self, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
         """The arrays of a split, as the map uses them (after the split and any scaling).
 
         Parameters
@@ -360,7 +367,7 @@ class GradientDescentMap(Map):
         return check_scalar(self, "eta", self.eta, low=0.0)
 
     # ---- layout -----------------------------------------------------------
-    def coordinate_groups(self) -> dict:
+    def coordinate_groups(self) -> dict[str, np.ndarray]:
         """Named index sets of the flat layout.
 
         Returns
@@ -415,7 +422,7 @@ class GradientDescentMap(Map):
         m[groups[which]] = True
         return m
 
-    def sample_state(self, rng):
+    def sample_state(self, rng: np.random.Generator) -> np.ndarray:
         """One initial network: weights from N(0, init_std^2), biases 0.
 
         Parameters
@@ -494,7 +501,7 @@ class GradientDescentMap(Map):
                 delta = np.matmul(delta, np.swapaxes(W, -1, -2)) * a * (1.0 - a)
         return loss, grad
 
-    def loss(self, states, rows=None) -> np.ndarray:
+    def loss(self, states: ArrayLike, rows: ArrayLike | None = None) -> np.ndarray:
         """Mean cross-entropy on the training set (or a mini-batch of it).
 
         Parameters
@@ -515,7 +522,7 @@ class GradientDescentMap(Map):
         out = self._loss_grad(x, want_grad=False, rows=rows)[0]
         return out[0] if single else out
 
-    def accuracy(self, states, split: str = "train") -> np.ndarray:
+    def accuracy(self, states: ArrayLike, split: str = "train") -> np.ndarray:
         """Fraction of correctly classified samples of a split.
 
         Parameters
@@ -540,7 +547,7 @@ class GradientDescentMap(Map):
         out[~np.all(np.isfinite(x), axis=-1)] = np.nan
         return out[0] if single else out
 
-    def gradient(self, states, rows=None) -> np.ndarray:
+    def gradient(self, states: ArrayLike, rows: ArrayLike | None = None) -> np.ndarray:
         r"""Gradient :math:`\nabla L(W)` of the loss, batched (back-propagation).
 
         Parameters
@@ -561,7 +568,7 @@ class GradientDescentMap(Map):
         g = self._loss_grad(x, rows=rows)[1]
         return g[0] if single else g
 
-    def observables(self, states):
+    def observables(self, states: np.ndarray) -> dict[str, np.ndarray]:
         """The loss and the L1 norm of the parameters of each member.
 
         Parameters
@@ -578,7 +585,7 @@ class GradientDescentMap(Map):
         loss, _ = self._loss_grad(states, want_grad=False)
         return {"loss": loss, "weight_norm": np.abs(states).sum(axis=-1)}
 
-    def step(self, states):
+    def step(self, states: ArrayLike) -> np.ndarray:
         r"""One GD step :math:`W - \eta \nabla L(W)` of a batch, through the compiled engine.
 
         Bitwise equal to one step of :meth:`iterate`; within about 1e-15
@@ -601,7 +608,7 @@ class GradientDescentMap(Map):
         out = _gd_engine.advance(self, self.check_states(states), 1)
         return out[0] if single else out
 
-    def reference_step(self, states):
+    def reference_step(self, states: ArrayLike) -> np.ndarray:
         r"""One GD step in plain numpy, :math:`W - \eta \nabla L(W)` (the reference).
 
         The compiled engine behind :meth:`step` and :meth:`iterate` is tested
@@ -658,7 +665,7 @@ class GradientDescentMap(Map):
         return _gd_engine.observe(self, states, n_steps, every, vectors)
 
     # ---- second order -----------------------------------------------------
-    def hvp(self, states, V, rows=None) -> np.ndarray:
+    def hvp(self, states: ArrayLike, V: ArrayLike, rows: ArrayLike | None = None) -> np.ndarray:
         r"""Exact Hessian-vector products :math:`H(W_e) v_{ek}`, batched.
 
         Parameters
@@ -733,7 +740,7 @@ class GradientDescentMap(Map):
                 delta = np.matmul(delta, Wt) * acts[lay] * (1.0 - acts[lay])
         return out
 
-    def hessian(self, state, rows=None) -> np.ndarray:
+    def hessian(self, state: ArrayLike, rows: ArrayLike | None = None) -> np.ndarray:
         """The exact Hessian of the loss at one state (Pearlmutter's R-operator).
 
         Parameters
@@ -753,7 +760,7 @@ class GradientDescentMap(Map):
         H = self._hvp(x[None, :], np.eye(P)[None], rows)[0]
         return 0.5 * (H + H.T)
 
-    def jacobian(self, state) -> np.ndarray:
+    def jacobian(self, state: ArrayLike) -> np.ndarray:
         r"""Jacobian of one GD step, :math:`I - \eta H(W)`.
 
         Parameters
@@ -770,7 +777,7 @@ class GradientDescentMap(Map):
         return np.eye(H.shape[0]) - self._eta() * H
 
     # ---- graph view -------------------------------------------------------
-    def to_graph(self, state) -> nx.DiGraph:
+    def to_graph(self, state: ArrayLike) -> nx.DiGraph:
         """The network at ``state`` as a weighted ``networkx.DiGraph``.
 
         Nodes are ``(layer, index)`` with attributes ``layer`` (0 = input),

@@ -37,7 +37,7 @@ class TangentMap(Map):
     DynamicalSystemsBase.jl, ``TangentDynamicalSystem`` (tangent_space.jl).
     """
 
-    def __init__(self, map=None, k=None):
+    def __init__(self, map: Map | None = None, k: int | None = None) -> None:
         self.map = map
         self.k = k
 
@@ -84,7 +84,7 @@ class TangentMap(Map):
         return m.step(x[None, :])[0], m.jacobian(x) @ Q
 
     def step(self, states: np.ndarray) -> np.ndarray:
-        """One tangent step of each member of ``states`` ``(E, dim * (1 + k))``.
+        r"""One tangent step of each member of ``states`` ``(E, dim * (1 + k))``.
 
         Parameters
         ----------
@@ -94,6 +94,15 @@ class TangentMap(Map):
         Returns
         -------
         ndarray, shape (E, dim * (1 + k))
+            The next tangent states: :math:`g(x)` followed by the flattened
+            :math:`J(x)\,Q` of each member.
+
+        Raises
+        ------
+        TypeError
+            If ``map`` is not a dynnet Map.
+        NotImplementedError
+            If ``map`` does not implement ``jacobian``.
         """
         m = self._base()
         n, k = m.dim, self._k()
@@ -110,6 +119,8 @@ class TangentMap(Map):
         Returns
         -------
         dict of str to ndarray of int
+            ``"all"``: ``arange(dim)``; ``"state"``: the first ``map.dim``
+            indices; ``"vectors"``: the remaining ``map.dim * k``.
         """
         n = self._base().dim
         return {"all": np.arange(self.dim), "state": np.arange(n),

@@ -4,7 +4,16 @@ part of the API."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from numpy.typing import ArrayLike
 
 GREY = "0.7"
 """Colour of the distance of each perturbed copy."""
@@ -12,28 +21,28 @@ LOSS = "tab:red"
 """Colour of the loss on a right axis."""
 
 
-def figure(**kw):
+def figure(**kw: Any) -> Figure:
     """A matplotlib Figure not registered with pyplot (so never shown or leaked)."""
     from matplotlib.figure import Figure
 
     return Figure(**kw)
 
 
-def line_handle(**kw):
+def line_handle(**kw: Any) -> Line2D:
     """A legend handle that is not drawn on any axes."""
     from matplotlib.lines import Line2D
 
     return Line2D([], [], **kw)
 
 
-def patch_handle(**kw):
+def patch_handle(**kw: Any) -> Patch:
     """A legend patch that is not drawn on any axes."""
     from matplotlib.patches import Patch
 
     return Patch(**kw)
 
 
-def sci(x) -> str:
+def sci(x: float) -> str:
     """Short scientific notation: 1e-08 -> '1e-8', 2.5e-3 -> '2.5e-3', 0.3 -> '0.3'."""
     x = float(x)
     if not np.isfinite(x) or x == 0:
@@ -45,7 +54,7 @@ def sci(x) -> str:
     return f"{m}e{int(e)}"
 
 
-def eta_text(result) -> str:
+def eta_text(result: xr.Dataset) -> str:
     """The map's learning rate from the result's attributes, as text ('?' if unknown)."""
     v = result.attrs.get("param.map__eta", None)
     if v is None:
@@ -56,7 +65,7 @@ def eta_text(result) -> str:
         return str(v)
 
 
-def distance_handles(loss=False):
+def distance_handles(loss: bool = False) -> list[Line2D]:
     """Legend handles of a distance panel: each copy (grey), the mean (black), the loss."""
     h = [line_handle(color=GREY, lw=1.0, label="d(t) of each perturbed copy"),
          line_handle(color="k", lw=1.5, label="mean over the copies")]
@@ -65,13 +74,13 @@ def distance_handles(loss=False):
     return h
 
 
-def pick_eps(result, target=1e-8) -> int:
+def pick_eps(result: xr.Dataset, target: float = 1e-8) -> int:
     """Index of the ε of ``result`` nearest to ``target`` on a log scale."""
     eps = result["eps"].values
     return int(np.argmin(np.abs(np.log10(eps) - np.log10(target))))
 
 
-def intercept_through_mean(x, y, slope) -> float:
+def intercept_through_mean(x: ArrayLike, y: ArrayLike, slope: float) -> float:
     r"""Intercept of the line of slope ``slope`` through the mean point of the
     finite pairs of ``(x, y)``: :math:`a = \bar y - b\,\bar x`.
 
@@ -88,7 +97,8 @@ def intercept_through_mean(x, y, slope) -> float:
     return float(y[ok].mean() - float(slope) * x[ok].mean())
 
 
-def window_fit_line(t, mean, window, lam):
+def window_fit_line(t: np.ndarray, mean: np.ndarray, window: tuple[float, float],
+                    lam: float) -> tuple[np.ndarray, np.ndarray] | None:
     r"""The least-squares line of :math:`\ln \bar d(t)` over the window
     ``[w0, w1)`` with slope ``lam`` (the exponent Λ fitted there):
     :math:`\ln \hat d(t) = a + \Lambda t`, with ``a`` from

@@ -20,6 +20,10 @@ Hypothesis strategies (need ``hypothesis``): :func:`states`,
 :func:`series`; they are imported on first use.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from ._study_checks import check_study, study_checks
 from .checks import (
     FD_RTOL,
@@ -46,7 +50,7 @@ __all__ = ["check_map", "check_perturber", "check_metric", "check_estimator", "c
            "finite_difference_jacobian", "FD_RTOL", *_STRATEGIES]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in _STRATEGIES:
         from . import strategies
 

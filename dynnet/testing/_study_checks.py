@@ -8,21 +8,28 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..base import clone
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from ..studies.base import Study
 
 __all__ = ["check_study", "study_checks"]
 
 _RUN_SETTINGS = ("n_jobs", "progress", "checkpoint", "resume", "chunk_size")
 
 
-def _name(s) -> str:
+def _name(s: object) -> str:
     return type(s).__name__
 
 
-def _same_dataset(a, b, what):
+def _same_dataset(a: xr.Dataset, b: xr.Dataset, what: str) -> None:
     assert set(a.variables) == set(b.variables), (
         f"{what}: variables differ: {sorted(set(a.variables) ^ set(b.variables))}")
     for k in a.variables:
@@ -34,7 +41,7 @@ def _same_dataset(a, b, what):
         assert same, f"{what}: variable {k!r} differs"
 
 
-def check_study_init(s):
+def check_study_init(s: Study) -> None:
     """Parameters only in ``__init__``, stored unchanged; no run setting among them."""
     from .checks import _check_clone, _check_init_stores_params
 
@@ -47,7 +54,7 @@ def check_study_init(s):
         f"{_name(s)}: a study takes its estimators as the parameter estimators=[...]")
 
 
-def check_study_run(s):
+def check_study_run(s: Study) -> None:
     """``run()`` returns self with an ``xarray.Dataset`` result, ``seed_`` and ``estimators_``;
     ``summary()`` is an ``xarray.Dataset``; the parameters are unchanged."""
     import xarray as xr
@@ -66,7 +73,7 @@ def check_study_run(s):
     assert repr(s.get_params(deep=True)) == before, f"{_name(s)}: running changed the parameters"
 
 
-def check_study_reproducible(s):
+def check_study_reproducible(s: Study) -> None:
     """The same seed gives the same bits, whatever the number of jobs or the chunk size."""
     if s.get_params(deep=False).get("seed", 0) is None:
         s = clone(s).set_params(seed=0)
@@ -75,7 +82,7 @@ def check_study_reproducible(s):
     _same_dataset(a.result_, b.result_, f"{_name(s)}: n_jobs=2, chunk_size=1 against n_jobs=1")
 
 
-def check_study_save_load(s):
+def check_study_save_load(s: Study) -> None:
     """save / load round trip: the same records and summary, no refit on load; save
     never replaces a file without ``overwrite=True``."""
     from ..results import load
@@ -101,7 +108,7 @@ def check_study_save_load(s):
         assert isinstance(t.estimators_, list)
 
 
-def check_study_checkpoint(s):
+def check_study_checkpoint(s: Study) -> None:
     """A run with a checkpoint folder gives the same bits and cleans up after itself."""
     if s.get_params(deep=False).get("seed", 0) is None:
         s = clone(s).set_params(seed=0)
@@ -114,19 +121,32 @@ def check_study_checkpoint(s):
     _same_dataset(a.result_, b.result_, f"{_name(s)}: a run with a checkpoint")
 
 
-def study_checks():
-    """The checks every Study passes, in order."""
+def study_checks() -> list[Callable[[Study], None]]:
+    """The checks every Study passes, in order.
+
+    Returns
+    -------
+    list of callable
+        ``check_study_init``, ``check_study_run``, ``check_study_reproducible``,
+        ``check_study_save_load`` and ``check_study_checkpoint``; each takes a
+        study and raises ``AssertionError`` naming the broken promise.
+    """
     return [check_study_init, check_study_run, check_study_reproducible, check_study_save_load,
             check_study_checkpoint]
 
 
-def check_study(s):
+def check_study(s: Study) -> None:
     """Run every study check on ``s`` (a small configured study); raises AssertionError.
 
     Parameters
     ----------
     s : Study
         Small enough to run several times in seconds (e.g. ``MyStudy.quick()``).
+
+    Raises
+    ------
+    AssertionError
+        At the first check that fails, naming the study and the broken promise.
     """
     for check in study_checks():
         check(s)

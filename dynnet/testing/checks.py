@@ -42,10 +42,22 @@ import inspect
 import numbers
 import unittest
 import warnings
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..base import ParamsObject, clone, stream
+
+if TYPE_CHECKING:
+    import pytest
+    from numpy.typing import ArrayLike
+
+    from ..estimators.base import Estimator
+    from ..maps.base import Map
+    from ..metrics import Metric
+    from ..perturbers import Perturber
+    from ..studies.base import Study
 
 __all__ = [
     "check_map", "check_perturber", "check_metric", "check_estimator",
@@ -164,7 +176,7 @@ def _map_states(m, n=4, seed=1234):
     return 0.1 * stream(seed, 0).standard_normal((n, d))
 
 
-def check_map_interface(m):
+def check_map_interface(m: Map) -> None:
     """``dim`` is a positive int; ``step`` maps (E, dim) float64 to (E, dim) float64
     without touching its input; ``jacobian`` (if any) is (dim, dim) float64."""
     from ..maps.base import Map
@@ -203,7 +215,7 @@ def check_map_interface(m):
         assert v.shape == (4,), f"{_name(m)}.observables()[{k!r}] has shape {v.shape}, expected (4,)"
 
 
-def check_map_params_unchanged(m):
+def check_map_params_unchanged(m: Map) -> None:
     """Running the map (step, iterate, trajectory, jacobian) leaves its parameters unchanged."""
     before = _snapshot(m)
     x = _map_states(m)
@@ -215,19 +227,19 @@ def check_map_params_unchanged(m):
     _assert_params_unchanged(m, before, "running the map")
 
 
-def check_map_init(m):
+def check_map_init(m: Map) -> None:
     """``__init__`` stores parameters unchanged and sets no results."""
     _check_init_stores_params(m)
 
 
-def check_map_clone(m):
+def check_map_clone(m: Map) -> None:
     """``clone`` round trip, and the clone steps to the same bits."""
     _check_clone(m)
     x = _map_states(m)
     _assert_bits(clone(m).step(x), m.step(x), f"{_name(m)}: a clone steps differently")
 
 
-def check_map_seed(m):
+def check_map_seed(m: Map) -> None:
     """``initial_state(n, seed)`` is a function of the seed; member i does not depend on n."""
     if not _has_sampler(m):
         return
@@ -241,7 +253,7 @@ def check_map_seed(m):
         assert not np.array_equal(a, d), f"{_name(m)}.initial_state ignores the seed"
 
 
-def check_map_iterate_equals_steps(m):
+def check_map_iterate_equals_steps(m: Map) -> None:
     """``iterate(x, n)`` equals n calls of ``step`` (bitwise); trajectory rows too."""
     x = _map_states(m)
     n = 7
@@ -259,7 +271,7 @@ def check_map_iterate_equals_steps(m):
     _assert_bits(m.iterate(x, 0), x, f"{_name(m)}.iterate(x, 0) vs x")
 
 
-def check_map_batch_equals_members(m):
+def check_map_batch_equals_members(m: Map) -> None:
     """A batch gives, for each member, the bits that member gives alone (step and iterate)."""
     x = _map_states(m, n=5)
     y = m.step(x)
@@ -275,11 +287,27 @@ def check_map_batch_equals_members(m):
         _assert_bits(m.step(x[perm]), y[perm], f"{_name(m)}.step on a reordered batch")
 
 
-def finite_difference_jacobian(m, state, rel_step=2.0 ** -17):
+def finite_difference_jacobian(m: Map, state: ArrayLike, rel_step: float = 2.0 ** -17) -> np.ndarray:
     """Central finite-difference Jacobian ``(dim, dim)`` of ``m.step`` at ``state``.
 
     Column j is :math:`(g(x + h_j e_j) - g(x - h_j e_j)) / (2 h_j)` with
-    :math:`h_j = 2^{-17}\\max(1, |x_j|)`, evaluated in one batched call of ``step``.
+    :math:`h_j = r\\max(1, |x_j|)`, ``r = rel_step``, evaluated in one batched
+    call of ``step``; the divisor is the exactly representable
+    :math:`(x_j + h_j) - (x_j - h_j)`, not :math:`2 h_j` itself.
+
+    Parameters
+    ----------
+    m : Map
+        The map whose ``step`` is differentiated.
+    state : array_like, shape (dim,)
+        Where the Jacobian is evaluated (not validated).
+    rel_step : float, default 2**-17
+        Relative step :math:`r` (about 7.6e-6).
+
+    Returns
+    -------
+    ndarray, shape (dim, dim)
+        The estimate of :math:`\\partial g_i / \\partial x_j` at ``state``.
     """
     x = np.asarray(state, dtype=np.float64)
     d = x.shape[0]
@@ -291,7 +319,7 @@ def finite_difference_jacobian(m, state, rel_step=2.0 ** -17):
     return ((g[:d] - g[d:]) / h_eff[:, None]).T
 
 
-def check_map_jacobian(m):
+def check_map_jacobian(m: Map) -> None:
     """The Jacobian agrees with central finite differences (relative ``FD_RTOL`` = 1e-6)."""
     if not m.has_jacobian:
         return
@@ -306,14 +334,21 @@ def check_map_jacobian(m):
             f"max |J - J_fd| / max(1, max |J|) = {err:.3g} > {FD_RTOL:g}")
 
 
-def map_checks():
-    """The checks :func:`check_map` runs, in order."""
+def map_checks() -> list[Callable[[Map], None]]:
+    """The checks :func:`check_map` runs, in order.
+
+    Returns
+    -------
+    list of callable
+        Functions ``check(m)`` that raise ``AssertionError`` naming the broken
+        promise.
+    """
     return [check_map_init, check_map_params_unchanged, check_map_interface, check_map_clone,
             check_map_seed, check_map_iterate_equals_steps, check_map_batch_equals_members,
             check_map_jacobian]
 
 
-def check_map(m):
+def check_map(m: Map) -> None:
     """Run every map check on ``m``; raises AssertionError naming the broken promise.
 
     Checks: the interface (``dim``, ``step`` shape and dtype, ``jacobian`` shape),
@@ -321,6 +356,18 @@ def check_map(m):
     ``clone`` round trip, same seed -> same initial states, ``iterate(x, n)``
     equals n steps bitwise, a batch equals its members run alone bitwise, and
     the Jacobian against central finite differences (relative ``FD_RTOL``).
+    The seed check passes silently for a map without ``sample_state`` and the
+    Jacobian check for a map without ``jacobian``.
+
+    Parameters
+    ----------
+    m : Map
+        The map to check, configured (its parameters are used as they are).
+
+    Raises
+    ------
+    AssertionError
+        At the first check that fails.
     """
     for c in map_checks():
         c(m)
@@ -341,7 +388,7 @@ def _reference(map, seed=3):
     return map.initial_state(1, seed=seed)[0]
 
 
-def check_perturber_interface(p, map=None):
+def check_perturber_interface(p: Perturber, map: Map | None = None) -> None:
     """``perturb`` gives (n, dim) float64 copies, finite, and leaves its input alone."""
     from ..perturbers import Perturber
 
@@ -359,7 +406,7 @@ def check_perturber_interface(p, map=None):
     assert not np.array_equal(out, np.repeat(x[None], n, axis=0)), f"{_name(p)}.perturb changed nothing"
 
 
-def check_perturber_params_unchanged(p, map=None):
+def check_perturber_params_unchanged(p: Perturber, map: Map | None = None) -> None:
     """``perturb`` leaves the parameters unchanged."""
     map = map or _default_context_map()
     before = _snapshot(p)
@@ -367,12 +414,12 @@ def check_perturber_params_unchanged(p, map=None):
     _assert_params_unchanged(p, before, "perturb")
 
 
-def check_perturber_init(p, map=None):
+def check_perturber_init(p: Perturber, map: Map | None = None) -> None:
     """``__init__`` stores parameters unchanged and sets no results."""
     _check_init_stores_params(p)
 
 
-def check_perturber_clone(p, map=None):
+def check_perturber_clone(p: Perturber, map: Map | None = None) -> None:
     """``clone`` round trip; the clone perturbs to the same bits."""
     _check_clone(p)
     map = map or _default_context_map()
@@ -381,7 +428,7 @@ def check_perturber_clone(p, map=None):
                  f"{_name(p)}: a clone perturbs differently")
 
 
-def check_perturber_seed(p, map=None):
+def check_perturber_seed(p: Perturber, map: Map | None = None) -> None:
     """Same seed -> same bits; another seed -> other states."""
     map = map or _default_context_map()
     x = _reference(map)
@@ -390,7 +437,7 @@ def check_perturber_seed(p, map=None):
     assert not np.array_equal(a, p.perturb(x, map=map, seed=12)), f"{_name(p)}.perturb ignores the seed"
 
 
-def check_perturber_box_and_selection(p, map=None):
+def check_perturber_box_and_selection(p: Perturber, map: Map | None = None) -> None:
     """Unselected coordinates are bit-identical; a uniform box holds its half-width."""
     from ..perturbers import UniformPerturber
 
@@ -416,19 +463,39 @@ def check_perturber_box_and_selection(p, map=None):
             f"(by up to {float(excess.max()):.3g})")
 
 
-def perturber_checks():
-    """The checks :func:`check_perturber` runs, in order."""
+def perturber_checks() -> list[Callable[..., None]]:
+    """The checks :func:`check_perturber` runs, in order.
+
+    Returns
+    -------
+    list of callable
+        Functions ``check(p, map=None)`` that raise ``AssertionError`` naming
+        the broken promise.
+    """
     return [check_perturber_init, check_perturber_params_unchanged, check_perturber_interface,
             check_perturber_clone, check_perturber_seed, check_perturber_box_and_selection]
 
 
-def check_perturber(p, map=None):
+def check_perturber(p: Perturber, map: Map | None = None) -> None:
     """Run every perturber check on ``p`` (against ``map``, default GradientDescentMap()).
 
     Checks: the interface, parameters stored unchanged and untouched by
     ``perturb``, ``clone``, same seed -> same bits, unselected coordinates
     bit-identical (when the perturber has ``on``), and the eps box of
     :class:`~dynnet.UniformPerturber` (and subclasses).
+
+    Parameters
+    ----------
+    p : Perturber
+        The perturber to check.
+    map : Map or None, default None
+        The map whose states are perturbed (and whose coordinate groups
+        ``on`` names); None uses ``GradientDescentMap()``.
+
+    Raises
+    ------
+    AssertionError
+        At the first check that fails.
     """
     for c in perturber_checks():
         c(p, map=map)
@@ -444,7 +511,7 @@ def _metric_points(map, k=6, seed=21):
     return rng.standard_normal((k, d)) * rng.uniform(0.01, 10.0, size=(k, 1))
 
 
-def check_metric_interface(d, map=None):
+def check_metric_interface(d: Metric, map: Map | None = None) -> None:
     """``metric(a, b)`` returns float64 distances with the broadcast leading shape."""
     from ..metrics import Metric
 
@@ -459,7 +526,7 @@ def check_metric_interface(d, map=None):
         f"{_name(d)}(a, B) must have shape ({P.shape[0] - 1},), got {r.shape}")
 
 
-def check_metric_axioms(d, map=None):
+def check_metric_axioms(d: Metric, map: Map | None = None) -> None:
     """Non-negativity, identity, symmetry and the triangle inequality (to rounding)."""
     map = map or _default_context_map()
     P = _metric_points(map)
@@ -477,7 +544,7 @@ def check_metric_axioms(d, map=None):
         f"{_name(d)}: triangle inequality violated by {float(viol.max()):.3g}")
 
 
-def check_metric_broadcasting(d, map=None):
+def check_metric_broadcasting(d: Metric, map: Map | None = None) -> None:
     """``d(a, B)`` equals the distances one by one, for 1-, 2- and 3-d stacks."""
     map = map or _default_context_map()
     P = _metric_points(map, k=7)
@@ -488,7 +555,7 @@ def check_metric_broadcasting(d, map=None):
                                rtol=1e-14, atol=0, err_msg=f"{_name(d)}: broadcast over (2, 3)")
 
 
-def check_metric_init(d, map=None):
+def check_metric_init(d: Metric, map: Map | None = None) -> None:
     """``__init__`` stores parameters unchanged; ``clone`` round trip; calls keep parameters."""
     _check_init_stores_params(d)
     _check_clone(d)
@@ -499,18 +566,38 @@ def check_metric_init(d, map=None):
     _assert_params_unchanged(d, before, "a distance call")
 
 
-def metric_checks():
-    """The checks :func:`check_metric` runs, in order."""
+def metric_checks() -> list[Callable[..., None]]:
+    """The checks :func:`check_metric` runs, in order.
+
+    Returns
+    -------
+    list of callable
+        Functions ``check(d, map=None)`` that raise ``AssertionError`` naming
+        the broken promise.
+    """
     return [check_metric_interface, check_metric_init, check_metric_axioms, check_metric_broadcasting]
 
 
-def check_metric(d, map=None):
+def check_metric(d: Metric, map: Map | None = None) -> None:
     """Run every metric check on ``d`` (against ``map``, default GradientDescentMap()).
 
     Checks: float64 output with the broadcast shape, metric axioms
     (non-negativity, identity, symmetry, triangle inequality, to 1e-13
     relative) on points of very different scales, broadcasting equal to
     one-by-one calls, parameters and ``clone``.
+
+    Parameters
+    ----------
+    d : Metric
+        The metric to check.
+    map : Map or None, default None
+        The map whose ``dim`` sets the test points (and whose coordinate
+        groups a per-layer metric reads); None uses ``GradientDescentMap()``.
+
+    Raises
+    ------
+    AssertionError
+        At the first check that fails.
     """
     for c in metric_checks():
         c(d, map=map)
@@ -520,11 +607,17 @@ def check_metric(d, map=None):
 # estimators
 # ---------------------------------------------------------------------------
 
-_CHECK_DATA: dict = {}
+_CHECK_DATA: dict[str, Callable[[], tuple | dict]] = {}
 
 
-def register_check_data(cls, factory) -> None:
+# numpydoc takes a first parameter named ``cls`` for a classmethod's and drops it from
+# the signature; here it is a real parameter, documented below.
+def register_check_data(cls: type | str, factory: Callable[[], tuple | dict]) -> None:  # numpydoc ignore=PR02
     """Register example fit arguments for an estimator class you do not own.
+
+    A registration replaces an earlier one for the same class; a class's own
+    ``_check_data()`` wins over the registry. The registry is looked up along
+    the MRO, so subclasses inherit a registration.
 
     Parameters
     ----------
@@ -538,11 +631,30 @@ def register_check_data(cls, factory) -> None:
     _CHECK_DATA[key] = factory
 
 
-def check_data(est):
+def check_data(est: Estimator) -> tuple[tuple, dict[str, Any]]:
     """The example fit arguments of ``est``: ``(args, kwargs)``.
 
     From the class's ``_check_data()`` if it has one, else from the registry
-    (:func:`register_check_data`). Raises ``LookupError`` if neither exists.
+    (:func:`register_check_data`).
+
+    Parameters
+    ----------
+    est : Estimator
+        The estimator (only its class is used).
+
+    Returns
+    -------
+    args : tuple
+        Positional arguments of ``fit`` (empty when the example is a dict).
+    kwargs : dict of str to object
+        Keyword arguments of ``fit`` (empty when the example is a tuple).
+
+    Raises
+    ------
+    LookupError
+        If the class has no ``_check_data()`` and nothing is registered.
+    TypeError
+        If the example is neither a tuple nor a dict.
     """
     cls = type(est)
     fn = getattr(cls, "_check_data", None)
@@ -586,13 +698,13 @@ def _skip(reason: str):
     raise unittest.SkipTest(reason)
 
 
-def check_estimator_init(e):
+def check_estimator_init(e: Estimator) -> None:
     """``__init__`` stores parameters unchanged and sets no results; ``clone`` round trip."""
     _check_init_stores_params(e)
     _check_clone(e)
 
 
-def check_estimator_fit_signature(e):
+def check_estimator_fit_signature(e: Estimator) -> None:
     """``fit`` has the one signature ``fit(data, *, map=None, steps=None)``."""
     P = inspect.Parameter
     params = list(inspect.signature(type(e).fit).parameters.values())[1:]   # without self
@@ -611,7 +723,7 @@ def check_estimator_fit_signature(e):
 _NUMBER = (numbers.Real, np.floating, np.integer, np.bool_)
 
 
-def check_estimator_fit(e):
+def check_estimator_fit(e: Estimator) -> None:
     """``fit`` returns self, sets results ending in ``_``, keeps its data and parameters,
     and ``summary()`` is a flat dict of floats, ints and bools with string keys."""
     from ..estimators.base import Estimator
@@ -640,7 +752,7 @@ def check_estimator_fit(e):
             f"{_name(e)}.summary()[{k!r}] = {v!r} is not a float, int or bool")
 
 
-def check_estimator_without_map(e):
+def check_estimator_without_map(e: Estimator) -> None:
     """Without its map, ``fit`` raises an error naming the class, or (if it does not need
     the map) succeeds; an estimator with a coordinate group ``on`` must raise.
 
@@ -666,7 +778,7 @@ def check_estimator_without_map(e):
         "silently ignored; it must raise an error naming the estimator")
 
 
-def check_estimator_result_conventions(e):
+def check_estimator_result_conventions(e: Estimator) -> None:
     """``exponent_`` is a float reported as ``summary()["exponent"]``; ``significant_`` is a bool.
 
     Skipped for estimators with neither attribute.
@@ -691,7 +803,7 @@ def check_estimator_result_conventions(e):
             f"got {type(v).__name__}")
 
 
-def check_estimator_deterministic(e):
+def check_estimator_deterministic(e: Estimator) -> None:
     """Two fits (of clones, on the same data, with the same seed) give the same bits.
 
     Result attributes that are honestly not reproducible are exempt only if
@@ -737,14 +849,21 @@ def _same_or_equal(a, b, what):
     assert _same(a, b), f"{what}: {a!r} != {b!r}"
 
 
-def estimator_checks():
-    """The checks :func:`check_estimator` runs, in order."""
+def estimator_checks() -> list[Callable[[Estimator], None]]:
+    """The checks :func:`check_estimator` runs, in order.
+
+    Returns
+    -------
+    list of callable
+        Functions ``check(e)`` that raise ``AssertionError`` naming the broken
+        promise, or :class:`unittest.SkipTest` when they do not apply.
+    """
     return [check_estimator_init, check_estimator_fit_signature, check_estimator_fit,
             check_estimator_without_map, check_estimator_result_conventions,
             check_estimator_deterministic]
 
 
-def check_estimator(e):
+def check_estimator(e: Estimator) -> dict[str, str]:
     """Run every estimator check on ``e``.
 
     Checks: parameters stored unchanged by ``__init__``, ``clone`` round
@@ -780,16 +899,24 @@ def check_estimator(e):
 # pytest
 # ---------------------------------------------------------------------------
 
-def checks_for(obj):
+def checks_for(obj: Map | Perturber | Metric | Estimator | Study) -> list[Callable[..., None]]:
     """The checks that apply to ``obj`` (a Map, Perturber, Metric, Estimator or Study).
 
     Parameters
     ----------
     obj : Map, Perturber, Metric, Estimator or Study
+        The object to be checked; its kind picks the list.
 
     Returns
     -------
     list of callable
+        :func:`map_checks`, :func:`perturber_checks`, :func:`metric_checks`,
+        :func:`estimator_checks` or :func:`~dynnet.testing.study_checks`.
+
+    Raises
+    ------
+    TypeError
+        If ``obj`` is none of these kinds.
     """
     from ..estimators.base import Estimator
     from ..maps.base import Map
@@ -812,7 +939,7 @@ def checks_for(obj):
                     "or Study")
 
 
-def _bind(check):
+def _bind(check: Callable[..., None]) -> functools.partial:
     """``check`` as a one-argument callable with a readable name."""
     sig = inspect.signature(check)
     name = check.__name__
@@ -824,12 +951,26 @@ def _bind(check):
     return fn
 
 
-def parametrize_with_checks(objects):
+def parametrize_with_checks(
+    objects: Iterable[Map | Perturber | Metric | Estimator | Study],
+) -> pytest.MarkDecorator:
     """A pytest decorator running every applicable check on every object.
 
     The decorated test receives ``(obj, check)`` and should call ``check(obj)``;
     ids read ``HenonMap()-check_map_jacobian``. Each ``check`` gets a fresh
     clone, so checks do not share state.
+
+    Parameters
+    ----------
+    objects : iterable of Map, Perturber, Metric, Estimator or Study
+        Configured objects; each is cloned once per check (perturber and
+        metric checks run against ``GradientDescentMap()``).
+
+    Returns
+    -------
+    pytest.MarkDecorator
+        ``pytest.mark.parametrize("obj, check", ...)`` over every (object,
+        check) pair.
 
     Examples
     --------
