@@ -24,13 +24,28 @@ __all__ = ["GradientDescentMap", "Problem"]
 class Problem:
     """The prepared, immutable numbers behind a GradientDescentMap.
 
-    Attributes
+    Built by :meth:`GradientDescentMap.problem` (a frozen dataclass; the
+    arrays are read-only). Each parameter is kept as the attribute of the
+    same name.
+
+    Parameters
     ----------
     sizes : tuple of int
         Layer widths, input first, classes last, e.g. ``(4, 10, 3)``.
-    X, y, Y : training inputs ``(N, d0)``, labels ``(N,)``, one-hot ``(N, C)``
-    X_test, y_test : held-out inputs and labels (possibly empty)
-    offsets : tuple of (w_start, b_start, b_end) per layer in the flat vector
+    X : ndarray, shape (N, d0)
+        Training inputs (after any scaling).
+    y : ndarray of int64, shape (N,)
+        Training labels, class indices 0..C-1.
+    Y : ndarray, shape (N, C)
+        One-hot training labels.
+    X_test : ndarray, shape (N_test, d0)
+        Held-out inputs (possibly empty).
+    y_test : ndarray of int64, shape (N_test,)
+        Held-out labels (possibly empty).
+    offsets : tuple of tuple of int
+        ``(w_start, b_start, b_end)`` of each layer in the flat parameter
+        vector: the weights are ``[w_start:b_start]`` (row-major
+        ``(n_in, n_out)``), the biases ``[b_start:b_end]``.
     """
 
     sizes: tuple[int, ...]

@@ -8,10 +8,16 @@ update rule and in what the state holds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 import dynnet as dn
 from dynnet.base import check_int, check_scalar, stream
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["SGDMap", "MomentumMap", "AdamMap", "network_gradient", "NETWORK_PARAMS"]
 
@@ -20,7 +26,8 @@ NETWORK_PARAMS = ("eta", "hidden", "dataset", "test_size", "split_seed", "strati
                   "init_std")
 
 
-def network_gradient(net, W, rows=None):
+def network_gradient(net: dn.GradientDescentMap, W: np.ndarray,
+                     rows: ArrayLike | None = None) -> np.ndarray:
     """Gradient of a network's loss for each row of ``W``; diverged rows give NaN.
 
     Parameters
@@ -37,7 +44,7 @@ def network_gradient(net, W, rows=None):
     Returns
     -------
     ndarray, shape (E, P)
-        The gradients.
+        The gradients (all-NaN rows for the skipped members).
     """
     g = np.full_like(W, np.nan)
     ok = np.all(np.isfinite(W), axis=1)
@@ -46,7 +53,7 @@ def network_gradient(net, W, rows=None):
     return g
 
 
-def _same(a, b) -> bool:
+def _same(a: Any, b: Any) -> bool:
     """Whether two parameter values are the same (arrays only by identity)."""
     if a is b:
         return True
@@ -85,7 +92,7 @@ class _MLPMap(dn.Map):
     def _learning_rate(self) -> float:
         return check_scalar(self, "eta", self.eta, low=0.0)
 
-    def weights(self, states) -> np.ndarray:
+    def weights(self, states: ArrayLike) -> np.ndarray:
         """The network parameters W of each state.
 
         Parameters
@@ -101,7 +108,7 @@ class _MLPMap(dn.Map):
         x = np.asarray(states, dtype=np.float64)
         return x[..., : self._p()]
 
-    def observables(self, states):
+    def observables(self, states: np.ndarray) -> dict[str, np.ndarray]:
         """The network's observables of the W part of each state.
 
         Parameters
@@ -116,7 +123,7 @@ class _MLPMap(dn.Map):
         """
         return self.network().observables(states[:, : self._p()])
 
-    def _groups(self, extra: dict) -> dict:
+    def _groups(self, extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         groups = {k: v for k, v in self.network().coordinate_groups().items() if k != "all"}
         groups["params"] = np.arange(self._p())
         groups.update(extra)
@@ -156,9 +163,21 @@ class SGDMap(_MLPMap):
     batch_size : int, default 20
         Samples per batch, in [1, N] (Iris: N = 120, so 6 batches per epoch).
     batch_seed : int, default 0
-        Seed of the batch sequence.
-    hidden, dataset, test_size, split_seed, stratify, scale, init_std
-        As for :class:`dynnet.GradientDescentMap` (same defaults).
+        Seed of the batch sequence, >= 0.
+    hidden : int or tuple of int, default (10,)
+        Hidden layer widths of the network.
+    dataset : {"iris", "digits"} or tuple (X, y), default "iris"
+        The training data, as for :class:`dynnet.GradientDescentMap`.
+    test_size : int or float, default 30
+        Held-out samples (int) or fraction (float in [0, 1)).
+    split_seed : int, default 0
+        Seed of the train/test split.
+    stratify : bool, default True
+        Stratified train/test split.
+    scale : bool, default False
+        Standardise the features with the training mean and std.
+    init_std : float, default 1.0
+        Standard deviation of the initial weights (biases start at 0).
 
     Notes
     -----
@@ -175,8 +194,11 @@ class SGDMap(_MLPMap):
     constant large learning rate can converge to local maxima", ICLR (2022).
     """
 
-    def __init__(self, eta=1.0, batch_size=20, batch_seed=0, hidden=(10,), dataset="iris",
-                 test_size=30, split_seed=0, stratify=True, scale=False, init_std=1.0):
+    def __init__(self, eta: float = 1.0, batch_size: int = 20, batch_seed: int = 0,
+                 hidden: int | Sequence[int] = (10,),
+                 dataset: str | tuple[ArrayLike, ArrayLike] = "iris", test_size: int | float = 30,
+                 split_seed: int = 0, stratify: bool = True, scale: bool = False,
+                 init_std: float = 1.0) -> None:
         self.eta = eta
         self.batch_size = batch_size
         self.batch_seed = batch_seed
@@ -190,10 +212,29 @@ class SGDMap(_MLPMap):
 
     @property
     def dim(self) -> int:  # type: ignore[override]
+        """Length of a state: ``P + 1`` (the network parameters and the step counter)."""
         return self._p() + 1
 
     def batch(self, t: int) -> np.ndarray:
-        """Training-sample indices (sorted) of the batch at step ``t``."""
+        """Training-sample indices (sorted) of the batch at step ``t``.
+
+        Parameters
+        ----------
+        t : int
+            The step, >= 0.
+
+        Returns
+        -------
+        ndarray of int, shape (batch_size,)
+            Slice ``t mod n_b`` of the permutation of epoch ``t // n_b``
+            (``n_b = N // batch_size``), sorted; rows of ``data("train")``.
+
+        Raises
+        ------
+        ValueError
+            If ``t < 0``, ``batch_size`` is outside ``[1, N]`` or
+            ``batch_seed < 0``.
+        """
         t = check_int(self, "t", t, low=0)
         N = self.network().data("train")[0].shape[0]
         B = check_int(self, "batch_size", self.batch_size, low=1, high=N)
@@ -202,7 +243,22 @@ class SGDMap(_MLPMap):
         perm = stream(seed, epoch).permutation(N)
         return np.sort(perm[k * B:(k + 1) * B])
 
-    def step(self, states):
+    def step(self, states: np.ndarray) -> np.ndarray:
+        r"""One SGD step of each member: :math:`(W, t) \mapsto (W - \eta\nabla L_{B(s,t)}(W), t + 1)`.
+
+        Members with the same counter share one batched gradient call.
+
+        Parameters
+        ----------
+        states : ndarray, shape (E, P + 1)
+            Validated states ``[W, t]``.
+
+        Returns
+        -------
+        ndarray, shape (E, P + 1)
+            The next states; a member whose W is not finite, or whose
+            counter is not finite or rounds below 0, gives an all-NaN row.
+        """
         eta = self._learning_rate()
         P = self._p()
         W, t = states[:, :P], states[:, P]
@@ -217,7 +273,19 @@ class SGDMap(_MLPMap):
             out[sel, P] = t[sel] + 1.0
         return out
 
-    def jacobian(self, state):
+    def jacobian(self, state: ArrayLike) -> np.ndarray:
+        r"""Jacobian of one step: :math:`\mathrm{diag}(I - \eta H_B(W), 1)`.
+
+        Parameters
+        ----------
+        state : array_like, shape (P + 1,)
+            One finite state ``[W, t]``; the batch is that of ``round(t)``.
+
+        Returns
+        -------
+        ndarray, shape (P + 1, P + 1)
+            The Jacobian, with the exact Hessian of the batch loss.
+        """
         x = self.check_state(state)
         P = self._p()
         t = int(np.rint(x[P]))
@@ -226,12 +294,30 @@ class SGDMap(_MLPMap):
         J[P, P] = 1.0
         return J
 
-    def sample_state(self, rng):
+    def sample_state(self, rng: np.random.Generator) -> np.ndarray:
+        """One initial state: the network's initialisation and ``t = 0``.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The member's own stream.
+
+        Returns
+        -------
+        ndarray, shape (P + 1,)
+            ``[W0, 0.0]``.
+        """
         return np.append(self.network().sample_state(rng), 0.0)
 
-    def coordinate_groups(self):
-        """The network's groups (``"W1"``, ..., ``"weights"``, ``"biases"``), ``"params"``
-        (all of W), ``"step"`` (the counter) and ``"all"``."""
+    def coordinate_groups(self) -> dict[str, np.ndarray]:
+        """Named index sets of the coordinates.
+
+        Returns
+        -------
+        dict of str to ndarray of int
+            The network's groups (``"W1"``, ..., ``"weights"``, ``"biases"``),
+            ``"params"`` (all of W), ``"step"`` (the counter) and ``"all"``.
+        """
         P = self._p()
         return self._groups({"step": np.array([P])})
 
@@ -249,10 +335,23 @@ class MomentumMap(_MLPMap):
     Parameters
     ----------
     eta : float, default 1.0
+        Learning rate, >= 0.
     beta : float, default 0.9
         Momentum, in [0, 1).
-    hidden, dataset, test_size, split_seed, stratify, scale, init_std
-        As for :class:`dynnet.GradientDescentMap` (same defaults).
+    hidden : int or tuple of int, default (10,)
+        Hidden layer widths of the network.
+    dataset : {"iris", "digits"} or tuple (X, y), default "iris"
+        The training data, as for :class:`dynnet.GradientDescentMap`.
+    test_size : int or float, default 30
+        Held-out samples (int) or fraction (float in [0, 1)).
+    split_seed : int, default 0
+        Seed of the train/test split.
+    stratify : bool, default True
+        Stratified train/test split.
+    scale : bool, default False
+        Standardise the features with the training mean and std.
+    init_std : float, default 1.0
+        Standard deviation of the initial weights (biases start at 0).
 
     Notes
     -----
@@ -271,8 +370,10 @@ class MomentumMap(_MLPMap):
     methods", USSR Comput. Math. Math. Phys. 4, 1 (1964).
     """
 
-    def __init__(self, eta=1.0, beta=0.9, hidden=(10,), dataset="iris", test_size=30,
-                 split_seed=0, stratify=True, scale=False, init_std=1.0):
+    def __init__(self, eta: float = 1.0, beta: float = 0.9, hidden: int | Sequence[int] = (10,),
+                 dataset: str | tuple[ArrayLike, ArrayLike] = "iris", test_size: int | float = 30,
+                 split_seed: int = 0, stratify: bool = True, scale: bool = False,
+                 init_std: float = 1.0) -> None:
         self.eta = eta
         self.beta = beta
         self.hidden = hidden
@@ -285,30 +386,74 @@ class MomentumMap(_MLPMap):
 
     @property
     def dim(self) -> int:  # type: ignore[override]
+        """Length of a state: ``2 P`` (the network parameters and the velocity)."""
         return 2 * self._p()
 
-    def _beta(self):
+    def _beta(self) -> float:
         return check_scalar(self, "beta", self.beta, low=0.0, high=1.0, high_open=True)
 
-    def step(self, states):
+    def step(self, states: np.ndarray) -> np.ndarray:
+        r"""One heavy-ball step of each member: :math:`v' = \beta v - \eta\nabla L(W)`, :math:`W' = W + v'`.
+
+        Parameters
+        ----------
+        states : ndarray, shape (E, 2 P)
+            Validated states ``[W, v]``.
+
+        Returns
+        -------
+        ndarray, shape (E, 2 P)
+            The next states ``[W', v']``; a member whose W is not finite gives NaN.
+        """
         eta, beta, P = self._learning_rate(), self._beta(), self._p()
         W, v = states[:, :P], states[:, P:]
         g = network_gradient(self.network(), W)
         v_new = beta * v - eta * g
         return np.concatenate([W + v_new, v_new], axis=1)
 
-    def jacobian(self, state):
+    def jacobian(self, state: ArrayLike) -> np.ndarray:
+        """Jacobian of one step (the block matrix of the Notes).
+
+        Parameters
+        ----------
+        state : array_like, shape (2 P,)
+            One finite state ``[W, v]``.
+
+        Returns
+        -------
+        ndarray, shape (2 P, 2 P)
+            The Jacobian, with the exact Hessian at W.
+        """
         x = self.check_state(state)
         eta, beta, P = self._learning_rate(), self._beta(), self._p()
         H = self.network().hessian(x[:P])
         eye = np.eye(P)
         return np.block([[eye - eta * H, beta * eye], [-eta * H, beta * eye]])
 
-    def sample_state(self, rng):
+    def sample_state(self, rng: np.random.Generator) -> np.ndarray:
+        """One initial state: the network's initialisation and ``v = 0``.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The member's own stream.
+
+        Returns
+        -------
+        ndarray, shape (2 P,)
+            ``[W0, 0]``.
+        """
         return np.concatenate([self.network().sample_state(rng), np.zeros(self._p())])
 
-    def coordinate_groups(self):
-        """The network's groups for W, ``"params"`` (W), ``"velocity"`` (v) and ``"all"``."""
+    def coordinate_groups(self) -> dict[str, np.ndarray]:
+        """Named index sets of the coordinates.
+
+        Returns
+        -------
+        dict of str to ndarray of int
+            The network's groups for W, ``"params"`` (W), ``"velocity"`` (v)
+            and ``"all"``.
+        """
         P = self._p()
         return self._groups({"velocity": np.arange(P, 2 * P)})
 
@@ -331,11 +476,27 @@ class AdamMap(_MLPMap):
     Parameters
     ----------
     eta : float, default 0.01
+        Learning rate, >= 0.
     beta1 : float, default 0.9
+        Decay of the first moment, in (0, 1).
     beta2 : float, default 0.999
+        Decay of the second moment, in (0, 1).
     epsilon : float, default 1e-8
-    hidden, dataset, test_size, split_seed, stratify, scale, init_std
-        As for :class:`dynnet.GradientDescentMap` (same defaults).
+        Added to the denominator, > 0.
+    hidden : int or tuple of int, default (10,)
+        Hidden layer widths of the network.
+    dataset : {"iris", "digits"} or tuple (X, y), default "iris"
+        The training data, as for :class:`dynnet.GradientDescentMap`.
+    test_size : int or float, default 30
+        Held-out samples (int) or fraction (float in [0, 1)).
+    split_seed : int, default 0
+        Seed of the train/test split.
+    stratify : bool, default True
+        Stratified train/test split.
+    scale : bool, default False
+        Standardise the features with the training mean and std.
+    init_std : float, default 1.0
+        Standard deviation of the initial weights (biases start at 0).
 
     Notes
     -----
@@ -349,9 +510,11 @@ class AdamMap(_MLPMap):
     D. P. Kingma, J. Ba, "Adam: a method for stochastic optimization", ICLR (2015).
     """
 
-    def __init__(self, eta=0.01, beta1=0.9, beta2=0.999, epsilon=1e-8, hidden=(10,),
-                 dataset="iris", test_size=30, split_seed=0, stratify=True, scale=False,
-                 init_std=1.0):
+    def __init__(self, eta: float = 0.01, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8, hidden: int | Sequence[int] = (10,),
+                 dataset: str | tuple[ArrayLike, ArrayLike] = "iris", test_size: int | float = 30,
+                 split_seed: int = 0, stratify: bool = True, scale: bool = False,
+                 init_std: float = 1.0) -> None:
         self.eta = eta
         self.beta1 = beta1
         self.beta2 = beta2
@@ -366,19 +529,33 @@ class AdamMap(_MLPMap):
 
     @property
     def dim(self) -> int:  # type: ignore[override]
+        """Length of a state: ``3 P + 1`` (W, the two moments and the step counter)."""
         return 3 * self._p() + 1
 
-    def _consts(self):
+    def _consts(self) -> tuple[float, float, float, float]:
         b1 = check_scalar(self, "beta1", self.beta1, low=0.0, high=1.0, low_open=True, high_open=True)
         b2 = check_scalar(self, "beta2", self.beta2, low=0.0, high=1.0, low_open=True, high_open=True)
         eps = check_scalar(self, "epsilon", self.epsilon, low=0.0, low_open=True)
         return self._learning_rate(), b1, b2, eps
 
-    def _split(self, x):
+    def _split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         P = self._p()
         return x[..., :P], x[..., P:2 * P], x[..., 2 * P:3 * P], x[..., 3 * P]
 
-    def step(self, states):
+    def step(self, states: np.ndarray) -> np.ndarray:
+        """One Adam step of each member (the update of the class docstring).
+
+        Parameters
+        ----------
+        states : ndarray, shape (E, 3 P + 1)
+            Validated states ``[W, m, v, t]``.
+
+        Returns
+        -------
+        ndarray, shape (E, 3 P + 1)
+            The next states ``[W', m', v', t + 1]``; a member whose W is not
+            finite gives NaN in W, m and v.
+        """
         eta, b1, b2, eps = self._consts()
         W, m, v, t = self._split(states)
         g = network_gradient(self.network(), W)
@@ -390,7 +567,20 @@ class AdamMap(_MLPMap):
         W1 = W - eta * (m1 / c1) / (np.sqrt(v1 / c2) + eps)
         return np.concatenate([W1, m1, v1, t1[:, None]], axis=1)
 
-    def jacobian(self, state):
+    def jacobian(self, state: ArrayLike) -> np.ndarray:
+        """Exact Jacobian of one step (chain rule through the update; see Notes).
+
+        Parameters
+        ----------
+        state : array_like, shape (3 P + 1,)
+            One finite state ``[W, m, v, t]``.
+
+        Returns
+        -------
+        ndarray, shape (3 P + 1, 3 P + 1)
+            The Jacobian; where :math:`v' = 0` the (infinite) derivative
+            with respect to ``v`` is set to 0.
+        """
         x = self.check_state(state)
         eta, b1, b2, eps = self._consts()
         P = self._p()
@@ -424,11 +614,23 @@ class AdamMap(_MLPMap):
         J[3 * P, 3 * P] = 1.0
         return J
 
-    def sample_state(self, rng):
+    def sample_state(self, rng: np.random.Generator) -> np.ndarray:
+        """One initial state: the network's initialisation, ``m = v = 0`` and ``t = 0``.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The member's own stream.
+
+        Returns
+        -------
+        ndarray, shape (3 P + 1,)
+            ``[W0, 0, 0, 0.0]``.
+        """
         P = self._p()
         return np.concatenate([self.network().sample_state(rng), np.zeros(2 * P + 1)])
 
-    def _check_states(self, n, seed):
+    def _check_states(self, n: int, seed: int) -> np.ndarray:
         """States inside the domain (v > 0) for dynnet.testing: the initial states have
         v = 0 on the domain's boundary, where finite differences step outside."""
         P = self._p()
@@ -439,8 +641,15 @@ class AdamMap(_MLPMap):
         x[:, 3 * P] = rng.integers(0, 20, size=n)
         return x
 
-    def coordinate_groups(self):
-        """The network's groups for W, ``"params"`` (W), ``"m"``, ``"v"``, ``"step"`` and ``"all"``."""
+    def coordinate_groups(self) -> dict[str, np.ndarray]:
+        """Named index sets of the coordinates.
+
+        Returns
+        -------
+        dict of str to ndarray of int
+            The network's groups for W, ``"params"`` (W), ``"m"``, ``"v"``,
+            ``"step"`` and ``"all"``.
+        """
         P = self._p()
         return self._groups({"m": np.arange(P, 2 * P), "v": np.arange(2 * P, 3 * P),
                              "step": np.array([3 * P])})
