@@ -66,7 +66,7 @@ def headline_rows(results: dict) -> list[dict]:
         add("edge.mle", float(s["finitelyapunov.mle"].values[k]),
             f"eps = {eps:.0e}; pooled {float(s['finitelyapunov.pooled_mle'].values[k]):.3f}")
         add("edge.kept_fraction", float(s["finitelyapunov.kept_fraction"].values[k]), f"eps = {eps:.0e}")
-        e8 = np.flatnonzero(np.isclose(s["eps"].values, 1e-8, rtol=1e-9))
+        e8 = np.flatnonzero(np.isclose(s["eps"].values, 1e-8, rtol=1e-9, atol=0.0))
         if e8.size:
             add("edge.mle", float(s["finitelyapunov.mle"].values[e8[0]]),
                 "eps = 1e-08 (the paper's P(Lambda))")

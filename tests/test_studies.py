@@ -132,3 +132,13 @@ def test_balanced_classes_hide_a_period_3_weight_cycle_in_the_loss():
     assert np.all(rel[True] < 1e-4)
     assert np.all(rel[False] > 0.05)
     assert np.bincount(dn.GradientDescentMap(stratify=False).data("train")[1]).tolist() != [40, 40, 40]
+
+
+def test_headline_rows_read_each_eps_of_the_summary(edge):
+    from dynnet.reproduce import headline_rows
+
+    rows = [r for r in headline_rows({"edge": edge}) if r["quantity"] == "edge.mle"]
+    s = edge.summary()
+    assert rows[0]["dynnet"] == f"{float(s['finitelyapunov.mle'].sel(eps=1e-12)):.4g}"
+    assert rows[1]["dynnet"] == f"{float(s['finitelyapunov.mle'].sel(eps=1e-8)):.4g}"
+    assert rows[0]["dynnet"] != rows[1]["dynnet"]
