@@ -39,20 +39,20 @@ class Estimator(ParamsObject):
     results are attributes ending with ``_``. What ``data`` is depends on
     the family:
 
-    ========================================  =====================================  ========  =========
-    estimator                                 ``data``                               ``map``   ``steps``
-    ========================================  =====================================  ========  =========
-    :class:`~dynnet.FiniteLyapunov`           distances ``(T, n_init, n_pert)``      --        optional
-    :class:`~dynnet.LyapunovSpectrum`         one state ``(dim,)``                   required  --
-    :class:`~dynnet.Sharpness`                states ``(T, dim)`` or ``(dim,)``      required  --
-    :class:`~dynnet.WeightImportance`         one state ``(dim,)``                   required  --
-    :class:`~dynnet.WeightDrift`              trajectory ``(T+1, [E,] dim)``         with on=  --
-    :class:`~dynnet.Kantz`,                   a scalar series ``(N,)``               --        --
+    ============================================  =====================================  ========  =========
+    estimator                                     ``data``                               ``map``   ``steps``
+    ============================================  =====================================  ========  =========
+    :class:`~dynnet.FiniteLyapunov`               distances ``(T, n_init, n_pert)``      --        optional
+    :class:`~dynnet.LyapunovSpectrum`             one state ``(dim,)``                   required  --
+    :class:`~dynnet.Sharpness`                    states ``(T, dim)`` or ``(dim,)``      required  --
+    :class:`~dynnet.WeightImportance`             one state ``(dim,)``                   required  --
+    :class:`~dynnet.WeightDrift`                  trajectory ``(T+1, [E,] dim)``         with on=  --
+    :class:`~dynnet.Kantz`,                       a scalar series ``(N,)``               --        --
     :class:`~dynnet.Rosenstein`,
     :class:`~dynnet.ShuffledAutocorrelation`,
     :class:`~dynnet.HorizontalVisibilityGraph`,
     :class:`~dynnet.LaminarPhases`
-    ========================================  =====================================  ========  =========
+    ============================================  =====================================  ========  =========
 
     * ``map`` is the :class:`~dynnet.Map` whose dynamics, Jacobian, Hessian,
       loss or coordinate groups the estimator needs. An estimator that needs
