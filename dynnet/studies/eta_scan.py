@@ -17,15 +17,15 @@ DEFAULT_ETAS = tuple(float(f"{v:.4g}") for v in np.logspace(-2, 1, 10))
 
 
 def classify_regime(diverged_fraction, laminar_fraction, kept_fraction, mle, sharpness_ratio):
-    """The regime of one learning rate, by a documented rule applied in order.
+    r"""The regime of one learning rate, by a documented rule applied in order.
 
     1. ``"divergent"``: more than half of the orbits overflowed.
     2. ``"intermittent"``: laminar (periodic) phases cover at least 10% of the
        loss series after the transient.
     3. ``"chaotic"``: at least half of the finite-Lyapunov fits are kept
-       (:math:`R^2 > 0.9`, :math:`\\Lambda > 0.05`) and their mean exceeds 0.05.
-       The paper calls this regime (its :math:`\\eta = 1`) the edge of stability.
-    4. ``"sharpness at 2/eta"``: the sharpness reached :math:`2/\\eta`
+       (:math:`R^2 > 0.9`, :math:`\Lambda > 0.05`) and their mean exceeds 0.05.
+       The paper calls this regime (its :math:`\eta = 1`) the edge of stability.
+    4. ``"sharpness at 2/eta"``: the sharpness reached :math:`2/\eta`
        (``sharpness_ratio >= 1``, the edge of stability in the sense of Cohen
        et al. 2021) without measurable sensitive dependence.
     5. ``"convergent"`` otherwise.
