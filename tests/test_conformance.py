@@ -123,3 +123,15 @@ def test_strategy_maps_are_valid_and_step_in_batches(m):
     assert y.shape == x.shape and y.dtype == np.float64
     for i in range(3):
         assert np.array_equal(m.step(x[i:i + 1])[0], y[i])
+
+
+def test_map_checks_that_do_not_apply_are_skipped_visibly():
+    class NoJacobian(dn.Map):
+        dim = 2
+
+        def step(self, states):
+            return 0.5 * states
+
+    skipped = check_map(NoJacobian())
+    assert "check_map_jacobian" in skipped and "no jacobian" in skipped["check_map_jacobian"]
+    assert "check_map_jacobian" not in check_map(dn.HenonMap())

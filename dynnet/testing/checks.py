@@ -242,7 +242,7 @@ def check_map_clone(m: Map) -> None:
 def check_map_seed(m: Map) -> None:
     """``initial_state(n, seed)`` is a function of the seed; member i does not depend on n."""
     if not _has_sampler(m):
-        return
+        _skip(f"{_name(m)} draws no random initial states (no sample_state)")
     a = m.initial_state(5, seed=7)
     b = m.initial_state(5, seed=7)
     _assert_bits(a, b, f"{_name(m)}.initial_state with the same seed")
@@ -322,7 +322,7 @@ def finite_difference_jacobian(m: Map, state: ArrayLike, rel_step: float = 2.0 *
 def check_map_jacobian(m: Map) -> None:
     """The Jacobian agrees with central finite differences (relative ``FD_RTOL`` = 1e-6)."""
     if not m.has_jacobian:
-        return
+        _skip(f"{_name(m)} has no jacobian")
     x = _map_states(m, n=2)
     for i in range(x.shape[0]):
         J = m.jacobian(x[i])
@@ -348,7 +348,7 @@ def map_checks() -> list[Callable[[Map], None]]:
             check_map_jacobian]
 
 
-def check_map(m: Map) -> None:
+def check_map(m: Map) -> dict[str, str]:
     """Run every map check on ``m``; raises AssertionError naming the broken promise.
 
     Checks: the interface (``dim``, ``step`` shape and dtype, ``jacobian`` shape),
@@ -356,21 +356,33 @@ def check_map(m: Map) -> None:
     ``clone`` round trip, same seed -> same initial states, ``iterate(x, n)``
     equals n steps bitwise, a batch equals its members run alone bitwise, and
     the Jacobian against central finite differences (relative ``FD_RTOL``).
-    The seed check passes silently for a map without ``sample_state`` and the
-    Jacobian check for a map without ``jacobian``.
+    The seed check does not apply to a map without ``sample_state``, nor the
+    Jacobian check to a map without ``jacobian``: they are skipped and named in
+    the returned dict (under pytest, :func:`parametrize_with_checks` reports them
+    as skipped).
 
     Parameters
     ----------
     m : Map
         The map to check, configured (its parameters are used as they are).
 
+    Returns
+    -------
+    dict
+        The checks that did not apply, with the reason.
+
     Raises
     ------
     AssertionError
         At the first check that fails.
     """
+    skipped = {}
     for c in map_checks():
-        c(m)
+        try:
+            c(m)
+        except unittest.SkipTest as exc:
+            skipped[c.__name__] = str(exc)
+    return skipped
 
 
 # ---------------------------------------------------------------------------
