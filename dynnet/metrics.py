@@ -95,9 +95,11 @@ class L2(Metric):
         # scaled by the largest entry, so tiny differences do not underflow to 0
         # when squared (and huge ones do not overflow)
         m = np.abs(diff).max(axis=-1, keepdims=True)
-        safe = np.where(m > 0, m, 1.0)
+        safe = np.where((m > 0) & np.isfinite(m), m, 1.0)
         r = diff / safe
-        return m[..., 0] * np.sqrt(np.einsum("...i,...i->...", r, r))
+        out = m[..., 0] * np.sqrt(np.einsum("...i,...i->...", r, r))
+        # an infinite difference is an infinite distance (as for L1 and LInf), not inf/inf = NaN
+        return np.where(np.isposinf(m[..., 0]) & ~np.isnan(diff).any(axis=-1), np.inf, out)
 
 
 class LInf(Metric):

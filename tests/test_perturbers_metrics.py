@@ -90,3 +90,12 @@ def test_per_layer_metric():
         dn.PerLayer()(W[0], W[1])
     with pytest.raises(ValueError, match="layer='W9' is not allowed"):
         dn.PerLayer(layer="W9")(W[0], W[1], map=GD)
+
+
+def test_l2_of_an_infinite_difference_is_infinite_like_l1_and_linf():
+    a = np.zeros(3)
+    b = np.array([[np.inf, 0.0, 1.0], [-np.inf, np.inf, 0.0], [1.0, 2.0, 2.0], [np.nan, 0.0, 0.0]])
+    for metric in (dn.L1(), dn.L2(), dn.LInf()):
+        d = metric(a, b)
+        assert d[0] == np.inf and d[1] == np.inf and np.isnan(d[3])
+    assert dn.L2()(a, b)[2] == 3.0

@@ -355,3 +355,13 @@ def test_kantz_extreme_values_do_not_overflow():
     x = logistic_series(3000)
     k = dn.Kantz(radius=1e-3 * 1e300, n_ref=300).fit(1e300 * (2 * x - 1))   # spans 2e300
     assert abs(k.exponent_ - LN2) < 0.1 and np.all(np.isfinite(k.divergence_))
+
+
+def test_delay_embed_validates_dim_and_delay():
+    from dynnet.estimators.timeseries import delay_embed
+
+    with pytest.raises(ValueError, match="delay"):
+        delay_embed(np.arange(10.0), dim=2, delay=0)
+    with pytest.raises(ValueError, match="dim"):
+        delay_embed(np.arange(10.0), dim=0)
+    np.testing.assert_array_equal(delay_embed(np.arange(5.0), dim=2, delay=2), [[0, 2], [1, 3], [2, 4]])

@@ -52,9 +52,9 @@ def delay_embed(series: ArrayLike, dim: int = 1, delay: int = 1) -> np.ndarray:
     series : array_like, shape (N,)
         The series, converted to float64 (not otherwise validated).
     dim : int, default 1
-        Embedding dimension :math:`m`, >= 1 (not validated here).
+        Embedding dimension :math:`m`, >= 1.
     delay : int, default 1
-        Delay :math:`\tau` in samples, >= 1 (not validated here).
+        Delay :math:`\tau` in samples, >= 1.
 
     Returns
     -------
@@ -65,8 +65,13 @@ def delay_embed(series: ArrayLike, dim: int = 1, delay: int = 1) -> np.ndarray:
     Raises
     ------
     ValueError
-        If the series has at most ``(dim - 1) * delay`` points.
+        If the series has at most ``(dim - 1) * delay`` points, or ``dim`` or
+        ``delay`` is below 1.
     """
+    from ..base import check_int
+
+    dim = check_int(None, "dim", dim, low=1)
+    delay = check_int(None, "delay", delay, low=1)
     x = np.asarray(series, dtype=np.float64)
     span = (dim - 1) * delay
     if x.shape[0] <= span:
