@@ -17,7 +17,8 @@ def test_defaults_match_the_paper():
     X, y = M.data("train")
     Xt, yt = M.data("test")
     assert X.shape == (120, 4) and y.shape == (120,) and Xt.shape == (30, 4)
-    assert np.bincount(y).tolist() == [40, 40, 40]  # stratified
+    assert np.bincount(y).tolist() == [42, 38, 40]  # the authors' split: first 120 of a seeded shuffle
+    assert M.stratify is False
     assert X.dtype == np.float64
     from sklearn.datasets import load_iris
 
@@ -221,6 +222,13 @@ def test_step_validates_before_the_compiled_engine():
     assert np.isnan(M.gradient(x)[1]).all()
 
 
+def test_stratified_split_is_an_option():
+    m = dn.GradientDescentMap(stratify=True)
+    y, yt = m.data("train")[1], m.data("test")[1]
+    assert np.bincount(y).tolist() == [40, 40, 40] and np.bincount(yt).tolist() == [10, 10, 10]
+    assert not np.array_equal(y, dn.GradientDescentMap().data("train")[1])
+
+
 def test_unstratified_split_is_the_first_of_a_seeded_shuffle():
     m = dn.GradientDescentMap(stratify=False, split_seed=3)
     X, y = m.data("train")
@@ -264,7 +272,7 @@ def test_editing_user_data_in_place_changes_the_loss():
     assert m.problem() is p
 
 
-@pytest.mark.parametrize("name,value", [("stratify", False), ("split_seed", 4), ("test_size", 20),
+@pytest.mark.parametrize("name,value", [("stratify", True), ("split_seed", 4), ("test_size", 20),
                                         ("scale", True), ("hidden", (7,))])
 def test_every_data_parameter_is_in_the_cache_key(name, value):
     m = dn.GradientDescentMap()

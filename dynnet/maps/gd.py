@@ -203,12 +203,13 @@ class GradientDescentMap(Map):
         seed ``split_seed``. Iris gives 120 train / 30 test.
     split_seed : int, default 0
         Seed of the train/test split.
-    stratify : bool, default True
-        True: a stratified split (Iris: 40/40/40 training samples per class).
-        False: the training set is the first ``N - test_size`` samples of a
-        seeded shuffle, the authors' procedure, with unequal class counts.
-        The choice matters at large eta: with balanced classes the loss is
-        invariant under the class permutation of a period-3 weight cycle, so
+    stratify : bool, default False
+        False (the paper's procedure, as in the authors' scripts): the training
+        set is the first ``N - test_size`` samples of a seeded shuffle, in
+        shuffled order, with unequal class counts (Iris, ``split_seed=0``:
+        42/38/40). True: a stratified split (Iris: 40/40/40 training samples per
+        class). The choice matters at large eta: with balanced classes the loss
+        is invariant under the class permutation of a period-3 weight cycle, so
         such a cycle shows as period 1 in the loss (see the IntermittencyStudy).
     scale : bool, default False
         Standardise features with the training mean and std (the paper does
@@ -249,7 +250,7 @@ class GradientDescentMap(Map):
 
     def __init__(self, eta: float = 1.0, hidden: int | Sequence[int] = (10,),
                  dataset: str | tuple[ArrayLike, ArrayLike] = "iris", test_size: int | float = 30,
-                 split_seed: int = 0, stratify: bool = True, scale: bool = False,
+                 split_seed: int = 0, stratify: bool = False, scale: bool = False,
                  init_std: float = 1.0) -> None:
         self.eta = eta
         self.hidden = hidden

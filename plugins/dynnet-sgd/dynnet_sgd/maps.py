@@ -172,8 +172,10 @@ class SGDMap(_MLPMap):
         Held-out samples (int) or fraction (float in [0, 1)).
     split_seed : int, default 0
         Seed of the train/test split.
-    stratify : bool, default True
-        Stratified train/test split.
+    stratify : bool, default False
+        False: the training set is the first ``N - test_size`` samples of a
+        seeded shuffle (the paper's split, GradientDescentMap's default); True:
+        a stratified split.
     scale : bool, default False
         Standardise the features with the training mean and std.
     init_std : float, default 1.0
@@ -197,7 +199,7 @@ class SGDMap(_MLPMap):
     def __init__(self, eta: float = 1.0, batch_size: int = 20, batch_seed: int = 0,
                  hidden: int | Sequence[int] = (10,),
                  dataset: str | tuple[ArrayLike, ArrayLike] = "iris", test_size: int | float = 30,
-                 split_seed: int = 0, stratify: bool = True, scale: bool = False,
+                 split_seed: int = 0, stratify: bool = False, scale: bool = False,
                  init_std: float = 1.0) -> None:
         self.eta = eta
         self.batch_size = batch_size
@@ -346,8 +348,10 @@ class MomentumMap(_MLPMap):
         Held-out samples (int) or fraction (float in [0, 1)).
     split_seed : int, default 0
         Seed of the train/test split.
-    stratify : bool, default True
-        Stratified train/test split.
+    stratify : bool, default False
+        False: the training set is the first ``N - test_size`` samples of a
+        seeded shuffle (the paper's split, GradientDescentMap's default); True:
+        a stratified split.
     scale : bool, default False
         Standardise the features with the training mean and std.
     init_std : float, default 1.0
@@ -372,7 +376,7 @@ class MomentumMap(_MLPMap):
 
     def __init__(self, eta: float = 1.0, beta: float = 0.9, hidden: int | Sequence[int] = (10,),
                  dataset: str | tuple[ArrayLike, ArrayLike] = "iris", test_size: int | float = 30,
-                 split_seed: int = 0, stratify: bool = True, scale: bool = False,
+                 split_seed: int = 0, stratify: bool = False, scale: bool = False,
                  init_std: float = 1.0) -> None:
         self.eta = eta
         self.beta = beta
@@ -491,8 +495,10 @@ class AdamMap(_MLPMap):
         Held-out samples (int) or fraction (float in [0, 1)).
     split_seed : int, default 0
         Seed of the train/test split.
-    stratify : bool, default True
-        Stratified train/test split.
+    stratify : bool, default False
+        False: the training set is the first ``N - test_size`` samples of a
+        seeded shuffle (the paper's split, GradientDescentMap's default); True:
+        a stratified split.
     scale : bool, default False
         Standardise the features with the training mean and std.
     init_std : float, default 1.0
@@ -513,7 +519,7 @@ class AdamMap(_MLPMap):
     def __init__(self, eta: float = 0.01, beta1: float = 0.9, beta2: float = 0.999,
                  epsilon: float = 1e-8, hidden: int | Sequence[int] = (10,),
                  dataset: str | tuple[ArrayLike, ArrayLike] = "iris", test_size: int | float = 30,
-                 split_seed: int = 0, stratify: bool = True, scale: bool = False,
+                 split_seed: int = 0, stratify: bool = False, scale: bool = False,
                  init_std: float = 1.0) -> None:
         self.eta = eta
         self.beta1 = beta1
