@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import check_array, check_int, check_scalar, clone
+from ..base import as_seed_sequence, check_array, check_int, check_scalar, clone
 from ..maps.base import check_every
 from ..parallel import effective_n_jobs
 from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
 from .base import Study, fit_estimators
 
-__all__ = ["check_eps", "SweepStudy", "gd_factory", "low_eta_parts"]
+__all__ = ["check_eps", "eps_seed", "SweepStudy", "gd_factory", "low_eta_parts"]
 
 
 def check_eps(owner, eps) -> np.ndarray:
@@ -55,15 +55,57 @@ def low_eta_parts():
             "metric": L1}
 
 
+def eps_seed(seed, k: int, common: bool) -> np.random.SeedSequence:
+    """The seed of the perturbations at eps index ``k`` of a sweep.
+
+    Parameters
+    ----------
+    seed : int, SeedSequence, Generator or None
+        The sweep's seed.
+    k : int
+        Index of the eps value.
+    common : bool
+        True: ``seed`` itself for every eps, so initial condition ``i`` is
+        perturbed from ``stream(seed, 1, i)`` at every eps (the same directions,
+        scaled). False: child ``(1, k)`` of ``seed``, so the perturbations of
+        initial condition ``i`` at eps index ``k`` come from
+        ``stream(seed, 1, k, 1, i)``: independent draws for every eps.
+
+    Returns
+    -------
+    numpy.random.SeedSequence
+        The seed :func:`~dynnet.studies._ensemble.run_ensemble` gets for this eps.
+    """
+    ss = as_seed_sequence(seed)
+    if common:
+        return ss
+    return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (1, int(k)),
+                                  pool_size=ss.pool_size)
+
+
 class SweepStudy(Study):
     """Shared machinery of the eps-sweep studies: validation, memory, the sweep itself.
 
-    Every eps uses the same initial conditions and the same seed, so the
-    perturbation directions are the same at every eps, scaled.
+    Every eps uses the same initial conditions. By default
+    (``common_directions=False``) each eps draws its own perturbations
+    (``stream(seed, 1, k, 1, i)`` for eps index ``k`` and initial condition
+    ``i``), as in the paper's Fig. 4 caption; with ``common_directions=True``
+    every eps reuses ``stream(seed, 1, i)``, the same directions scaled (dynnet
+    before issue 11). Either way a result does not depend on chunking or jobs.
     """
+
+    def _common_directions(self) -> bool:
+        value = getattr(self, "common_directions", False)
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(
+                f"{type(self).__name__}: parameter common_directions={value!r} must be a bool "
+                "(False: independent perturbations per eps; True: the same directions, scaled)"
+            )
+        return bool(value)
 
     def _validate(self):
         super()._validate()
+        self._common_directions()
         c = self.parts()
         eps = check_eps(self, self.eps)
         check_parts(c["map"], clone(c["perturber"]).set_params(eps=float(eps[0])), c["metric"])
@@ -87,6 +129,9 @@ class SweepStudy(Study):
     def _sweep(self, ctx, x0, seed=None):
         """One ensemble per eps from the initial conditions ``x0``, stacked along ``eps``.
 
+        The perturbations at eps index ``k`` are seeded by :func:`eps_seed`
+        (independent per eps unless ``common_directions=True``).
+
         Returns
         -------
         xarray.Dataset
@@ -100,6 +145,7 @@ class SweepStudy(Study):
         eps = check_eps(self, self.eps)
         n_steps, every = int(self._sweep_steps()), int(self.every)
         seed = ctx.seed if seed is None else seed
+        common = self._common_directions()
         dists, divs, obs = [], [], None
         bar = None
         if ctx.progress:
@@ -112,8 +158,8 @@ class SweepStudy(Study):
                     bar.set_postfix_str(f"eps={e:.0e}")
                 p = clone(c["perturber"]).set_params(eps=float(e))
                 sub = ctx if not ctx.progress else _quiet(ctx)
-                d, o, f = run_ensemble(c["map"], p, c["metric"], x0, seed, n_steps, every, sub,
-                                       key=f"eps-{k:03d}")
+                d, o, f = run_ensemble(c["map"], p, c["metric"], x0, eps_seed(seed, k, common),
+                                       n_steps, every, sub, key=f"eps-{k:03d}")
                 dists.append(d)
                 divs.append(~np.all(np.isfinite(f), axis=-1))
                 obs = o if obs is None else obs

@@ -50,6 +50,13 @@ class OrbitalStabilityStudy(SweepStudy):
         reference network (importance at the end, drift along the whole orbit).
         Any other estimator is fitted on each eps (``fit_result``) and its
         numbers stored as ``<class>.<key> (eps)``.
+    common_directions : bool, default False
+        False: each eps draws its own perturbations (initial condition ``i`` at
+        eps index ``k`` from ``stream(seed, 1, k, 1, i)``), as the paper's
+        Fig. 4 caption states, so the agreement of the curves across eps is a
+        finding, not a construction. True: every eps reuses
+        ``stream(seed, 1, i)``, the same directions scaled (bitwise the
+        behaviour of dynnet before this option).
 
     Attributes
     ----------
@@ -68,7 +75,7 @@ class OrbitalStabilityStudy(SweepStudy):
                      "perturber": UniformPerturber(n=5, on="weights")}
 
     def __init__(self, map=None, perturber=None, metric=None, eps=LOW_EPS, n_init=10,
-                 n_steps=5000, seed=0, every=5, estimators=None):
+                 n_steps=5000, seed=0, every=5, estimators=None, common_directions=False):
         self.map = map
         self.perturber = perturber
         self.metric = metric
@@ -78,6 +85,7 @@ class OrbitalStabilityStudy(SweepStudy):
         self.seed = seed
         self.every = every
         self.estimators = estimators
+        self.common_directions = common_directions
 
     @staticmethod
     def _part_defaults():
