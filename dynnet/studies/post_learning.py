@@ -48,6 +48,12 @@ class PostLearningStudy(SweepStudy):
         Record every ``every`` steps.
     estimators : list of Estimator, default ()
         Fitted on each eps (``fit_result``); numbers stored as ``<class>.<key> (eps)``.
+    common_directions : bool, default False
+        False: each eps draws its own perturbations (reference ``i`` at eps
+        index ``k`` from ``stream(seed, 1, k, 1, i)``), as the paper states
+        for its eps sweeps. True: every eps reuses ``stream(seed, 1, i)``, the
+        same directions scaled (bitwise the behaviour of dynnet before this
+        option).
 
     Attributes
     ----------
@@ -68,7 +74,7 @@ class PostLearningStudy(SweepStudy):
 
     def __init__(self, map=None, perturber=None, metric=None, eps=(1e-14, 1e-10, 1e-6, 1e-2),
                  n_init=10, n_before=4000, n_after=1000, tol=(1e-6, 1e-4, 1e-3), seed=0,
-                 every=1, estimators=()):
+                 every=1, estimators=(), common_directions=False):
         self.map = map
         self.perturber = perturber
         self.metric = metric
@@ -80,6 +86,7 @@ class PostLearningStudy(SweepStudy):
         self.seed = seed
         self.every = every
         self.estimators = estimators
+        self.common_directions = common_directions
 
     _part_defaults = staticmethod(low_eta_parts)
 
