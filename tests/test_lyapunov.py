@@ -376,6 +376,86 @@ def test_finite_lyapunov_rejects_bad_data():
         dn.FiniteLyapunov().summary()
 
 
+def lag_then_grow(T=201, lag=50, rate=0.2, d0=1e-8, n_init=3, n_pert=4):
+    """d(t) = d0 for t < lag, then d0 exp(rate (t - lag)), capped at 1 (every member alike)."""
+    t = np.arange(T, dtype=np.float64)
+    d = np.minimum(d0 * np.exp(rate * np.clip(t - lag, 0.0, None)), 1.0)
+    return np.broadcast_to(d[:, None, None], (T, n_init, n_pert)).copy()
+
+
+def test_finite_lyapunov_eq3_differs_from_best_window_by_construction():
+    """A 50-step lag, then exp(0.2 t) from 1e-8 to 1: the best window finds the slope 0.2, Eq. 3
+    as printed averages the lag in: ln(1e8) / tau with tau = 143, the first step at the plateau."""
+    D = lag_then_grow()
+    best = dn.FiniteLyapunov().fit(D)
+    eq3 = dn.FiniteLyapunov(window="eq3").fit(D)
+    np.testing.assert_allclose(best.exponents_, 0.2, rtol=1e-9)
+    assert best.windows_[0, 0] >= 50
+    np.testing.assert_array_equal(eq3.saturation_, 143.0)  # 50 + ln(1e8) / 0.2 = 142.1, rounded up
+    np.testing.assert_allclose(eq3.exponents_, np.log(1e8) / 143.0, rtol=1e-12)
+    np.testing.assert_array_equal(eq3.windows_, np.tile([0.0, 143.0], (3, 1)))
+    # the line through [0, 143] is a poor fit of a lag + ramp, but still R^2 > 0.9
+    assert np.all((eq3.r2_ > 0.9) & (eq3.r2_ < 0.95))
+    assert eq3.mle_ == pytest.approx(np.log(1e8) / 143.0, rel=1e-12)
+    assert eq3.pooled_mle_ == pytest.approx(np.log(1e8) / 143.0, rel=1e-12)
+    # a fixed tau: 50 flat steps and 50 at 0.2 give exactly 0.1
+    fixed = dn.FiniteLyapunov(window="eq3", tau=100).fit(D)
+    np.testing.assert_allclose(fixed.exponents_, 0.1, rtol=1e-12)
+    np.testing.assert_array_equal(fixed.windows_[:, 1], 100.0)
+    # tau counts time units from the first record, like the window starts
+    shifted = dn.FiniteLyapunov(window="eq3", tau=100).fit(D[::2], steps=4000 + np.arange(101) * 2.0)
+    np.testing.assert_allclose(shifted.exponents_, 0.1, rtol=1e-12)
+    np.testing.assert_array_equal(shifted.windows_[0], [4000.0, 4100.0])
+
+
+@pytest.fixture(scope="module")
+def logistic_invariant_study():
+    """Logistic map started on its invariant density (x = sin^2(pi u / 2)), so that the mean of
+    ln|f'| is ln 2 at every step: ln d grows at ln 2 from t = 0, until saturation near t = 40."""
+    u = np.random.default_rng(100).random(200)
+    x0 = np.sin(np.pi * u / 2.0) ** 2
+    return dn.PerturbationStudy(
+        map=dn.LogisticMap(), perturber=dn.UniformPerturber(eps=1e-12, n=5, on="all"),
+        estimators=[dn.FiniteLyapunov()], n_init=200, n_steps=60, seed=0,
+        initial_states=x0[:, None]).run()
+
+
+def test_finite_lyapunov_eq3_and_best_window_agree_on_the_logistic_map(logistic_invariant_study):
+    """Exponential from t = 0: Eq. 3 over tau = 30 (inside the growth phase) and the best window
+    both give ln 2. Measured: 0.6940 (eq3) and 0.6957 (best), bootstrap CIs about +-0.005 and +-0.0025
+    (study seed 0; initial states from generator seed 100).
+
+    Eq. 3 up to the detected saturation time includes the bend into the plateau: 0.687.
+    """
+    r = logistic_invariant_study.result_
+    best = logistic_invariant_study.estimators_[0]
+    eq3 = dn.FiniteLyapunov(window="eq3", tau=30).fit_result(r)
+    assert best.kept_fraction_ > 0.95 and eq3.kept_fraction_ > 0.95
+    # the best window sits slightly above ln 2 (selection; CI 0.6933-0.6982), Eq. 3 brackets it
+    assert best.mle_ == pytest.approx(LN2, abs=0.004)
+    assert eq3.mle_ == pytest.approx(LN2, abs=0.004)
+    assert eq3.mle_ci_[0] < LN2 < eq3.mle_ci_[1]
+    assert abs(eq3.mle_ - best.mle_) < 0.003
+    # the same members, the same first 30 steps: the pooled curves agree to the first digits
+    assert eq3.pooled_mle_ == pytest.approx(LN2, abs=0.002)
+    to_sat = dn.FiniteLyapunov(window="eq3").fit_result(r)
+    assert LN2 - 0.015 < to_sat.mle_ < LN2 - 0.003
+    assert 35 <= np.nanmedian(to_sat.windows_[:, 1]) <= 45
+
+
+def test_finite_lyapunov_eq3_parameters_are_checked():
+    D = lag_then_grow(T=60)
+    with pytest.raises(ValueError, match="window"):
+        dn.FiniteLyapunov(window="eq4").fit(D)
+    with pytest.raises(ValueError, match="tau=10.*window='eq3'"):
+        dn.FiniteLyapunov(tau=10).fit(D)
+    for tau in (60, 1, 2.5):
+        with pytest.raises(ValueError, match=f"tau={tau!r}"):
+            dn.FiniteLyapunov(window="eq3", tau=tau).fit(D)
+    with pytest.raises((ValueError, TypeError), match="tau"):
+        dn.FiniteLyapunov(window="eq3", tau=-3).fit(D)
+
+
 # ----------------------------------------------------------------------------
 # LyapunovSpectrum
 # ----------------------------------------------------------------------------

@@ -114,7 +114,7 @@ def _saturation_index(y, bad, tol):
 # ----------------------------------------------------------------------------
 
 class FiniteLyapunov(Estimator):
-    r"""The finite network Lyapunov exponent of perturbed orbits (the paper's Eq. 3).
+    r"""The finite network Lyapunov exponent of perturbed orbits (paper, Eq. 3 and section 4.1).
 
     For each initial condition :math:`i` with perturbed copies :math:`j`, the
     distances :math:`d_{ij}(t)` are averaged into one curve
@@ -125,21 +125,47 @@ class FiniteLyapunov(Estimator):
         \qquad
         y_i(t) = \frac{1}{n}\sum_j \ln d_{ij}(t) \quad (\texttt{average="log"}),
 
-    and the exponent is the least-squares slope of :math:`y_i` over a window
-    :math:`[t_1, t_2)`:
+    and the exponent :math:`\Lambda_i` is read from :math:`y_i` in one of two ways.
+
+    ``window="best"`` (the default) follows the authors' published scripts
+    and section 4.1 of the paper ("τ is automatically found as the window
+    yielding the best exponential fit"): :math:`\Lambda_i` is the
+    least-squares slope of :math:`y_i` over the window :math:`[t_1, t_2)` of
+    best :math:`R^2`,
 
     .. math::
 
-        \Lambda_i = \frac{\ln \langle d_i(t_2)\rangle - \ln \langle d_i(t_1)\rangle}{t_2 - t_1}
-        \approx \operatorname{slope}_{t \in [t_1, t_2)} y_i(t).
+        \Lambda_i = \operatorname{slope}_{t \in [t_1, t_2)} y_i(t),
 
-    Every window of the grid ``t1 in starts``, ``t2 - t1 in lengths`` is
-    fitted (dynnet's one best-window fitter, vectorised over windows and
-    initial conditions; a flat window has :math:`R^2 = 0`) and the window of
-    best :math:`R^2` is kept. A fit counts (``kept_``) when :math:`R^2 >`
-    ``r2_min`` and :math:`\Lambda >` ``lambda_min``; the network maximal
-    Lyapunov exponent :math:`\lambda_\mathrm{nMLE}` (``exponent_``) is the
-    mean of the kept :math:`\Lambda_i`, with a bootstrap confidence interval.
+    searched over every window of the grid ``t1 in starts``,
+    ``t2 - t1 in lengths`` (dynnet's one best-window fitter, vectorised over
+    windows and initial conditions; a flat window has :math:`R^2 = 0`). The
+    window need not start at :math:`t = 0`, so this is *not* Eq. 3 as
+    printed.
+
+    ``window="eq3"`` is the paper's Eq. 3 as printed, the growth rate from
+    :math:`t = 0` up to the saturation time :math:`\tau`,
+
+    .. math::
+
+        \Lambda_i = \frac{1}{\tau}
+        \ln \frac{M^{-1}\sum_{j=1}^{M} d_{ij}(\tau)}{M^{-1}\sum_{j=1}^{M} d_{ij}(0)}
+        = \frac{y_i(\tau) - y_i(0)}{\tau},
+
+    with :math:`\tau` the fixed length ``tau`` or, by default, the
+    saturation time of the curve (``saturation_``, the time where the distance
+    reaches its plateau, "the size of the attractor"; the last record when no
+    saturation is detected). Its ``r2_`` is the :math:`R^2` of the
+    least-squares line of :math:`y_i` over :math:`[0, \tau]`, so that
+    ``r2_min`` still keeps curves that grow exponentially. The two agree when
+    the curve is exponential from :math:`t = 0` to saturation; when it first
+    contracts or lingers (as at :math:`\eta = 1`), Eq. 3 averages that
+    stretch in and gives a smaller rate.
+
+    A fit counts (``kept_``) when :math:`R^2 >` ``r2_min`` and
+    :math:`\Lambda >` ``lambda_min``; the network maximal Lyapunov exponent
+    :math:`\lambda_\mathrm{nMLE}` (``exponent_``) is the mean of the kept
+    :math:`\Lambda_i`, with a bootstrap confidence interval.
 
     Fit with ``fit(distances, steps=steps)``: ``distances`` is
     :math:`d_{ij}(t)`, shape ``(T, n_init, n_pert)`` (or ``(T, n_init)``),
@@ -185,6 +211,15 @@ class FiniteLyapunov(Estimator):
         its first half by at most ``saturation_tol / 4``, so a curve still
         growing at the end of the series is not saturated). Windows may not
         run past :math:`t_s`. ``None`` switches detection off.
+    window : {"best", "eq3"}, default "best"
+        "best": the best-:math:`R^2` window search of the authors' scripts
+        (``starts``, ``lengths``). "eq3": Eq. 3 as printed, from :math:`t = 0`
+        to :math:`\tau` (``starts`` and ``lengths`` are not used).
+    tau : float or None, default None
+        Only with ``window="eq3"``: the length :math:`\tau` in time units (a
+        record must fall on it, and the series must reach it). None: the
+        saturation time of each curve (``saturation_``; the pooled curve uses
+        ``pooled_saturation_``).
 
     Attributes
     ----------
@@ -194,7 +229,8 @@ class FiniteLyapunov(Estimator):
     exponents_ : (n_init,) best-window slopes :math:`\Lambda_i` (NaN: no valid window)
     r2_ : (n_init,) their :math:`R^2`
     windows_ : (n_init, 2) the best window ``[t1, t2)`` as times of the
-        records (``steps[0]`` + start, in the units of ``steps``)
+        records (``steps[0]`` + start, in the units of ``steps``); with
+        ``window="eq3"``, ``[steps[0], steps[0] + tau]``, both ends used
     kept_ : (n_init,) bool
     mle_, mle_std_ : mean and standard deviation (ddof=1) of the kept exponents
     mle_ci_ : (2,) bootstrap confidence interval of ``mle_``
@@ -261,7 +297,8 @@ class FiniteLyapunov(Estimator):
                  lengths: int | Sequence[int] = range(30, 101, 5), r2_min: float = 0.9,
                  lambda_min: float = 0.05, average: str = "distance", n_boot: int = 1000,
                  ci: float = 0.95, seed: SeedLike = 0, every: float = 1,
-                 saturation_tol: float | None = _LN10) -> None:
+                 saturation_tol: float | None = _LN10, window: str = "best",
+                 tau: float | None = None) -> None:
         self.starts = starts
         self.lengths = lengths
         self.r2_min = r2_min
@@ -272,6 +309,8 @@ class FiniteLyapunov(Estimator):
         self.seed = seed
         self.every = every
         self.saturation_tol = saturation_tol
+        self.window = window
+        self.tau = tau
 
     # ---- helpers -------------------------------------------------------
     def _windows(self, steps):
@@ -299,7 +338,9 @@ class FiniteLyapunov(Estimator):
             )
         return a[keep], b[keep], steps[0] + t1[keep], steps[0] + t2[keep]
 
-    def _curve_fit(self, steps, y, bad, tol):
+    def _curve_fit(self, steps, y, bad, tol, window="best", tau_index=None):
+        if window == "eq3":
+            return self._eq3_fit(steps, y, bad, tol, tau_index)
         a, b, t1, t2 = self._windows(steps)
         limit, sat = _saturation_index(y, bad, tol)
         fit = best_window(steps, np.where(bad, np.nan, y), a, b, limit=limit)
@@ -309,6 +350,51 @@ class FiniteLyapunov(Estimator):
         win[found, 0] = t1[best[found]]
         win[found, 1] = t2[best[found]]
         return fit.slope, fit.r2, win, limit, sat
+
+    def _tau_index(self, steps):
+        """Record index of the fixed ``tau`` (None: per-curve saturation)."""
+        if self.tau is None:
+            return None
+        tau = check_scalar(self, "tau", self.tau, low=0.0, low_open=True)
+        dt = steps[1] - steps[0]
+        k = int(round(tau / dt))
+        if not np.isclose(k * dt, tau, rtol=1e-9, atol=0) or k >= steps.size or k < 2:
+            raise ValueError(
+                f"FiniteLyapunov: parameter tau={self.tau!r} must be a multiple of the record "
+                f"spacing {dt:g} with at least 3 records from the first one, within the series "
+                f"({steps.size} records, {(steps.size - 1) * dt:g} time units)"
+            )
+        return k
+
+    @staticmethod
+    def _eq3_fit(steps, y, bad, tol, tau_index):
+        """Eq. 3 as printed: ``(y(tau) - y(0)) / tau`` per curve, and the R^2 of the
+        least-squares line over ``[0, tau]``."""
+        T, N = y.shape
+        limit, sat = _saturation_index(y, bad, tol)
+        end = limit if tau_index is None else np.full(N, int(tau_index))
+        t = np.arange(T)[:, None]
+        inside = t <= end[None, :]
+        usable = (end >= 2) & ~np.any(bad & inside, axis=0)
+        cols = np.arange(N)
+        x = steps - steps[0]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slope = (y[end, cols] - y[0]) / x[end]
+            w = inside.astype(np.float64)
+            n = w.sum(axis=0)
+            yy = np.where(inside & ~bad, y, 0.0)
+            xm = (w * x[:, None]).sum(axis=0) / n
+            ym = yy.sum(axis=0) / n
+            xc = np.where(inside, x[:, None] - xm, 0.0)
+            yc = np.where(inside, yy - ym, 0.0)
+            sxx, syy, sxy = (xc * xc).sum(axis=0), (yc * yc).sum(axis=0), (xc * yc).sum(axis=0)
+            r2 = np.where(syy > 0, np.clip(sxy * sxy / (sxx * syy), 0.0, 1.0), 0.0)
+        slope = np.where(usable, slope, np.nan)
+        r2 = np.where(usable, r2, np.nan)
+        win = np.full((N, 2), np.nan)
+        win[usable, 0] = steps[0]
+        win[usable, 1] = steps[end[usable]]
+        return slope, r2, win, limit, sat
 
     # ---- fitting -------------------------------------------------------
     def fit(self, data: ArrayLike, *, map: None = None,
@@ -364,6 +450,13 @@ class FiniteLyapunov(Estimator):
         tol = self.saturation_tol
         if tol is not None:
             tol = check_scalar(self, "saturation_tol", tol, low=0.0, low_open=True)
+        window = check_option(self, "window", self.window, ["best", "eq3"])
+        if window == "best" and self.tau is not None:
+            raise ValueError(
+                f"FiniteLyapunov: parameter tau={self.tau!r} is used only with window='eq3' "
+                f"(got window={self.window!r}); leave tau=None"
+            )
+        tau_index = self._tau_index(steps) if window == "eq3" else None
 
         finite_ok = np.all(np.isfinite(d), axis=0)  # (n_init, n_pert)
         log_ok = finite_ok & np.all(d > 0, axis=0)  # members usable in a mean of ln d
@@ -379,7 +472,7 @@ class FiniteLyapunov(Estimator):
                 y = np.where(member_ok[None], np.log(np.where(member_ok[None], d, 1.0)),
                              0.0).sum(axis=2) / n_ok
         bad = ~np.isfinite(y)
-        slope, r2, win, limit, sat = self._curve_fit(steps, y, bad, tol)  # checks the grid
+        slope, r2, win, limit, sat = self._curve_fit(steps, y, bad, tol, window, tau_index)
         sat_t = steps[limit].astype(np.float64)
         sat_t[n_ok == 0] = np.nan
 
@@ -413,7 +506,8 @@ class FiniteLyapunov(Estimator):
         else:
             pooled = np.full(T, np.nan)
         pbad = ~np.isfinite(pooled)
-        ps, pr, pw, plim, psat = self._curve_fit(steps, pooled[:, None], pbad[:, None], tol)
+        ps, pr, pw, plim, psat = self._curve_fit(steps, pooled[:, None], pbad[:, None], tol, window,
+                                                 tau_index)
         self.pooled_mle_ = float(ps[0])
         self.pooled_r2_ = float(pr[0])
         self.pooled_window_ = pw[0]
