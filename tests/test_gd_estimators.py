@@ -188,11 +188,56 @@ def test_weight_drift_monotone_motion_has_slope_one(scale):
 
 
 @given(seed=st.integers(0, 2**32 - 1), T=st.integers(1, 30), n=st.integers(2, 10))
-def test_weight_drift_displacement_never_exceeds_travel(seed, T, n):
+def test_weight_drift_straightness_is_one_exactly_for_monotone_paths(seed, T, n):
+    """Integer steps (exact sums): r_w = |sum of steps| / sum |steps| equals 1 exactly iff no step
+    turns back, and is NaN (counted as frozen) iff every step is 0."""
     rng = np.random.default_rng(seed)
-    traj = np.cumsum(rng.standard_normal((T + 1, n)), axis=0)
+    steps = rng.integers(-3, 4, size=(T, n)).astype(np.float64)
+    steps[:, 0] = np.abs(steps[:, 0])                          # one monotone weight at least
+    traj = 10.0 + np.concatenate([np.zeros((1, n)), np.cumsum(steps, axis=0)])
     wd = dn.WeightDrift(on=None).fit(traj)
-    assert np.all(wd.displacement_ * np.abs(traj[0]) <= wd.travelled_ * (1 + 1e-12))
+    travel = np.abs(steps).sum(axis=0)
+    moved = travel > 0
+    monotone = np.all(steps >= 0, axis=0) | np.all(steps <= 0, axis=0)
+    np.testing.assert_array_equal(np.isnan(wd.straightness_), ~moved)
+    np.testing.assert_array_equal(wd.straightness_[moved] == 1.0, monotone[moved])
+    np.testing.assert_array_equal(wd.straightness_[moved], np.abs(steps.sum(axis=0))[moved] / travel[moved])
+    assert wd.n_frozen_ == int((~moved).sum())
+    summ = wd.summary()
+    assert summ["n_moved"] + summ["n_frozen"] == n
+    if moved.any():
+        assert summ["fraction_straight"] == pytest.approx(np.mean(monotone[moved]), abs=1e-15)
+    else:
+        assert np.isnan(summ["fraction_straight"]) and np.isnan(summ["straightness_median"])
+
+
+def test_weight_drift_straightness_known_answers():
+    """Three weights: monotone (r = 1), there and back (r = 0), frozen (no r; counted)."""
+    t = np.arange(9.0)
+    traj = np.stack([1.0 + 0.25 * t,                      # one direction: r = 1
+                     -2.0 + 0.5 * np.minimum(t, 8 - t),   # out 2 and back: w(T) = w(0), D = 4
+                     np.full(9, 3.0)], axis=1)            # never moves: D = 0
+    wd = dn.WeightDrift(on=None).fit(traj)
+    np.testing.assert_array_equal(wd.travelled_, [2.0, 4.0, 0.0])
+    assert wd.straightness_[0] == 1.0 and wd.straightness_[1] == 0.0 and np.isnan(wd.straightness_[2])
+    assert (wd.n_frozen_, wd.n_returned_, wd.n_weights_, wd.n_fit_) == (1, 1, 3, 1)
+    s = wd.summary()
+    assert s["straightness_median"] == 0.5            # median of {1, 0}
+    assert s["fraction_straight"] == 0.5
+    assert (s["n_moved"], s["n_frozen"], s["n_returned"]) == (2, 1, 1)
+    # an ensemble (T+1, E, n) pools the counts over members
+    both = dn.WeightDrift(on=None).fit(np.stack([traj, traj[:, [0, 0, 0]]], axis=1))
+    assert both.straightness_.shape == (2, 3)
+    assert (both.n_frozen_, both.n_weights_) == (1, 6)
+    assert both.summary()["fraction_straight"] == 0.8   # 4 of the 5 that moved
+    # a threshold above r = 0.9 but below 1 only counts the monotone weights
+    bent = np.stack([1.0 + t, 1.0 + np.minimum(t, 7) - 0.5 * (t == 8)], axis=1)  # 7 up, 0.5 back
+    wb = dn.WeightDrift(on=None, straight_min=0.8).fit(bent)
+    assert wb.straightness_[1] == pytest.approx(6.5 / 7.5, rel=1e-15)
+    assert wb.summary()["fraction_straight"] == 1.0
+    assert dn.WeightDrift(on=None).fit(bent).summary()["fraction_straight"] == 0.5
+    with pytest.raises(ValueError, match="straight_min"):
+        dn.WeightDrift(on=None, straight_min=1.0).fit(bent)
 
 
 def test_weight_drift_oscillation_travels_without_moving():

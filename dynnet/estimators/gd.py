@@ -352,11 +352,24 @@ class WeightDrift(Estimator):
 
     and the least-squares line :math:`\log_{10}\Delta_w = a + b\,\log_{10} D_w`
     (``slope_`` = b, with its :math:`R^2`; dynnet's one OLS, so equal
-    :math:`\Delta_w` give :math:`R^2 = 0`). A weight that drifts
-    neutrally (random-walk-like) would have a large :math:`D_w` but a small
-    :math:`\Delta_w`; a tight linear log-log relation with slope near 1 means
-    each weight moves mostly in one direction (:math:`|w(T) - w(0)| \le D_w`
-    always, with equality for monotone motion).
+    :math:`\Delta_w` give :math:`R^2 = 0`), the paper's view. That line does
+    not tell whether a weight moves in one direction: :math:`\Delta_w` is
+    relative (divided by :math:`|w(0)|`) and :math:`D_w` absolute, so the
+    scatter mixes the spread of :math:`|w(0)|` with the motion, and a slope
+    near 1 is no proof of monotone motion. The direct measure is the
+    straightness of each weight's path,
+
+    .. math::
+
+        r_w = \frac{|w(T) - w(0)|}{D_w} \in [0, 1],
+
+    exactly 1 when the weight moves monotonically (never turns back), 0 when
+    it returns to where it started, and in between otherwise (the triangle
+    inequality gives :math:`r_w \le 1`). ``straightness_`` holds it per
+    weight; :meth:`summary` gives its median and the fraction of weights with
+    :math:`r_w >` ``straight_min``. A weight that never moved
+    (:math:`D_w = 0`) has no :math:`r_w` (NaN): it is counted in
+    ``n_frozen_``, not dropped silently.
 
     Fit with ``fit(trajectory, map=m)``. The map is needed to read the
     coordinate group ``on``; with ``on=None`` every coordinate is used and
@@ -368,28 +381,42 @@ class WeightDrift(Estimator):
         Coordinate group of the map to use (biases start at 0, so their
         :math:`\Delta_w` is infinite). None: all coordinates. A group
         without a map raises TypeError.
+    straight_min : float, default 0.99
+        Threshold of :math:`r_w` above which a weight counts as moving in one
+        direction (``fraction_straight`` of :meth:`summary`), in ``[0, 1)``.
 
     Attributes
     ----------
     displacement_ : (n,) or (E, n), :math:`\Delta_w`
     travelled_ : (n,) or (E, n), :math:`D_w`
+    straightness_ : (n,) or (E, n), :math:`r_w = |w(T) - w(0)| / D_w`
+        (NaN where :math:`D_w = 0` or the trajectory is not finite)
     index_ : (n,) the coordinates used
     slope_, intercept_, r2_ : the log-log fit over every finite, positive pair
         (pooled over members for an ensemble)
     n_fit_ : number of pairs in the fit
+    n_frozen_ : number of weights (over members) with :math:`D_w = 0`
+        exactly: they never moved, and have no :math:`r_w` and no place in
+        the log-log fit
+    n_returned_ : number of weights with :math:`D_w > 0` but
+        :math:`w(T) = w(0)` exactly (:math:`r_w = 0`; :math:`\Delta_w = 0`
+        has no logarithm, so they are not in the log-log fit either)
+    n_weights_ : number of weights (over members) with a finite trajectory
 
     Notes
     -----
     Pass a trajectory recorded at every step (``every=1``): with coarser
-    records :math:`D_w` undercounts back-and-forth motion.
+    records :math:`D_w` undercounts back-and-forth motion (and
+    :math:`r_w` is overestimated).
 
     References
     ----------
     Danovski, Soriano & Lacasa (2024), Fig. 5 (right).
     """
 
-    def __init__(self, on: str | None = "weights") -> None:
+    def __init__(self, on: str | None = "weights", straight_min: float = 0.99) -> None:
         self.on = on
+        self.straight_min = straight_min
 
     def fit(self, data: ArrayLike, *, map: Map | None = None, steps: None = None) -> WeightDrift:
         """Fit from a trajectory; returns self.
@@ -428,17 +455,27 @@ class WeightDrift(Estimator):
             idx = np.asarray(groups[self.on])
         else:
             idx = np.arange(x.shape[-1])
+        check_scalar(self, "straight_min", self.straight_min, low=0.0, high=1.0, high_open=True)
         w = x[..., idx]
+        finite = np.all(np.isfinite(w), axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            disp = np.abs(w[-1] - w[0]) / np.abs(w[0])
+            net = np.abs(w[-1] - w[0])
+            disp = net / np.abs(w[0])
             trav = np.abs(np.diff(w, axis=0)).sum(axis=0)
+            moved = finite & (trav > 0)
+            # min(., 1): rounding in the sum of steps must not put a monotone path above 1
+            straight = np.where(moved, np.minimum(net / np.where(moved, trav, 1.0), 1.0), np.nan)
             ok = np.isfinite(disp) & np.isfinite(trav) & (disp > 0) & (trav > 0)
             lx = np.log10(trav[ok])
             ly = np.log10(disp[ok])
         self.displacement_ = disp
         self.travelled_ = trav
+        self.straightness_ = straight
         self.index_ = idx
         self.n_fit_ = int(ok.sum())
+        self.n_frozen_ = int((finite & (trav == 0)).sum())
+        self.n_returned_ = int((moved & (net == 0)).sum())
+        self.n_weights_ = int(finite.sum())
         if self.n_fit_ >= 2 and np.ptp(lx) > 0:
             fit = ols(lx, ly)
             self.slope_ = float(fit.slope)
@@ -454,11 +491,20 @@ class WeightDrift(Estimator):
         Returns
         -------
         dict
-            ``slope``, ``intercept``, ``r2``, ``n_fit`` (int).
+            ``slope``, ``intercept``, ``r2``, ``n_fit`` (int) of the log-log
+            fit; ``straightness_median`` (median :math:`r_w` over the weights
+            that moved), ``fraction_straight`` (fraction of them with
+            :math:`r_w >` ``straight_min``), ``n_moved``, ``n_frozen`` and
+            ``n_returned`` (ints, see the attributes).
         """
         self._check_fitted("slope_")
+        r = self.straightness_[np.isfinite(self.straightness_)]
         return {"slope": float(self.slope_), "intercept": float(self.intercept_),
-                "r2": float(self.r2_), "n_fit": int(self.n_fit_)}
+                "r2": float(self.r2_), "n_fit": int(self.n_fit_),
+                "straightness_median": float(np.median(r)) if r.size else np.nan,
+                "fraction_straight": float(np.mean(r > float(self.straight_min))) if r.size else np.nan,
+                "n_moved": int(r.size), "n_frozen": int(self.n_frozen_),
+                "n_returned": int(self.n_returned_)}
 
     @staticmethod
     def _check_data():
