@@ -137,8 +137,13 @@ def test_balanced_classes_hide_a_period_3_weight_cycle_in_the_loss():
 def test_headline_rows_read_each_eps_of_the_summary(edge):
     from dynnet.reproduce import headline_rows
 
-    rows = [r for r in headline_rows({"edge": edge}) if r["quantity"] == "edge.mle"]
+    rows = {r["key"]: r for r in headline_rows({"edge": edge})}
     s = edge.summary()
-    assert rows[0]["dynnet"] == f"{float(s['finitelyapunov.mle'].sel(eps=1e-12)):.4g}"
-    assert rows[1]["dynnet"] == f"{float(s['finitelyapunov.mle'].sel(eps=1e-8)):.4g}"
-    assert rows[0]["dynnet"] != rows[1]["dynnet"]
+    a, b = rows["edge.mle[eps=1e-12]"], rows["edge.mle[eps=1e-08]"]
+    assert a["dynnet"] == f"{float(s['finitelyapunov.mle'].sel(eps=1e-12)):.3f}"
+    assert b["dynnet"] == f"{float(s['finitelyapunov.mle'].sel(eps=1e-8)):.3f}"
+    assert a["dynnet"] != b["dynnet"]
+    # the verdict follows from the stated rule: 0.33 inside the 95% interval
+    lo, hi = (float(s[f"finitelyapunov.mle_ci_{k}"].sel(eps=1e-12)) for k in ("low", "high"))
+    assert a["verdict"] == ("yes" if lo <= 0.33 <= hi else "no")
+    assert b["verdict"] == "n/a" and b["rule"] == "the paper's number is for eps -> 0"

@@ -164,6 +164,53 @@ class DynnetCliHelp(SphinxDirective):
         return [nodes.literal_block(text, text, language="none")]
 
 
+class DynnetHeadline(SphinxDirective):
+    """``.. dynnet-headline:: headline.csv``: the headline table of a ``dynnet reproduce``
+    run, rendered from its CSV (so the published table cannot drift from the output).
+
+    Option ``:columns:`` lists the CSV columns to show (default: quantity, paper,
+    dynnet, verdict, rule, note); ``:keys:`` a comma-separated prefix filter.
+    """
+
+    required_arguments = 1
+    option_spec = {"columns": directives.unchanged, "keys": directives.unchanged}
+
+    def run(self):
+        import csv
+
+        rel, path = self.env.relfn2path(self.arguments[0])
+        self.env.note_dependency(rel)
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        default = "quantity,paper,dynnet,verdict,rule,note"
+        cols = [c.strip() for c in self.options.get("columns", default).split(",")]
+        prefixes = [k.strip() for k in self.options.get("keys", "").split(",") if k.strip()]
+        if prefixes:
+            rows = [r for r in rows if any(r["key"].startswith(p) for p in prefixes)]
+        table = nodes.table()
+        group = nodes.tgroup(cols=len(cols))
+        table += group
+        for _ in cols:
+            group += nodes.colspec(colwidth=1)
+        head = nodes.thead()
+        group += head
+        head += self._row(cols)
+        body = nodes.tbody()
+        group += body
+        for r in rows:
+            body += self._row([r.get(c, "") for c in cols])
+        return [table]
+
+    @staticmethod
+    def _row(cells):
+        row = nodes.row()
+        for text in cells:
+            entry = nodes.entry()
+            entry += nodes.paragraph(text=text)
+            row += entry
+        return row
+
+
 # ---- bookkeeping: re-read pages with blocks on every build --------------------
 
 def _init_env(app, env, docnames):
@@ -193,11 +240,26 @@ def _doc_read(app, doctree):
         page["tmp"].cleanup()
 
 
+#: ``:hl:`0.321 <edge.mle[eps=1e-14]>``` shows "0.321"; the key ties the number to a row of
+#: the headline table that ``dynnet reproduce`` writes (tests/test_published_numbers.py checks it)
+_HEADLINE = re.compile(r"^(?P<shown>.*?)\s*<(?P<key>[^<>]+)>$", re.S)
+
+
+def _headline_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    m = _HEADLINE.match(text)
+    if m is None:
+        msg = inliner.reporter.error(f":hl: needs 'number <key>', got {text!r}", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    return [nodes.Text(m.group("shown"))], []
+
+
 def setup(app):
     app.add_config_value("dynnet_figure_dir", "generated/figures", "env")
     app.add_config_value("dynnet_figure_dpi", 80, "env")
     app.add_directive("dynnet-run", DynnetRun)
     app.add_directive("dynnet-cli-help", DynnetCliHelp)
+    app.add_role("hl", _headline_role)
+    app.add_directive("dynnet-headline", DynnetHeadline)
     app.connect("env-before-read-docs", _init_env)
     app.connect("env-purge-doc", _purge)
     app.connect("env-get-outdated", _outdated)

@@ -1,0 +1,109 @@
+"""Every published number is an output of `dynnet reproduce`, checked to its printed digits.
+
+* ``docs/headline.csv`` is the headline table of the last paper-scale run of
+  ``dynnet reproduce`` (its ``headline.csv``). docs/reproducing.rst renders it
+  (``.. dynnet-headline::``), so the table itself cannot drift.
+* Every number quoted in prose is tagged with the key of its row:
+  ``:hl:`0.321 <edge.mle[eps=1e-14]>``` in reStructuredText,
+  ``0.321<!--hl:edge.mle[eps=1e-14]-->`` in Markdown (a ``:verdict`` suffix
+  quotes the verdict instead). The tests here check each against the CSV.
+* CI runs ``dynnet reproduce`` afresh and then runs this file with
+  ``DYNNET_HEADLINE_CSV`` pointing at its CSV: the committed table must equal it.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dynnet.reproduce import FIELDS, _verdict, read_csv
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED = ROOT / "docs" / "headline.csv"
+DOCS = [ROOT / "README.md", ROOT / "docs" / "reproducing.rst", ROOT / "docs" / "index.rst"]
+RST = re.compile(r":hl:`(?P<shown>[^`<]*?)\s*<(?P<key>[^`<>]+)>`")
+MD = re.compile(r"(?P<shown>[\w.%+-]+(?: of \d+)?)<!--hl:(?P<key>[^>]+?)-->")
+
+
+def tags(path):
+    text = path.read_text()
+    return [(m.group("shown").strip(), m.group("key").strip()) for rx in (RST, MD) for m in rx.finditer(text)]
+
+
+def agrees(shown: str, row: dict) -> bool:
+    """Does the quoted text equal the row's number (to the digits quoted) or text?"""
+    try:
+        value = float(row["value"])
+    except ValueError:
+        return shown == row["dynnet"]
+    text, scale = shown, 1.0
+    if text.endswith("%"):
+        text, scale = text[:-1].strip(), 100.0
+    if not re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return False
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return f"{value * scale:.{decimals}f}" == text
+
+
+@pytest.fixture(scope="module")
+def table():
+    return read_csv(COMMITTED)
+
+
+def test_the_committed_table_has_every_column_and_the_headline_rows(table):
+    assert list(next(iter(table.values()))) == FIELDS
+    for key in ("edge.mle[eps=1e-14]", "edge.kept_fraction[eps=1e-14]", "orbital.loss_monotone_fraction"):
+        assert key in table
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+def test_every_tagged_number_is_the_tables(path, table):
+    found = tags(path)
+    if path.name in ("README.md", "reproducing.rst"):
+        assert found, f"{path.name} quotes no tagged number"
+    for shown, key in found:
+        base, _, what = key.partition(":")
+        assert base in table, f"{path.name}: {key!r} is not a row of docs/headline.csv"
+        row = table[base]
+        if what == "verdict":
+            assert shown == row["verdict"], (
+                f"{path.name}: verdict of {base} is {row['verdict']!r}, not {shown!r}")
+        else:
+            assert agrees(shown, row), f"{path.name}: {key} says {shown!r}, the table has {row['dynnet']!r}"
+
+
+def test_agreement_is_to_the_printed_digits():
+    row = {"value": repr(0.32149), "dynnet": "0.321"}
+    assert agrees("0.321", row) and agrees("0.32", row) and agrees("32.1%", row) and agrees("32 %", row)
+    assert not agrees("0.322", row) and not agrees("0.3214", row) and not agrees("33%", row)
+    assert agrees("3 of 20", {"value": "3 of 20", "dynnet": "3 of 20"})
+
+
+def test_verdicts_follow_their_rules():
+    assert _verdict("edge.mle", 0.321, ci=(0.31, 0.335)) == "yes"
+    assert _verdict("edge.mle", 0.321, ci=(0.31, 0.329)) == "no"
+    assert _verdict("edge.kept_fraction", 0.851, None) == "yes"
+    assert _verdict("edge.kept_fraction", 0.849, None) == "no"
+    assert _verdict("orbital.loss_monotone_fraction", 1.0, None) == "yes"
+    assert _verdict("orbital.loss_monotone_fraction", 0.9, None) == "no"
+    assert _verdict("intermittency.laminar_fraction", 0.87, None) == "n/a"
+    assert _verdict("edge.mle", float("nan"), ci=(0.0, 1.0)) == "no"
+
+
+def test_the_committed_table_is_the_output_of_a_fresh_run():
+    fresh = os.environ.get("DYNNET_HEADLINE_CSV")
+    if not fresh:
+        pytest.skip("CI runs this after `dynnet reproduce` (DYNNET_HEADLINE_CSV=its headline.csv)")
+    new, old = read_csv(fresh), read_csv(COMMITTED)
+    assert sorted(new) == sorted(old), f"rows differ: {sorted(set(new) ^ set(old))}"
+    for key in old:
+        for col in ("dynnet", "verdict", "rule", "paper"):
+            assert new[key][col] == old[key][col], (
+                f"{key}.{col}: fresh {new[key][col]!r}, docs {old[key][col]!r}")
+        a, b = new[key]["value"], old[key]["value"]
+        try:
+            assert np.isclose(float(a), float(b), rtol=1e-12, atol=0, equal_nan=True), key
+        except ValueError:
+            assert a == b, key
