@@ -64,7 +64,11 @@ class OrbitalStabilityStudy(SweepStudy):
         ``distance (eps, step, init, pert)``, ``loss``, ``weight_norm``
         ``(step, init)``, ``importance (init, coord)`` (:math:`L_w/L`, NaN for
         biases), ``displacement``, ``travelled (init, coord)``,
-        ``drift_slope (init)``, ``loss_monotone (init)``.
+        ``straightness (init, coord)`` (:math:`r_w = |w(T) - w(0)| / D_w`,
+        1 for a weight that moves in one direction; NaN for biases and for
+        weights that never moved), ``drift_slope (init)``, ``n_moved``,
+        ``n_straight`` (:math:`r_w >` the estimator's ``straight_min``),
+        ``n_frozen`` (:math:`D_w = 0`) ``(init)``, ``loss_monotone (init)``.
 
     References
     ----------
@@ -135,22 +139,34 @@ class OrbitalStabilityStudy(SweepStudy):
         if wd:
             disp = np.full((n_init, dim), np.nan)
             trav = np.full((n_init, dim), np.nan)
+            straight = np.full((n_init, dim), np.nan)
             slope = np.full(n_init, np.nan)
+            counts = {k: np.zeros(n_init, dtype=np.int64) for k in ("moved", "straight", "frozen")}
             for i in range(n_init):
                 f = clone(wd[0]).fit(traj[:, i], map=m)
                 disp[i, f.index_] = f.displacement_
                 trav[i, f.index_] = f.travelled_
+                straight[i, f.index_] = f.straightness_
                 slope[i] = f.slope_
+                r = f.straightness_[np.isfinite(f.straightness_)]
+                counts["moved"][i] = r.size
+                counts["straight"][i] = int((r > float(f.straight_min)).sum())
+                counts["frozen"][i] = f.n_frozen_
                 fitted.append(f)
             ds["displacement"] = (("init", "coord"), disp)
             ds["travelled"] = (("init", "coord"), trav)
+            ds["straightness"] = (("init", "coord"), straight)
             ds["drift_slope"] = (("init",), slope)
+            ds["n_moved"] = (("init",), counts["moved"])
+            ds["n_straight"] = (("init",), counts["straight"])
+            ds["n_frozen"] = (("init",), counts["frozen"])
+            ds["n_straight"].attrs["straight_min"] = float(wd[0].straight_min)
         ds, more = self._fit_per_eps(ds, others)
         return ds, fitted + more
 
     def _summary(self, ds):
-        """Monotone-loss fraction, final loss, growth of ||W||_1, drift slope, and
-        d(T)/d(0) per eps."""
+        """Monotone-loss fraction, final loss, growth of ||W||_1, drift slope, straightness
+        (median r_w, fraction above straight_min, weights moved and frozen) and d(T)/d(0) per eps."""
         import xarray as xr
 
         d = ds["distance"].values
@@ -163,6 +179,15 @@ class OrbitalStabilityStudy(SweepStudy):
         }, coords={"eps": ds["eps"].values})
         if "drift_slope" in ds:
             out["drift_slope_mean"] = ((), float(np.nanmean(ds["drift_slope"].values)))
+        if "straightness" in ds:
+            r = ds["straightness"].values
+            r = r[np.isfinite(r)]
+            n_moved = int(ds["n_moved"].values.sum())
+            out["straightness_median"] = ((), float(np.median(r)) if r.size else np.nan)
+            out["fraction_straight"] = ((), float(ds["n_straight"].values.sum()) / n_moved
+                                        if n_moved else np.nan)
+            out["n_moved"] = ((), n_moved)
+            out["n_frozen"] = ((), int(ds["n_frozen"].values.sum()))
         return out.merge(super()._summary(ds))
 
     def plot(self):
