@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import check_int, check_scalar, clone
+from ..estimators import FiniteLyapunov, LaminarPhases, LyapunovSpectrum, Sharpness
 from ..metrics import L1
 from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
@@ -117,7 +118,9 @@ class EtaScanStudy(Study):
     """
 
     _quick_params = {"etas": (0.01, 0.3, 1.0, 5.0), "n_init": 4, "n_steps": 300,
-                     "transient": 100, "sharpness_every": 50}
+                     "transient": 100, "sharpness_every": 50,
+                     "estimators": [FiniteLyapunov(), LaminarPhases(),
+                                    LyapunovSpectrum(n_steps=40, n_transient=0, n_exponents=1), Sharpness()]}
 
     def __init__(self, etas=DEFAULT_ETAS, map=None, perturber=None, metric=None, n_init=20,
                  n_steps=1000, transient=200, estimators=None, sharpness_every=25, seed=0):
@@ -132,29 +135,8 @@ class EtaScanStudy(Study):
         self.sharpness_every = sharpness_every
         self.seed = seed
 
-    @classmethod
-    def quick(cls, **overrides):
-        """A small preset: four learning rates, four networks, a short spectrum.
-
-        Parameters
-        ----------
-        **overrides
-            Parameters to set on top of the preset.
-
-        Returns
-        -------
-        EtaScanStudy
-        """
-        from ..estimators import FiniteLyapunov, LaminarPhases, LyapunovSpectrum, Sharpness
-
-        params = {"estimators": [FiniteLyapunov(), LaminarPhases(),
-                                 LyapunovSpectrum(n_steps=40, n_transient=0, n_exponents=1), Sharpness()]}
-        params.update(overrides)
-        return super().quick(**params)
-
     @staticmethod
     def _part_defaults():
-        from ..estimators import FiniteLyapunov, LaminarPhases, LyapunovSpectrum, Sharpness
         from ..maps.gd import GradientDescentMap
 
         return {"map": GradientDescentMap,
@@ -171,8 +153,6 @@ class EtaScanStudy(Study):
         return np.array([check_scalar(self, "etas", e, low=0.0, low_open=True) for e in etas])
 
     def _roles(self):
-        from ..estimators import FiniteLyapunov, LaminarPhases, LyapunovSpectrum, Sharpness
-
         ests = self._estimator_list()
         roles = {}
         for name, cls in (("lyapunov", FiniteLyapunov), ("laminar", LaminarPhases),
