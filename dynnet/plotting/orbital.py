@@ -111,6 +111,24 @@ def _neuron_ticks(ax, n, axis):
     (ax.set_xticks if axis == "x" else ax.set_yticks)(ticks)
 
 
+def _straightness_panel(ax, result, init):
+    """Histogram of r_w = |w(T) - w(0)| / D_w of one initial condition, frozen weights counted."""
+    r = result["straightness"].isel(init=init).values
+    moved = r[np.isfinite(r)]
+    n_frozen = int(result["n_frozen"].isel(init=init)) if "n_frozen" in result else 0
+    ax.hist(moved, bins=np.linspace(0.0, 1.0, 21), color="0.4", label="weights that moved")
+    ax.set_xlim(0.0, 1.0)
+    if "n_straight" in result and int(result["n_moved"].isel(init=init)) > 0:
+        frac = int(result["n_straight"].isel(init=init)) / int(result["n_moved"].isel(init=init))
+        above = result["n_straight"].attrs.get("straight_min", 0.99)
+    else:
+        frac, above = (float(np.mean(moved > 0.99)) if moved.size else np.nan), 0.99
+    ax.set_title("r_w = |w(T) − w(0)| / D_w  (1: one direction)\n"
+                 f"{frac:.0%} with r_w > {above:g}, {n_frozen} frozen (D_w = 0)", fontsize=10)
+    ax.set_xlabel("r_w")
+    ax.set_ylabel("weights")
+
+
 def drift_figure(result: xr.Dataset, groups: Mapping[str, ArrayLike], sizes: Sequence[int] | None = None,
                  init: int = 0) -> Figure:
     r"""Weight importance per weight matrix, and displacement against distance travelled.
@@ -123,7 +141,11 @@ def drift_figure(result: xr.Dataset, groups: Mapping[str, ArrayLike], sizes: Seq
 
     .. math:: \log_{10} \Delta_w = a + b \log_{10} D_w
 
-    over the finite positive pairs, :math:`b` the result's ``drift_slope``.
+    over the finite positive pairs, :math:`b` the result's ``drift_slope``;
+    and, when the result has ``straightness``, the histogram of
+    :math:`r_w = |w(T) - w(0)| / D_w` (1: the weight moved in one direction),
+    the direct test of one-directional motion that the log-log slope is not
+    (:math:`\Delta_w` is relative, :math:`D_w` absolute).
 
     Parameters
     ----------
@@ -143,15 +165,20 @@ def drift_figure(result: xr.Dataset, groups: Mapping[str, ArrayLike], sizes: Seq
     Returns
     -------
     matplotlib.figure.Figure
-        One heatmap (with colour bar) per weight matrix, then the log-log panel.
+        One heatmap (with colour bar) per weight matrix, the log-log panel, and
+        the histogram of :math:`r_w` if the result has ``straightness``.
 
     References
     ----------
     Danovski, Soriano & Lacasa (2024), section 3.1, Fig. 5.
     """
     names = sorted((k for k in groups if k.startswith("W") and k[1:].isdigit()), key=lambda k: int(k[1:]))
-    fig = figure(figsize=(4.2 * len(names) + 4.5, 4), layout="constrained")
-    axes = fig.subplots(1, len(names) + 1, squeeze=False)[0]
+    has_r = "straightness" in result
+    fig = figure(figsize=(4.2 * len(names) + 4.5 + 4.0 * has_r, 4), layout="constrained")
+    axes = fig.subplots(1, len(names) + 1 + has_r, squeeze=False)[0]
+    if has_r:
+        _straightness_panel(axes[-1], result, init)
+        axes = axes[:-1]
     imp = result["importance"].isel(init=init).values
     for ax, name in zip(axes[:-1], names, strict=True):
         vals = imp[np.asarray(groups[name])]

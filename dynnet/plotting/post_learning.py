@@ -25,7 +25,9 @@ def post_learning_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3)
     ``jacobian_eigenvalues``): for each initial condition the eigenvalues
     :math:`\mu` of the GD Jacobian :math:`J = I - \eta H` at the perturbation
     point, sorted, as :math:`|\mu - 1| = \eta |h|` (:math:`h` an eigenvalue of
-    the Hessian :math:`H`), with the stability limit :math:`|\mu - 1| = 2`.
+    the Hessian :math:`H`), with the stability limit :math:`|\mu - 1| = 2`, and,
+    when the result has ``jacobian_eigenvalues_initial``, the same at the initial
+    networks (grey, dashed): eigenvalues near 1 are common there too.
 
     Parameters
     ----------
@@ -76,6 +78,11 @@ def post_learning_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3)
             mu = np.sort(result["jacobian_eigenvalues"].isel(init=i).values)
             ax.plot(np.abs(mu - 1.0) + 1e-18, "o-", ms=2, lw=0.5,
                     label=f"init {i}" if n_init <= 10 else None)
+        if "jacobian_eigenvalues_initial" in result:
+            for i in range(n_init):
+                mu0 = np.sort(result["jacobian_eigenvalues_initial"].isel(init=i).values)
+                ax.plot(np.abs(mu0 - 1.0) + 1e-18, "--", color="0.6", lw=0.7,
+                        label="at initialisation W(0)" if i == 0 else None)
         ax.axhline(2.0, color="0.4", ls=":", lw=1.0, label="|μ − 1| = 2 (μ = −1: stability limit)")
         ax.set_yscale("log")
         ax.set_xlabel("mode (eigenvalues sorted by μ)")
