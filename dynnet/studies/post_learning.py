@@ -22,7 +22,7 @@ def _grad_norm(m, x):
 
 
 def train_to_tolerance(m, x0, grad_tol, cap):
-    """Gradient descent from ``x0`` until each network's gradient norm is below ``grad_tol``.
+    r"""Gradient descent from ``x0`` until each network's gradient norm is below ``grad_tol``.
 
     Every network steps (one batch, ``m.step``) while
     :math:`\|\nabla L(W)\|_2 \ge` ``grad_tol`` and it has taken fewer than
