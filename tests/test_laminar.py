@@ -122,3 +122,48 @@ def test_constant_series_is_one_period_one_phase():
     lp = dn.LaminarPhases().fit(np.full(100, 0.7))
     np.testing.assert_array_equal(lp.phases_, [[0, 100, 1]])
     assert lp.laminar_fraction_ == 1.0
+
+
+def test_a_phase_clipped_below_min_length_is_dropped():
+    """Review bug: phases were filtered by min_length BEFORE their start was clipped to
+    the previous phase's end, so a kept phase could be shorter than min_length.
+
+    A period-2 phase (0.1, 0.9) on [0, 50) is followed by a period-3 pattern
+    (0.1, 0.9, 2.2) on [50, 70): its first two values continue the period-2 phase
+    (to 52), so the period-3 phase [50, 70) (20 steps) is clipped to [52, 70), 18 < 20."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.tile([0.1, 0.9], 25), np.tile([0.1, 0.9, 2.2], 7)[:20],
+                        rng.uniform(3.0, 6.0, 100)])
+    lp = dn.LaminarPhases(min_length=20).fit(x)
+    np.testing.assert_array_equal(lp.phases_, [[0, 52, 2]])
+    assert lp.laminar_fraction_ == 52 / 170
+    assert np.all(lp.laminar_lengths_ >= 20)
+    # with min_length 18 the clipped phase is long enough and kept
+    np.testing.assert_array_equal(dn.LaminarPhases(min_length=18).fit(x).phases_,
+                                  [[0, 52, 2], [52, 70, 3]])
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(2, 30), st.sampled_from([2, 3, 4]))
+def test_phase_invariants_on_coincidence_rich_series(seed, min_length, n_values):
+    """Series of a few integer values (tol = 0): coincidences everywhere, overlapping
+    candidate phases of many periods. Every kept phase is at least min_length long,
+    phases are ordered and disjoint, each repeats with its period, and the mask and
+    fraction agree with them."""
+    rng = np.random.default_rng(seed)
+    pieces = []
+    while sum(len(p) for p in pieces) < 400:
+        if rng.random() < 0.5:
+            pieces.append(rng.integers(0, n_values, rng.integers(1, 30)).astype(float))
+        else:
+            pat = rng.integers(0, n_values, rng.integers(1, 12)).astype(float)
+            pieces.append(np.resize(pat, rng.integers(1, 80)))
+    x = np.concatenate(pieces)
+    lp = dn.LaminarPhases(tol=0.0, min_length=min_length).fit(x)
+    ph = lp.phases_
+    assert np.all(ph[:, 1] - ph[:, 0] >= min_length)
+    assert np.all(ph[1:, 0] >= ph[:-1, 1])
+    for s, b, p in ph:
+        assert b - s >= p                                # at least one full repetition
+        np.testing.assert_array_equal(x[s + p:b], x[s:b - p])
+    assert lp.laminar_mask_.sum() == (ph[:, 1] - ph[:, 0]).sum()
+    assert lp.laminar_fraction_ == lp.laminar_mask_.mean()

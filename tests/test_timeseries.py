@@ -61,9 +61,12 @@ def test_fits_come_from_the_one_regression_module(cls, logistic10k):
     assert est.exponent_ == f.slope and est.r2_ == f.r2
     assert est.fit_range_ == (1, int(stops[f.index] - 1))
     assert est.intercept_ == pytest.approx(f.intercept, abs=1e-12)
-    ref = stats.linregress(n[1:11], est.divergence_[1:11], alternative="greater")
+    # Kantz's default test is the paper's two-sided one; Rosenstein's is one-sided
+    side = "two-sided" if cls is dn.Kantz else "greater"
+    assert est.alternative == side
+    ref = stats.linregress(n[1:11], est.divergence_[1:11], alternative=side)
     assert est.pvalue_ == pytest.approx(ref.pvalue, rel=1e-8, abs=1e-300)
-    assert est.pvalue_ == ols(n[1:11], est.divergence_[1:11]).pvalue("greater")
+    assert est.pvalue_ == ols(n[1:11], est.divergence_[1:11]).pvalue(side)
 
 
 @pytest.mark.parametrize("cls", [dn.Kantz, dn.Rosenstein])
@@ -123,8 +126,15 @@ def test_kantz_logistic_ln2(logistic10k, radius):
     has = k.n_neighbors_ > 0
     assert k.exponents_per_ref_.shape == (1000,)
     assert np.isnan(k.exponents_per_ref_[~has]).all()
-    # nearly every reference point diverges significantly on a chaotic map
-    assert k.significant_fraction_ > 0.9
+    # nearly every tested reference point diverges significantly on a chaotic map, on
+    # either side of the test; the fraction is taken among tested points only
+    assert k.significant_fraction_ > 0.9 and k.significant_fraction_greater_ > 0.9
+    assert k.n_tested_ == int(k.tested_per_ref_.sum()) <= int(has.sum())
+    assert k.significant_fraction_ == np.mean(k.significant_per_ref_[k.tested_per_ref_])
+    # per reference: two-sided p = 2 x one-sided for the (positive) slopes
+    pos = k.tested_per_ref_ & (k.exponents_per_ref_ > 0)
+    g, t = k.pvalues_per_ref_greater_[pos], k.pvalues_per_ref_two_sided_[pos]
+    np.testing.assert_allclose(t[g < 0.5], 2 * g[g < 0.5], rtol=1e-12)
     assert np.median(k.exponents_per_ref_[has]) == pytest.approx(LN2, abs=0.1)
 
 

@@ -103,7 +103,7 @@ class LaminarPhases(Estimator):
 
     Parameters
     ----------
-    periods : iterable of int, default range(1, 9)
+    periods : iterable of int, default range(1, 65)
         Candidate periods.
     tol : float, default 1e-5
         Tolerance on :math:`|x_t - x_{t-p}|`. The paper's period-3 phases at
@@ -138,7 +138,7 @@ class LaminarPhases(Estimator):
     dissipative dynamical systems", Commun. Math. Phys. 74, 189 (1980).
     """
 
-    def __init__(self, periods: Iterable[int] = range(1, 9), tol: float = 1e-5,
+    def __init__(self, periods: Iterable[int] = range(1, 65), tol: float = 1e-5,
                  tol_mode: str = "absolute", min_length: int = 20) -> None:
         self.periods = periods
         self.tol = tol
@@ -197,12 +197,25 @@ class LaminarPhases(Estimator):
         vals = label[starts]
         lam = vals > 0
         a, b, p = starts[lam], ends[lam], vals[lam]
-        s = a - p
-        keep = (b - s) >= min_length
-        s, b, p = s[keep], b[keep], p[keep]
-        if s.size:
-            prev_end = np.concatenate(([0], b[:-1]))
-            s = np.maximum(s, prev_end)
+        # candidates: at least two full cycles (a run of >= p repeating times) and
+        # at least min_length long before clipping (clipping only shortens a phase)
+        cand = ((b - a) >= p) & ((b - (a - p)) >= min_length)
+        a, b, p = a[cand], b[cand], p[cand]
+        # clip each start to the end of the previous KEPT phase, and only then apply
+        # min_length (a phase shortened by the clipping below min_length is dropped);
+        # the candidates are at least min_length / 2 long, so this loop is short
+        s_kept, b_kept, p_kept = [], [], []
+        prev_end = 0
+        for ai, bi, pi in zip(a.tolist(), b.tolist(), p.tolist(), strict=True):
+            si = max(ai - pi, prev_end)
+            if bi - si >= min_length:
+                s_kept.append(si)
+                b_kept.append(bi)
+                p_kept.append(pi)
+                prev_end = bi
+        s = np.asarray(s_kept, dtype=np.int64)
+        b = np.asarray(b_kept, dtype=np.int64)
+        p = np.asarray(p_kept, dtype=np.int64)
         self.phases_ = np.stack([s, b, p], axis=1).astype(np.int64) if s.size else \
             np.empty((0, 3), dtype=np.int64)
         self.laminar_lengths_ = (b - s).astype(np.int64)

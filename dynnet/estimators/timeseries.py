@@ -256,16 +256,23 @@ class Kantz(_DivergenceEstimator):
     every :math:`m` in ``min_fit .. n_steps`` (5 .. 25), and keep the fit with
     the best :math:`R^2`. Significance follows the paper's rule: an OLS
     regression on the first ``n_sig = 10`` points (:math:`n = 1..10`), slope
-    p-value below ``alpha = 0.05``. By default the test is one-sided
-    (slope > 0: an exponential *divergence*), while the paper's wording (a
-    linear regression of the first 10 points with p < 0.05, with no side
-    given) suggests the usual two-sided regression p-value (the default of
-    :func:`scipy.stats.linregress`); ``alternative="two-sided"`` gives that
-    test.
+    p-value below ``alpha = 0.05``. The test is two-sided by default
+    (:math:`H_0`: slope 0 against slope :math:`\ne 0`), which is the paper's
+    Fig. 11: its caption names the null hypothesis "a slope of zero (i.e., no
+    exponential divergence) cannot be rejected", gives "p-value > 0.05" with
+    no side, and that is the usual regression p-value (the default of
+    :func:`scipy.stats.linregress`). ``alternative="greater"`` gives the
+    one-sided test (:math:`H_1`: slope > 0, an exponential *divergence*).
 
     The same fit and test are applied to each reference point's own curve
     :math:`\ln d_n(t_0)`: ``exponents_per_ref_`` and ``significant_per_ref_``
-    are the paper's stacked histogram (Study 4).
+    are the paper's stacked histogram (Study 4). Both sides of the test are
+    kept per reference point (``pvalues_per_ref_greater_``,
+    ``pvalues_per_ref_two_sided_``), and the significant fractions are taken
+    among the *tested* reference points only (``tested_per_ref_``: at least
+    one neighbour within ``radius`` and a defined regression), never among
+    all sampled ones: a reference point without a neighbour has no exponent
+    and is not evidence against divergence.
 
     Parameters
     ----------
@@ -295,14 +302,15 @@ class Kantz(_DivergenceEstimator):
         Number of points (from :math:`n = 1`) of the significance regression.
     alpha : float, default 0.05
         Significance level.
-    alternative : {"greater", "two-sided"}, default "greater"
-        Alternative hypothesis of the slope test. The default is one-sided
-        (:math:`H_1`: slope > 0, exponential divergence); the paper's wording
-        (regression p < 0.05, no side given) reads as the usual two-sided
-        test: ``alternative="two-sided"`` gives it, whose p-value is twice the
-        one-sided one for a positive slope (so a positive slope with p between
-        0.025 and 0.05 one-sided is not significant two-sided, and a
-        significantly *negative* slope counts as significant).
+    alternative : {"two-sided", "greater"}, default "two-sided"
+        Alternative hypothesis of the slope test behind ``pvalue_``,
+        ``significant_``, ``pvalues_per_ref_``, ``significant_per_ref_`` and
+        ``significant_fraction_``. The default is the paper's two-sided test
+        (see above); "greater" is one-sided (:math:`H_1`: slope > 0). The
+        two-sided p-value is twice the one-sided one for a positive slope (so
+        a positive slope with p between 0.025 and 0.05 one-sided is not
+        significant two-sided, and a significantly *negative* slope counts as
+        significant).
     transient : int, default 0
         Number of leading samples dropped before anything else.
     average : {"distance", "log"}, default "distance"
@@ -334,10 +342,21 @@ class Kantz(_DivergenceEstimator):
     divergence_per_ref_ : ndarray, shape (n_ref, n_steps + 1)
         :math:`\ln d_n(t_0)` (NaN without neighbours).
     exponents_per_ref_, r2_per_ref_, pvalues_per_ref_ : ndarray, shape (n_ref,)
-        Per-reference best-R^2 slopes, their R^2, and significance p-values.
+        Per-reference best-R^2 slopes, their R^2, and significance p-values
+        (with ``alternative``; NaN without neighbours).
+    pvalues_per_ref_greater_, pvalues_per_ref_two_sided_ : ndarray, shape (n_ref,)
+        The same regression's one-sided (slope > 0) and two-sided p-values.
     significant_per_ref_ : ndarray of bool, shape (n_ref,)
+        ``pvalues_per_ref_ < alpha`` (False where the p-value is NaN).
+    tested_per_ref_ : ndarray of bool, shape (n_ref,)
+        Reference points with at least one neighbour and a finite p-value.
+    n_tested_ : int
+        Number of tested reference points.
     significant_fraction_ : float
-        Fraction of reference points (with neighbours) that are significant.
+        Fraction of the tested reference points that are significant (with
+        ``alternative``); NaN when none is tested.
+    significant_fraction_greater_, significant_fraction_two_sided_ : float
+        The same fraction with the one-sided and with the two-sided test.
 
     Notes
     -----
@@ -365,7 +384,7 @@ class Kantz(_DivergenceEstimator):
 
     def __init__(self, dim: int = 1, delay: int = 1, radius: float = 5e-5, min_tsep: int = 0,
                  n_ref: int | None = 1000, n_steps: int = 25, min_fit: int = 5, n_sig: int = 10,
-                 alpha: float = 0.05, alternative: str = "greater", transient: int = 0,
+                 alpha: float = 0.05, alternative: str = "two-sided", transient: int = 0,
                  average: str = "distance", seed: SeedLike = 0) -> None:
         self.dim = dim
         self.delay = delay
@@ -456,8 +475,21 @@ class Kantz(_DivergenceEstimator):
         self.r2_per_ref_ = r2
         self.pvalues_per_ref_ = p
         self.significant_per_ref_ = np.isfinite(p) & (p < alpha)
-        self.significant_fraction_ = (float(self.significant_per_ref_[has].mean())
-                                      if has.any() else float("nan"))
+        # both sides of the slope test per reference, from the same regression
+        sig_fit = ols(np.arange(1.0, n_sig + 1.0), logd[:, 1:1 + n_sig])
+        self.pvalues_per_ref_greater_ = sig_fit.pvalue("greater")
+        self.pvalues_per_ref_two_sided_ = sig_fit.pvalue("two-sided")
+        # tested: a neighbour and a defined regression (no zero distance among n = 1..n_sig)
+        tested = has & np.isfinite(self.pvalues_per_ref_two_sided_)
+        self.tested_per_ref_ = tested
+        self.n_tested_ = int(tested.sum())
+
+        def frac(pv):
+            return float(np.mean(pv[tested] < alpha)) if self.n_tested_ else float("nan")
+
+        self.significant_fraction_ = frac(p)
+        self.significant_fraction_greater_ = frac(self.pvalues_per_ref_greater_)
+        self.significant_fraction_two_sided_ = frac(self.pvalues_per_ref_two_sided_)
         return self
 
     def summary(self) -> dict[str, Any]:
@@ -467,10 +499,16 @@ class Kantz(_DivergenceEstimator):
         -------
         dict
             ``exponent``, ``r2``, ``pvalue``, ``significant``, ``fit_end``,
-            ``significant_fraction``, ``mean_neighbors``.
+            ``significant_fraction`` (with ``alternative``),
+            ``significant_fraction_greater``, ``significant_fraction_two_sided``
+            (both among the ``n_tested`` tested reference points), ``n_tested``
+            (int), ``mean_neighbors``.
         """
         out = super().summary()
         out["significant_fraction"] = self.significant_fraction_
+        out["significant_fraction_greater"] = self.significant_fraction_greater_
+        out["significant_fraction_two_sided"] = self.significant_fraction_two_sided_
+        out["n_tested"] = self.n_tested_
         out["mean_neighbors"] = float(self.n_neighbors_.mean())
         return out
 

@@ -63,6 +63,15 @@ def _burstiest(result):
     return 0
 
 
+def _figure_stretch(result):
+    """``(init, start, stop, verdict)`` of the study's Figs. 10-11 stretch (steps; stop
+    exclusive), or None when the result has no checked aperiodic stretch."""
+    if "figure_init" not in result or int(result["figure_init"].values) < 0:
+        return None
+    return (int(result["figure_init"].values), int(result["figure_start"].values),
+            int(result["figure_stop"].values), str(result["figure_hvg_verdict"].values))
+
+
 def _quantiles(result, quantiles):
     """The null band's quantiles: ``quantiles`` if given, else the result's
     ``param.acf__quantiles`` attribute, else None."""
@@ -93,10 +102,18 @@ def acf_figure(result: xr.Dataset, init: int | None = None, zoom: int = 50,
     result : xarray.Dataset
         ``result_`` of an IntermittencyStudy: ``loss`` (``step, init``),
         optionally ``acf`` (``init, lag``), ``acf_band`` (``init, bound, lag``),
-        ``laminar_fraction`` (``init``), and the attribute ``transient`` (:math:`t_0`).
+        ``laminar_fraction`` (``init``), the Figs. 10-11 stretch (see ``init``),
+        and the attribute ``transient`` (:math:`t_0`).
     init : int or None, default None
-        Initial condition; None takes the one with the smallest laminar fraction
-        (the most bursty), or 0 without ``laminar_fraction``.
+        Initial condition, shown after the transient with its ``acf``. None
+        shows the study's Figs. 10-11 stretch (``figure_init``,
+        ``figure_start``, ``figure_stop``, with ``figure_acf`` and
+        ``figure_acf_band``): the longest stretch of any loss series inside no
+        laminar phase, checked aperiodic (its HVG verdict is not "periodic");
+        the title says so. Without such a stretch (``figure_init = -1``, or a
+        result without it) it falls back to the series with the smallest
+        laminar fraction, and the title says it was not checked aperiodic (0
+        without ``laminar_fraction``).
     zoom : int, default 50
         Number of steps in the zoom panel.
     quantiles : pair of float or None, default None
@@ -113,25 +130,38 @@ def acf_figure(result: xr.Dataset, init: int | None = None, zoom: int = 50,
     Danovski, Soriano & Lacasa (2024), section 4.2, Fig. 10.
     """
     chosen = ""
-    if init is None:
-        init = _burstiest(result)
-        if "laminar_fraction" in result:
-            chosen = " (the one with the smallest laminar fraction)"
     tr = int(result.attrs.get("transient", 0))
-    s = result["loss"].isel(init=init).values[tr:]
-    t = result["step"].values[tr:]
+    stretch = _figure_stretch(result) if init is None else None
+    acf = band = None
+    if stretch is not None:
+        init, start, stop, verdict = stretch
+        chosen = (f", steps {start}–{stop - 1}: the longest stretch without a laminar phase "
+                  f"(checked aperiodic: HVG verdict {verdict})")
+        if "figure_acf" in result:
+            acf, band = result["figure_acf"].values, result["figure_acf_band"].values
+    else:
+        start, stop = tr, result.sizes["step"]
+        if init is None:
+            init = _burstiest(result)
+            if "laminar_fraction" in result:
+                chosen = " (the one with the smallest laminar fraction)"
+                if "figure_init" in result:
+                    chosen += ": NOT checked aperiodic (no stretch without a laminar phase was long enough)"
+        if "acf" in result:
+            acf, band = result["acf"].isel(init=init).values, result["acf_band"].isel(init=init).values
+    s = result["loss"].isel(init=init).values[start:stop]
+    t = result["step"].values[start:stop]
     fig = figure(figsize=(13, 3.8), layout="constrained")
     a0, a1, a2 = fig.subplots(1, 3)
     a0.plot(t, s, lw=0.4)
-    a0.set_title(f"loss L(t) after the transient (t ≥ {tr})")
+    a0.set_title(f"loss L(t) after the transient (t ≥ {tr})" if stretch is None
+                 else f"loss L(t), {start} ≤ t < {stop}")
     a0.set_xlabel("t (steps)")
     a0.set_ylabel("loss L(t)")
     a1.plot(t[:zoom], s[:zoom], "o-", ms=3, lw=0.6)
     a1.set_title(f"zoom: its first {zoom} steps")
     a1.set_xlabel("t (steps)")
-    if "acf" in result:
-        acf = result["acf"].isel(init=init).values
-        band = result["acf_band"].isel(init=init).values
+    if acf is not None:
         lags = np.arange(acf.size)
         q = _quantiles(result, quantiles)
         what = (f"{q[0]:.0%}–{q[1]:.0%} quantiles" if q is not None and len(q) == 2 else "quantile band")
@@ -154,22 +184,27 @@ def kantz_figure(result: xr.Dataset) -> Figure:
     For each reference point of the delay-embedded loss series, the finite
     exponent :math:`\Lambda` is the slope of the mean log distance to its
     neighbours against time, :math:`S(\tau) \approx S_0 + \Lambda \tau`;
-    the stacked histogram separates slopes significantly above 0 (p < 0.05)
-    from the rest.
+    the stacked histogram separates the significant slopes (p < 0.05 in the
+    slope test on the first 10 points; two-sided by default, the paper's
+    test: :math:`H_0` slope 0) from the rest. Only reference points with a
+    neighbour have an exponent; the others are not counted.
 
     Parameters
     ----------
     result : xarray.Dataset
         ``result_`` of an IntermittencyStudy: ``kantz_ref_exponent`` and
-        ``kantz_ref_significant`` (``ref``), and ``loss`` (``step, init``) and
-        the attribute ``transient`` to name the series' initial condition (the
-        first whose loss is finite after the transient). Without the Kantz
-        variables the axes are empty.
+        ``kantz_ref_significant`` (``ref``), of the Figs. 10-11 stretch
+        (``figure_init``, ``figure_start``, ``figure_stop``), their attribute
+        ``alternative`` (the side of the slope test; the paper's is
+        two-sided), and ``kantz_ref_tested`` (reference points with a
+        neighbour). Without the Kantz variables the axes are empty.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One panel: the stacked histogram (empty without the Kantz variables).
+        One panel: the stacked histogram (empty without the Kantz variables);
+        the title names the series, the stretch, the test and the fraction of
+        significant reference points among the tested ones.
 
     References
     ----------
@@ -177,9 +212,9 @@ def kantz_figure(result: xr.Dataset) -> Figure:
     H. Kantz, "A robust method to estimate the maximal Lyapunov exponent of a time
     series", Phys. Lett. A 185, 77 (1994).
     """
-    fig = figure(figsize=(7, 4), layout="constrained")
+    fig = figure(figsize=(7, 4.4), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
-    which = ""
+    which, detail = "", ""
     if "kantz_ref_exponent" in result:
         lam = result["kantz_ref_exponent"].values
         sig = result["kantz_ref_significant"].values.astype(bool)
@@ -191,14 +226,21 @@ def kantz_figure(result: xr.Dataset) -> Figure:
                        f"significant (p < 0.05): {int((ok & sig).sum())}"])
         ax.axvline(0, color="0.4", lw=0.8)
         ax.legend(fontsize=8)
-        if "loss" in result:
-            tr = int(result.attrs.get("transient", 0))
-            finite = np.all(np.isfinite(result["loss"].values[tr:]), axis=0)
-            if finite.any():
-                which = f", initial condition {int(np.argmax(finite))}"
+        stretch = _figure_stretch(result)
+        if stretch is not None:
+            which = f", initial condition {stretch[0]}, steps {stretch[1]}–{stretch[2] - 1}"
+        elif "init" in result["kantz_ref_exponent"].attrs:
+            which = f", initial condition {int(result['kantz_ref_exponent'].attrs['init'])}"
+        side = str(result["kantz_ref_significant"].attrs.get("alternative", ""))
+        tested = (result["kantz_ref_tested"].values.astype(bool) if "kantz_ref_tested" in result else ok)
+        n_t = int(tested.sum())
+        frac = f"{(sig & tested).sum() / n_t:.0%}" if n_t else "n/a"
+        detail = (f"\n{side + ' ' if side else ''}slope test on n = 1..10; significant: {frac} "
+                  f"of the {n_t} of {lam.size} reference points with a neighbour")
     ax.set_xlabel("Λ (Kantz exponent of one reference point, per step)")
     ax.set_ylabel("number of reference points")
-    ax.set_title(f"Kantz exponents of the loss series{which} (η = {eta_text(result)})")
+    ax.set_title(f"Kantz exponents of the loss series{which} (η = {eta_text(result)}){detail}",
+                 fontsize=10)
     return fig
 
 

@@ -11,7 +11,7 @@ from .base import Study, estimator_key
 __all__ = ["IntermittencyStudy"]
 
 
-def _steps_by_period(fits, max_p=16):
+def _steps_by_period(fits, max_p):
     """Laminar steps per period (0..max_p) of each fitted LaminarPhases (None: zeros)."""
     out = np.zeros((len(fits), max_p + 1))
     for i, f in enumerate(fits):
@@ -19,6 +19,40 @@ def _steps_by_period(fits, max_p=16):
             ph = np.asarray(f.phases_)
             np.add.at(out[i], np.clip(ph[:, 2], 0, max_p), ph[:, 1] - ph[:, 0])
     return out
+
+
+def _longest_gap(mask):
+    """``(start, stop)`` of the longest run of False in a boolean mask ((0, 0) if none)."""
+    free = np.concatenate(([False], ~np.asarray(mask, bool), [False])).astype(np.int8)
+    edges = np.flatnonzero(np.diff(free))
+    if edges.size == 0:
+        return 0, 0
+    starts, stops = edges[0::2], edges[1::2]
+    k = int(np.argmax(stops - starts))
+    return int(starts[k]), int(stops[k])
+
+
+def _random_like_stretch(lam_fits, loss, hvg_proto, min_length):
+    """The Figs. 10-11 stretch: the longest stretch without a laminar phase, over every
+    series, whose HVG verdict is not "periodic" and that is at least min_length long.
+
+    Returns ``(init, start, stop, verdict)`` with start/stop in samples of ``loss``;
+    ``(-1, 0, 0, "")`` when no series has one.
+    """
+    from ..base import clone
+
+    cands = []
+    for i, f in enumerate(lam_fits):
+        if f is not None:
+            a, b = _longest_gap(f.laminar_mask_)
+            if b - a >= min_length:
+                cands.append((b - a, -i, a, b))
+    for _, mi, a, b in sorted(cands, reverse=True):       # longest first, then lowest init
+        i = -mi
+        verdict = str(clone(hvg_proto).fit(loss[a:b, i]).verdict_)
+        if verdict != "periodic":
+            return i, a, b, verdict
+    return -1, 0, 0, ""
 
 
 class IntermittencyStudy(Study):
@@ -93,11 +127,12 @@ class IntermittencyStudy(Study):
     A. M. Nunez et al., Phys. Rev. E 86, 036203 (2012).
     """
 
-    _quick_params = {"n_init": 3, "n_steps": 1500, "transient": 300, "n_weight_series": 1}
+    _quick_params = {"n_init": 3, "n_steps": 1500, "transient": 300, "n_weight_series": 1,
+                     "figure_min_length": 300}
 
     def __init__(self, map=None, n_init=20, n_steps=10000, transient=3000,
                  compare_eta=(2.0, 3.0, 10.0), n_weight_series=1, estimators=None,
-                 projection_tol=1e-5, seed=0):
+                 projection_tol=1e-5, figure_min_length=1000, seed=0):
         self.map = map
         self.n_init = n_init
         self.n_steps = n_steps
@@ -106,6 +141,7 @@ class IntermittencyStudy(Study):
         self.n_weight_series = n_weight_series
         self.estimators = estimators
         self.projection_tol = projection_tol
+        self.figure_min_length = figure_min_length
         self.seed = seed
 
     @staticmethod
@@ -127,6 +163,7 @@ class IntermittencyStudy(Study):
         check_int(self, "transient", self.transient, low=0, high=n_steps - 10)
         check_int(self, "n_weight_series", self.n_weight_series, low=0, high=n_init)
         check_scalar(self, "projection_tol", self.projection_tol, low=0.0)
+        check_int(self, "figure_min_length", self.figure_min_length, low=1)
         etas = np.atleast_1d(np.asarray(self.compare_eta, dtype=object))
         for e in etas:
             check_scalar(self, "compare_eta", e, low=0.0)
@@ -213,32 +250,53 @@ class IntermittencyStudy(Study):
             ds["acf_significant_fraction"] = xr.Variable(("init",), np.nanmean(
                 (acf[:, 1:] < band[:, 0, 1:]) | (acf[:, 1:] > band[:, 1, 1:]), axis=1))
         kz = of(Kantz)
+        sides = ["greater", "two-sided"]
         if kz is not None:
             ds["kantz_exponent"] = xr.Variable(("init",), col(kz, "exponent_"))
             ds["kantz_pvalue"] = xr.Variable(("init",), col(kz, "pvalue_"))
             ds["kantz_significant"] = xr.Variable(("init",), col(kz, "significant_", False, bool))
-            first = next((i for i, f in enumerate(kz) if f is not None and hasattr(f, "exponents_per_ref_")),
-                         None)
-            if first is not None:  # the per-reference view of the first analysable series
-                ex = kz[first]
-                ds["kantz_ref_exponent"] = xr.Variable(("ref",), np.asarray(ex.exponents_per_ref_, float),
-                                                       attrs={"init": first})
-                ds["kantz_ref_significant"] = xr.Variable(("ref",), np.asarray(ex.significant_per_ref_, bool),
-                                                          attrs={"init": first})
+            # per reference point of every whole series (after the transient): both sides
+            n_sr = max((f.reference_times_.size for f in kz if f is not None), default=0)
+            pv = np.full((n_init, 2, n_sr), np.nan)
+            lam_r = np.full((n_init, n_sr), np.nan)
+            tested = np.zeros((n_init, n_sr), bool)
+            for i, f in enumerate(kz):
+                if f is not None:
+                    m = f.reference_times_.size
+                    pv[i, 0, :m] = f.pvalues_per_ref_greater_
+                    pv[i, 1, :m] = f.pvalues_per_ref_two_sided_
+                    lam_r[i, :m] = f.exponents_per_ref_
+                    tested[i, :m] = f.tested_per_ref_
+            ds["kantz_series_ref_pvalue"] = xr.Variable(("init", "alternative", "series_ref"), pv)
+            ds["kantz_series_ref_exponent"] = xr.Variable(("init", "series_ref"), lam_r)
+            ds["kantz_series_ref_tested"] = xr.Variable(("init", "series_ref"), tested)
+            ds["kantz_ref_n_tested_per_init"] = xr.Variable(("init",), tested.sum(axis=1))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                alpha = float(next(e for e in ests if isinstance(e, Kantz)).alpha)
+                sig = (pv < alpha) & tested[:, None, :]
+                ds["kantz_ref_significant_fraction_per_init"] = xr.Variable(
+                    ("init", "alternative"), sig.sum(axis=2) / tested.sum(axis=1)[:, None])
+            ds = ds.assign_coords(alternative=sides)
         lam = of(LaminarPhases)
+        proto = clone(next((e for e in ests if isinstance(e, LaminarPhases)), LaminarPhases()))
+        max_p = max(3, max(proto._check_periods()))
         if lam is not None:
             ds["laminar_fraction"] = xr.Variable(("init",), col(lam, "laminar_fraction_"))
             # laminar steps per period for each series: is it period 3, as in the paper?
-            ds["laminar_steps_by_period"] = xr.Variable(("init", "period"), _steps_by_period(lam))
-        proto = next((e for e in ests if isinstance(e, LaminarPhases)), LaminarPhases())
-        proto = clone(proto).set_params(tol=float(self.projection_tol), tol_mode="relative")
+            ds["laminar_steps_by_period"] = xr.Variable(("init", "period"), _steps_by_period(lam, max_p))
+        else:
+            lam = [clone(proto).fit(loss[:, i]) if ok[i] else None for i in range(n_init)]
+        wproto = clone(proto).set_params(tol=float(self.projection_tol), tol_mode="relative")
         proj = ds["projection"].values[transient:]
-        wfits = [clone(proto).fit(proj[:, i]) if np.all(np.isfinite(proj[:, i])) else None
+        wfits = [clone(wproto).fit(proj[:, i]) if np.all(np.isfinite(proj[:, i])) else None
                  for i in range(n_init)]
-        ds["laminar_steps_by_period_weights"] = xr.Variable(("init", "period"), _steps_by_period(wfits))
+        ds["laminar_steps_by_period_weights"] = xr.Variable(("init", "period"),
+                                                            _steps_by_period(wfits, max_p))
         ds["laminar_fraction_weights"] = xr.Variable(("init",), col(wfits, "laminar_fraction_"))
         ds = ds.assign_coords(period=np.arange(ds.sizes["period"]))
         fitted += [f for f in wfits if f is not None]
+        ds, more = self._figure_stretch(ds, ests, lam, loss, transient)
+        fitted += more
         hvg = of(HorizontalVisibilityGraph)
         if hvg is not None:
             ds["hvg_mean_degree"] = xr.Variable(("init",), col(hvg, "mean_degree_"))
@@ -251,6 +309,57 @@ class IntermittencyStudy(Study):
             for k in keys:
                 ds[f"{estimator_key(e)}.{k}"] = xr.Variable(("init",), np.array(
                     [f.summary()[k] if f is not None else np.nan for f in row], dtype=float))
+        return ds, fitted
+
+    def _figure_stretch(self, ds, ests, lam, loss, transient):
+        """Choose the Figs. 10-11 stretch (the longest random-like one, checked aperiodic)
+        and fit the ACF and Kantz on it; returns ``(ds, fitted)``."""
+        import xarray as xr
+
+        from ..estimators import HorizontalVisibilityGraph, Kantz, ShuffledAutocorrelation
+
+        def proto(cls):
+            return next((e for e in ests if isinstance(e, cls)), cls())
+
+        i, a, b, verdict = _random_like_stretch(lam, loss, proto(HorizontalVisibilityGraph),
+                                                int(self.figure_min_length))
+        rule = ("the longest stretch of a loss series (after the transient) inside no laminar "
+                f"phase, at least figure_min_length={int(self.figure_min_length)} steps, whose HVG "
+                "verdict is not 'periodic' (-1: no series has one)")
+        ds["figure_init"] = xr.Variable((), np.int64(i), attrs={"rule": rule})
+        ds["figure_start"] = xr.Variable((), np.int64(transient + a if i >= 0 else -1),
+                                         attrs={"units": "steps (inclusive)"})
+        ds["figure_stop"] = xr.Variable((), np.int64(transient + b if i >= 0 else -1),
+                                        attrs={"units": "steps (exclusive)"})
+        ds["figure_hvg_verdict"] = xr.Variable((), verdict)
+        if i < 0:
+            return ds, []
+        x = loss[a:b, i]
+        fitted = []
+        if any(isinstance(e, ShuffledAutocorrelation) for e in ests):
+            f = clone(proto(ShuffledAutocorrelation)).fit(x)
+            fitted.append(f)
+            ds["figure_acf"] = xr.Variable(("lag",), f.acf_)
+            ds["figure_acf_band"] = xr.Variable(("bound", "lag"), f.band_)
+        if any(isinstance(e, Kantz) for e in ests):
+            k = proto(Kantz)
+            try:
+                f = clone(k).fit(x)
+            except ValueError:      # too short for the estimator's horizon: no Fig. 11
+                return ds, fitted
+            fitted.append(f)
+            attrs = {"init": i, "alternative": str(k.alternative)}
+            ds["kantz_ref_exponent"] = xr.Variable(("ref",), np.asarray(f.exponents_per_ref_, float),
+                                                   attrs=attrs)
+            ds["kantz_ref_significant"] = xr.Variable(("ref",), np.asarray(f.significant_per_ref_, bool),
+                                                      attrs=attrs)
+            ds["kantz_ref_pvalue"] = xr.Variable(("alternative", "ref"), np.stack(
+                [f.pvalues_per_ref_greater_, f.pvalues_per_ref_two_sided_]))
+            ds["kantz_ref_tested"] = xr.Variable(("ref",), np.asarray(f.tested_per_ref_, bool))
+            ds["kantz_ref_n_neighbors"] = xr.Variable(("ref",), np.asarray(f.n_neighbors_, np.int64))
+            ds["kantz_ref_time"] = xr.Variable(("ref",), transient + a + np.asarray(f.reference_times_),
+                                               attrs={"units": "steps"})
+            ds = ds.assign_coords(alternative=["greater", "two-sided"])
         return ds, fitted
 
     def _summary(self, ds):
@@ -280,14 +389,33 @@ class IntermittencyStudy(Study):
             out[f"{prefix}laminar_dominant_period"] = int(np.argmax(steps)) if steps.sum() > 0 else -1
             out[f"{prefix}laminar_period3_share"] = (float(steps[3] / steps.sum()) if steps.sum() > 0
                                                      else float("nan"))
-        if "kantz_ref_significant" in ds:
-            out["kantz_ref_significant_fraction"] = float(ds["kantz_ref_significant"].values.mean())
+        if "figure_init" in ds:
+            for k in ("figure_init", "figure_start", "figure_stop"):
+                out[k] = int(ds[k].values)
+        if "kantz_ref_pvalue" in ds:
+            # Fig. 11: among the reference points that have neighbours (and so an exponent)
+            tested = ds["kantz_ref_tested"].values.astype(bool)
+            alpha = self._kantz_alpha()
+            n_t = int(tested.sum())
+            for side, name in (("greater", "greater"), ("two-sided", "two_sided")):
+                pv = ds["kantz_ref_pvalue"].sel(alternative=side).values
+                out[f"kantz_ref_significant_fraction_{name}"] = (float(np.mean(pv[tested] < alpha))
+                                                                if n_t else float("nan"))
+            out["kantz_ref_n_tested"] = n_t
+            out["kantz_ref_n"] = int(tested.size)
+            lam = ds["kantz_ref_exponent"].values[tested]
+            out["kantz_ref_exponent_median"] = float(np.median(lam)) if n_t else float("nan")
         summary = xr.Dataset({k: ((), v) for k, v in out.items()})
         if "hvg_verdict" in ds:
             verdicts, counts = np.unique(ds["hvg_verdict"].values, return_counts=True)
             summary["hvg_verdict_count"] = (("verdict",), counts)
             summary = summary.assign_coords(verdict=[str(v) or "none" for v in verdicts])
         return summary.merge(super()._summary(ds))
+
+    def _kantz_alpha(self):
+        from ..estimators import Kantz
+
+        return float(next((e.alpha for e in self._estimator_list() if isinstance(e, Kantz)), Kantz().alpha))
 
     def plot(self):
         """Figs. 9-12 and the eta comparison panel.
