@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import clone
+from ..base import check_int, clone, stream
 from ..metrics import L1
 from ..perturbers import UniformPerturber
-from ._sweep import SweepStudy
+from ._sweep import SweepStudy, eps_seed
 
-__all__ = ["EdgeOfStabilityStudy"]
+__all__ = ["EdgeOfStabilityStudy", "tangent_log_growth"]
 
 PAPER_EPS = tuple(float(10.0 ** k) for k in range(-14, 0))
 
@@ -25,9 +25,27 @@ class EdgeOfStabilityStudy(SweepStudy):
 
     .. math:: \ln \langle d(t) \rangle_{\text{pert}}
 
-    over its best-:math:`R^2` window (:class:`~dynnet.FiniteLyapunov`, paper
-    Eq. 3); fits with :math:`R^2 > 0.9` and :math:`\Lambda > 0.05` are kept,
-    and :math:`\lambda_{nMLE}(\varepsilon)` is their mean.
+    over its best-:math:`R^2` window (:class:`~dynnet.FiniteLyapunov`, the
+    window search of the authors' scripts); fits with :math:`R^2 > 0.9` and
+    :math:`\Lambda > 0.05` are kept, and :math:`\lambda_{nMLE}(\varepsilon)`
+    is their mean.
+
+    Beside it the study reports the :math:`\varepsilon \to 0` reference that
+    holds for GD, the finite-time tangent-map exponent along the same
+    reference orbits: one tangent vector per initial network,
+    :math:`v_{t+1} = J(W_t)\,v_t` with :math:`J = I - \eta H(W_t)`
+    (matrix-free, Hessian-vector products; renormalised every step), started
+    along the network's first perturbation at the smallest :math:`\varepsilon`.
+    Its exponent :math:`\Lambda^{\tan}_i` is the least-squares slope of
+    :math:`\ln \lVert v_t \rVert` over the records of the same window
+    :math:`[t_1, t_2)` that the fit chose at the smallest :math:`\varepsilon`,
+    and ``tangent_exponent`` is its mean over the initial conditions kept
+    there, the average :math:`\lambda_{nMLE}` takes. The window, not the whole
+    run: at :math:`\eta = 1` an orbit first lingers or contracts and later
+    settles near zero loss (limit cycles), so the whole-run rate mixes
+    stretches the fit excludes and is not what :math:`\lambda_{nMLE}`
+    estimates; on the same window the two differ only by the finite size of
+    :math:`\varepsilon` and the average over perturbation directions.
 
     Parameters
     ----------
@@ -50,10 +68,17 @@ class EdgeOfStabilityStudy(SweepStudy):
     n_steps : int, default 200
         Training steps of every orbit.
     seed : int, SeedSequence, Generator or None, default 0
-        The run's seed (initial networks from its child 0, perturbations from
-        ``stream(seed, 1, i)``); None draws fresh entropy, recorded in ``seed_``.
+        The run's seed (initial networks from its child 0, perturbations as
+        ``common_directions`` says); None draws fresh entropy, recorded in ``seed_``.
     every : int, default 1
         Record every ``every`` steps.
+    common_directions : bool, default False
+        False: each eps draws its own perturbations (initial condition ``i``
+        at eps index ``k`` from ``stream(seed, 1, k, 1, i)``), as the paper's
+        Fig. 4 caption states, so :math:`\lambda_{nMLE}` at different eps
+        are independent estimates. True: every eps reuses
+        ``stream(seed, 1, i)``, the same directions scaled (bitwise the
+        behaviour of dynnet before this option).
 
     Attributes
     ----------
@@ -61,7 +86,13 @@ class EdgeOfStabilityStudy(SweepStudy):
         ``distance (eps, step, init, pert)``, ``loss`` and ``weight_norm``
         ``(step, init)``, and per eps the fit: ``exponent``, ``r2``, ``kept``
         ``(eps, init)``, ``window (eps, init, bound)``, ``mle``, ``mle_std``,
-        ``kept_fraction``, ``pooled_mle`` ``(eps,)``, ``mle_ci (eps, bound)``.
+        ``kept_fraction``, ``pooled_mle`` ``(eps,)``, ``mle_ci (eps, bound)``;
+        for a map with a Jacobian, ``tangent_log_norm (step, init)``
+        (:math:`\ln \lVert v_t\rVert / \lVert v_0\rVert`, Euclidean norm),
+        ``tangent_exponent (init)`` (the slope on the window of the smallest
+        eps; NaN where that fit found no window), ``tangent_mle`` (its mean
+        over the initial conditions kept at the smallest eps),
+        ``tangent_mle_std`` and ``tangent_eps`` (that eps).
     estimators_ : list
         The fitted estimators of each eps, in order (after run or refit).
 
@@ -74,7 +105,7 @@ class EdgeOfStabilityStudy(SweepStudy):
     _quick_params = {"n_init": 40, "eps": (1e-12, 1e-8, 1e-4)}
 
     def __init__(self, map=None, perturber=None, metric=None, eps=PAPER_EPS, estimators=None,
-                 n_init=500, n_steps=200, seed=0, every=1):
+                 n_init=500, n_steps=200, seed=0, every=1, common_directions=False):
         self.map = map
         self.perturber = perturber
         self.metric = metric
@@ -84,6 +115,7 @@ class EdgeOfStabilityStudy(SweepStudy):
         self.n_steps = n_steps
         self.seed = seed
         self.every = every
+        self.common_directions = common_directions
 
     @staticmethod
     def _part_defaults():
@@ -110,10 +142,35 @@ class EdgeOfStabilityStudy(SweepStudy):
         super()._validate()
         self._split_estimators()
 
-    def _compute(self, ctx):
+    def _memory(self, ctx):
+        out = super()._memory(ctx)
         m = self.parts()["map"]
+        if m.has_jacobian:
+            n, dim = int(self.n_init), int(m.dim)
+            rows = _n_rows(m)
+            out["tangent-map pass"] = (8 * n * (6 * dim + 8 * rows * max(dim // 8, 1))
+                                       + 8 * n * (int(self.n_steps) // int(self.every) + 1),
+                                       "n_init")
+        return out
+
+    def _compute(self, ctx):
+        c = self.parts()
+        m = c["map"]
         x0 = m.initial_state(int(self.n_init), seed=ctx.child_seed(0))
-        return self._sweep(ctx, x0)
+        ds = self._sweep(ctx, x0)
+        if m.has_jacobian:
+            from ..base import as_seed_sequence
+
+            eps = np.atleast_1d(np.asarray(self.eps, dtype=float))
+            k = int(np.argmin(eps))
+            # perturbation 0 of each network at the smallest eps, as the ensemble drew it
+            seed = eps_seed(as_seed_sequence(ctx.seed), k, self._common_directions())
+            p = clone(c["perturber"]).set_params(eps=float(eps[k]))
+            v0 = np.stack([p.perturb(x0[i], map=m, seed=stream(seed, 1, i))[0] - x0[i]
+                           for i in range(x0.shape[0])])  # set-up only
+            logn = tangent_log_growth(m, x0, v0, int(self.n_steps), int(self.every))
+            ds["tangent_log_norm"] = (("step", "init"), logn)
+        return ds
 
     def _analyse(self, ds):
         """Fit FiniteLyapunov (and any other estimator) on each eps of the records."""
@@ -136,12 +193,43 @@ class EdgeOfStabilityStudy(SweepStudy):
         for name, (attr, dims) in per.items():
             if all(hasattr(f, attr) for f in fitted):
                 ds[name] = xr.Variable(dims, np.stack([np.asarray(getattr(f, attr)) for f in fitted]))
+        if "tangent_log_norm" in ds:
+            self._tangent_exponent(ds, fitted)
         ds, more = self._fit_per_eps(ds, others)
         return ds, fitted + more
 
+    @staticmethod
+    def _tangent_exponent(ds, fitted):
+        """The tangent-map exponent on the window of the smallest eps's fit, per init and mean."""
+        k = int(np.argmin(ds["eps"].values))
+        fl = fitted[k]
+        steps = np.asarray(ds["step"].values, dtype=np.float64)
+        logn = np.asarray(ds["tangent_log_norm"].values)
+        win = np.asarray(fl.windows_, dtype=np.float64)
+        eq3 = getattr(fl, "window", "best") == "eq3"
+        lo = win[:, :1]
+        inside = (steps[None, :] >= lo) & ((steps[None, :] <= win[:, 1:]) if eq3
+                                          else (steps[None, :] < win[:, 1:]))
+        inside &= np.all(np.isfinite(win), axis=1)[:, None]
+        n = inside.sum(axis=1)
+        t = np.where(inside, steps[None, :], 0.0)
+        y = np.where(inside, logn.T, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tm = t.sum(axis=1) / n
+            ym = y.sum(axis=1) / n
+            dt = np.where(inside, steps[None, :] - tm[:, None], 0.0)
+            slope = (dt * (y - ym[:, None])).sum(axis=1) / (dt * dt).sum(axis=1)
+        slope = np.where(n >= 2, slope, np.nan)
+        kept = np.asarray(fl.kept_, dtype=bool) & np.isfinite(slope)
+        ds["tangent_exponent"] = (("init",), slope)
+        ds["tangent_mle"] = ((), float(slope[kept].mean()) if kept.any() else np.nan)
+        ds["tangent_mle_std"] = ((), float(slope[kept].std(ddof=1)) if kept.sum() > 1 else np.nan)
+        ds["tangent_eps"] = ((), float(ds["eps"].values[k]))
+
     def _summary(self, ds):
         """lambda_nMLE, its spread and interval, the kept fraction and the pooled exponent per
-        eps, and the final loss."""
+        eps; the tangent-map exponent (the eps -> 0 reference), its spread and the eps whose
+        windows it used; and the final loss."""
         import xarray as xr
 
         out = xr.Dataset({f"finitelyapunov.{k}": ds[k] for k in
@@ -149,6 +237,10 @@ class EdgeOfStabilityStudy(SweepStudy):
         if "mle_ci" in ds:
             out["finitelyapunov.mle_ci_low"] = ds["mle_ci"].isel(bound=0, drop=True)
             out["finitelyapunov.mle_ci_high"] = ds["mle_ci"].isel(bound=1, drop=True)
+        if "tangent_mle" in ds:
+            out["tangent_exponent"] = ds["tangent_mle"]
+            out["tangent_exponent_std"] = ds["tangent_mle_std"]
+            out["tangent_eps"] = ds["tangent_eps"]
         if "loss" in ds:
             out["final_loss_median"] = ((), float(np.nanmedian(ds["loss"].values[-1])))
         return out.merge(super()._summary(ds))
@@ -166,3 +258,114 @@ class EdgeOfStabilityStudy(SweepStudy):
 
         self._check_run()
         return [edge_figure(self.result_), lyapunov_eps_figure(self.result_)]
+
+
+def _n_rows(m) -> int:
+    """Training samples of a GD-type map (for the memory estimate), else 1."""
+    try:
+        return int(m.problem().X.shape[0])
+    except AttributeError:
+        return 1
+
+
+def _gd_tangent(m) -> bool:
+    """True when ``J = I - eta H`` holds and Hessian-vector products are available: a
+    GradientDescentMap (or a subclass that keeps its step and Jacobian)."""
+    from ..maps.gd import GradientDescentMap
+
+    return (isinstance(m, GradientDescentMap) and callable(getattr(m, "hvp", None))
+            and type(m).jacobian is GradientDescentMap.jacobian
+            and type(m).step is GradientDescentMap.step)
+
+
+def tangent_log_growth(map, states, vectors, n_steps: int, every: int = 1) -> np.ndarray:
+    r"""Log-growth of one tangent vector per orbit under the tangent map, renormalised each step.
+
+    For each orbit :math:`x_t` of ``map`` from ``states`` and its tangent vector
+
+    .. math::
+
+        v_{t+1} = J(x_t)\, v_t, \qquad
+        \ell(t) = \ln \frac{\lVert v_t \rVert_2}{\lVert v_0 \rVert_2}
+        = \sum_{s < t} \ln \lVert J(x_s)\, \hat v_s \rVert_2,
+
+    with :math:`\hat v_s` the unit vector of :math:`v_s` (the vector is
+    renormalised at every step, so it never overflows; Benettin et al. 1980).
+    For gradient descent, :math:`J = I - \eta H(x)` is applied matrix-free
+    with the map's batched ``hvp`` (no dense Hessian), vectorised over orbits;
+    any other map with a ``jacobian`` uses its dense Jacobian, one state at a
+    time.
+
+    Parameters
+    ----------
+    map : Map
+        A map with a Jacobian (``map.has_jacobian``).
+    states : array_like, shape (n, dim)
+        Initial states of the orbits.
+    vectors : array_like, shape (n, dim)
+        Initial tangent vectors (non-zero; only their direction matters).
+    n_steps : int
+        Steps of each orbit, >= 0.
+    every : int, default 1
+        Record every ``every`` steps (``n_steps`` must be a multiple).
+
+    Returns
+    -------
+    ndarray, shape (n_steps // every + 1, n)
+        :math:`\ell(t)` at :math:`t = 0, \text{every}, \dots, n\_steps`
+        (0 at :math:`t = 0`; NaN from the step an orbit diverges on).
+
+    Raises
+    ------
+    NotImplementedError
+        If the map has no Jacobian.
+    ValueError
+        If the shapes disagree or a vector is zero.
+
+    References
+    ----------
+    G. Benettin, L. Galgani, A. Giorgilli, J.-M. Strelcyn, Meccanica 15, 9 (1980).
+    B. A. Pearlmutter, Neural Computation 6, 147 (1994) (Hessian-vector products).
+    """
+    from ..maps.base import check_every
+
+    if not map.has_jacobian:
+        raise NotImplementedError(
+            f"tangent_log_growth: {type(map).__name__} does not implement jacobian(state); "
+            "the tangent-map exponent needs it"
+        )
+    x = map.check_states(states)
+    v = np.array(vectors, dtype=np.float64, ndmin=2)
+    if v.shape != x.shape:
+        raise ValueError(f"tangent_log_growth: vectors must have the shape of states {x.shape}, "
+                         f"got {v.shape}")
+    n_steps = check_int(map, "n_steps", n_steps, low=0)
+    every = check_every(map, n_steps, every)
+    norm = np.linalg.norm(v, axis=1)
+    if np.any(norm == 0):
+        raise ValueError(f"tangent_log_growth: vectors {np.flatnonzero(norm == 0).tolist()} are zero; "
+                         "each orbit needs a non-zero tangent vector")
+    v = v / norm[:, None]
+    gd = _gd_tangent(map)
+    eta = float(map._eta()) if gd else None
+    out = np.empty((n_steps // every + 1, x.shape[0]))
+    out[0] = 0.0
+    acc = np.zeros(x.shape[0])
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for t in range(1, n_steps + 1):
+            ok = np.all(np.isfinite(x), axis=1) & np.all(np.isfinite(v), axis=1)
+            Jv = np.full_like(v, np.nan)
+            if gd:
+                Jv[ok] = v[ok] - eta * map.hvp(x[ok], v[ok][:, None, :])[:, 0]
+            else:  # the generic interface gives Jacobians of single states
+                for i in np.flatnonzero(ok):
+                    Jv[i] = np.asarray(map.jacobian(x[i]), dtype=np.float64) @ v[i]
+            x = map._advance(x, 1)
+            x = np.where(np.all(np.isfinite(x), axis=1)[:, None], x, np.nan)
+            g = np.linalg.norm(Jv, axis=1)
+            v = Jv
+            acc = acc + np.log(g)
+            v = v / g[:, None]
+            if t % every == 0:
+                out[t // every] = acc
+    return out
