@@ -204,3 +204,26 @@ def test_study_summary_recomputes_from_the_result(quick):
     assert steps.shape[1] == 65
     lf = r["laminar_fraction"].values
     np.testing.assert_allclose(steps.sum(axis=1), lf * (r.sizes["step"] - tr))
+
+
+def test_figures_show_the_checked_stretch(quick):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dynnet import plotting as P
+
+    r, s = quick.result_, quick.summary()
+    i, a, b = int(s["figure_init"]), int(s["figure_start"]), int(s["figure_stop"])
+    fig = P.acf_figure(r)
+    assert f"initial condition {i}, steps {a}–{b - 1}: the longest stretch without a laminar phase" \
+        in fig.get_suptitle()
+    np.testing.assert_array_equal(fig.axes[0].get_lines()[0].get_ydata(), r["loss"].values[a:b, i])
+    (acf,) = [ln for ln in fig.axes[2].get_lines() if ln.get_label() == "ACF of the loss"]
+    np.testing.assert_array_equal(acf.get_ydata(), r["figure_acf"].values)
+    # no checked stretch: the fallback says so
+    none = r.assign(figure_init=-1)
+    assert "NOT checked aperiodic" in P.acf_figure(none).get_suptitle()
+    title = P.kantz_figure(r).axes[0].get_title()
+    frac = float(s["kantz_ref_significant_fraction_two_sided"])
+    assert f"steps {a}–{b - 1}" in title and "two-sided slope test" in title
+    assert f"significant: {frac:.0%} of the {int(s['kantz_ref_n_tested'])} of " in title

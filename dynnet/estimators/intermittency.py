@@ -91,9 +91,18 @@ class LaminarPhases(Estimator):
     Each time gets the smallest candidate period that holds (0 if none). A
     maximal run :math:`[a, b)` of times labelled :math:`p` is a laminar phase
     :math:`[a - p, b)`: the first :math:`p` values of the pattern precede the
-    first repetition (clipped so phases never overlap). Phases shorter than
-    ``min_length`` are dropped; the gaps between consecutive phases are the
-    bursts.
+    first repetition. A phase must hold at least two full cycles (a run of
+    at least :math:`p` repeating times: a single coincidence
+    :math:`x_t \approx x_{t-p}` in a burst is not a phase). Each start is then
+    clipped to the end of the previous kept phase (phases never overlap), and
+    only after the clipping are phases shorter than ``min_length`` dropped, so
+    every phase is at least ``min_length`` long. The gaps between consecutive
+    phases are the bursts.
+
+    Cost: one vectorised pass over the series per candidate period
+    (:math:`O(N P)` time, :math:`O(N)` memory), then a loop over the
+    candidate phases only (each at least ``min_length / 2`` long). On a
+    7000-point series, periods 1-64 take about 0.5 ms (periods 1-8: 0.1 ms).
 
     Boundary accuracy: for a segment that repeats exactly (within ``tol``)
     between random-like stretches, the detected start and end are exact unless
@@ -104,7 +113,9 @@ class LaminarPhases(Estimator):
     Parameters
     ----------
     periods : iterable of int, default range(1, 65)
-        Candidate periods.
+        Candidate periods. At :math:`\eta = 5` with the authors' split some
+        networks sit in period-10 cycles for the whole run; periods up to 8
+        would miss them (and call such a series bursty).
     tol : float, default 1e-5
         Tolerance on :math:`|x_t - x_{t-p}|`. The paper's period-3 phases at
         eta = 5 drift by about 1e-6 over a whole phase while the bursts move by
@@ -113,7 +124,7 @@ class LaminarPhases(Estimator):
         Whether ``tol`` bounds the difference itself or relative to
         :math:`\max(|x_t|, |x_{t-p}|)`.
     min_length : int, default 20
-        Shortest laminar phase kept, in samples.
+        Shortest laminar phase kept, in samples (after clipping).
 
     Attributes
     ----------

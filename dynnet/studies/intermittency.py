@@ -75,11 +75,11 @@ class IntermittencyStudy(Study):
     Laminar phases are also looked for in weight space, on the projection
     :math:`W(t)\cdot v` onto a fixed random unit vector :math:`v` (from
     ``seed``), with a relative tolerance ``projection_tol``. This matters: with a class-balanced
-    training set (the default stratified split, 40 samples per class), the
-    loss is the same at the three steps of a period-3 weight cycle that
+    training set (``GradientDescentMap(stratify=True)``, 40 samples per class),
+    the loss is the same at the three steps of a period-3 weight cycle that
     permutes the classes' predictions, so the cycle shows as period 1 in the
-    loss but period 3 in weight space. The authors' unbalanced split
-    (``GradientDescentMap(stratify=False)``) shows it in the loss too.
+    loss but period 3 in weight space. The default, the authors' unbalanced
+    split, shows it in the loss too.
 
     Parameters
     ----------
@@ -105,6 +105,15 @@ class IntermittencyStudy(Study):
     projection_tol : float, default 1e-5
         Relative tolerance of the laminar-phase search on :math:`W(t)\cdot v`
         (the study's LaminarPhases with ``tol=projection_tol, tol_mode="relative"``).
+    figure_min_length : int, default 1000
+        Shortest stretch accepted for Figs. 10-11. The paper shows "a typical
+        time series within one of these random-like intermissions": the study
+        takes the longest stretch of any loss series (after the transient)
+        that lies inside no laminar phase (periods 1-64), is at least this long,
+        and whose :class:`~dynnet.HorizontalVisibilityGraph` verdict is not
+        "periodic" (``figure_init``, ``figure_start``, ``figure_stop``); the
+        ACF and the per-reference Kantz fit of Figs. 10-11 are computed on it.
+        With none, ``figure_init = -1`` and those numbers are NaN.
     seed : int, SeedSequence, Generator or None, default 0
         The run's seed (initial networks from its child 0, perturbations from
         ``stream(seed, 1, i)``); None draws fresh entropy, recorded in ``seed_``.
@@ -119,6 +128,30 @@ class IntermittencyStudy(Study):
         estimator results (``acf (init, lag)``, ``acf_band (init, bound, lag)``,
         ``kantz_exponent``, ``kantz_pvalue``, ``kantz_significant``,
         ``laminar_fraction``, ``hvg_mean_degree``, ``hvg_verdict`` ...).
+        Kantz per reference point of each whole series:
+        ``kantz_series_ref_pvalue (init, alternative, series_ref)`` (both
+        sides), ``kantz_series_ref_exponent`` and ``kantz_series_ref_tested``
+        ``(init, series_ref)``, ``kantz_ref_n_tested_per_init (init)`` and
+        ``kantz_ref_significant_fraction_per_init (init, alternative)``.
+        The Figs. 10-11 stretch: ``figure_init``, ``figure_start``,
+        ``figure_stop`` (steps, stop exclusive), ``figure_hvg_verdict``,
+        ``figure_acf (lag)``, ``figure_acf_band (bound, lag)`` and its Kantz
+        fit per reference point: ``kantz_ref_exponent``,
+        ``kantz_ref_significant`` (with the Kantz ``alternative``, by default
+        the paper's two-sided test), ``kantz_ref_pvalue (alternative, ref)``,
+        ``kantz_ref_tested``, ``kantz_ref_n_neighbors``, ``kantz_ref_time``.
+
+    Notes
+    -----
+    Fig. 11's significant fraction is taken among the reference points that
+    have a neighbour within the radius (and so an exponent), never among all
+    sampled ones (a reference point without a neighbour is no evidence
+    against divergence). The paper's test is two-sided (its caption: "a slope
+    of zero ... cannot be rejected", p > 0.05, no side given: the usual
+    regression p-value), so ``kantz_ref_significant_fraction_two_sided`` is
+    the number comparable with Fig. 11; the one-sided
+    ``kantz_ref_significant_fraction_greater`` (slope > 0, divergence only)
+    is reported beside it.
 
     References
     ----------
@@ -364,7 +397,9 @@ class IntermittencyStudy(Study):
 
     def _summary(self, ds):
         """Laminar fractions and periods (loss and weight space), Kantz and ACF significance,
-        HVG degree and verdict counts, the final loss and the diverged fraction."""
+        HVG degree and verdict counts, the final loss and the diverged fraction, and the
+        Figs. 10-11 stretch with its Kantz significant fractions (both sides, among the
+        ``kantz_ref_n_tested`` of ``kantz_ref_n`` reference points that have a neighbour)."""
         import xarray as xr
 
         out = {
