@@ -18,6 +18,7 @@ PAPER_VALUES = {
     "post_learning.eigenvalues_at_1": ("conjectured: many Jacobian eigenvalues at 1", None),
     "edge.mle": ("lambda_nMLE ~ 0.33 (eps -> 0)", 0.33),
     "edge.kept_fraction": ("about 90% of fits kept", 0.90),
+    "edge.tangent_exponent": ("(not in the paper: the eps -> 0 limit of lambda_nMLE)", None),
     "intermittency.laminar_fraction": ("period-3 laminar phases interrupted by bursts", None),
     "intermittency.kantz_significant_fraction": ("some significant, many not", None),
     "intermittency.inits_with_period3_phases": ("period-3 laminar phases", None),
@@ -128,6 +129,11 @@ def headline_rows(results: dict) -> list[dict]:
                 f"fraction of fits kept at eps = {e:.0e}", judged=k == 0)
             add("edge.pooled_mle", f"eps={e:.0e}", float(row["finitelyapunov.pooled_mle"]), ".3f",
                 f"pooled exponent at eps = {e:.0e}")
+        if "tangent_exponent" in s:
+            add("edge.tangent_exponent", "", float(s["tangent_exponent"]), ".3f",
+                "finite-time tangent-map exponent (eps -> 0) on the same orbits and windows",
+                f"mean over the networks kept at eps = {float(s['tangent_eps']):.0e}; "
+                f"compare lambda_nMLE there")
     if "intermittency" in results:
         s = results["intermittency"].summary()
         n = results["intermittency"].result_.sizes["init"]
