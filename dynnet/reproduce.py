@@ -16,6 +16,10 @@ PAPER_VALUES = {
     "orbital.d_final_over_d_0": ("O(1): neither exponential growth nor decay", None),
     "post_learning.d_final_over_d_0": ("below 1: a drop, then a very slow, non-exponential decay", None),
     "post_learning.eigenvalues_at_1": ("conjectured: many Jacobian eigenvalues at 1", None),
+    "post_learning.eigenvalues_at_1_initial": ("(not in the paper: the same count before learning)", None),
+    "post_learning.grad_norm_mean": ("(the paper assumes a minimum is reached)", None),
+    "post_learning.n_negative_curvature_mean": ("(the paper assumes a minimum is reached)", None),
+    "orbital.fraction_straight": ("(not in the paper; it reads the drift slope near 1 as straight motion)", None),
     "edge.mle": ("lambda_nMLE ~ 0.33 (eps -> 0)", 0.33),
     "edge.kept_fraction": ("about 90% of fits kept", 0.90),
     "edge.tangent_exponent": ("(not in the paper: the eps -> 0 limit of lambda_nMLE)", None),
@@ -107,14 +111,27 @@ def headline_rows(results: dict) -> list[dict]:
             "fraction of runs whose loss decreases at every step (eta = 0.01)")
         add("orbital.d_final_over_d_0", "median", float(np.median(s["d_final_over_d_0"].values)), ".2g",
             "d(T)/d(0), median over eps")
+        if "fraction_straight" in s:
+            add("orbital.fraction_straight", "", float(s["fraction_straight"]), ".2f",
+                "fraction of weights that move in one direction (|w(T) - w(0)| / D_w > 0.99)")
     if "post_learning" in results:
         s = results["post_learning"].summary()
         add("post_learning.d_final_over_d_0", "median", float(np.median(s["d_final_over_d_0"].values)),
             ".2f", "d(T)/d(0) after the perturbation, median over eps")
         if "eigenvalues_at_1" in s:
-            for tol, v in zip(s["tol"].values, s["eigenvalues_at_1"].values, strict=True):
-                add("post_learning.eigenvalues_at_1", f"tol={tol:g}", float(v), ".1f",
-                    f"Jacobian eigenvalues within {tol:g} of 1 (of {int(s['dim'])}), mean over networks")
+            for k, tol in enumerate(s["tol"].values):
+                add("post_learning.eigenvalues_at_1", f"tol={tol:g}", float(s["eigenvalues_at_1"].values[k]),
+                    ".1f", f"Jacobian eigenvalues within {tol:g} of 1 (of {int(s['dim'])}) after learning, "
+                    "mean over networks")
+                if "eigenvalues_at_1_initial" in s:
+                    add("post_learning.eigenvalues_at_1_initial", f"tol={tol:g}",
+                        float(s["eigenvalues_at_1_initial"].values[k]), ".1f",
+                        f"the same count at initialisation (of {int(s['dim'])})")
+        for key, fmt, text in (("grad_norm_mean", ".3f", "gradient norm where the network is perturbed, mean"),
+                               ("n_negative_curvature_mean", ".1f",
+                                "Hessian eigenvalues below -1e-3 there, mean (0 at a minimum)")):
+            if key in s:
+                add(f"post_learning.{key}", "", float(s[key]), fmt, text)
     if "edge" in results:
         s = results["edge"].summary()
         eps = s["eps"].values

@@ -115,8 +115,8 @@ class IntermittencyStudy(Study):
         ACF and the per-reference Kantz fit of Figs. 10-11 are computed on it.
         With none, ``figure_init = -1`` and those numbers are NaN.
     seed : int, SeedSequence, Generator or None, default 0
-        The run's seed (initial networks from its child 0, perturbations from
-        ``stream(seed, 1, i)``); None draws fresh entropy, recorded in ``seed_``.
+        The run's seed (initial networks from its child 0, the projection vector
+        from ``stream(seed, 2)``); None draws fresh entropy, recorded in ``seed_``.
 
     Attributes
     ----------

@@ -42,7 +42,8 @@ class OrbitalStabilityStudy(SweepStudy):
         Training steps.
     seed : int, SeedSequence, Generator or None, default 0
         The run's seed (initial networks from its child 0, perturbations from
-        ``stream(seed, 1, i)``); None draws fresh entropy, recorded in ``seed_``.
+        its streams as ``common_directions`` says); None draws fresh entropy,
+        recorded in ``seed_``.
     every : int, default 5
         Record every ``every`` steps (the drift is computed from every step).
     estimators : list of Estimator or None, default None

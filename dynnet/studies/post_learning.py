@@ -110,7 +110,8 @@ class PostLearningStudy(SweepStudy):
         Tolerances for "an eigenvalue at 1": :math:`|\mu - 1| < tol`.
     seed : int, SeedSequence, Generator or None, default 0
         The run's seed (initial networks from its child 0, perturbations from
-        ``stream(seed, 1, i)``); None draws fresh entropy, recorded in ``seed_``.
+        its streams as ``common_directions`` says); None draws fresh entropy,
+        recorded in ``seed_``.
     every : int, default 1
         Record every ``every`` steps.
     estimators : list of Estimator, default ()
