@@ -19,7 +19,8 @@ PAPER_VALUES = {
     "post_learning.eigenvalues_at_1_initial": ("(not in the paper: the same count before learning)", None),
     "post_learning.grad_norm_mean": ("(the paper assumes a minimum is reached)", None),
     "post_learning.n_negative_curvature_mean": ("(the paper assumes a minimum is reached)", None),
-    "orbital.fraction_straight": ("(not in the paper; it reads the drift slope near 1 as straight motion)", None),
+    "orbital.fraction_straight": ("(not in the paper, which reads a drift slope near 1 as straight motion)",
+                                  None),
     "edge.mle": ("lambda_nMLE ~ 0.33 (eps -> 0)", 0.33),
     "edge.kept_fraction": ("about 90% of fits kept", 0.90),
     "edge.tangent_exponent": ("(not in the paper: the eps -> 0 limit of lambda_nMLE)", None),
@@ -127,7 +128,8 @@ def headline_rows(results: dict) -> list[dict]:
                     add("post_learning.eigenvalues_at_1_initial", f"tol={tol:g}",
                         float(s["eigenvalues_at_1_initial"].values[k]), ".1f",
                         f"the same count at initialisation (of {int(s['dim'])})")
-        for key, fmt, text in (("grad_norm_mean", ".3f", "gradient norm where the network is perturbed, mean"),
+        for key, fmt, text in (("grad_norm_mean", ".3f",
+                                "gradient norm where the network is perturbed, mean"),
                                ("n_negative_curvature_mean", ".1f",
                                 "Hessian eigenvalues below -1e-3 there, mean (0 at a minimum)")):
             if key in s:
