@@ -273,10 +273,38 @@ def _canonical_bytes(values: np.ndarray) -> bytes:
     return repr(v.shape).encode() + b"|" + body
 
 
+def _canonical_attrs(attrs) -> bytes:
+    """The attributes as JSON that survives a netCDF round trip (numpy scalars as Python)."""
+    def plain(v):
+        if isinstance(v, np.ndarray):
+            return [plain(x) for x in v.tolist()]
+        if isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, bytes):
+            return v.decode("utf-8", "surrogateescape")
+        return v
+
+    keep = {str(k): plain(v) for k, v in attrs.items() if k not in ("dynnet_checksum", "_FillValue")}
+    return json.dumps(keep, sort_keys=True, default=str).encode()
+
+
 def checksums(ds) -> dict[str, str]:
-    """SHA-256 of the values of every variable and coordinate of a dataset."""
-    return {name: hashlib.sha256(_canonical_bytes(ds[name].values)).hexdigest()
-            for name in sorted(map(str, ds.variables))}
+    """SHA-256 of every variable and coordinate of a dataset (values and attributes), and of
+    the dataset's attributes (the study's parameters among them) under ``"__attrs__"``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+
+    Returns
+    -------
+    dict
+    """
+    out = {name: hashlib.sha256(_canonical_bytes(ds[name].values) + b"|"
+                                + _canonical_attrs(ds[name].attrs)).hexdigest()
+           for name in sorted(map(str, ds.variables))}
+    out["__attrs__"] = hashlib.sha256(_canonical_attrs(ds.attrs)).hexdigest()
+    return out
 
 
 def save(study, path, overwrite: bool = False) -> Path:
@@ -398,11 +426,14 @@ def _rebuild(path, ds, classes):
         raise ResultFileError(f"{path}: its variables do not match its checksum list (file modified)")
     bad = sorted(k for k in actual if stored[k] != actual[k])
     if bad:
-        raise ResultFileError(f"{path} is corrupted: the data of {', '.join(bad)} do not match "
-                              "their SHA-256 checksum")
+        what = ", ".join("the file's attributes (parameters)" if k == "__attrs__" else k for k in bad)
+        raise ResultFileError(f"{path} is corrupted: {what} do not match their SHA-256 checksum")
     study = decode_params(ds.attrs["dynnet_study"], classes)
     if not isinstance(study, Study):
         raise ResultFileError(f"{path}: the saved object is a {type(study).__name__}, not a Study")
+    if ds.attrs.get("study") != type(study).__name__:
+        raise ResultFileError(f"{path}: its parameters are those of a {type(study).__name__}, but the "
+                              f"data are of a {ds.attrs.get('study')!r}")
     for name in list(ds.coords):  # netCDF3 stores 64-bit ints as 32-bit: give them back
         if ds[name].dtype == np.int32:
             ds = ds.assign_coords({name: ds[name].astype(np.int64)})
@@ -414,5 +445,11 @@ def _rebuild(path, ds, classes):
         ds[name].attrs.pop("_FillValue", None)
         ds[name].encoding.pop("_FillValue", None)
     ds.attrs.pop("dynnet_checksum", None)
+    try:  # the parameters must be valid and the records must be the study's own
+        study._validate()
+        study._summary(ds)
+    except Exception as exc:  # noqa: BLE001 - a crafted file surfaces as ResultFileError only
+        raise ResultFileError(f"{path}: the parameters or records do not make a valid "
+                              f"{type(study).__name__}: {type(exc).__name__}: {exc}") from None
     study._set_loaded(ds)
     return study

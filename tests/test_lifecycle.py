@@ -280,3 +280,57 @@ def test_crafted_parameters_give_result_file_error(tmp_path, text):
     ds.to_netcdf(q, engine="scipy", format="NETCDF3_64BIT")
     with pytest.raises(ResultFileError):
         dn.load(q)
+
+
+def _rewrite(path, out, edit):
+    import xarray as xr
+
+    with xr.open_dataset(path, engine="scipy", mask_and_scale=False) as ds:
+        ds = ds.load()
+    edit(ds)
+    ds.to_netcdf(out, engine="scipy", format="NETCDF3_64BIT")
+
+
+def test_the_parameters_and_attributes_are_checksummed_too(tmp_path):
+    s = henon().run()
+    p = tmp_path / "r.nc"
+    s.save(p)
+    flipped = tmp_path / "seed.nc"
+    flipped.write_bytes(p.read_bytes().replace(b'"seed": 0', b'"seed": 1', 1))
+    with pytest.raises(ResultFileError, match="attributes"):
+        dn.load(flipped)
+
+    def as_bool(ds):
+        ds["distance"].attrs["dynnet_bool"] = 1
+
+    _rewrite(p, tmp_path / "bool.nc", as_bool)
+    with pytest.raises(ResultFileError, match="distance"):
+        dn.load(tmp_path / "bool.nc")
+
+
+def test_a_file_whose_parameters_do_not_fit_its_data_is_refused(tmp_path):
+    import json
+
+    from dynnet.results import checksums
+
+    s = henon().run()
+    p = tmp_path / "r.nc"
+    s.save(p)
+
+    def swap(ds):  # a crafted file: another study's parameters, checksums recomputed
+        ds.attrs["dynnet_study"] = json.dumps({"__class__": "dynnet.studies.eta_scan:EtaScanStudy",
+                                               "params": {}})
+        ds.attrs["dynnet_checksum"] = json.dumps(checksums(ds))
+
+    _rewrite(p, tmp_path / "swap.nc", swap)
+    with pytest.raises(ResultFileError):
+        dn.load(tmp_path / "swap.nc")
+
+    def bad_param(ds):
+        text = ds.attrs["dynnet_study"].replace('"n_init": 6', '"n_init": -5')
+        ds.attrs["dynnet_study"] = text
+        ds.attrs["dynnet_checksum"] = json.dumps(checksums(ds))
+
+    _rewrite(p, tmp_path / "neg.nc", bad_param)
+    with pytest.raises(ResultFileError, match="n_init"):
+        dn.load(tmp_path / "neg.nc")
