@@ -334,3 +334,15 @@ def test_a_file_whose_parameters_do_not_fit_its_data_is_refused(tmp_path):
     _rewrite(p, tmp_path / "neg.nc", bad_param)
     with pytest.raises(ResultFileError, match="n_init"):
         dn.load(tmp_path / "neg.nc")
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: dn.EtaScanStudy.quick().set_params(map="abc"), "map='abc' must be a dynnet Map"),
+    (lambda: dn.OrbitalStabilityStudy.quick().set_params(perturber=()), "must be a dynnet Perturber"),
+    (lambda: dn.EdgeOfStabilityStudy.quick().set_params(perturber=dn.L1()), "must be a dynnet Perturber"),
+    (lambda: dn.PostLearningStudy.quick().set_params(metric=3), "must be a dynnet Metric"),
+    (lambda: dn.EdgeOfStabilityStudy.quick().set_params(n_steps=0), "n_steps=0"),
+])
+def test_wrong_parts_and_sizes_name_the_parameter(make, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        make().run()

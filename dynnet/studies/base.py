@@ -303,7 +303,22 @@ class Study(ParamsObject):
     # -- hooks --------------------------------------------------------------------------------
     def _validate(self) -> None:
         """Check every parameter before any computing (raise naming the parameter)."""
+        self._check_part_types()
         self._check_estimators()
+
+    def _check_part_types(self) -> None:
+        """``map``, ``perturber`` and ``metric`` must be dynnet objects of their kind."""
+        from ..maps.base import Map
+        from ..metrics import Metric
+        from ..perturbers import Perturber
+
+        kinds = {"map": Map, "perturber": Perturber, "metric": Metric}
+        for name in self._part_defaults():
+            if name in kinds and getattr(self, name, None) is not None:
+                value = getattr(self, name)
+                if not isinstance(value, kinds[name]):
+                    raise TypeError(f"{type(self).__name__}: parameter {name}={value!r} must be a dynnet "
+                                    f"{kinds[name].__name__} (or None for the default)")
 
     def _compute(self, ctx: RunContext):  # pragma: no cover - abstract
         """The records of the run, an ``xarray.Dataset``."""

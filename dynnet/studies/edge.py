@@ -141,6 +141,11 @@ class EdgeOfStabilityStudy(SweepStudy):
     def _validate(self):
         super()._validate()
         self._split_estimators()
+        records = int(self.n_steps) // int(self.every) + 1
+        if records < 3:
+            raise ValueError(f"{type(self).__name__}: n_steps={self.n_steps!r} with every={self.every!r} "
+                             f"records {records} distances; the exponent fit needs at least 3 "
+                             "(n_steps >= 2 * every)")
 
     def _memory(self, ctx):
         out = super()._memory(ctx)
