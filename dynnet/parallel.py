@@ -438,6 +438,11 @@ def scheduler(address: str, timeout: float = 10.0) -> Iterator[Client]:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise ValueError(f"dynnet: parameter timeout={timeout!r} is not allowed; "
                          "give a positive number of seconds")
+    import re
+
+    if not re.fullmatch(r"((tcp|tls|ucx|ws|wss|inproc)://)?[\w.\-\[\]:]+:\d+/?", address.strip()):
+        raise ValueError(f"dynnet: scheduler address {address!r} is not an address; give it as "
+                         "'tcp://host:port' (the dask scheduler prints it when it starts)")
     try:
         from distributed import Client
     except ImportError as exc:

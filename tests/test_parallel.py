@@ -291,3 +291,12 @@ def test_scheduler_arguments_are_checked(address, timeout, words):
     with pytest.raises(ValueError, match=words):
         with parallel.scheduler(address, timeout=timeout):
             pass  # pragma: no cover
+
+
+@pytest.mark.parametrize("address", ["bogus", "tcp://host", "http://x:1/y z"])
+def test_scheduler_refuses_what_is_not_an_address_before_connecting(address):
+    from dynnet.parallel import scheduler
+
+    with pytest.raises(ValueError, match="not an address"):
+        with scheduler(address):
+            pass
