@@ -121,7 +121,11 @@ class Perturber(ParamsObject):
         idx = self._indices(x.shape[0], map)
         rng = np.random.default_rng(as_seed_sequence(seed))
         out = np.repeat(x[None, :], n, axis=0)
-        out[:, idx] += self._draw(rng, n, idx.size)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out[:, idx] += self._draw(rng, n, idx.size)
+        if np.isfinite(x).all() and not np.isfinite(out).all():
+            raise ValueError(f"{type(self).__name__}: parameter eps={self.eps!r} overflows float64 "
+                             "when added to the state; give a smaller eps")
         return out
 
 

@@ -629,3 +629,11 @@ def test_finite_lyapunov_default_procedure_is_biased_on_henon_pooled_is_not():
     f = s.estimators_[0]
     assert f.mle_ci_[0] > 0.4192 + 0.02
     assert abs(f.pooled_mle_ - 0.4192) < 0.005
+
+
+def test_finite_lyapunov_refuses_a_nan_threshold():
+    d = 1e-8 * np.exp(0.3 * np.arange(60))[:, None, None] * np.ones((1, 3, 2))
+    with pytest.raises(ValueError, match="lambda_min=nan"):
+        dn.FiniteLyapunov(lambda_min=float("nan")).fit(d)
+    assert np.isfinite(dn.FiniteLyapunov(lambda_min=float("-inf"), starts=range(0, 11, 5),
+                                         lengths=range(10, 31, 5)).fit(d).exponent_)

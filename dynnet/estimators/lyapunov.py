@@ -444,6 +444,9 @@ class FiniteLyapunov(Estimator):
                 raise ValueError("FiniteLyapunov: steps must be increasing and evenly spaced")
         r2_min = check_scalar(self, "r2_min", self.r2_min, low=0.0, high=1.0)
         lambda_min = check_scalar(self, "lambda_min", self.lambda_min, finite=False)
+        if np.isnan(lambda_min):
+            raise ValueError("FiniteLyapunov: parameter lambda_min=nan is not allowed; give a number "
+                             "(-inf keeps every fit)")
         average = check_option(self, "average", self.average, ["distance", "log"])
         n_boot = check_int(self, "n_boot", self.n_boot, low=0)
         ci = check_scalar(self, "ci", self.ci, low=0.0, high=1.0, low_open=True, high_open=True)
