@@ -103,7 +103,7 @@ def test_l2_of_an_infinite_difference_is_infinite_like_l1_and_linf():
 
 def test_a_perturbation_that_overflows_is_refused_not_returned_as_inf():
     # 415 draws: some Gaussian offsets exceed 1.8e308, some uniform ones push 1e308 past the max
-    with pytest.raises(ValueError, match="eps=1e308 overflows"):
+    with pytest.raises(ValueError, match=r"eps=1e\+308 overflows"):
         dn.GaussianPerturber(eps=1e308, n=5, on="all").perturb(np.zeros(83), seed=0)
     with pytest.raises(ValueError, match="overflows"):
         dn.UniformPerturber(eps=1e308, n=5, on="all").perturb(np.full(83, 1e308), seed=0)
