@@ -36,6 +36,9 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], *, prefix: str =
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=prefix, suffix=".part")
     try:
+        mask = os.umask(0)  # mkstemp makes 0600; a result file gets the mode any new file would
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             if fsync:

@@ -319,6 +319,8 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, MemoryError) and not str(exc):
         text = "out of memory; lower n_init, n_steps or the map's size"
     text = " ".join(text.split()) or type(exc).__name__
+    while text.startswith("dynnet: "):  # messages of dynnet's own helpers already say who speaks
+        text = text[len("dynnet: "):]
     return text if len(text) < 2000 else text[:2000] + " ..."
 
 

@@ -58,13 +58,15 @@ def default_chunk(n_pert: int, dim: int, n_records: int, budget: int, n_jobs: in
     return max(1, min(3000 // (1 + n_pert), fit))
 
 
-def ensemble_memory(n_init, n_pert, dim, n_records, n_obs, n_runs=1, chunk=None, n_jobs=1):
-    """Estimated bytes of an ensemble run: ``{what: (bytes, parameter to lower)}``."""
+def ensemble_memory(n_init, n_pert, dim, n_records, n_obs, n_runs=1, chunk=None, n_jobs=1,
+                    steps="n_steps"):
+    """Estimated bytes of an ensemble run: ``{what: (bytes, parameter to lower)}``;
+    ``steps`` names the study's parameter for the length of each run."""
     chunk = chunk or max(1, 3000 // (1 + n_pert))
     chunk = min(chunk, n_init)
     return {
-        "recorded distances": (8 * n_records * n_init * n_pert * n_runs, "n_init, n_steps or every"),
-        "recorded observables": (8 * n_records * n_init * max(n_obs, 0), "n_init, n_steps or every"),
+        "recorded distances": (8 * n_records * n_init * n_pert * n_runs, f"n_init, {steps} or every"),
+        "recorded observables": (8 * n_records * n_init * max(n_obs, 0), f"n_init, {steps} or every"),
         "initial and final states": (8 * n_init * (2 + n_pert) * dim * n_runs, "n_init or the map's size"),
         "working set per job": (8 * 6 * chunk * (1 + n_pert) * dim * n_jobs, "chunk_size or n_jobs"),
     }

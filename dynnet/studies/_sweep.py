@@ -31,6 +31,9 @@ def check_eps(owner, eps) -> np.ndarray:
         raise ValueError(f"{type(owner).__name__}: parameter eps must hold at least one value")
     for v in arr:
         check_scalar(owner, "eps", float(v), low=0.0, low_open=True)
+    if np.unique(arr).size != arr.size:
+        raise ValueError(f"{type(owner).__name__}: parameter eps={tuple(arr.tolist())} repeats a value; "
+                         "give each perturbation size once")
     return arr
 
 
@@ -113,6 +116,9 @@ class SweepStudy(Study):
         check_every(self, check_int(self, "n_steps", self._sweep_steps(), low=0), self.every)
         check_int(c["perturber"], "n", c["perturber"].n, low=1)
 
+    #: the parameter holding the length of each perturbation run (named in memory errors)
+    _steps_name = "n_steps"
+
     def _sweep_steps(self) -> int:
         """The number of steps of each perturbation run."""
         return self.n_steps
@@ -124,7 +130,8 @@ class SweepStudy(Study):
         n_eps = np.atleast_1d(np.asarray(self.eps)).size
         return ensemble_memory(int(self.n_init), int(c["perturber"].n), m.dim,
                                int(self._sweep_steps()) // int(self.every) + 1, n_obs, n_runs=n_eps,
-                               chunk=ctx.chunk_size, n_jobs=effective_n_jobs(ctx.n_jobs))
+                               chunk=ctx.chunk_size, n_jobs=effective_n_jobs(ctx.n_jobs),
+                               steps=self._steps_name)
 
     def _sweep(self, ctx, x0, seed=None):
         """One ensemble per eps from the initial conditions ``x0``, stacked along ``eps``.

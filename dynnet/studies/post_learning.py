@@ -174,6 +174,8 @@ class PostLearningStudy(SweepStudy):
 
     _part_defaults = staticmethod(low_eta_parts)
 
+    _steps_name = "n_after"
+
     def _sweep_steps(self):
         return self.n_after
 
