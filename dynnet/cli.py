@@ -290,8 +290,18 @@ def main(argv=None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     debug = bool(getattr(args, "debug", False))
+    import signal
+
+    from .parallel import Terminated
     from .results import ResultFileError
 
+    def _sigterm(signum, frame):  # SIGTERM stops a run like Ctrl-C, with the same one line
+        raise Terminated(signum)
+
+    try:
+        signal.signal(signal.SIGTERM, _sigterm)
+    except ValueError:  # pragma: no cover - not the main thread
+        pass
     try:
         return args.func(args)
     except KeyboardInterrupt as exc:

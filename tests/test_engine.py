@@ -186,3 +186,14 @@ def test_thread_count_respects_user_limits(monkeypatch):
     assert 1 <= eng.n_threads_default() <= eng.numba.config.NUMBA_NUM_THREADS
     monkeypatch.setenv("DYNNET_NUM_THREADS", "")  # empty means unset
     assert eng.n_threads_default() >= 1
+
+
+def test_advance_in_interruptible_segments_is_bitwise_one_run(iris, monkeypatch):
+    from dynnet.maps import _gd_engine
+
+    W = iris.initial_state(7, seed=3)
+    whole = iris.iterate(W, 300)
+    monkeypatch.setattr(_gd_engine, "_SEGMENT_WORK", 1.0)  # one step per compiled call
+    np.testing.assert_array_equal(iris.iterate(W, 300), whole)
+    monkeypatch.setattr(_gd_engine, "_SEGMENT_WORK", 7 * 83 * 120 * 37.0)  # 37 steps per call
+    np.testing.assert_array_equal(iris.iterate(W, 300), whole)

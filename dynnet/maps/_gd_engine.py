@@ -423,9 +423,21 @@ def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndar
     X, y, sizes, woff, boff, uoff = _layout_arrays(gd_map, p)
     if n_threads is None and (out.shape[0] <= 8 or out.shape[0] * n_steps < 4096):
         n_threads = 1  # little work: waking worker threads would cost more than it saves
+    # segments of about _SEGMENT_WORK multiply-adds, so that Ctrl-C and SIGTERM are handled
+    # between them (a compiled loop cannot be interrupted); the states continue exactly
+    work = max(1, out.shape[0] * p.dim * X.shape[0])
+    seg = max(1, int(_SEGMENT_WORK // work))
     with _threads(n_threads):
-        _advance_kernel(out, int(n_steps), float(eta), X, y, sizes, woff, boff, uoff)
+        done = 0
+        while done < n_steps:
+            k = min(seg, int(n_steps) - done)
+            _advance_kernel(out, k, float(eta), X, y, sizes, woff, boff, uoff)
+            done += k
     return out
+
+
+#: multiply-adds per compiled segment of advance (about a tenth of a second)
+_SEGMENT_WORK = 3e8
 
 
 def _run_stream(gd_map, S, n_steps, every, group, metric_name, vectors, n_threads):
