@@ -83,8 +83,15 @@ class Checkpoint:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        # a failed run keeps its chunks (that is what resume is for); a finished one cleans up
-        self.close(finished=exc_type is None)
+        # a failed run keeps its chunks (that is what resume is for); a finished one, or one
+        # that failed before any chunk was written, cleans up
+        self.close(finished=exc_type is None or not self._has_chunks())
+
+    def _has_chunks(self) -> bool:
+        try:
+            return any(_CHUNK.match(e.name) for e in os.scandir(self.path))
+        except OSError:
+            return False
 
     def open(self) -> None:
         """Claim the folder: check ownership, take the lock, write the marker.

@@ -346,3 +346,10 @@ def test_a_file_whose_parameters_do_not_fit_its_data_is_refused(tmp_path):
 def test_wrong_parts_and_sizes_name_the_parameter(make, match):
     with pytest.raises((TypeError, ValueError), match=match):
         make().run()
+
+
+def test_a_run_that_fails_before_any_chunk_leaves_no_checkpoint(tmp_path):
+    ck = tmp_path / "ck"
+    with pytest.raises(ValueError, match="Kantz cannot be fitted"):
+        henon(estimators=[dn.Kantz()]).run(checkpoint=ck)
+    assert not ck.exists()

@@ -162,9 +162,10 @@ def test_resume_from_checkpoint_is_bitwise_identical(tmp_path):
     resumed = henon_study(map=Flaky()).run(chunk_size=5, n_jobs=2, checkpoint=ck, resume=True)
     np.testing.assert_array_equal(resumed.result_["distance"].values, full)
     assert not ck.exists(), "a finished run removes the checkpoint folder it made"
-    Flaky.calls, Flaky.fail_at = 0, 50
+    Flaky.calls, Flaky.fail_at = 0, 40 + 41 + 5  # the preflight, one chunk, then a crash
     with pytest.raises(KeyboardInterrupt):
-        henon_study(map=Flaky()).run(checkpoint=ck)
+        henon_study(map=Flaky()).run(chunk_size=3, checkpoint=ck)
+    assert len(list(ck.glob("chunk-*.npz"))) == 1
     Flaky.fail_at = None
     with pytest.raises(dn.checkpoint.CheckpointError, match="other parameters"):
         henon_study(map=Flaky(), seed=5).run(checkpoint=ck, resume=True)

@@ -243,12 +243,13 @@ class Study(ParamsObject):
         self._validate()
         self._check_saveable()
         self._check_memory(ctx)
-        if preflight:
-            self._preflight()
         seed = as_seed_sequence(self.seed)
         ctx = RunContext(seed=seed, n_jobs=ctx.n_jobs, progress=ctx.progress,
                          chunk_size=ctx.chunk_size, memory_budget=ctx.memory_budget)
+        # the checkpoint is claimed (locked) first, so a second run on it fails at once
         with self._checkpoint(checkpoint, resume, seed) as ckpt:
+            if preflight:
+                self._preflight()
             if ckpt is not None:
                 ctx = RunContext(seed=seed, n_jobs=ctx.n_jobs, progress=ctx.progress,
                                  chunk_size=ctx.chunk_size, checkpoint=ckpt,
