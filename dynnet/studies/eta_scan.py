@@ -177,7 +177,7 @@ class EtaScanStudy(Study):
         check_int(self, "n_init", self.n_init, low=1)
         n_steps = check_int(self, "n_steps", self.n_steps, low=10)
         check_int(self, "transient", self.transient, low=0, high=n_steps - 10)
-        check_int(self, "sharpness_every", self.sharpness_every, low=1)
+        check_int(self, "sharpness_every", self.sharpness_every, low=1, high=n_steps)
         check_int(c["perturber"], "n", c["perturber"].n, low=1)
         self._roles()
 
