@@ -348,3 +348,23 @@ def test_observe_of_a_subclass_with_other_observables_uses_the_generic_path():
     np.testing.assert_array_equal(rec["accuracy"], m.accuracy(tr.reshape(-1, 83)).reshape(11, 3))
     np.testing.assert_allclose(rec["projection"], tr.sum(axis=-1), rtol=1e-13)
     np.testing.assert_array_equal(final, m.iterate(x, 10))
+
+
+def test_predict_and_test_loss_agree_with_a_direct_computation():
+    from scipy.special import logsumexp
+
+    m = dn.GradientDescentMap(eta=0.01)
+    W = m.iterate(m.initial_state(3, seed=0), 500)
+    for split in ("train", "test"):
+        X, y = m.data(split)
+        z = m._forward(W, X)[2]
+        np.testing.assert_array_equal(m.predict(W, split=split), z.argmax(axis=-1))
+        np.testing.assert_allclose((m.predict(W, split=split) == y).mean(axis=1), m.accuracy(W, split=split))
+        logp = z - logsumexp(z, axis=-1, keepdims=True)
+        direct = -logp[:, np.arange(y.size), y].mean(axis=1)
+        np.testing.assert_allclose(m.loss(W, split=split), direct, rtol=1e-12)
+    bad = W.copy()
+    bad[1] = np.nan
+    assert np.all(m.predict(bad, split="test")[1] == -1) and np.isnan(m.loss(bad, split="test")[1])
+    with pytest.raises(ValueError, match="rows index training samples"):
+        m.loss(W, rows=[0, 1], split="test")

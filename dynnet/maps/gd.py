@@ -517,8 +517,8 @@ class GradientDescentMap(Map):
                 delta = np.matmul(delta, np.swapaxes(W, -1, -2)) * a * (1.0 - a)
         return loss, grad
 
-    def loss(self, states: ArrayLike, rows: ArrayLike | None = None) -> np.ndarray:
-        """Mean cross-entropy on the training set (or a mini-batch of it).
+    def loss(self, states: ArrayLike, rows: ArrayLike | None = None, split: str = "train") -> np.ndarray:
+        """Mean cross-entropy on the training set (or a mini-batch of it), or on the test set.
 
         Parameters
         ----------
@@ -526,7 +526,9 @@ class GradientDescentMap(Map):
             Network parameters (NaN rows give NaN).
         rows : array_like of int, optional
             Indices of training samples (a mini-batch, rows of ``data("train")``);
-            None (the default) means all of them.
+            None (the default) means all of them. Only with ``split="train"``.
+        split : {"train", "test"}, default "train"
+            The samples the loss is taken over.
 
         Returns
         -------
@@ -535,7 +537,40 @@ class GradientDescentMap(Map):
         """
         single = np.ndim(states) == 1
         x = self.check_states(states, finite=False)
-        out = self._loss_grad(x, want_grad=False, rows=rows)[0]
+        check_option(self, "split", split, ["train", "test"])
+        if split == "test":
+            if rows is not None:
+                raise ValueError("GradientDescentMap: rows index training samples; not with split='test'")
+            X, y = self.data("test")
+            if X.shape[0] == 0:
+                raise ValueError("GradientDescentMap: the test split is empty (test_size=0)")
+            logp = self._log_softmax(self._forward(x, X)[2])
+            out = -np.take_along_axis(logp, np.broadcast_to(y[:, None], logp.shape[:-1] + (1,)),
+                                      axis=-1)[..., 0].mean(axis=-1)
+        else:
+            out = self._loss_grad(x, want_grad=False, rows=rows)[0]
+        return out[0] if single else out
+
+    def predict(self, states: ArrayLike, split: str = "train") -> np.ndarray:
+        """The class each network predicts for each sample of a split (the argmax of its output).
+
+        Parameters
+        ----------
+        states : array_like, shape (E, dim) or (dim,)
+            Network parameters; a non-finite row predicts -1 everywhere.
+        split : {"train", "test"}, default "train"
+            Which samples.
+
+        Returns
+        -------
+        ndarray of int64, shape (E, N) (or (N,) for one state)
+            Predicted class indices.
+        """
+        single = np.ndim(states) == 1
+        x = self.check_states(states, finite=False)
+        X, _ = self.data(split)
+        out = self._forward(x, X)[2].argmax(axis=-1).astype(np.int64)
+        out[~np.all(np.isfinite(x), axis=-1)] = -1
         return out[0] if single else out
 
     def accuracy(self, states: ArrayLike, split: str = "train") -> np.ndarray:
