@@ -6,9 +6,10 @@ and plain arguments, returns matplotlib Figure(s) and never calls ``show()``.
 module             figures
 =================  ===========================================================
 ``perturbation``   :func:`plot_distances`
-``orbital``        :func:`orbital_figure`, :func:`eps_panels_figure`, :func:`drift_figure`
+``orbital``        :func:`orbital_figure`, :func:`eps_panels_figure`, :func:`drift_figure`,
+                   :func:`dataset_figure`
 ``post_learning``  :func:`post_learning_figure`
-``edge``           :func:`edge_figure`, :func:`lyapunov_eps_figure`
+``edge``           :func:`edge_figure`, :func:`lyapunov_eps_figure`, :func:`edge_long_figure`
 ``intermittency``  :func:`loss_norm_figure`, :func:`acf_figure`, :func:`kantz_figure`,
                    :func:`weights_figure`, :func:`compare_eta_figure`
 ``eta_scan``       :func:`phase_diagram_figure`
@@ -20,10 +21,10 @@ size, d(t) the distance between a perturbed copy and its reference orbit,
 Λ (the network maximal Lyapunov exponent).
 """
 
-from .edge import edge_figure, lyapunov_eps_figure
+from .edge import edge_figure, edge_long_figure, lyapunov_eps_figure
 from .eta_scan import phase_diagram_figure
 from .intermittency import acf_figure, compare_eta_figure, kantz_figure, loss_norm_figure, weights_figure
-from .orbital import drift_figure, eps_panels_figure, orbital_figure
+from .orbital import dataset_figure, drift_figure, eps_panels_figure, orbital_figure
 from .perturbation import plot_distances
 from .post_learning import post_learning_figure
 
@@ -34,11 +35,13 @@ __all__ = [
     "orbital_figure",
     "eps_panels_figure",
     "drift_figure",
+    "dataset_figure",
     # post_learning
     "post_learning_figure",
     # edge
     "edge_figure",
     "lyapunov_eps_figure",
+    "edge_long_figure",
     # intermittency
     "loss_norm_figure",
     "acf_figure",

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import xarray as xr
     from matplotlib.figure import Figure
 
-__all__ = ["edge_figure", "lyapunov_eps_figure"]
+__all__ = ["edge_figure", "lyapunov_eps_figure", "edge_long_figure"]
 
 
 def edge_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3), eps: float = 1e-8,
@@ -167,4 +167,56 @@ def lyapunov_eps_figure(result: xr.Dataset, eps: float = 1e-8) -> Figure:
         a1.axhline(0.33, color="0.5", ls=":", label="paper (η = 1): ≈ 0.33")
     a1.legend(fontsize=8)
     fig.suptitle(f"Finite Lyapunov exponents at η = {eta}")
+    return fig
+
+
+def edge_long_figure(result: xr.Dataset) -> Figure:
+    r"""The long horizon of Fig. 7: distance and loss of the first networks far beyond the fit.
+
+    One column per network: the distances :math:`d_k(t)` of its perturbed copies
+    (grey) and their mean (black), log scale, and the reference's loss (red,
+    right axis), over the study's ``n_steps_long`` steps, where the loss comes
+    close to zero and the orbits may settle on limit cycles.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        ``result_`` of an EdgeOfStabilityStudy run with ``n_steps_long > 0``:
+        ``long_distance (long_step, long_init, pert)`` and ``long_loss
+        (long_step, long_init)``, with the attribute ``long_eps`` on the first.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), Fig. 7 (late-time columns).
+    """
+    if "long_distance" not in result:
+        fig = figure(figsize=(5, 3))
+        fig.subplots().set_title("no long-horizon run in this result (n_steps_long=0)")
+        return fig
+    d = result["long_distance"]
+    t = result["long_step"].values
+    n = d.sizes["long_init"]
+    fig = figure(figsize=(3.6 * n, 3.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, n, sharey=True))
+    for k, ax in enumerate(axes):
+        dk = d.isel(long_init=k).values
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ax.semilogy(t, dk, color=GREY, lw=0.5)
+            ax.semilogy(t, np.nanmean(dk, axis=1), color="k", lw=1.2)
+        ax.set_xlabel("t (steps)")
+        ax.set_title(f"initial condition {int(result['long_init'].values[k])}")
+        if "long_loss" in result:
+            twin = ax.twinx()
+            twin.plot(t, result["long_loss"].isel(long_init=k).values, color=LOSS, lw=0.8)
+            if k == n - 1:
+                twin.set_ylabel("loss L(t)", color=LOSS)
+    axes[0].set_ylabel("d(t)")
+    axes[0].legend(handles=distance_handles(loss="long_loss" in result), fontsize=7, loc="lower right")
+    eps = d.attrs.get("long_eps", float("nan"))
+    fig.suptitle(f"Long horizon at η = {eta_text(result)}, ε = {sci(float(eps))}: "
+                 f"{int(t[-1])} steps")
     return fig

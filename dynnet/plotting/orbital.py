@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from numpy.typing import ArrayLike
 
-__all__ = ["orbital_figure", "eps_panels_figure", "drift_figure"]
+__all__ = ["orbital_figure", "eps_panels_figure", "drift_figure", "dataset_figure"]
 
 
 def orbital_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3), eps: float = 1e-8) -> Figure:
@@ -212,4 +212,64 @@ def drift_figure(result: xr.Dataset, groups: Mapping[str, ArrayLike], sizes: Seq
     ax.set_xlabel("distance travelled D_w = Σ_t |w(t) − w(t−1)|")
     ax.set_ylabel("displacement Δ_w = |w(T) − w(0)| / |w(0)|")
     fig.suptitle(f"Weights after training (initial condition {init}, η = {eta_text(result)})")
+    return fig
+
+
+def dataset_figure(result: xr.Dataset, features: Sequence[int] = (2, 3), init: int | None = None) -> Figure:
+    r"""The data in two of their features, with the samples a trained network gets wrong (Fig. 2).
+
+    Each sample is a point at its two chosen features, coloured by class
+    (training samples filled, held-out samples hollow); the samples that the
+    chosen network classifies wrongly after training are circled in red.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        ``result_`` of an OrbitalStabilityStudy on a classification map:
+        ``sample_features (sample, feature)``, ``sample_class``,
+        ``sample_split`` (0 train, 1 test), ``predicted_class (init, sample)``,
+        ``train_accuracy`` and ``test_accuracy`` (``init``).
+    features : sequence of two int, default (2, 3)
+        The features on the axes (for Iris: petal length and petal width).
+    init : int or None, default None
+        The network; None: the one with the median training accuracy (a
+        typical network, as in the paper).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), Fig. 2.
+    """
+    fig = figure(figsize=(6.0, 4.8), layout="constrained")
+    ax = fig.subplots()
+    if "sample_features" not in result:
+        ax.set_title("no classification data in this result")
+        return fig
+    acc = result["train_accuracy"].values
+    if init is None:
+        order = np.argsort(np.nan_to_num(acc, nan=-1.0), kind="stable")
+        init = int(order[len(order) // 2])
+    X = result["sample_features"].values
+    cls = result["sample_class"].values
+    test = result["sample_split"].values == 1
+    wrong = result["predicted_class"].values[init] != cls
+    f0, f1 = (int(f) for f in features)
+    for c in np.unique(cls):
+        sel = cls == c
+        colour = f"C{int(c)}"
+        ax.scatter(X[sel & ~test, f0], X[sel & ~test, f1], s=18, color=colour,
+                   label=f"class {int(c)} (train)")
+        ax.scatter(X[sel & test, f0], X[sel & test, f1], s=18, facecolors="none", edgecolors=colour,
+                   label=f"class {int(c)} (test)")
+    ax.scatter(X[wrong, f0], X[wrong, f1], s=90, facecolors="none", edgecolors="red", linewidths=1.4,
+               label=f"misclassified ({int(wrong.sum())})")
+    names = result["sample_features"].attrs.get("names")
+    ax.set_xlabel(names[f0] if isinstance(names, (list, tuple, np.ndarray)) else f"feature {f0}")
+    ax.set_ylabel(names[f1] if isinstance(names, (list, tuple, np.ndarray)) else f"feature {f1}")
+    ax.legend(fontsize=7)
+    ax.set_title(f"network {init}: train accuracy {acc[init]:.2f}, "
+                 f"test accuracy {result['test_accuracy'].values[init]:.2f} (η = {eta_text(result)})")
     return fig
