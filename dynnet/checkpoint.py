@@ -70,7 +70,7 @@ class Checkpoint:
         run with other parameters.
     """
 
-    def __init__(self, path, fingerprint: str, resume: bool):
+    def __init__(self, path: Path | str, fingerprint: str, resume: bool) -> None:
         self.path = Path(path)
         self.fingerprint = hashlib.sha256(fingerprint.encode()).hexdigest()
         self.resume = bool(resume)

@@ -7,6 +7,14 @@ import ast
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import xarray as xr
+
+    from .studies.base import Study
 
 GROUPS = ("dynnet.studies", "dynnet.maps", "dynnet.perturbers", "dynnet.metrics", "dynnet.estimators")
 
@@ -24,7 +32,7 @@ def _load_class(group: str, name: str):
         raise CLIError(str(exc)) from None
 
 
-def parse_value(text: str):
+def parse_value(text: str) -> Any:
     """A ``--set`` value: a Python literal (never evaluated as code), else a string."""
     try:
         return ast.literal_eval(text)
@@ -74,7 +82,7 @@ def _read_config(path) -> dict:
     return flat
 
 
-def build_study(name: str, quick: bool = False, settings: dict | None = None):
+def build_study(name: str, quick: bool = False, settings: dict | None = None) -> Study:
     """The Study registered as ``name``, with the quick preset and ``settings`` applied."""
     cls = _load_class("dynnet.studies", name)
     study = cls.quick() if quick else cls()
@@ -95,7 +103,7 @@ def _fmt(v) -> str:
     return str(v.item() if hasattr(v, "item") else v)
 
 
-def format_summary(summary) -> str:
+def format_summary(summary: xr.Dataset) -> str:
     """A study's summary (an ``xarray.Dataset``) as text: scalars one per line, then one
     table per coordinate (eps, eta, ...)."""
     lines = []
@@ -117,7 +125,7 @@ def format_summary(summary) -> str:
     return "\n".join(lines)
 
 
-def cmd_list(args):
+def cmd_list(args: argparse.Namespace) -> int:
     """List what is registered; ``--check`` also imports each entry and says if it loads."""
     from . import plugins
 
@@ -140,7 +148,7 @@ def cmd_list(args):
     return 1 if broken else 0
 
 
-def cmd_run(args):
+def cmd_run(args: argparse.Namespace) -> int:
     from .results import check_output_path
 
     settings = {}
@@ -182,7 +190,7 @@ def _scheduler(address):
     return parallel.scheduler(address)
 
 
-def cmd_plot(args):
+def cmd_plot(args: argparse.Namespace) -> int:
     from . import load
     from .results import check_output_path
 
@@ -205,7 +213,7 @@ def cmd_plot(args):
     return 0
 
 
-def cmd_reproduce(args):
+def cmd_reproduce(args: argparse.Namespace) -> int:
     from .reproduce import reproduce
 
     reproduce(Path(args.out), quick=args.quick, n_jobs=args.jobs, progress=not args.quiet,
@@ -213,7 +221,7 @@ def cmd_reproduce(args):
     return 0
 
 
-def make_parser():
+def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dynnet", description=(
         "Study neural-network training as a dynamical system (Danovski, Soriano & Lacasa 2024)."))
     from ._version import __version__
@@ -268,7 +276,7 @@ def _add_debug(parser):
     return parser
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """The ``dynnet`` command; returns the exit status.
 
     Errors are one line ``dynnet: error: ...`` on stderr: status 2 for usage

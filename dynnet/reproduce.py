@@ -199,7 +199,7 @@ def _table(rows) -> list[str]:
     return lines
 
 
-def write_csv(path, rows, overwrite: bool = False) -> None:
+def write_csv(path: Path | str, rows: list[dict], overwrite: bool = False) -> None:
     """Write the headline rows as CSV (columns :data:`FIELDS`), atomically.
 
     Parameters
@@ -223,7 +223,7 @@ def write_csv(path, rows, overwrite: bool = False) -> None:
     atomic_write(path, lambda fh: fh.write(data), fsync=False)
 
 
-def read_csv(path) -> dict[str, dict]:
+def read_csv(path: Path | str) -> dict[str, dict]:
     """The rows of a headline CSV, by key.
 
     Parameters
@@ -238,7 +238,8 @@ def read_csv(path) -> dict[str, dict]:
         return {r["key"]: r for r in csv.DictReader(fh)}
 
 
-def reproduce(out, quick=False, n_jobs=1, progress=True, overwrite=False):
+def reproduce(out: Path | str, quick: bool = False, n_jobs: int = 1, progress: bool = True,
+              overwrite: bool = False) -> list[dict]:
     """Run the paper's four studies and the eta scan; write results, figures and tables.
 
     Parameters

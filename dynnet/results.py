@@ -15,12 +15,20 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._files import atomic_write
 from ._version import __version__
 from .base import ParamsObject
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import xarray as xr
+
+    from .studies.base import Study
 
 __all__ = ["save", "load", "encode_params", "decode_params", "study_attrs", "check_output_path",
            "ResultFileError"]
@@ -126,7 +134,7 @@ def _decode(value, extra=()):
     return value
 
 
-def encode_params(obj: ParamsObject, **overrides) -> str:
+def encode_params(obj: ParamsObject, **overrides: Any) -> str:
     """JSON text that :func:`decode_params` turns back into an equal object.
 
     Parameters
@@ -145,7 +153,7 @@ def encode_params(obj: ParamsObject, **overrides) -> str:
     return json.dumps(enc, sort_keys=True)
 
 
-def decode_params(text: str, classes=()) -> ParamsObject:
+def decode_params(text: str, classes: Sequence[type] = ()) -> ParamsObject:
     """Rebuild a dynnet object from :func:`encode_params` text (never unpickles).
 
     Parameters
@@ -175,7 +183,8 @@ def decode_params(text: str, classes=()) -> ParamsObject:
     return obj
 
 
-def study_attrs(study, seed=None, saved_seed=None) -> dict:
+def study_attrs(study: Study, seed: np.random.SeedSequence | None = None,
+                saved_seed: np.random.SeedSequence | None = None) -> dict:
     """Attributes for a result: every parameter, the seed, the version.
 
     Parameters
@@ -220,7 +229,7 @@ def study_attrs(study, seed=None, saved_seed=None) -> dict:
 # files
 # ----------------------------------------------------------------------------
 
-def check_output_path(path, overwrite: bool = False) -> Path:
+def check_output_path(path: Path | str, overwrite: bool = False) -> Path:
     """Decide, before any computing, whether a result may be written to ``path``.
 
     dynnet writes only regular files: a folder, a device, a fifo or a symbolic
@@ -288,7 +297,7 @@ def _canonical_attrs(attrs) -> bytes:
     return json.dumps(keep, sort_keys=True, default=str).encode()
 
 
-def checksums(ds) -> dict[str, str]:
+def checksums(ds: xr.Dataset) -> dict[str, str]:
     """SHA-256 of every variable and coordinate of a dataset (values and attributes), and of
     the dataset's attributes (the study's parameters among them) under ``"__attrs__"``.
 
@@ -307,7 +316,7 @@ def checksums(ds) -> dict[str, str]:
     return out
 
 
-def save(study, path, overwrite: bool = False) -> Path:
+def save(study: Study, path: Path | str, overwrite: bool = False) -> Path:
     """Write ``study.result_`` to ``path`` (netCDF) so :func:`load` can rebuild the study.
 
     The file carries the study's parameters (with the seed the run drew) and a
@@ -339,7 +348,7 @@ def save(study, path, overwrite: bool = False) -> Path:
     return path
 
 
-def to_netcdf_bytes(study) -> bytes:
+def to_netcdf_bytes(study: Study) -> bytes:
     """The netCDF bytes :func:`save` writes (also used by a study's preflight)."""
     ds = study.result_.copy()
     attrs = study_attrs(study, getattr(study, "seed_", None), saved_seed=study._saved_seed())
@@ -356,7 +365,7 @@ def to_netcdf_bytes(study) -> bytes:
     return ds.to_netcdf(None, engine="scipy", format="NETCDF3_64BIT")
 
 
-def load(path, classes=()):
+def load(path: Path | str, classes: Sequence[type] = ()) -> Study:
     """Rebuild a saved Study, with its ``result_``, from a netCDF file.
 
     Loading never refits: the numbers the study derived are in the file. Call

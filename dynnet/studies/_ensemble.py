@@ -9,6 +9,7 @@ chunk in the run's checkpoint. Studies call it; it writes no object's state.
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,10 +18,13 @@ from ..maps.base import DivergenceWarning, Map
 from ..metrics import Metric
 from ..perturbers import Perturber
 
+if TYPE_CHECKING:
+    from .base import RunContext
+
 __all__ = ["run_ensemble", "check_parts", "ensemble_memory", "default_chunk"]
 
 
-def check_parts(map, perturber, metric) -> None:
+def check_parts(map: Map, perturber: Perturber, metric: Metric) -> None:
     """Check the parts' types and exercise them on one state at the origin, so that a
     bad parameter fails at once with its own message."""
     for name, obj, base in (("map", map, Map), ("perturber", perturber, Perturber),
@@ -58,8 +62,9 @@ def default_chunk(n_pert: int, dim: int, n_records: int, budget: int, n_jobs: in
     return max(1, min(3000 // (1 + n_pert), fit))
 
 
-def ensemble_memory(n_init, n_pert, dim, n_records, n_obs, n_runs=1, chunk=None, n_jobs=1,
-                    steps="n_steps"):
+def ensemble_memory(n_init: int, n_pert: int, dim: int, n_records: int, n_obs: int, n_runs: int = 1,
+                    chunk: int | None = None, n_jobs: int = 1,
+                    steps: str = "n_steps") -> dict[str, tuple[int, str]]:
     """Estimated bytes of an ensemble run: ``{what: (bytes, parameter to lower)}``;
     ``steps`` names the study's parameter for the length of each run."""
     chunk = chunk or max(1, 3000 // (1 + n_pert))
@@ -72,7 +77,10 @@ def ensemble_memory(n_init, n_pert, dim, n_records, n_obs, n_runs=1, chunk=None,
     }
 
 
-def run_ensemble(map, perturber, metric, x0, seed, n_steps, every, ctx, key="run", desc=None):
+def run_ensemble(map: Map, perturber: Perturber, metric: Metric, x0: np.ndarray,
+                 seed: np.random.SeedSequence, n_steps: int, every: int, ctx: RunContext,
+                 key: str = "run", desc: str | None = None,
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """Run every initial condition of ``x0`` with its perturbations.
 
     Parameters
@@ -134,7 +142,7 @@ def run_ensemble(map, perturber, metric, x0, seed, n_steps, every, ctx, key="run
     return dist, obs, final
 
 
-def warn_divergence(owner, diverged: np.ndarray) -> None:
+def warn_divergence(owner: object, diverged: np.ndarray) -> None:
     """One DivergenceWarning for a whole run, with the count of diverged orbits."""
     n = int(np.asarray(diverged).sum())
     if n:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..base import as_seed_sequence, check_array, check_int, check_scalar, clone
@@ -10,10 +12,16 @@ from ..parallel import effective_n_jobs
 from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
 from .base import Study, fit_estimators
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from ..base import ParamsObject, SeedLike
+    from ..maps.gd import GradientDescentMap
+
 __all__ = ["check_eps", "eps_seed", "SweepStudy", "gd_factory", "low_eta_parts"]
 
 
-def check_eps(owner, eps) -> np.ndarray:
+def check_eps(owner: object, eps: float | Sequence[float]) -> np.ndarray:
     """Validate a sequence of perturbation sizes (all > 0).
 
     Parameters
@@ -37,10 +45,10 @@ def check_eps(owner, eps) -> np.ndarray:
     return arr
 
 
-def gd_factory(eta):
+def gd_factory(eta: float) -> Callable[[], GradientDescentMap]:
     """A factory of GradientDescentMap(eta=eta), for part defaults."""
 
-    def make():
+    def make() -> GradientDescentMap:
         from ..maps.gd import GradientDescentMap
 
         return GradientDescentMap(eta=eta)
@@ -48,7 +56,7 @@ def gd_factory(eta):
     return make
 
 
-def low_eta_parts():
+def low_eta_parts() -> dict[str, Callable[[], ParamsObject]]:
     """The parts of the low-learning-rate studies (paper section 3): GD at eta = 0.01,
     20 uniform perturbations of the weights, the L1 distance."""
     from ..metrics import L1
@@ -58,7 +66,7 @@ def low_eta_parts():
             "metric": L1}
 
 
-def eps_seed(seed, k: int, common: bool) -> np.random.SeedSequence:
+def eps_seed(seed: SeedLike, k: int, common: bool) -> np.random.SeedSequence:
     """The seed of the perturbations at eps index ``k`` of a sweep.
 
     Parameters

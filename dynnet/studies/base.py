@@ -6,11 +6,21 @@ import contextlib
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..base import ParamsObject, as_seed_sequence, check_int, clone
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+    from ..estimators.base import Estimator
+    from ..maps.base import Map
 
 __all__ = ["Study", "RunContext", "MemoryBudgetError"]
 
@@ -126,7 +136,7 @@ class Study(ParamsObject):
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
-    def quick(cls, **overrides):
+    def quick(cls, **overrides: Any) -> Study:
         """A small, fast preset of this Study (seconds, for CI and first looks).
 
         Parameters
@@ -164,7 +174,7 @@ class Study(ParamsObject):
             out[name] = factory() if value is None else value
         return out
 
-    def set_params(self, **params):
+    def set_params(self, **params: Any) -> Study:
         """As :meth:`ParamsObject.set_params`; ``part__x`` on a part left at its default
         (None) first puts the default object in place.
 
@@ -186,8 +196,9 @@ class Study(ParamsObject):
         return super().set_params(**params)
 
     # -- the lifecycle ------------------------------------------------------------------------
-    def run(self, *, n_jobs: int = 1, progress: bool = False, checkpoint=None, resume: bool = False,
-            chunk_size: int | None = None, memory_budget: int | None = None, preflight: bool = True):
+    def run(self, *, n_jobs: int = 1, progress: bool = False, checkpoint: Path | str | None = None,
+            resume: bool = False, chunk_size: int | None = None, memory_budget: int | None = None,
+            preflight: bool = True) -> Study:
         """Run the study; returns ``self`` with ``result_``, ``estimators_`` and ``seed_``.
 
         The arguments are run settings: they never change a number, and are
@@ -259,7 +270,7 @@ class Study(ParamsObject):
         self._finish(ds)
         return self
 
-    def refit(self):
+    def refit(self) -> Study:
         """Fit the estimators again on ``result_`` (for a loaded study, whose file has the
         numbers but no fitted estimator objects); returns self.
 
@@ -442,7 +453,7 @@ class Study(ParamsObject):
                 f"{type(self).__name__}: estimators must be a list of Estimators, got {ests!r}") from None
 
     # -- results ------------------------------------------------------------------------------
-    def summary(self):
+    def summary(self) -> xr.Dataset:
         """The headline numbers of the run, labelled.
 
         Returns
@@ -460,7 +471,7 @@ class Study(ParamsObject):
 
         return xr.Dataset({k: ds[k] for k in ds.data_vars if "." in k})
 
-    def plot(self):
+    def plot(self) -> list[Figure]:
         """Figures of the run.
 
         Returns
@@ -471,7 +482,7 @@ class Study(ParamsObject):
         self._check_run()
         return []
 
-    def save(self, path, overwrite: bool = False):
+    def save(self, path: Path | str, overwrite: bool = False) -> Study:
         """Write ``result_`` (with the parameters needed to rebuild) to a netCDF file.
 
         Parameters
@@ -494,12 +505,13 @@ class Study(ParamsObject):
         return self
 
 
-def estimator_key(est) -> str:
+def estimator_key(est: Estimator) -> str:
     """The name of an estimator in summaries and result variables: its class name, lower case."""
     return type(est).__name__.lower()
 
 
-def fit_estimators(owner, ests, data, map=None, dim=None):
+def fit_estimators(owner: object, ests: Iterable[Estimator], data: xr.Dataset, map: Map | None = None,
+                   dim: int | None = None) -> tuple[list[Estimator], dict[str, Any]]:
     """Fit each estimator on a study result with ``fit_result``; store each one's summary
     numbers in a dict ``{"<key>.<number>": value}``.
 

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..base import check_int, clone, stream
 from ..metrics import L1
 from ..perturbers import UniformPerturber
 from ._sweep import SweepStudy, eps_seed
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
+    from ..base import SeedLike
+    from ..estimators.base import Estimator
+    from ..maps.base import Map
+    from ..metrics import Metric
+    from ..perturbers import Perturber
 
 __all__ = ["EdgeOfStabilityStudy", "tangent_log_growth"]
 
@@ -104,8 +118,10 @@ class EdgeOfStabilityStudy(SweepStudy):
 
     _quick_params = {"n_init": 40, "eps": (1e-12, 1e-8, 1e-4)}
 
-    def __init__(self, map=None, perturber=None, metric=None, eps=PAPER_EPS, estimators=None,
-                 n_init=500, n_steps=200, seed=0, every=1, common_directions=False):
+    def __init__(self, map: Map | None = None, perturber: Perturber | None = None,
+                 metric: Metric | None = None, eps: float | Sequence[float] = PAPER_EPS,
+                 estimators: Sequence[Estimator] | None = None, n_init: int = 500, n_steps: int = 200,
+                 seed: SeedLike = 0, every: int = 1, common_directions: bool = False) -> None:
         self.map = map
         self.perturber = perturber
         self.metric = metric
@@ -250,7 +266,7 @@ class EdgeOfStabilityStudy(SweepStudy):
             out["final_loss_median"] = ((), float(np.nanmedian(ds["loss"].values[-1])))
         return out.merge(super()._summary(ds))
 
-    def plot(self):
+    def plot(self) -> list[Figure]:
         """Fig. 7 (four initial conditions x distance, zoom, late times, loss) and
         Fig. 8 (P(Lambda) and lambda_nMLE(eps)).
 
@@ -283,7 +299,8 @@ def _gd_tangent(m) -> bool:
             and type(m).step is GradientDescentMap.step)
 
 
-def tangent_log_growth(map, states, vectors, n_steps: int, every: int = 1) -> np.ndarray:
+def tangent_log_growth(map: Map, states: ArrayLike, vectors: ArrayLike, n_steps: int,
+                       every: int = 1) -> np.ndarray:
     r"""Log-growth of one tangent vector per orbit under the tangent map, renormalised each step.
 
     For each orbit :math:`x_t` of ``map`` from ``states`` and its tangent vector

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..base import check_int, check_scalar, clone
@@ -12,12 +14,24 @@ from ..perturbers import UniformPerturber
 from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
 from .base import Study
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from matplotlib.figure import Figure
+
+    from ..base import SeedLike
+    from ..estimators.base import Estimator
+    from ..maps.base import Map
+    from ..metrics import Metric
+    from ..perturbers import Perturber
+
 __all__ = ["EtaScanStudy", "classify_regime"]
 
 DEFAULT_ETAS = tuple(float(f"{v:.4g}") for v in np.logspace(-2, 1, 10))
 
 
-def classify_regime(diverged_fraction, laminar_fraction, kept_fraction, mle, sharpness_ratio):
+def classify_regime(diverged_fraction: float, laminar_fraction: float, kept_fraction: float, mle: float,
+                    sharpness_ratio: float) -> str:
     r"""The regime of one learning rate, by a documented rule applied in order.
 
     1. ``"divergent"``: more than half of the orbits overflowed.
@@ -122,8 +136,10 @@ class EtaScanStudy(Study):
                      "estimators": [FiniteLyapunov(), LaminarPhases(),
                                     LyapunovSpectrum(n_steps=40, n_transient=0, n_exponents=1), Sharpness()]}
 
-    def __init__(self, etas=DEFAULT_ETAS, map=None, perturber=None, metric=None, n_init=20,
-                 n_steps=1000, transient=200, estimators=None, sharpness_every=25, seed=0):
+    def __init__(self, etas: float | Sequence[float] = DEFAULT_ETAS, map: Map | None = None,
+                 perturber: Perturber | None = None, metric: Metric | None = None, n_init: int = 20,
+                 n_steps: int = 1000, transient: int = 200, estimators: Sequence[Estimator] | None = None,
+                 sharpness_every: int = 25, seed: SeedLike = 0) -> None:
         self.etas = etas
         self.map = map
         self.perturber = perturber
@@ -265,7 +281,7 @@ class EtaScanStudy(Study):
                                               "kept_fraction", "top_exponent", "sharpness_ratio",
                                               "laminar_fraction", "diverged_fraction") if k in ds})
 
-    def plot(self):
+    def plot(self) -> list[Figure]:
         """The phase diagram: every quantity against eta, regimes shaded.
 
         Returns

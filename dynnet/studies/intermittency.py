@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..base import check_int, check_scalar, clone, stream
 from ..maps.base import Map
 from .base import Study, estimator_key
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from matplotlib.figure import Figure
+
+    from ..base import SeedLike
+    from ..estimators.base import Estimator
 
 __all__ = ["IntermittencyStudy"]
 
@@ -163,9 +173,11 @@ class IntermittencyStudy(Study):
     _quick_params = {"n_init": 3, "n_steps": 1500, "transient": 300, "n_weight_series": 1,
                      "figure_min_length": 300}
 
-    def __init__(self, map=None, n_init=20, n_steps=10000, transient=3000,
-                 compare_eta=(2.0, 3.0, 10.0), n_weight_series=1, estimators=None,
-                 projection_tol=1e-5, figure_min_length=1000, seed=0):
+    def __init__(self, map: Map | None = None, n_init: int = 20, n_steps: int = 10000,
+                 transient: int = 3000, compare_eta: float | Sequence[float] = (2.0, 3.0, 10.0),
+                 n_weight_series: int = 1, estimators: Sequence[Estimator] | None = None,
+                 projection_tol: float = 1e-5, figure_min_length: int = 1000,
+                 seed: SeedLike = 0) -> None:
         self.map = map
         self.n_init = n_init
         self.n_steps = n_steps
@@ -452,7 +464,7 @@ class IntermittencyStudy(Study):
 
         return float(next((e.alpha for e in self._estimator_list() if isinstance(e, Kantz)), Kantz().alpha))
 
-    def plot(self):
+    def plot(self) -> list[Figure]:
         """Figs. 9-12 and the eta comparison panel.
 
         Returns

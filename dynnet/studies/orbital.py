@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..base import clone
 from ..perturbers import UniformPerturber
 from ._sweep import SweepStudy, low_eta_parts
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from matplotlib.figure import Figure
+
+    from ..base import SeedLike
+    from ..estimators.base import Estimator
+    from ..maps.base import Map
+    from ..metrics import Metric
+    from ..perturbers import Perturber
 
 __all__ = ["OrbitalStabilityStudy"]
 
@@ -79,8 +92,10 @@ class OrbitalStabilityStudy(SweepStudy):
     _quick_params = {"n_init": 3, "n_steps": 400, "eps": (1e-10, 1e-6),
                      "perturber": UniformPerturber(n=5, on="weights")}
 
-    def __init__(self, map=None, perturber=None, metric=None, eps=LOW_EPS, n_init=10,
-                 n_steps=5000, seed=0, every=5, estimators=None, common_directions=False):
+    def __init__(self, map: Map | None = None, perturber: Perturber | None = None,
+                 metric: Metric | None = None, eps: float | Sequence[float] = LOW_EPS, n_init: int = 10,
+                 n_steps: int = 5000, seed: SeedLike = 0, every: int = 5,
+                 estimators: Sequence[Estimator] | None = None, common_directions: bool = False) -> None:
         self.map = map
         self.perturber = perturber
         self.metric = metric
@@ -191,7 +206,7 @@ class OrbitalStabilityStudy(SweepStudy):
             out["n_frozen"] = ((), int(ds["n_frozen"].values.sum()))
         return out.merge(super()._summary(ds))
 
-    def plot(self):
+    def plot(self) -> list[Figure]:
         """Fig. 3 (d(t), mean, loss per initial condition), Fig. 4 (eps panels, and
         d/(eps N) collapsed), Fig. 5 (weight importance heatmap; Delta_w vs D_w).
 

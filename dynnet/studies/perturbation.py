@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..base import check_int
@@ -11,6 +13,17 @@ from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
 from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
 from .base import Study, fit_estimators
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
+    from ..base import SeedLike
+    from ..estimators.base import Estimator
+    from ..metrics import Metric
+    from ..perturbers import Perturber
 
 __all__ = ["PerturbationStudy"]
 
@@ -84,8 +97,10 @@ class PerturbationStudy(Study):
 
     _quick_params = {"n_init": 8, "n_steps": 60}
 
-    def __init__(self, map=None, perturber=None, metric=None, estimators=(), n_init=50,
-                 n_steps=200, seed=0, initial_states=None, every=1):
+    def __init__(self, map: Map | None = None, perturber: Perturber | None = None,
+                 metric: Metric | None = None, estimators: Sequence[Estimator] | None = (),
+                 n_init: int = 50, n_steps: int = 200, seed: SeedLike = 0,
+                 initial_states: ArrayLike | None = None, every: int = 1) -> None:
         self.map = map
         self.perturber = perturber
         self.metric = metric
@@ -102,7 +117,7 @@ class PerturbationStudy(Study):
 
         return {"map": GradientDescentMap, "perturber": UniformPerturber, "metric": L1}
 
-    def parts(self):
+    def parts(self) -> dict:
         """The parts; the default perturber perturbs all coordinates of a map without weights.
 
         Returns
@@ -199,7 +214,7 @@ class PerturbationStudy(Study):
         summary = xr.Dataset({k: ((), v) for k, v in out.items()})
         return summary.merge(super()._summary(ds))
 
-    def plot(self):
+    def plot(self) -> list[Figure]:
         """Distances against time, per initial condition and their mean.
 
         Returns

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..base import check_array, check_int, check_scalar
 from ..perturbers import UniformPerturber
 from ._sweep import SweepStudy, low_eta_parts
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
+    from ..base import SeedLike
+    from ..estimators.base import Estimator
+    from ..maps.base import Map
+    from ..metrics import Metric
+    from ..perturbers import Perturber
 
 __all__ = ["PostLearningStudy"]
 
@@ -21,7 +35,8 @@ def _grad_norm(m, x):
     return np.linalg.norm(np.asarray(m.gradient(x), dtype=np.float64), axis=-1)
 
 
-def train_to_tolerance(m, x0, grad_tol, cap):
+def train_to_tolerance(m: Map, x0: ArrayLike, grad_tol: float | None,
+                       cap: int) -> tuple[np.ndarray, np.ndarray]:
     r"""Gradient descent from ``x0`` until each network's gradient norm is below ``grad_tol``.
 
     Every network steps (one batch, ``m.step``) while
@@ -155,9 +170,13 @@ class PostLearningStudy(SweepStudy):
     _quick_params = {"n_init": 3, "n_before": 400, "n_after": 200, "eps": (1e-10, 1e-6),
                      "perturber": UniformPerturber(n=5, on="weights")}
 
-    def __init__(self, map=None, perturber=None, metric=None, eps=(1e-14, 1e-10, 1e-6, 1e-2),
-                 n_init=10, n_before=4000, n_after=1000, tol=(1e-6, 1e-4, 1e-3), seed=0,
-                 every=1, estimators=(), common_directions=False, grad_tol=None):
+    def __init__(self, map: Map | None = None, perturber: Perturber | None = None,
+                 metric: Metric | None = None,
+                 eps: float | Sequence[float] = (1e-14, 1e-10, 1e-6, 1e-2), n_init: int = 10,
+                 n_before: int = 4000, n_after: int = 1000,
+                 tol: float | Sequence[float] = (1e-6, 1e-4, 1e-3), seed: SeedLike = 0, every: int = 1,
+                 estimators: Sequence[Estimator] | None = (), common_directions: bool = False,
+                 grad_tol: float | None = None) -> None:
         self.map = map
         self.perturber = perturber
         self.metric = metric
@@ -272,7 +291,7 @@ class PostLearningStudy(SweepStudy):
             out = out.assign_coords(tol=ds["tol"].values)
         return out.merge(super()._summary(ds))
 
-    def plot(self):
+    def plot(self) -> list[Figure]:
         """Fig. 6: d(t) after the perturbation, semi-log, per eps; and the Jacobian spectrum.
 
         Returns
