@@ -23,6 +23,11 @@ PAPER_VALUES = {
                                   None),
     "edge.mle": ("lambda_nMLE ~ 0.33 (eps -> 0)", 0.33),
     "edge.kept_fraction": ("about 90% of fits kept", 0.90),
+    "edge.long_final_loss_median": ("Fig. 7: the loss comes near zero at late times", None),
+    "orbital.train_accuracy_mean": ("(Supplementary S1: performance metrics)", None),
+    "orbital.test_accuracy_mean": ("(Supplementary S1: performance metrics)", None),
+    "orbital.train_loss_mean": ("(Supplementary S1: performance metrics)", None),
+    "orbital.test_loss_mean": ("(Supplementary S1: performance metrics)", None),
     "edge.tangent_exponent": ("(not in the paper: the eps -> 0 limit of lambda_nMLE)", None),
     "intermittency.laminar_fraction": ("period-3 laminar phases interrupted by bursts", None),
     "intermittency.kantz_significant_fraction": ("some significant, many not", None),
@@ -112,6 +117,12 @@ def headline_rows(results: dict) -> list[dict]:
             "fraction of runs whose loss decreases at every step (eta = 0.01)")
         add("orbital.d_final_over_d_0", "median", float(np.median(s["d_final_over_d_0"].values)), ".2g",
             "d(T)/d(0), median over eps")
+        for key, text in (("train_accuracy_mean", "training accuracy of the trained networks, mean"),
+                          ("test_accuracy_mean", "test accuracy of the trained networks, mean"),
+                          ("train_loss_mean", "training loss of the trained networks, mean"),
+                          ("test_loss_mean", "test loss of the trained networks, mean")):
+            if key in s:
+                add(f"orbital.{key}", "", float(s[key]), ".3f", text, "eta = 0.01, after the study's steps")
         if "fraction_straight" in s:
             add("orbital.fraction_straight", "", float(s["fraction_straight"]), ".2f",
                 "fraction of weights that move in one direction (|w(T) - w(0)| / D_w > 0.99)")
@@ -148,6 +159,10 @@ def headline_rows(results: dict) -> list[dict]:
                 f"fraction of fits kept at eps = {e:.0e}", judged=k == 0)
             add("edge.pooled_mle", f"eps={e:.0e}", float(row["finitelyapunov.pooled_mle"]), ".3f",
                 f"pooled exponent at eps = {e:.0e}")
+        if "long_final_loss_median" in s:
+            add("edge.long_final_loss_median", "", float(s["long_final_loss_median"]), ".3f",
+                f"loss at eta = 1 after {int(s['long_steps'])} steps (the long horizon), median",
+                "the first four networks")
         if "tangent_exponent" in s:
             add("edge.tangent_exponent", "", float(s["tangent_exponent"]), ".3f",
                 "finite-time tangent-map exponent (eps -> 0) on the same orbits and windows",

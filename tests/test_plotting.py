@@ -570,3 +570,28 @@ def test_phase_diagram_figure(eta_scan):
     assert len(notes) == int(np.sum(missing))
     assert sorted(t.get_position()[0] for t in notes) == sorted(r["eta"].values[missing])
     assert main[3].get_xlabel().startswith("η") and main[3].get_xscale() == "log"
+
+
+def test_dataset_figure_marks_what_the_typical_network_gets_wrong(orbital):
+    r = orbital
+    fig = P.dataset_figure(r, features=(2, 3), init=1)
+    ax = fig.axes[0]
+    wrong = r["predicted_class"].values[1] != r["sample_class"].values
+    (ring,) = [c for c in ax.collections if c.get_label().startswith("misclassified")]
+    np.testing.assert_array_equal(ring.get_offsets(), r["sample_features"].values[wrong][:, [2, 3]])
+    assert ring.get_label() == f"misclassified ({int(wrong.sum())})"
+    assert f"train accuracy {r['train_accuracy'].values[1]:.2f}" in ax.get_title()
+    # None picks the network with the median training accuracy
+    acc = r["train_accuracy"].values
+    typical = int(np.argsort(acc, kind="stable")[len(acc) // 2])
+    assert f"network {typical}:" in P.dataset_figure(r).axes[0].get_title()
+
+
+def test_edge_long_figure_shows_the_long_run(edge):
+    r = edge
+    fig = P.edge_long_figure(r)
+    n = r.sizes["long_init"]
+    assert len([a for a in fig.axes if a.get_ylabel() != "loss L(t)"]) >= n
+    black = [ln for ln in fig.axes[0].get_lines() if ln.get_color() == "k"]
+    np.testing.assert_allclose(black[0].get_ydata(), r["long_distance"].isel(long_init=0).values.mean(axis=1))
+    assert f"{int(r['long_step'].values[-1])} steps" in fig.get_suptitle()

@@ -34,7 +34,7 @@ def test_edge_save_load_round_trip(edge, tmp_path):
     assert type(t) is dn.EdgeOfStabilityStudy
     np.testing.assert_array_equal(t.result_["distance"].values, edge.result_["distance"].values)
     assert t.summary().identical(edge.summary())
-    assert len(t.plot()) == 2
+    assert len(t.plot()) == 3  # Figs. 7 and 8, and the long horizon
 
 
 def test_edge_jobs_do_not_change_bits():
@@ -55,7 +55,7 @@ def test_orbital_quick_monotone_loss_and_drift():
     assert np.all(np.isnan(r["importance"].values[:, ~w]))
     assert np.all(np.isfinite(r["drift_slope"].values))
     assert float(s.summary()["loss_monotone_fraction"]) == 1.0
-    assert len(s.plot()) == 3
+    assert len(s.plot()) == 4  # Figs. 3, 4, 5 and 2
 
 
 def test_post_learning_quick_spectrum():
@@ -154,3 +154,29 @@ def test_headline_rows_read_each_eps_of_the_summary(edge):
     lo, hi = (float(s[f"finitelyapunov.mle_ci_{k}"].sel(eps=1e-12)) for k in ("low", "high"))
     assert a["verdict"] == ("yes" if lo <= 0.33 <= hi else "no")
     assert b["verdict"] == "n/a" and b["rule"] == "the paper's number is for eps -> 0"
+
+
+def test_orbital_reports_the_supplementary_metrics_and_the_fig2_data():
+    s = dn.OrbitalStabilityStudy.quick(n_init=2, n_steps=100, eps=(1e-8,)).run()
+    r, m = s.result_, s.parts()["map"]
+    W = r["final_reference"].values
+    np.testing.assert_array_equal(r["train_accuracy"].values, m.accuracy(W, split="train"))
+    np.testing.assert_array_equal(r["test_loss"].values, m.loss(W, split="test"))
+    X_tr, y_tr = m.data("train")
+    n = y_tr.size
+    np.testing.assert_array_equal(r["sample_features"].values[:n], X_tr)
+    assert (r["sample_split"].values == 1).sum() == m.data("test")[1].size
+    wrong = (r["predicted_class"].values[:, :n] != y_tr).mean(axis=1)
+    np.testing.assert_allclose(1 - wrong, r["train_accuracy"].values)
+    assert float(s.summary()["test_accuracy_mean"]) == pytest.approx(r["test_accuracy"].values.mean())
+
+
+def test_edge_long_horizon_continues_the_same_orbits(edge):
+    r = edge.result_
+    k = int(np.argmin(np.abs(np.log10(r["eps"].values) + 8)))
+    n = r.sizes["long_init"]
+    assert int(r["long_step"].values[-1]) == 400 and r["long_step"].values[1] == 1
+    # the long run starts from the same networks and copies as the sweep at that eps
+    np.testing.assert_array_equal(r["long_distance"].values[:201], r["distance"].values[k, :, :n])
+    np.testing.assert_array_equal(r["long_loss"].values[:201], r["loss"].values[:, :n])
+    assert float(edge.summary()["long_final_loss_median"]) == np.median(r["long_loss"].values[-1])

@@ -86,6 +86,10 @@ class EdgeOfStabilityStudy(SweepStudy):
         ``common_directions`` says); None draws fresh entropy, recorded in ``seed_``.
     every : int, default 1
         Record every ``every`` steps.
+    n_steps_long : int, default 2000
+        The long horizon of Fig. 7: the first (up to) four networks and their
+        copies at the eps nearest 1e-8 train this many steps (about 500
+        records), so the late-time loss and distances are seen; 0: none.
     common_directions : bool, default False
         False: each eps draws its own perturbations (initial condition ``i``
         at eps index ``k`` from ``stream(seed, 1, k, 1, i)``), as the paper's
@@ -116,12 +120,13 @@ class EdgeOfStabilityStudy(SweepStudy):
     :math:`\lambda_{nMLE} \approx 0.33`, about 90% of fits kept).
     """
 
-    _quick_params = {"n_init": 40, "eps": (1e-12, 1e-8, 1e-4)}
+    _quick_params = {"n_init": 40, "eps": (1e-12, 1e-8, 1e-4), "n_steps_long": 400}
 
     def __init__(self, map: Map | None = None, perturber: Perturber | None = None,
                  metric: Metric | None = None, eps: float | Sequence[float] = PAPER_EPS,
                  estimators: Sequence[Estimator] | None = None, n_init: int = 500, n_steps: int = 200,
-                 seed: SeedLike = 0, every: int = 1, common_directions: bool = False) -> None:
+                 seed: SeedLike = 0, every: int = 1, common_directions: bool = False,
+                 n_steps_long: int = 2000) -> None:
         self.map = map
         self.perturber = perturber
         self.metric = metric
@@ -132,6 +137,7 @@ class EdgeOfStabilityStudy(SweepStudy):
         self.seed = seed
         self.every = every
         self.common_directions = common_directions
+        self.n_steps_long = n_steps_long
 
     @staticmethod
     def _part_defaults():
@@ -162,6 +168,9 @@ class EdgeOfStabilityStudy(SweepStudy):
             raise ValueError(f"{type(self).__name__}: n_steps={self.n_steps!r} with every={self.every!r} "
                              f"records {records} distances; the exponent fit needs at least 3 "
                              "(n_steps >= 2 * every)")
+        from ..base import check_int
+
+        check_int(self, "n_steps_long", self.n_steps_long, low=0)
 
     def _memory(self, ctx):
         out = super()._memory(ctx)
@@ -191,7 +200,31 @@ class EdgeOfStabilityStudy(SweepStudy):
                            for i in range(x0.shape[0])])  # set-up only
             logn = tangent_log_growth(m, x0, v0, int(self.n_steps), int(self.every))
             ds["tangent_log_norm"] = (("step", "init"), logn)
+        if int(self.n_steps_long) > 0:
+            ds = self._long_horizon(ctx, ds, x0)
         return ds
+
+    def _long_horizon(self, ctx, ds, x0):
+        """Fig. 7's late times: the first networks and their copies over ``n_steps_long`` steps."""
+        from dataclasses import replace
+
+        from ._ensemble import run_ensemble
+
+        c = self.parts()
+        eps = np.atleast_1d(np.asarray(self.eps, dtype=float))
+        k = int(np.argmin(np.abs(np.log10(eps) + 8.0)))
+        every = max(1, int(self.n_steps_long) // 500)
+        n_long = (int(self.n_steps_long) // every) * every
+        sel = x0[:min(4, x0.shape[0])]
+        p = clone(c["perturber"]).set_params(eps=float(eps[k]))
+        seed = eps_seed(ctx.seed, k, self._common_directions())
+        dist, obs, _ = run_ensemble(c["map"], p, c["metric"], sel, seed, n_long, every,
+                                    replace(ctx, progress=False), key="long")
+        ds["long_distance"] = (("long_step", "long_init", "pert"), dist, {"long_eps": float(eps[k])})
+        if "loss" in obs:
+            ds["long_loss"] = (("long_step", "long_init"), obs["loss"])
+        return ds.assign_coords(long_step=np.arange(dist.shape[0]) * every,
+                                long_init=np.arange(sel.shape[0]))
 
     def _analyse(self, ds):
         """Fit FiniteLyapunov (and any other estimator) on each eps of the records."""
@@ -264,6 +297,9 @@ class EdgeOfStabilityStudy(SweepStudy):
             out["tangent_eps"] = ds["tangent_eps"]
         if "loss" in ds:
             out["final_loss_median"] = ((), float(np.nanmedian(ds["loss"].values[-1])))
+        if "long_loss" in ds:
+            out["long_final_loss_median"] = ((), float(np.nanmedian(ds["long_loss"].values[-1])))
+            out["long_steps"] = ((), int(ds["long_step"].values[-1]))
         return out.merge(super()._summary(ds))
 
     def plot(self) -> list[Figure]:
@@ -275,10 +311,11 @@ class EdgeOfStabilityStudy(SweepStudy):
         list of matplotlib.figure.Figure
             The two figures.
         """
-        from ..plotting import edge_figure, lyapunov_eps_figure
+        from ..plotting import edge_figure, edge_long_figure, lyapunov_eps_figure
 
         self._check_run()
-        return [edge_figure(self.result_), lyapunov_eps_figure(self.result_)]
+        return [edge_figure(self.result_), lyapunov_eps_figure(self.result_)] + (
+            [edge_long_figure(self.result_)] if "long_distance" in self.result_ else [])
 
 
 def _n_rows(m) -> int:

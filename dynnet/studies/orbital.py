@@ -177,6 +177,7 @@ class OrbitalStabilityStudy(SweepStudy):
             ds["n_straight"] = (("init",), counts["straight"])
             ds["n_frozen"] = (("init",), counts["frozen"])
             ds["n_straight"].attrs["straight_min"] = float(wd[0].straight_min)
+        ds = _classification_metrics(ds, m)
         ds, more = self._fit_per_eps(ds, others)
         return ds, fitted + more
 
@@ -204,6 +205,9 @@ class OrbitalStabilityStudy(SweepStudy):
                                         if n_moved else np.nan)
             out["n_moved"] = ((), n_moved)
             out["n_frozen"] = ((), int(ds["n_frozen"].values.sum()))
+        for key in ("train_accuracy", "test_accuracy", "train_loss", "test_loss"):
+            if key in ds:  # the paper's Supplementary S1
+                out[f"{key}_mean"] = ((), float(np.nanmean(ds[key].values)))
         return out.merge(super()._summary(ds))
 
     def plot(self) -> list[Figure]:
@@ -215,7 +219,7 @@ class OrbitalStabilityStudy(SweepStudy):
         list of matplotlib.figure.Figure
             The three figures.
         """
-        from ..plotting import drift_figure, eps_panels_figure, orbital_figure
+        from ..plotting import dataset_figure, drift_figure, eps_panels_figure, orbital_figure
 
         self._check_run()
         parts = self.parts()
@@ -229,4 +233,28 @@ class OrbitalStabilityStudy(SweepStudy):
             n_perturbed = 70
         return [orbital_figure(self.result_),
                 eps_panels_figure(self.result_, n_perturbed=n_perturbed),
-                drift_figure(self.result_, m.coordinate_groups(), sizes=getattr(m, "sizes", None))]
+                drift_figure(self.result_, m.coordinate_groups(), sizes=getattr(m, "sizes", None))] + (
+                    [dataset_figure(self.result_)] if "sample_features" in self.result_ else [])
+
+
+def _classification_metrics(ds, m):
+    """The paper's Supplementary S1 and Fig. 2 data for a classification map (one with
+    ``predict``, ``accuracy`` and ``data``): train and test accuracy and loss of each trained
+    reference, every sample's features, class and split, and each network's predictions."""
+    if not all(hasattr(m, k) for k in ("predict", "accuracy", "data")):
+        return ds
+    W = ds["final_reference"].values
+    X_tr, y_tr = m.data("train")
+    X_te, y_te = m.data("test")
+    ds["train_accuracy"] = (("init",), m.accuracy(W, split="train"))
+    ds["train_loss"] = (("init",), m.loss(W))
+    if X_te.shape[0]:
+        ds["test_accuracy"] = (("init",), m.accuracy(W, split="test"))
+        ds["test_loss"] = (("init",), m.loss(W, split="test"))
+    pred = [m.predict(W, split="train")] + ([m.predict(W, split="test")] if X_te.shape[0] else [])
+    ds["sample_features"] = (("sample", "feature"), np.concatenate([X_tr, X_te], axis=0))
+    ds["sample_class"] = (("sample",), np.concatenate([y_tr, y_te]).astype(np.int64))
+    ds["sample_split"] = (("sample",), np.concatenate([np.zeros(y_tr.size, np.int64),
+                                                       np.ones(y_te.size, np.int64)]))
+    ds["predicted_class"] = (("init", "sample"), np.concatenate(pred, axis=1))
+    return ds
