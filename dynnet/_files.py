@@ -11,7 +11,7 @@ from typing import BinaryIO
 __all__ = ["atomic_write"]
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], None], *, prefix: str = ".",
+def atomic_write(path: Path, write: Callable[[BinaryIO], object], *, prefix: str = ".",
                  fsync: bool = True, before_replace: Callable[[], None] | None = None) -> None:
     """Write ``path`` through a temporary file in its folder, replaced into place when complete.
 
