@@ -510,7 +510,8 @@ def estimator_key(est: Estimator) -> str:
     return type(est).__name__.lower()
 
 
-def fit_estimators(owner: object, ests: Iterable[Estimator], data: xr.Dataset, map: Map | None = None) -> tuple[list[Estimator], dict[str, Any]]:
+def fit_estimators(owner: object, ests: Iterable[Estimator], data: xr.Dataset,
+                   map: Map | None = None) -> tuple[list[Estimator], dict[str, Any]]:
     """Fit each estimator on a study result with ``fit_result``; store each one's summary
     numbers in a dict ``{"<key>.<number>": value}``.
 
