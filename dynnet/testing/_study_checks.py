@@ -43,7 +43,7 @@ def _same_dataset(a: xr.Dataset, b: xr.Dataset, what: str) -> None:
 
 def check_study_init(s: Study) -> None:
     """Parameters only in ``__init__``, stored unchanged; no run setting among them."""
-    from .checks import _check_clone, _check_init_stores_params
+    from ._common import _check_clone, _check_init_stores_params
 
     _check_init_stores_params(s)
     _check_clone(s)
