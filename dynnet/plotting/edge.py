@@ -188,6 +188,7 @@ def edge_long_figure(result: xr.Dataset) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
+        One row of panels, one per network.
 
     References
     ----------

@@ -238,6 +238,7 @@ def dataset_figure(result: xr.Dataset, features: Sequence[int] = (2, 3), init: i
     Returns
     -------
     matplotlib.figure.Figure
+        One scatter plot.
 
     References
     ----------

@@ -86,10 +86,6 @@ class EdgeOfStabilityStudy(SweepStudy):
         ``common_directions`` says); None draws fresh entropy, recorded in ``seed_``.
     every : int, default 1
         Record every ``every`` steps.
-    n_steps_long : int, default 2000
-        The long horizon of Fig. 7: the first (up to) four networks and their
-        copies at the eps nearest 1e-8 train this many steps (about 500
-        records), so the late-time loss and distances are seen; 0: none.
     common_directions : bool, default False
         False: each eps draws its own perturbations (initial condition ``i``
         at eps index ``k`` from ``stream(seed, 1, k, 1, i)``), as the paper's
@@ -97,6 +93,10 @@ class EdgeOfStabilityStudy(SweepStudy):
         are independent estimates. True: every eps reuses
         ``stream(seed, 1, i)``, the same directions scaled (bitwise the
         behaviour of dynnet before this option).
+    n_steps_long : int, default 2000
+        The long horizon of Fig. 7: the first (up to) four networks and their
+        copies at the eps nearest 1e-8 train this many steps (about 500
+        records), so the late-time loss and distances are seen; 0: none.
 
     Attributes
     ----------
