@@ -368,3 +368,8 @@ def test_predict_and_test_loss_agree_with_a_direct_computation():
     assert np.all(m.predict(bad, split="test")[1] == -1) and np.isnan(m.loss(bad, split="test")[1])
     with pytest.raises(ValueError, match="rows index training samples"):
         m.loss(W, rows=[0, 1], split="test")
+
+
+def test_an_init_std_that_overflows_is_refused_naming_it():
+    with pytest.raises(ValueError, match="init_std=1e\\+308"):
+        dn.GradientDescentMap(init_std=1e308).initial_state(2, seed=0)

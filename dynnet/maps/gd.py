@@ -454,7 +454,11 @@ class GradientDescentMap(Map):
         std = check_scalar(self, "init_std", self.init_std, low=0.0)
         w = self.mask("weights")
         x = np.zeros(self.dim)
-        x[w] = rng.normal(0.0, std, size=int(w.sum()))
+        with np.errstate(over="ignore"):
+            x[w] = rng.normal(0.0, std, size=int(w.sum()))
+        if not np.isfinite(x).all():
+            raise ValueError(f"GradientDescentMap: parameter init_std={self.init_std!r} draws weights "
+                             "that overflow float64; give a smaller init_std")
         return x
 
     # ---- forward / backward (the numpy reference implementation) ----------
