@@ -1,7 +1,7 @@
 r"""Lyapunov spectra: the QR (Benettin) iteration and the spectrum of one Jacobian.
 
 * :class:`LyapunovSpectrum` runs the QR iteration of the tangent map of any
-  :class:`~dynnet.Map` that has a ``jacobian`` (the tangent dynamics are the
+  :class:`~dynnet.Map` that has a ``jvp`` or a ``jacobian`` (the tangent dynamics are the
   wrapper :class:`~dynnet.TangentMap`).
 * :func:`jacobian_spectrum` gives the eigenvalues of one Jacobian and counts
   those at 1 (the post-learning analysis).
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..base import check_int, check_scalar
 from ..maps.base import DivergenceWarning, Map
-from ..maps.tangent import TangentMap
+from ..maps.tangent import TangentMap, _has_tangent
 from .base import Estimator
 
 if TYPE_CHECKING:
@@ -43,7 +43,13 @@ class LyapunovSpectrum(Estimator):
     Hénon: :math:`\ln b`).
 
     Fit with ``fit(state, map=m)``: ``state`` ``(dim,)`` is the start of the
-    orbit and ``map`` (required) any Map with ``jacobian``.
+    orbit and ``map`` (required) any Map with ``jvp`` or ``jacobian``.
+
+    With ``n_exponents=k`` only ``k`` vectors are propagated, the orbit by
+    ``map.step`` and the vectors by ``map.jvp`` (Shimada and Nagashima's
+    form of the method): the first ``k`` columns of the QR iteration never
+    see the others, so these are the top ``k`` exponents of the full
+    spectrum, to rounding.
 
     Parameters
     ----------
@@ -55,7 +61,11 @@ class LyapunovSpectrum(Estimator):
         the vectors align with the Lyapunov directions (they are propagated
         and renormalised during the transient too).
     n_exponents : int or None, default None
-        Number of exponents, the largest ones (None: all, ``map.dim``).
+        Number of exponents, the largest ones. None: all ``map.dim`` of them,
+        through the dense Jacobian ``map.jacobian`` (when the map has one).
+        An int ``k``: the top ``k`` by a thin QR of ``k`` tangent vectors
+        advanced with ``map.jvp``, without forming the Jacobian when the map
+        has a matrix-free ``jvp`` (memory :math:`O(\mathrm{dim}\cdot k)`).
     renorm_every : int, default 1
         Steps between QR re-orthonormalisations.
     tol : float or None, default None
@@ -89,12 +99,16 @@ class LyapunovSpectrum(Estimator):
 
     Notes
     -----
-    The loop over time steps is inherent (one Jacobian per step); the work
-    inside a step is vectorised. A divergent orbit (non-finite state) gives
-    NaN exponents and a :class:`~dynnet.DivergenceWarning`.
+    The loop over time steps is inherent (one tangent step per step); the
+    work inside a step is vectorised. A divergent orbit (non-finite state)
+    gives NaN exponents and a :class:`~dynnet.DivergenceWarning`.
     For :class:`~dynnet.GradientDescentMap` the Jacobian is
     :math:`I - \eta H` with the exact Hessian, so this is the exact spectrum
-    of the GD map.
+    of the GD map; with ``n_exponents=k`` the vectors advance by
+    :math:`v - \eta H v` with exact Hessian-vector products (one batched
+    R-operator pass per step for all ``k``), so a network of
+    :math:`10^5` parameters needs a few :math:`\mathrm{dim}\cdot k`
+    arrays, not the :math:`\mathrm{dim}^2` Jacobian.
 
     References
     ----------
@@ -102,6 +116,8 @@ class LyapunovSpectrum(Estimator):
     characteristic exponents for smooth dynamical systems and for
     Hamiltonian systems; a method for computing all of them", Meccanica 15,
     9 and 21 (1980).
+    I. Shimada, T. Nagashima, "A numerical approach to ergodic problem of
+    dissipative dynamical systems", Prog. Theor. Phys. 61, 1605 (1979).
     K. Geist, U. Parlitz, W. Lauterborn, "Comparison of different methods for
     computing Lyapunov exponents", Prog. Theor. Phys. 83, 875 (1990).
     """
@@ -124,7 +140,9 @@ class LyapunovSpectrum(Estimator):
         data : array_like, shape (dim,)
             The initial state of the orbit.
         map : Map
-            Required: a map that implements ``jacobian(state)``.
+            Required: a map that implements ``jvp(states, V)`` or
+            ``jacobian(state)`` (the full spectrum of a map with only ``jvp``
+            propagates ``dim`` vectors).
         steps : None
             Not used (TypeError if given).
 
@@ -135,13 +153,13 @@ class LyapunovSpectrum(Estimator):
         """
         self._no_steps(steps)
         m = self._need_map(map, "the spectrum is that of the map's tangent dynamics "
-                                "(any dynnet Map with jacobian(state))")
+                                "(any dynnet Map with jvp(states, V) or jacobian(state))")
         if not isinstance(m, Map):
             raise TypeError(f"LyapunovSpectrum: map={m!r} must be a dynnet Map")
-        if not m.has_jacobian:
+        if not _has_tangent(m):
             raise NotImplementedError(
-                f"LyapunovSpectrum: {type(m).__name__} does not implement jacobian(state); "
-                "the tangent dynamics and the spectrum need it"
+                f"LyapunovSpectrum: {type(m).__name__} implements neither jvp(states, V) nor "
+                "jacobian(state); the tangent dynamics and the spectrum need one of them"
             )
         n = m.dim
         k = n if self.n_exponents is None else check_int(self, "n_exponents", self.n_exponents,

@@ -213,6 +213,88 @@ class Map(ParamsObject):
             "Lyapunov spectra need it"
         )
 
+    def jvp(self, states: ArrayLike, V: ArrayLike) -> np.ndarray:
+        r"""Jacobian-vector products of one step: :math:`J(x_e)\, v_{ek}` for ``K`` vectors per member.
+
+        .. math::
+
+            (J V)_{ek} = \frac{\partial g}{\partial x}\Big|_{x_e} v_{ek}
+            = \lim_{h \to 0} \frac{g(x_e + h v_{ek}) - g(x_e)}{h}.
+
+        This is the tangent dynamics of the map: it advances deviation vectors
+        along an orbit (:class:`~dynnet.TangentMap`,
+        :class:`~dynnet.LyapunovSpectrum` with ``n_exponents=k``).
+
+        The default forms the dense Jacobian of each member with
+        :meth:`jacobian` and multiplies: :math:`O(\mathrm{dim}^2)` memory per
+        member. A map with a matrix-free product overrides this method (for
+        :class:`~dynnet.GradientDescentMap`, :math:`J v = v - \eta H v` with
+        exact Hessian-vector products), so that tangent dynamics cost
+        :math:`O(\mathrm{dim}\cdot K)` memory. An override keeps this
+        signature, these shapes and the validation (``check_states``).
+
+        Parameters
+        ----------
+        states : array_like, shape (E, dim) or (dim,)
+            The points where the Jacobian is taken. All-NaN rows (diverged
+            members) are allowed and give all-NaN products.
+        V : array_like, shape (E, K, dim) or (K, dim)
+            ``K`` tangent vectors per member; ``(K, dim)`` goes with a single
+            state ``(dim,)``.
+
+        Returns
+        -------
+        ndarray, shape (E, K, dim) (or (K, dim) for a single state)
+            The products, a new float64 array.
+
+        Raises
+        ------
+        ValueError
+            If the shapes of ``states`` and ``V`` do not match.
+        NotImplementedError
+            If the map implements neither ``jvp`` nor ``jacobian``.
+
+        References
+        ----------
+        A. Griewank, A. Walther, *Evaluating Derivatives*, 2nd ed., SIAM
+        (2008), chapter 3 (the tangent mode).
+        """
+        x, W, single = self._check_tangent(states, V)
+        if not self.has_jacobian:
+            raise NotImplementedError(
+                f"{type(self).__name__} implements neither jvp(states, V) nor jacobian(state); "
+                "tangent dynamics and Lyapunov spectra need one of them"
+            )
+        d = x.shape[1]
+        out = np.full(W.shape, np.nan)
+        for e in range(x.shape[0]):  # one dense Jacobian per member
+            if not np.all(np.isfinite(x[e])):
+                continue
+            J = np.asarray(self.jacobian(x[e]), dtype=np.float64)
+            if J.shape != (d, d):
+                raise ValueError(
+                    f"{type(self).__name__}.jacobian returned shape {J.shape}, expected ({d}, {d})"
+                )
+            out[e] = W[e] @ J.T
+        return out[0] if single else out
+
+    def _check_tangent(self, states: ArrayLike, V: ArrayLike) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Validate the arguments of :meth:`jvp`: ``(states (E, dim), V (E, K, dim), single)``."""
+        single = np.ndim(states) == 1
+        x = self.check_states(states)
+        self._numeric("V", V)
+        W = check_array(self, "V", V, ndim=2 if single else 3, finite=False)
+        d = x.shape[1]
+        want = f"(K, {d}) for one state" if single else f"(E, K, {d}) with E = {x.shape[0]}"
+        if single:
+            W = W[None]
+        if W.shape[0] != x.shape[0] or W.shape[2] != d:
+            raise ValueError(
+                f"{type(self).__name__}: V must have shape {want} (K tangent vectors per member), "
+                f"got {np.shape(V)}"
+            )
+        return x, W, single
+
     def sample_state(self, rng: np.random.Generator) -> np.ndarray:
         """One random initial state drawn from ``rng``.
 

@@ -1,4 +1,4 @@
-r"""Tangent dynamics of any map with a Jacobian, as a wrapper Map."""
+r"""Tangent dynamics of any map with Jacobian-vector products, as a wrapper Map."""
 
 from __future__ import annotations
 
@@ -10,27 +10,81 @@ from .base import Map
 __all__ = ["TangentMap"]
 
 
+def _has_tangent(m: Map) -> bool:
+    """True if ``m`` has tangent dynamics: a ``jvp`` of its own or a ``jacobian``.
+
+    Parameters
+    ----------
+    m : Map
+        A dynnet map.
+
+    Returns
+    -------
+    bool
+        Whether :meth:`Map.jvp` works on ``m``.
+    """
+    return type(m).jvp is not Map.jvp or m.has_jacobian or _gd_without_jvp(m)
+
+
+def _gd_without_jvp(m: Map) -> bool:
+    """A GradientDescentMap whose class does not define ``jvp`` yet (``V - eta * hvp`` is used)."""
+    from .gd import GradientDescentMap
+
+    return isinstance(m, GradientDescentMap) and "jvp" not in vars(GradientDescentMap)
+
+
+def _jvp(m: Map, states: np.ndarray, V: np.ndarray) -> np.ndarray:
+    r"""``m.jvp(states, V)``, matrix-free for a GradientDescentMap in every version.
+
+    :math:`J v = v - \eta H v` through ``hvp`` when the GradientDescentMap
+    class does not define ``jvp`` itself; otherwise the map's own ``jvp``.
+
+    Parameters
+    ----------
+    m : Map
+        The map.
+    states : ndarray, shape (E, dim)
+        Points of the orbit.
+    V : ndarray, shape (E, K, dim)
+        Tangent vectors.
+
+    Returns
+    -------
+    ndarray, shape (E, K, dim)
+        :math:`J(x_e)\, v_{ek}`.
+    """
+    if _gd_without_jvp(m):
+        x, W, _ = m._check_tangent(states, V)
+        return W - m._eta() * m.hvp(x, W)
+    return m.jvp(states, V)
+
+
 class TangentMap(Map):
     r"""Tangent dynamics of a map, as a wrapper: :math:`(x, Q) \mapsto (g(x), J(x)\,Q)`.
 
     The state is ``x`` (the wrapped map's state, ``dim`` numbers) followed by
     the ``k`` deviation vectors, the columns of ``Q`` ``(dim, k)``, flattened
     row-major: ``dim * (1 + k)`` numbers. Any :class:`~dynnet.Map` that
-    implements ``jacobian(state)`` can be wrapped; nothing is subclassed.
+    implements ``jvp(states, V)`` or ``jacobian(state)`` can be wrapped;
+    nothing is subclassed.
 
     Parameters
     ----------
     map : Map or None, default None
-        The map; it must implement ``jacobian``.
+        The map; it must implement ``jvp`` or ``jacobian``.
     k : int or None, default None
         Number of deviation vectors (None: ``map.dim``).
 
     Notes
     -----
-    :meth:`step` evaluates one Jacobian per ensemble member (the Map
-    interface gives Jacobians of single states), so use it with small
-    ensembles; :class:`~dynnet.LyapunovSpectrum` uses :meth:`tangent_step`
-    on one orbit. The deviation vectors are not renormalised here.
+    The vectors advance with the map's Jacobian-vector products,
+    :meth:`Map.jvp`, all members and vectors in one call: matrix-free
+    (:math:`O(\mathrm{dim}\cdot k)` memory) when the map overrides ``jvp``
+    (as :class:`~dynnet.GradientDescentMap` does), through one dense
+    Jacobian per member otherwise. A full set of vectors (``k == dim``) of a
+    map with a ``jacobian`` uses the dense Jacobian :math:`J(x)\,Q` in
+    :meth:`tangent_step` (forming :math:`J` costs no more than ``dim``
+    products). The deviation vectors are not renormalised here.
 
     References
     ----------
@@ -45,10 +99,10 @@ class TangentMap(Map):
         m = self.map
         if not isinstance(m, Map):
             raise TypeError(f"TangentMap: parameter map={m!r} must be a dynnet Map")
-        if not m.has_jacobian:
+        if not _has_tangent(m):
             raise NotImplementedError(
-                f"TangentMap: {type(m).__name__} does not implement jacobian(state); "
-                "tangent dynamics and Lyapunov spectra need it"
+                f"TangentMap: {type(m).__name__} implements neither jvp(states, V) nor "
+                "jacobian(state); tangent dynamics and Lyapunov spectra need one of them"
             )
         return m
 
@@ -64,7 +118,7 @@ class TangentMap(Map):
         return self._base().dim * (1 + self._k())
 
     def tangent_step(self, x: np.ndarray, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One step of the orbit and of the deviation vectors.
+        r"""One step of the orbit and of the deviation vectors.
 
         Parameters
         ----------
@@ -78,13 +132,19 @@ class TangentMap(Map):
         x1 : ndarray, shape (dim,)
             :math:`g(x)`.
         Y : ndarray, shape (dim, k)
-            :math:`J(x)\\,Q`.
+            :math:`J(x)\,Q`: the dense Jacobian when ``k == dim`` and the map
+            has ``jacobian``, the map's ``jvp`` otherwise.
         """
         m = self.map
-        return m.step(x[None, :])[0], m.jacobian(x) @ Q
+        x1 = m.step(x[None, :])[0]
+        if Q.shape[1] == Q.shape[0] and m.has_jacobian:
+            return x1, m.jacobian(x) @ Q
+        return x1, _jvp(m, x[None, :], Q.T[None])[0].T
 
     def step(self, states: np.ndarray) -> np.ndarray:
         r"""One tangent step of each member of ``states`` ``(E, dim * (1 + k))``.
+
+        All members and their vectors advance in one :meth:`Map.jvp` call.
 
         Parameters
         ----------
@@ -102,15 +162,19 @@ class TangentMap(Map):
         TypeError
             If ``map`` is not a dynnet Map.
         NotImplementedError
-            If ``map`` does not implement ``jacobian``.
+            If ``map`` implements neither ``jvp`` nor ``jacobian``.
         """
         m = self._base()
         n, k = m.dim, self._k()
+        E = states.shape[0]
+        x = states[:, :n]
+        bad = ~np.all(np.isfinite(x), axis=1)
+        if bad.any():  # a diverged orbit is an all-NaN row (its vectors become NaN)
+            x = np.where(bad[:, None], np.nan, x)
+        V = np.swapaxes(states[:, n:].reshape(E, n, k), 1, 2)  # (E, k, n): the columns of Q
         out = np.empty_like(states)
-        for e in range(states.shape[0]):  # one Jacobian per member: see Notes
-            x1, Y = self.tangent_step(states[e, :n], states[e, n:].reshape(n, k))
-            out[e, :n] = x1
-            out[e, n:] = Y.ravel()
+        out[:, :n] = m.step(x)
+        out[:, n:] = np.swapaxes(_jvp(m, x, V), 1, 2).reshape(E, n * k)
         return out
 
     def coordinate_groups(self) -> dict[str, np.ndarray]:
