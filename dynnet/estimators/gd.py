@@ -9,6 +9,7 @@ r"""Estimators specific to gradient-descent maps: sharpness, weight importance, 
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +38,69 @@ def _as_trajectory(owner, states, dim):
     return x
 
 
+def _lanczos_top(apply, n_ops: int, dim: int, m: int, tol: float):
+    r"""Largest eigenvalue of ``n_ops`` symmetric operators by Lanczos, side by side.
+
+    ``apply(active, V)`` returns the products :math:`H_a v_a` ``(A, dim)`` of
+    the operators ``active`` (indices) with the rows of ``V`` ``(A, dim)``: one
+    batched call per iteration for all operators not yet converged.
+
+    Returns
+    -------
+    top : ndarray, shape (n_ops,)
+        The largest Ritz value of each operator.
+    n_iter : ndarray of int, shape (n_ops,)
+        Iterations (products) used.
+    converged : ndarray of bool, shape (n_ops,)
+        Whether the residual bound was met (or the Krylov space exhausted).
+    """
+    from scipy.linalg import eigh_tridiagonal
+
+    q0 = np.random.default_rng(20240611).standard_normal(dim)
+    q0 /= np.linalg.norm(q0)
+    Q = np.empty((n_ops, m, dim))  # the Krylov bases (pages touched as they fill)
+    Q[:, 0] = q0
+    alpha = np.zeros((n_ops, m))
+    beta = np.zeros((n_ops, m))
+    top = np.full(n_ops, np.nan)
+    n_iter = np.zeros(n_ops, dtype=np.int64)
+    converged = np.zeros(n_ops, dtype=bool)
+    active = np.arange(n_ops)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for j in range(m):
+            W = np.array(apply(active, Q[active, j]), dtype=np.float64)
+            keep = np.ones(active.size, dtype=bool)
+            for r, a in enumerate(active):
+                w = W[r]
+                basis = Q[a, :j + 1]  # a view: rows are the basis vectors
+                alpha[a, j] = basis[j] @ w
+                for _ in range(2):  # full reorthogonalisation, twice is enough
+                    w -= (basis @ w) @ basis
+                b = float(np.linalg.norm(w))
+                beta[a, j] = b
+                n_iter[a] = j + 1
+                if not (np.isfinite(alpha[a, j]) and np.isfinite(b)):
+                    keep[r] = False  # a non-finite product: NaN, not converged
+                    continue
+                if j == 0:
+                    theta, s_last = alpha[a, 0], 1.0
+                else:
+                    ev, U = eigh_tridiagonal(alpha[a, :j + 1], beta[a, :j],
+                                             select="i", select_range=(j, j))
+                    theta, s_last = ev[0], U[-1, 0]
+                top[a] = theta
+                scale = max(abs(theta), float(np.max(np.abs(alpha[a, :j + 1]))), np.finfo(float).tiny)
+                if b * abs(s_last) <= tol * scale or b <= 1e-14 * scale or j + 1 == dim:
+                    converged[a] = True  # residual bound met, or the Krylov space is invariant
+                    keep[r] = False
+                elif j + 1 < m:
+                    Q[a, j + 1] = w / b
+            active = active[keep]
+            if active.size == 0:
+                break
+    return top, n_iter, converged
+
+
 class Sharpness(Estimator):
     r"""Sharpness, the largest Hessian eigenvalue, along a trajectory, against :math:`2/\eta`.
 
@@ -54,23 +118,36 @@ class Sharpness(Estimator):
     stability").
 
     Fit with ``fit(states, map=m)``: ``states`` ``(T, dim)`` or ``(dim,)``,
-    and ``m`` (required) a map with ``hessian(state)``.
+    and ``m`` (required) a map with a batched ``hvp(states, V)`` or
+    ``hessian(state)``.
 
     Parameters
     ----------
     method : {"auto", "exact", "lanczos"}, default "auto"
-        "exact": ``numpy.linalg.eigvalsh`` of the full Hessian. "lanczos":
-        ``scipy.sparse.linalg.eigsh`` (implicitly restarted Lanczos, largest
-        algebraic eigenvalue) on Hessian-vector products. "auto": exact when
-        ``dim <= exact_max_dim``.
+        "exact": ``numpy.linalg.eigvalsh`` of the full Hessian of each state.
+        "lanczos": the Lanczos iteration on Hessian-vector products, all the
+        states of a chunk at once, never forming a Hessian (see Notes).
+        "auto": exact when ``dim <= exact_max_dim``, Lanczos above.
     exact_max_dim : int, default 500
         Largest ``dim`` for which "auto" picks the exact method.
     eta : float or None, default None
         Learning rate of the threshold; None reads ``map.eta``.
     chunk : int, default 4
-        States whose Hessians are built in one batched call (exact method).
+        States handled in one batched call: Hessians built at once (exact
+        method, memory ``chunk * dim**2``) or Lanczos iterations run side by
+        side (memory ``chunk * lanczos_max_iter * dim`` at most).
     lanczos_tol : float, default 1e-10
-        Relative accuracy asked of ``eigsh``.
+        Lanczos stops for a state when the residual of its top Ritz pair,
+        :math:`\|H u - \theta u\| = \beta_j |s_j|`, is at most
+        ``lanczos_tol`` times the scale of :math:`H` (the largest of
+        :math:`|\theta|` and the :math:`|\alpha_i|` of :math:`T_j`); the
+        eigenvalue is then accurate to that bound or better (to about its
+        square over the gap to the next eigenvalue).
+    lanczos_max_iter : int, default 100
+        Most Lanczos iterations per state (the Krylov dimension; at most
+        ``dim``, where the result is exact). A state that has not converged
+        by then keeps its best estimate, a lower bound, and a
+        ``RuntimeWarning`` names this parameter.
 
     Attributes
     ----------
@@ -80,29 +157,50 @@ class Sharpness(Estimator):
     above_ : (T,) bool, ``sharpness_ > threshold_``
     ratio_ : (T,) :math:`\eta S / 2` (1 at the edge of stability)
     method_ : the method used
+    n_iter_ : (T,) int, Lanczos iterations (Hessian-vector products) used
+        per state (0 for the exact method and for non-finite states)
 
     Notes
     -----
-    Works with any map that has ``hessian(state)`` (``(dim,) -> (dim, dim)``,
-    symmetric) and, for the threshold, ``eta`` (or pass ``eta=``). When the
-    map also has a batched ``hvp(states, V)`` (as
-    :class:`~dynnet.GradientDescentMap`), the exact method builds the
-    Hessians of ``chunk`` states per call and the Lanczos method never forms
-    a Hessian.
+    Works with any map that has ``hvp(states, V)`` (``(E, dim), (E, K, dim)
+    -> (E, K, dim)``, as :class:`~dynnet.GradientDescentMap`) or
+    ``hessian(state)`` (``(dim,) -> (dim, dim)``, symmetric) and, for the
+    threshold, ``eta`` (or pass ``eta=``). With ``hvp`` the exact method
+    builds the Hessians of ``chunk`` states in one call and the Lanczos
+    method never forms one.
+
+    The Lanczos iteration (with full reorthogonalisation, twice classical
+    Gram-Schmidt) builds an orthonormal Krylov basis :math:`q_1, \dots, q_j`
+    of :math:`H` from a fixed start :math:`q_1` (a seeded Gaussian vector,
+    the same for every state, so results are deterministic), and the
+    tridiagonal :math:`T_j = Q_j^\top H Q_j`; the largest eigenvalue
+    :math:`\theta` of :math:`T_j` converges to :math:`\lambda_{\max}(H)`
+    from below. One step of all the states of a chunk is one batched
+    ``hvp`` call. For a network, each ``hvp`` costs about two gradients, and
+    a few dozen iterations suffice, so recording the sharpness along a
+    trajectory costs a few dozen gradient evaluations per recorded state.
 
     References
     ----------
     J. Cohen, S. Kaur, Y. Li, J. Z. Kolter, A. Talwalkar, "Gradient descent on
     neural networks typically occurs at the edge of stability", ICLR (2021).
+    C. Lanczos, "An iteration method for the solution of the eigenvalue
+    problem of linear differential and integral operators", J. Res. Nat.
+    Bur. Standards 45, 255 (1950).
+    B. N. Parlett, *The Symmetric Eigenvalue Problem*, SIAM (1998), chapter 13
+    (the residual bound).
+    B. A. Pearlmutter, "Fast exact multiplication by the Hessian", Neural
+    Computation 6, 147 (1994).
     """
 
     def __init__(self, method: str = "auto", exact_max_dim: int = 500, eta: float | None = None,
-                 chunk: int = 4, lanczos_tol: float = 1e-10) -> None:
+                 chunk: int = 4, lanczos_tol: float = 1e-10, lanczos_max_iter: int = 100) -> None:
         self.method = method
         self.exact_max_dim = exact_max_dim
         self.eta = eta
         self.chunk = chunk
         self.lanczos_tol = lanczos_tol
+        self.lanczos_max_iter = lanczos_max_iter
 
     def fit(self, data: ArrayLike, *, map: Map | None = None, steps: None = None) -> Sharpness:
         """Sharpness of ``map`` at each state; returns self.
@@ -112,8 +210,8 @@ class Sharpness(Estimator):
         data : array_like, shape (T, dim) or (dim,)
             The states (a non-finite state gives NaN).
         map : Map
-            Required: a map with ``hessian(state)`` (and ``eta``, unless the
-            parameter ``eta`` is set).
+            Required: a map with ``hvp(states, V)`` or ``hessian(state)`` (and
+            ``eta``, unless the parameter ``eta`` is set).
         steps : None
             Not used (TypeError if given).
 
@@ -125,14 +223,17 @@ class Sharpness(Estimator):
         self._no_steps(steps)
         self._need_map(map, "the sharpness is the largest eigenvalue of the map's Hessian")
         states = data
-        if not callable(getattr(map, "hessian", None)):
+        has_hvp = callable(getattr(map, "hvp", None))
+        if not has_hvp and not callable(getattr(map, "hessian", None)):
             raise TypeError(
-                f"Sharpness: {type(map).__name__} has no hessian(state); Sharpness needs it"
+                f"Sharpness: {type(map).__name__} has neither hvp(states, V) nor hessian(state); "
+                "Sharpness needs one of them"
             )
         method = check_option(self, "method", self.method, ["auto", "exact", "lanczos"])
         max_dim = check_int(self, "exact_max_dim", self.exact_max_dim, low=1)
         chunk = check_int(self, "chunk", self.chunk, low=1)
         ltol = check_scalar(self, "lanczos_tol", self.lanczos_tol, low=0.0)
+        max_iter = check_int(self, "lanczos_max_iter", self.lanczos_max_iter, low=1)
         eta = self.eta if self.eta is not None else getattr(map, "eta", None)
         if eta is None:
             raise ValueError(
@@ -145,11 +246,12 @@ class Sharpness(Estimator):
             method = "exact" if dim <= max_dim else "lanczos"
         ok = np.all(np.isfinite(x), axis=1)
         out = np.full(x.shape[0], np.nan)
+        n_iter = np.zeros(x.shape[0], dtype=np.int64)
         idx = np.flatnonzero(ok)
-        has_hvp = callable(getattr(map, "hvp", None))
-        if method == "exact":
-            for s in range(0, idx.size, chunk):  # chunks bound the memory of batched Hessians
-                sel = idx[s:s + chunk]
+        unconverged = 0
+        for s in range(0, idx.size, chunk):  # chunks bound the memory
+            sel = idx[s:s + chunk]
+            if method == "exact":
                 if has_hvp:
                     eye = np.broadcast_to(np.eye(dim), (sel.size, dim, dim))
                     H = map.hvp(x[sel], eye)
@@ -157,30 +259,35 @@ class Sharpness(Estimator):
                 else:
                     H = np.stack([np.asarray(map.hessian(x[i]), dtype=np.float64) for i in sel])
                 out[sel] = np.linalg.eigvalsh(H)[:, -1]
-        else:
-            from scipy.sparse.linalg import LinearOperator, eigsh
+                continue
+            if has_hvp:
+                xs = x[sel]
 
-            for i in idx:  # Lanczos is sequential per state
-                xi = x[i]
-                if has_hvp:
-                    def mv(v, xi=xi):
-                        V = np.asarray(v, dtype=np.float64).reshape(1, 1, dim)
-                        return map.hvp(xi[None, :], V)[0, 0]
-                else:
-                    Hi = np.asarray(map.hessian(xi), dtype=np.float64)
+                def apply(active, V, xs=xs):
+                    return map.hvp(xs[active], V[:, None, :])[:, 0]
+            else:
+                Hs = np.stack([np.asarray(map.hessian(x[i]), dtype=np.float64) for i in sel])
 
-                    def mv(v, Hi=Hi):
-                        return Hi @ np.asarray(v, dtype=np.float64).ravel()
-                op = LinearOperator((dim, dim), matvec=mv, dtype=np.float64)
-                v0 = np.ones(dim) / np.sqrt(dim)
-                out[i] = eigsh(op, k=1, which="LA", tol=ltol, v0=v0,
-                               return_eigenvectors=False)[0]
+                def apply(active, V, Hs=Hs):
+                    return np.einsum("aij,aj->ai", Hs[active], V)
+            top, its, conv = _lanczos_top(apply, sel.size, dim, min(max_iter, dim), ltol)
+            out[sel] = top
+            n_iter[sel] = its
+            unconverged += int(np.sum(~conv))
+        if unconverged:
+            warnings.warn(
+                f"Sharpness: Lanczos did not reach lanczos_tol={ltol:g} within "
+                f"lanczos_max_iter={max_iter} iterations for {unconverged} of {idx.size} states; "
+                "their sharpness_ is a lower bound (raise lanczos_max_iter)",
+                RuntimeWarning, stacklevel=2,
+            )
         self.sharpness_ = out
         self.threshold_ = 2.0 / eta
         with np.errstate(invalid="ignore"):
             self.above_ = out > self.threshold_
         self.ratio_ = out * eta / 2.0
         self.method_ = method
+        self.n_iter_ = n_iter
         return self
 
     def summary(self) -> dict[str, Any]:
