@@ -52,7 +52,8 @@ def _component(key: str, value):
     return value
 
 
-def _read_config(path) -> dict:
+def _load_toml(path) -> dict:
+    """The TOML file at ``path`` as a dict (one-line errors for a missing or malformed file)."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -63,29 +64,111 @@ def _read_config(path) -> dict:
     if not p.is_file():
         raise CLIError(f"config file {p} is not a regular file")
     try:
-        data = tomllib.loads(p.read_text())
+        return tomllib.loads(p.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CLIError(f"config file {p} is not valid TOML: {exc}") from None
     except OSError as exc:
         raise CLIError(f"cannot read config file {p}: {exc.strerror or exc}") from None
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    """Nested tables as ``outer__inner`` keys."""
     flat = {}
-
-    def walk(prefix, d):
-        for k, v in d.items():
-            key = f"{prefix}__{k}" if prefix else k
-            if isinstance(v, dict):
-                walk(key, v)
-            else:
-                flat[key] = v
-
-    walk("", data.get("params", data))
+    for k, v in d.items():
+        key = f"{prefix}__{k}" if prefix else k
+        if isinstance(v, dict):
+            flat.update(_flatten(v, key))
+        else:
+            flat[key] = v
     return flat
+
+
+def _read_config(path) -> dict:
+    data = _load_toml(path)
+    if "grid" in data:
+        raise CLIError(f"config file {path} has a [grid] table: a grid runs with "
+                       f"`dynnet run grid --config {path}`")
+    return _flatten(data.get("params", data))
+
+
+#: the top-level keys of a grid config (`dynnet run grid --config sweep.toml`)
+GRID_KEYS = ("study", "quick", "seed", "common_seed", "params", "grid")
+
+
+def _as_tuples(value):
+    """TOML arrays inside a grid value become tuples (``[[10], [20]]`` -> ``(10,)``, ``(20,)``)."""
+    if isinstance(value, list):
+        return tuple(_as_tuples(v) for v in value)
+    return value
+
+
+def build_grid(cls: type, path, quick: bool = False) -> Study:
+    """A GridStudy from a grid config: the study it sweeps (its name, ``quick``, ``[params]``),
+    ``[grid]`` (parameter name to an array of values), and optionally ``seed`` and ``common_seed``.
+
+    Parameters
+    ----------
+    cls : type
+        The GridStudy class (as registered).
+    path : str or Path
+        The TOML file.
+    quick : bool, default False
+        Start the swept study from its quick preset (as ``quick = true`` in the file).
+
+    Returns
+    -------
+    Study
+        The GridStudy, not yet run.
+    """
+    data = _load_toml(path)
+    unknown = sorted(set(data) - set(GRID_KEYS))
+    if unknown:
+        raise CLIError(f"config file {path}: unknown key(s) {unknown}; a grid config has study = \"NAME\", "
+                       "quick, seed, common_seed, a [params] table and a [grid] table")
+    name = data.get("study")
+    if not isinstance(name, str) or not name:
+        raise CLIError(f"config file {path}: a grid config needs study = \"NAME\" (a study of "
+                       f"`dynnet list`), got {name!r}")
+    inner_quick = data.get("quick", False)
+    if not isinstance(inner_quick, bool):
+        raise CLIError(f"config file {path}: quick = {inner_quick!r} must be true or false")
+    params = data.get("params", {})
+    grid = data.get("grid")
+    for key, table in (("params", params), ("grid", grid)):
+        if not isinstance(table, dict):
+            raise CLIError(f"config file {path}: {key} must be a table [{key}], got {table!r}")
+    if not grid:
+        raise CLIError(f"config file {path}: the [grid] table is empty or missing; give each swept "
+                       "parameter an array of values, e.g. map__eta = [0.5, 1.0]")
+    values = {}
+    for key, vals in _flatten(grid).items():
+        if not isinstance(vals, list):
+            raise CLIError(f"config file {path}: grid {key} = {vals!r} must be an array of values, "
+                           f"e.g. [{vals!r}]")
+        vals = [_as_tuples(v) for v in vals]
+        if "__" not in key:  # parts given by name: map = ["gd", "henon"], estimators = [["kantz"]]
+            vals = [_component(key, list(v) if key == "estimators" and isinstance(v, tuple) else v)
+                    for v in vals]
+        values[key] = vals
+    study = build_study(name, quick=quick or inner_quick, settings=_flatten(params))
+    grid_params = {"study": study, "grid": values}
+    for key in ("seed", "common_seed"):
+        if key in data:
+            grid_params[key] = data[key]
+    try:
+        return cls().set_params(**grid_params)
+    except (ValueError, TypeError) as exc:
+        raise CLIError(str(exc)) from None
 
 
 def build_study(name: str, quick: bool = False, settings: dict | None = None) -> Study:
     """The Study registered as ``name``, with the quick preset and ``settings`` applied."""
     cls = _load_class("dynnet.studies", name)
     study = cls.quick() if quick else cls()
+    return _apply_settings(study, settings)
+
+
+def _apply_settings(study: Study, settings: dict | None) -> Study:
     settings = dict(settings or {})
     parts = {k: v for k, v in settings.items() if "__" not in k}
     nested = {k: v for k, v in settings.items() if "__" in k}
@@ -97,6 +180,12 @@ def build_study(name: str, quick: bool = False, settings: dict | None = None) ->
     return study
 
 
+def _is_grid(cls: type) -> bool:
+    from .studies.grid import GridStudy
+
+    return isinstance(cls, type) and issubclass(cls, GridStudy)
+
+
 def _fmt(v) -> str:
     if isinstance(v, (float,)) or (hasattr(v, "dtype") and getattr(v.dtype, "kind", "") == "f"):
         return f"{float(v):.6g}"
@@ -105,7 +194,9 @@ def _fmt(v) -> str:
 
 def format_summary(summary: xr.Dataset) -> str:
     """A study's summary (an ``xarray.Dataset``) as text: scalars one per line, then one
-    table per coordinate (eps, eta, ...)."""
+    table per set of dimensions (eps, eta, ...; a grid's parameters), one row per point."""
+    import itertools
+
     lines = []
     scalars = [k for k in summary.data_vars if summary[k].ndim == 0]
     width = max((len(str(k)) for k in scalars), default=0)
@@ -113,12 +204,14 @@ def format_summary(summary: xr.Dataset) -> str:
         lines.append(f"  {str(k):<{width}}  {_fmt(summary[k].values)}")
     by_dims: dict = {}
     for k in summary.data_vars:
-        if summary[k].ndim == 1:
-            by_dims.setdefault(summary[k].dims[0], []).append(k)
-    for dim, names in by_dims.items():
-        coord = summary[dim].values if dim in summary.coords else range(summary.sizes[dim])
-        header = [str(dim)] + [str(n) for n in names]
-        rows = [[_fmt(c)] + [_fmt(summary[n].values[i]) for n in names] for i, c in enumerate(coord)]
+        if summary[k].ndim >= 1:
+            by_dims.setdefault(summary[k].dims, []).append(k)
+    for dims, names in by_dims.items():
+        coords = [summary[d].values if d in summary.coords else range(summary.sizes[d]) for d in dims]
+        header = [str(d) for d in dims] + [str(n) for n in names]
+        values = [summary[n].values for n in names]
+        rows = [[_fmt(c[i]) for c, i in zip(coords, ix, strict=True)] + [_fmt(v[ix]) for v in values]
+                for ix in itertools.product(*(range(len(c)) for c in coords))]
         widths = [max(len(r[j]) for r in [header] + rows) for j in range(len(header))]
         lines.append("  " + "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
         lines += ["  " + "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
@@ -151,15 +244,19 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .results import check_output_path
 
-    settings = {}
-    if args.config:
-        settings.update(_read_config(args.config))
+    sets = {}
     for item in args.set or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise CLIError(f"--set expects key=value, got {item!r}")
-        settings[key.strip()] = parse_value(value.strip())
-    study = build_study(args.study, quick=args.quick, settings=settings)
+        sets[key.strip()] = parse_value(value.strip())
+    cls = _load_class("dynnet.studies", args.study)
+    if args.config and _is_grid(cls):  # a grid config names the study it sweeps
+        study = _apply_settings(build_grid(cls, args.config, quick=args.quick), sets)
+    else:
+        settings = _read_config(args.config) if args.config else {}
+        settings.update(sets)
+        study = build_study(args.study, quick=args.quick, settings=settings)
     out = Path(args.out or f"{args.study}.nc")
     check_output_path(out, overwrite=args.force)  # before any computing
     ckpt = out.with_name(out.name + ".ckpt")
