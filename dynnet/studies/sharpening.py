@@ -1,0 +1,602 @@
+"""SharpeningStudy: the sharpness along training against 2/eta, beside lambda_nMLE (beyond the paper).
+
+The module also holds the two pieces that every "one perturbation ensemble per
+value of a map parameter" study shares (:class:`SharpeningStudy` over ``eta``,
+:class:`~dynnet.studies.regularization.RegularizationStudy` over
+``weight_decay``): :func:`ensembles_over` and :func:`fit_over`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..base import check_int, check_scalar, clone
+from ..estimators import FiniteLyapunov, Sharpness
+from ..maps.base import DivergenceWarning
+from ..metrics import L1
+from ..parallel import effective_n_jobs, map_chunks
+from ..perturbers import UniformPerturber
+from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
+from .base import Study, estimator_key
+from .eta_scan import classify_regime
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+    from ..base import SeedLike
+    from ..estimators.base import Estimator
+    from ..maps.base import Map
+    from ..metrics import Metric
+    from ..perturbers import Perturber
+    from .base import RunContext
+
+__all__ = ["SharpeningStudy", "ensembles_over", "fit_over", "sharpness_along", "check_values"]
+
+DEFAULT_ETAS = (0.1, 0.25, 0.5, 0.75, 1.0, 2.0)
+
+
+# -- shared pieces of the parameter sweeps ---------------------------------------------------------
+def check_values(owner: object, name: str, values: float | Sequence[float], low: float = 0.0,
+                 low_open: bool = True) -> np.ndarray:
+    """Validate a non-empty sequence of distinct real values of a swept parameter.
+
+    Parameters
+    ----------
+    owner : object
+        Named in error messages.
+    name : str
+        The parameter's name (``"etas"``, ``"weight_decays"``).
+    values : float or sequence of float
+        The values.
+    low : float, default 0.0
+        Lower bound of every value.
+    low_open : bool, default True
+        True: values must exceed ``low``; False: ``low`` itself is allowed.
+
+    Returns
+    -------
+    numpy.ndarray
+        The values, float64, in the given order.
+    """
+    arr = np.atleast_1d(np.asarray(values, dtype=object))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{type(owner).__name__}: parameter {name}={values!r} must hold at least one "
+                         "value (a number or a flat sequence of numbers)")
+    out = np.array([check_scalar(owner, name, v, low=low, low_open=low_open) for v in arr])
+    if np.unique(out).size != out.size:
+        raise ValueError(f"{type(owner).__name__}: parameter {name}={tuple(out.tolist())} repeats a value; "
+                         "give each value once")
+    return out
+
+
+def ensembles_over(owner: object, ctx: RunContext, map: Map, name: str, values: np.ndarray,
+                   perturber: Perturber, metric: Metric, x0: np.ndarray, n_steps: int,
+                   every: int = 1) -> dict[str, Any]:
+    r"""One perturbation ensemble per value of a map parameter, from the same initial conditions.
+
+    For each value :math:`v_k` of the map parameter ``name`` the map
+    ``clone(map).set_params(name=v_k)`` runs every initial condition of ``x0``
+    with its perturbed copies (:func:`~dynnet.studies._ensemble.run_ensemble`)
+    and records the distances
+
+    .. math:: d_{kij}(t) = \operatorname{metric}\big(W_i(t), W'_{ij}(t)\big)
+
+    and the observables of the references. Every value uses the run's seed for
+    the perturbations (initial condition :math:`i` from ``stream(seed, 1, i)``),
+    so each value starts from the same perturbed networks: differences between
+    values are paired, not sampling noise.
+
+    Parameters
+    ----------
+    owner : object
+        The study (named in the divergence warning).
+    ctx : RunContext
+        Seed, jobs, chunk size, checkpoint (one checkpoint key per value).
+    map : Map
+        The map; its parameter ``name`` is replaced by each value.
+    name : str
+        The swept map parameter (``"eta"``, ``"weight_decay"``).
+    values : numpy.ndarray
+        The values, validated.
+    perturber, metric : Perturber, Metric
+        The parts of each ensemble.
+    x0 : numpy.ndarray, shape (n_init, dim)
+        The reference initial conditions.
+    n_steps : int
+        Steps of each run.
+    every : int, default 1
+        Record interval.
+
+    Returns
+    -------
+    dict
+        ``distance`` ``(V, R, n_init, n_pert)``, ``observables`` (name to
+        ``(V, R, n_init)``), ``diverged`` ``(V, n_init, 1 + n_pert)``,
+        ``final_reference`` ``(V, n_init, dim)``, ``maps`` (the V maps).
+    """
+    quiet = replace(ctx, progress=False)
+    bar = None
+    if ctx.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(values), desc=type(owner).__name__, unit=name)
+    dists, divs, finals, maps = [], [], [], []
+    obs: dict[str, list] = {}
+    try:
+        for k, v in enumerate(values):
+            m = clone(map).set_params(**{name: float(v)})
+            d, o, f = run_ensemble(m, perturber, metric, x0, ctx.seed, n_steps, every, quiet,
+                                   key=f"{name}-{k:03d}")
+            dists.append(d)
+            divs.append(~np.all(np.isfinite(f), axis=-1))
+            finals.append(f[:, 0])
+            maps.append(m)
+            for key, arr in o.items():
+                obs.setdefault(key, []).append(arr)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    diverged = np.stack(divs)
+    warn_divergence(owner, diverged)
+    return {"distance": np.stack(dists), "observables": {k: np.stack(v) for k, v in obs.items()},
+            "diverged": diverged, "final_reference": np.stack(finals), "maps": maps}
+
+
+def fit_over(ds: xr.Dataset, dim: str, ests: Sequence[Estimator], maps: Sequence[Map]
+             ) -> tuple[xr.Dataset, list[Estimator]]:
+    r"""Fit each estimator on the records of each value of ``dim`` (``fit_result``).
+
+    Each estimator's summary numbers go into ``ds`` as ``<class>.<number>``
+    along ``dim``; a :class:`~dynnet.FiniteLyapunov` also leaves its finite
+    exponent :math:`\Lambda_i` and its kept flag per initial condition, as
+    ``exponent`` and ``kept`` ``(dim, init)``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Records with the dimension ``dim`` (and ``distance (dim, step, init, pert)``).
+    dim : str
+        The swept dimension.
+    ests : sequence of Estimator
+        The estimators (each with ``fit_result``).
+    maps : sequence of Map
+        The map of each value (passed to ``fit_result``).
+
+    Returns
+    -------
+    ds : xarray.Dataset
+        With the numbers added.
+    fitted : list of Estimator
+        The fitted estimators, value by value.
+    """
+    import xarray as xr
+
+    fitted, rows = [], []
+    per_init: dict[str, list] = {"exponent": [], "kept": []}
+    for k in range(ds.sizes[dim]):
+        sub = ds.isel({dim: k})
+        numbers = {}
+        for est in ests:
+            f = clone(est).fit_result(sub, maps[k])
+            fitted.append(f)
+            numbers.update({f"{estimator_key(est)}.{key}": val for key, val in f.summary().items()})
+            if isinstance(f, FiniteLyapunov):
+                per_init["exponent"].append(np.asarray(f.exponents_, dtype=np.float64))
+                per_init["kept"].append(np.asarray(f.kept_, dtype=bool))
+        rows.append(numbers)
+    for key in rows[0] if rows else ():
+        ds[key] = xr.Variable((dim,), np.array([r[key] for r in rows]))
+    if per_init["exponent"]:
+        ds["exponent"] = xr.Variable((dim, "init"), np.stack(per_init["exponent"]))
+        ds["kept"] = xr.Variable((dim, "init"), np.stack(per_init["kept"]))
+    return ds, fitted
+
+
+def _sharpness_chunk(map, est, x0, n_steps, every):
+    """Sharpness of each orbit of ``x0`` at ``t = 0, every, ..., n_steps``: ``(n, R)``.
+
+    A pure function of its arguments: each orbit's states go to the estimator
+    as one batch of its own, so a result does not depend on the chunk it is in.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DivergenceWarning)  # the study warns once, for the run
+        traj = map.trajectory(x0, n_steps, every=every)  # (R, n, dim)
+    return np.stack([np.asarray(clone(est).fit(traj[:, j], map=map).sharpness_, dtype=np.float64)
+                     for j in range(x0.shape[0])])
+
+
+def sharpness_along(map: Map, estimator: Sharpness, x0: np.ndarray, n_steps: int, every: int,
+                    ctx: RunContext, key: str = "sharpness") -> np.ndarray:
+    r"""The sharpness :math:`S(W_t) = \lambda_{\max}(\nabla^2 L(W_t))` along each orbit of ``x0``.
+
+    Parameters
+    ----------
+    map : Map
+        A map with ``hessian`` (a :class:`~dynnet.GradientDescentMap`).
+    estimator : Sharpness
+        The estimator (cloned for each orbit).
+    x0 : numpy.ndarray, shape (n_init, dim)
+        Initial conditions.
+    n_steps, every : int
+        Records at :math:`t = 0, k, 2k, \dots, n` (``k = every`` divides ``n = n_steps``).
+    ctx : RunContext
+        Jobs (chunks of orbits in parallel), chunk size, checkpoint.
+    key : str, default "sharpness"
+        The name of this part in the checkpoint.
+
+    Returns
+    -------
+    numpy.ndarray, shape (R, n_init)
+        NaN for a non-finite (diverged) state.
+    """
+    n_init = x0.shape[0]
+    jobs = effective_n_jobs(ctx.n_jobs)
+    chunk = ctx.chunk_size or max(1, -(-n_init // max(1, jobs)))
+    ckpt = ctx.checkpoint
+    done = ckpt.load(key) if ckpt is not None else {}
+    todo = np.array([i for i in range(n_init) if i not in done], dtype=int)
+    chunks = [todo[s:s + chunk] for s in range(0, todo.size, chunk)]
+
+    def keep(i, part):
+        if ckpt is not None:
+            ckpt.save(key, chunks[i], {"sharpness": part})
+
+    parts = map_chunks(_sharpness_chunk, [(map, estimator, x0[idx], n_steps, every) for idx in chunks],
+                       n_jobs=ctx.n_jobs, progress=False, on_result=keep)
+    rows = {i: r["sharpness"] for i, r in done.items()}
+    for idx, part in zip(chunks, parts, strict=True):
+        for j, i in enumerate(idx):
+            rows[int(i)] = part[j]
+    return np.stack([rows[i] for i in range(n_init)], axis=1)
+
+
+def _first_crossing(s: np.ndarray, steps: np.ndarray, threshold: float) -> np.ndarray:
+    """First record step at which each column of ``s`` (R, n) reaches ``threshold``; NaN if never."""
+    with np.errstate(invalid="ignore"):
+        hit = s >= threshold
+    first = np.argmax(hit, axis=0)
+    return np.where(hit.any(axis=0), steps[first].astype(np.float64), np.nan)
+
+
+# -- the study -------------------------------------------------------------------------------------
+class SharpeningStudy(Study):
+    r"""Progressive sharpening and the edge of stability of Cohen et al., beside :math:`\lambda_{nMLE}`.
+
+    For each learning rate :math:`\eta` the same ``n_init`` initial networks
+    train ``n_steps`` steps of full-batch gradient descent, each with ``n``
+    perturbed copies. From the same runs the study records
+
+    * the sharpness, the top eigenvalue of the Hessian of the loss, every
+      ``sharpness_every`` steps along each reference orbit
+      (:class:`~dynnet.Sharpness`),
+
+      .. math:: S(t) = \lambda_{\max}\big(\nabla^2 L(W_t)\big),
+
+      against the stability threshold :math:`2/\eta` of gradient descent on a
+      quadratic (the step :math:`W \mapsto W - \eta \nabla L` is stable along
+      the top eigendirection iff :math:`S < 2/\eta`). Cohen et al. (2021)
+      found that full-batch GD first *sharpens* (:math:`S` grows) until
+      :math:`S \approx 2/\eta`, then hovers there while the loss still falls
+      non-monotonically: their "edge of stability";
+    * the finite network Lyapunov exponent :math:`\lambda_{nMLE}` of the same
+      initial networks (:class:`~dynnet.FiniteLyapunov` on the distances
+      :math:`d_{ij}(t)` between each reference and its copies), the paper's
+      sign of sensitive dependence, which it finds positive at its "edge of
+      stability" :math:`\eta = 1`.
+
+    Together they ask whether the two meanings of "edge of stability" meet:
+    does :math:`S` reach :math:`2/\eta` at the learning rate where
+    :math:`\lambda_{nMLE}` turns positive?
+
+    Parameters
+    ----------
+    etas : sequence of float, default (0.1, 0.25, 0.5, 0.75, 1.0, 2.0)
+        The learning rates (all > 0). On the paper's network the sharpness at
+        initialisation is already about 2 to 6, so :math:`2/\eta` is above it
+        only for :math:`\eta \lesssim 0.4`: the grid holds two such values
+        (where progressive sharpening can be seen), the onset of a positive
+        :math:`\lambda_{nMLE}` (0.5 to 0.75) and the paper's :math:`\eta = 1`.
+    map : Map or None, default None
+        None: ``GradientDescentMap()`` (the paper's network on Iris). Its
+        ``eta`` is replaced by each value of ``etas``; it needs ``hessian``
+        (or ``hvp``) for the sharpness.
+    perturber : Perturber or None, default None
+        None: ``UniformPerturber(eps=1e-8, n=5, on="weights")``.
+    metric : Metric or None, default None
+        None: ``L1()``, the paper's distance.
+    n_init : int, default 20
+        Initial networks, the same for every eta.
+    n_steps : int, default 1000
+        Training steps at each eta.
+    sharpness_every : int, default 10
+        Steps between sharpness records (a divisor of ``n_steps``).
+    estimators : list of Estimator or None, default None
+        None: ``[FiniteLyapunov(), Sharpness(method="lanczos")]``. Exactly one
+        :class:`~dynnet.Sharpness` (the sharpness records); every other
+        estimator is fitted on the perturbation records of each eta
+        (``fit_result``) and its numbers stored as ``<class>.<key> (eta)``;
+        :math:`\lambda_{nMLE}` is ``finitelyapunov.mle``. The default Sharpness
+        uses Lanczos iteration on Hessian-vector products: on the 83-parameter
+        network it agrees with the dense eigenvalue to about 1e-14 and is
+        about ten times faster.
+    seed : int, SeedSequence, Generator or None, default 0
+        The run's seed: initial networks from its child 0, the perturbations
+        of initial network ``i`` from ``stream(seed, 1, i)`` at every eta (the
+        same perturbed networks at each eta). None draws fresh entropy,
+        recorded in ``seed_``.
+
+    Attributes
+    ----------
+    result_ : xarray.Dataset
+        ``sharpness (eta, sharpness_step, init)``, ``threshold (eta)``
+        (:math:`2/\eta`), ``distance (eta, step, init, pert)``, ``loss`` and
+        ``weight_norm (eta, step, init)``, ``diverged (eta, init, member)``,
+        ``test_accuracy (eta, init)``, ``initial_state (init, coord)``, the
+        estimators' numbers ``<class>.<key> (eta)`` and, with a
+        FiniteLyapunov, ``exponent`` and ``kept (eta, init)``.
+    estimators_ : list of Estimator
+        The non-Sharpness estimators fitted at each eta, eta by eta.
+
+    See Also
+    --------
+    EtaScanStudy : the regimes of GD over a wider eta range (sharpness along one orbit).
+
+    Notes
+    -----
+    The sharpness orbits are the reference orbits of the perturbation runs
+    (the same initial networks and map), integrated again with their states
+    stored every ``sharpness_every`` steps, orbit by orbit. With
+    ``run(checkpoint=...)`` both parts are checkpointed per eta.
+
+    References
+    ----------
+    J. Cohen, S. Kaur, Y. Li, J. Z. Kolter, A. Talwalkar, "Gradient descent on
+    neural networks typically occurs at the edge of stability", ICLR (2021).
+    M. Danovski, M. C. Soriano, L. Lacasa, "Dynamical stability and chaos in
+    artificial neural network trajectories along training", Front. Complex
+    Syst. 2:1367957 (2024), section 4.1.
+    """
+
+    _quick_params = {"etas": (0.25, 1.0), "n_init": 3, "n_steps": 200, "sharpness_every": 20,
+                     "perturber": UniformPerturber(eps=1e-8, n=3, on="weights")}
+
+    def __init__(self, etas: float | Sequence[float] = DEFAULT_ETAS, map: Map | None = None,
+                 perturber: Perturber | None = None, metric: Metric | None = None, n_init: int = 20,
+                 n_steps: int = 1000, sharpness_every: int = 10,
+                 estimators: Sequence[Estimator] | None = None, seed: SeedLike = 0) -> None:
+        self.etas = etas
+        self.map = map
+        self.perturber = perturber
+        self.metric = metric
+        self.n_init = n_init
+        self.n_steps = n_steps
+        self.sharpness_every = sharpness_every
+        self.estimators = estimators
+        self.seed = seed
+
+    @staticmethod
+    def _part_defaults():
+        from ..maps.gd import GradientDescentMap
+
+        return {"map": GradientDescentMap,
+                "perturber": lambda: UniformPerturber(eps=1e-8, n=5, on="weights"),
+                "metric": L1,
+                "estimators": lambda: [FiniteLyapunov(), Sharpness(method="lanczos")]}
+
+    def _etas(self) -> np.ndarray:
+        return check_values(self, "etas", self.etas)
+
+    def _split_estimators(self):
+        ests = self._estimator_list()
+        sharp = [e for e in ests if isinstance(e, Sharpness)]
+        if len(sharp) != 1:
+            raise ValueError(f"{type(self).__name__}: estimators must hold exactly one Sharpness (the "
+                             f"sharpness records), got {[type(e).__name__ for e in ests]}")
+        return sharp[0], [e for e in ests if not isinstance(e, Sharpness)]
+
+    def _validate(self):
+        super()._validate()
+        c = self.parts()
+        etas = self._etas()
+        if "eta" not in c["map"]._param_names():
+            raise ValueError(f"{type(self).__name__}: the map {type(c['map']).__name__} has no eta "
+                             "parameter to vary")
+        if not callable(getattr(c["map"], "hessian", None)):
+            raise TypeError(f"{type(self).__name__}: the map {type(c['map']).__name__} has no hessian(state);"
+                            " the sharpness needs it")
+        check_parts(clone(c["map"]).set_params(eta=float(etas[0])), c["perturber"], c["metric"])
+        check_int(self, "n_init", self.n_init, low=1)
+        n_steps = check_int(self, "n_steps", self.n_steps, low=3)
+        every = check_int(self, "sharpness_every", self.sharpness_every, low=1, high=n_steps)
+        if n_steps % every:
+            raise ValueError(f"{type(self).__name__}: parameter sharpness_every={every} must divide "
+                             f"n_steps={n_steps}, so that the last record is the end of training")
+        check_int(c["perturber"], "n", c["perturber"].n, low=1)
+        self._split_estimators()
+
+    def _tiny_params(self):
+        out = {}
+        if int(self.n_init) > 1:
+            out["n_init"] = 1
+        if np.atleast_1d(np.asarray(self.etas, dtype=object)).size > 1:
+            out["etas"] = (self._etas()[0],)
+        return out
+
+    def _memory(self, ctx):
+        c = self.parts()
+        m = c["map"]
+        n_obs = len(m.observables(np.zeros((1, m.dim))))
+        n_init, n_steps = int(self.n_init), int(self.n_steps)
+        n_eta = self._etas().size
+        out = ensemble_memory(n_init, int(c["perturber"].n), m.dim, n_steps + 1, n_obs, n_runs=n_eta,
+                              chunk=ctx.chunk_size, n_jobs=effective_n_jobs(ctx.n_jobs))
+        n_rec = n_steps // int(self.sharpness_every) + 1
+        chunk = min(n_init, ctx.chunk_size or n_init)
+        out["stored sharpness orbits"] = (8 * n_rec * chunk * m.dim * 2,
+                                          "sharpness_every (larger), chunk_size or n_init")
+        return out
+
+    def _compute(self, ctx):
+        """The perturbation ensemble of each eta and the sharpness along its reference orbits."""
+        import xarray as xr
+
+        c = self.parts()
+        sharp, _ = self._split_estimators()
+        etas = self._etas()
+        n_init, n_steps, every = int(self.n_init), int(self.n_steps), int(self.sharpness_every)
+        base = clone(c["map"]).set_params(eta=float(etas[0]))
+        x0 = base.initial_state(n_init, seed=ctx.child_seed(0))
+        runs = ensembles_over(self, ctx, c["map"], "eta", etas, c["perturber"], c["metric"], x0, n_steps)
+        quiet = replace(ctx, progress=False)
+        sharpness = np.stack([sharpness_along(m, sharp, x0, n_steps, every, quiet, key=f"sharpness-{k:03d}")
+                              for k, m in enumerate(runs["maps"])])
+        data = {"sharpness": (("eta", "sharpness_step", "init"), sharpness),
+                "threshold": (("eta",), 2.0 / etas),
+                "distance": (("eta", "step", "init", "pert"), runs["distance"]),
+                "diverged": (("eta", "init", "member"), runs["diverged"]),
+                "initial_state": (("init", "coord"), x0)}
+        data.update({k: (("eta", "step", "init"), v) for k, v in runs["observables"].items()})
+        data["test_accuracy"] = (("eta", "init"), _accuracies(runs["maps"], runs["final_reference"]))
+        return xr.Dataset(data, coords={"eta": etas, "step": np.arange(n_steps + 1),
+                                        "sharpness_step": np.arange(0, n_steps + 1, every),
+                                        "init": np.arange(n_init)})
+
+    def _analyse(self, ds):
+        """The non-Sharpness estimators (FiniteLyapunov by default) fitted at each eta."""
+        _, others = self._split_estimators()
+        maps = [clone(self.parts()["map"]).set_params(eta=float(e)) for e in ds["eta"].values]
+        return fit_over(ds, "eta", others, maps)
+
+    def _summary(self, ds):
+        r"""Per eta: the sharpness (initial, max, final, late) and its ratio to :math:`2/\eta`, the
+        step and fraction of networks reaching :math:`2/\eta`, :math:`\lambda_{nMLE}`; and the scalars
+        that compare the two edges (``lambda_onset_eta``, ``onset_max_ratio``, ...)."""
+        import xarray as xr
+
+        return xr.Dataset(sharpening_summary(ds)).merge(super()._summary(ds))
+
+    def plot(self) -> list[Figure]:
+        """Sharpness against step per eta with the 2/eta lines; lambda_nMLE and the
+        sharpness ratio against eta.
+
+        Returns
+        -------
+        list of matplotlib.figure.Figure
+            The two figures.
+        """
+        from ..plotting.sharpening import sharpening_eta_figure, sharpness_figure
+
+        self._check_run()
+        return [sharpness_figure(self.result_), sharpening_eta_figure(self.result_)]
+
+
+def _accuracies(maps, final_reference):
+    """Test accuracy of each trained reference (NaN: diverged, or a map without ``accuracy``)."""
+    out = np.full(final_reference.shape[:2], np.nan)
+    for k, m in enumerate(maps):
+        ok = np.all(np.isfinite(final_reference[k]), axis=1)
+        if ok.any() and hasattr(m, "accuracy"):
+            try:
+                out[k, ok] = m.accuracy(final_reference[k][ok], split="test")
+            except ValueError:  # a map without a test split
+                pass
+    return out
+
+
+def sharpening_summary(ds: xr.Dataset) -> dict[str, Any]:
+    r"""The numbers of a :class:`SharpeningStudy` result, as ``{name: (dims, values)}``.
+
+    Per :math:`\eta` (medians over the initial networks of each network's number):
+
+    * ``threshold`` :math:`2/\eta`;
+    * ``sharpness_initial``, ``sharpness_max``, ``sharpness_final``: :math:`S(0)`,
+      :math:`\max_t S(t)`, :math:`S(T)`;
+    * ``initial_ratio``, ``max_ratio``, ``final_ratio``: the same times :math:`\eta/2`
+      (1 at Cohen's edge of stability);
+    * ``late_ratio``: the median of :math:`S(t)\,\eta/2` over the second half of the
+      records (about 1 when the sharpness hovers at :math:`2/\eta`);
+    * ``fraction_reaching``: the fraction of networks with :math:`S(t) \ge 2/\eta` at
+      some record; ``fraction_sharpening``: the fraction that start below
+      :math:`2/\eta` and reach it later (progressive sharpening);
+    * ``crossing_step``: the median first step with :math:`S(t) \ge 2/\eta` (never
+      counts as infinite; NaN when more than half never reach it);
+    * ``mle``, ``kept_fraction`` (from ``finitelyapunov.*`` when present, else NaN);
+    * ``lambda_positive``: ``kept_fraction >= 0.5`` and ``mle > 0.05``, the
+      "chaotic" rule of :func:`~dynnet.studies.eta_scan.classify_regime`;
+    * ``final_loss``, ``test_accuracy`` (median, mean), ``diverged_fraction``.
+
+    Scalars: ``lambda_onset_eta`` (the smallest :math:`\eta` with
+    ``lambda_positive``; NaN if none), ``onset_max_ratio``,
+    ``onset_fraction_reaching`` and ``onset_late_ratio`` (those columns at that
+    :math:`\eta`), ``sharpness_onset_eta`` (the smallest :math:`\eta` at which at
+    least half of the networks reach :math:`2/\eta`).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        ``SharpeningStudy.result_``.
+
+    Returns
+    -------
+    dict
+        Name to ``(dims, values)``, ready for ``xarray.Dataset``.
+    """
+    etas = ds["eta"].values.astype(np.float64)
+    S = ds["sharpness"].transpose("eta", "sharpness_step", "init").values
+    steps = ds["sharpness_step"].values
+    thr = 2.0 / etas
+    n_eta, n_rec, _ = S.shape
+    late = S[:, n_rec // 2:, :]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (diverged) give NaN
+        s0 = S[:, 0, :]
+        smax = np.nanmax(S, axis=1)
+        sfin = S[:, -1, :]
+        slate = np.nanmedian(late * (etas / 2.0)[:, None, None], axis=1)
+        crossing = np.stack([_first_crossing(S[k], steps, thr[k]) for k in range(n_eta)])
+        reach = np.isfinite(crossing)
+        med_cross = np.median(np.where(reach, crossing, np.inf), axis=1)
+        out = {
+            "threshold": (("eta",), thr),
+            "sharpness_initial": (("eta",), np.nanmedian(s0, axis=1)),
+            "sharpness_max": (("eta",), np.nanmedian(smax, axis=1)),
+            "sharpness_final": (("eta",), np.nanmedian(sfin, axis=1)),
+            "initial_ratio": (("eta",), np.nanmedian(s0, axis=1) * etas / 2.0),
+            "max_ratio": (("eta",), np.nanmedian(smax, axis=1) * etas / 2.0),
+            "final_ratio": (("eta",), np.nanmedian(sfin, axis=1) * etas / 2.0),
+            "late_ratio": (("eta",), np.nanmedian(slate, axis=1)),
+            "fraction_reaching": (("eta",), reach.mean(axis=1)),
+            "fraction_sharpening": (("eta",), (reach & (s0 < thr[:, None])).mean(axis=1)),
+            "crossing_step": (("eta",), np.where(np.isfinite(med_cross), med_cross, np.nan)),
+            "final_loss": (("eta",), np.nanmedian(ds["loss"].transpose("eta", "step", "init").values[:, -1],
+                                                  axis=1) if "loss" in ds else np.full(n_eta, np.nan)),
+            "test_accuracy": (("eta",), np.nanmean(ds["test_accuracy"].values, axis=1)
+                              if "test_accuracy" in ds else np.full(n_eta, np.nan)),
+            "diverged_fraction": (("eta",), ds["diverged"].values.any(axis=2).mean(axis=1)),
+        }
+    mle = ds["finitelyapunov.mle"].values if "finitelyapunov.mle" in ds else np.full(n_eta, np.nan)
+    kept = (ds["finitelyapunov.kept_fraction"].values if "finitelyapunov.kept_fraction" in ds
+            else np.full(n_eta, np.nan))
+    positive = np.array([classify_regime(float(out["diverged_fraction"][1][k]), 0.0,
+                                         float(np.nan_to_num(kept[k])), float(np.nan_to_num(mle[k])),
+                                         0.0) == "chaotic" for k in range(n_eta)])
+    out["mle"] = (("eta",), np.asarray(mle, dtype=np.float64))
+    out["kept_fraction"] = (("eta",), np.asarray(kept, dtype=np.float64))
+    out["lambda_positive"] = (("eta",), positive)
+    order = np.argsort(etas)
+    onset = next((k for k in order if positive[k]), None)
+    out["lambda_onset_eta"] = ((), float(etas[onset]) if onset is not None else np.nan)
+    for key in ("max_ratio", "fraction_reaching", "late_ratio"):
+        out[f"onset_{key}"] = ((), float(out[key][1][onset]) if onset is not None else np.nan)
+    sh_onset = next((k for k in order if out["fraction_reaching"][1][k] >= 0.5), None)
+    out["sharpness_onset_eta"] = ((), float(etas[sh_onset]) if sh_onset is not None else np.nan)
+    return out
