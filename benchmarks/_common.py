@@ -21,6 +21,29 @@ def best_time(fn, repeat: int = 3) -> float:
     return best
 
 
+def timed(fn) -> float:
+    """Wall time of one call of ``fn()`` in seconds."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def blas_info() -> str:
+    """The BLAS/OpenMP libraries loaded in this process, with kernel and threads (threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed"
+    parts = []
+    for lib in threadpool_info():
+        name = lib.get("internal_api", "?")
+        where = lib.get("filepath", "").rsplit("/", 3)[-3:]
+        extra = f", kernel {lib['architecture']}" if lib.get("architecture") else ""
+        parts.append(f"{name} {lib.get('version') or ''} ({'/'.join(where)}; "
+                     f"{lib.get('num_threads')} threads{extra})")
+    return "; ".join(parts) or "none loaded"
+
+
 def fmt(x, digits: int = 3) -> str:
     """A number for a table: ``-`` for None, thousands separators for big ones."""
     if x is None:
