@@ -124,6 +124,7 @@ def clear_cache() -> None:
     Returns
     -------
     None
+        Nothing; the in-process cache is empty afterwards.
     """
     with _LOCK:
         _CACHE.clear()
