@@ -96,11 +96,14 @@ def test_studies_contract(tmp_path):
     assert not (tmp_path / "ckpt").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="the general GD map (activation, loss, weight decay, init): issue 14")
 def test_general_gd_map_contract():
     m = dn.GradientDescentMap(eta=1.0, hidden=(10,), activation="sigmoid", loss="cross-entropy",
                               weight_decay=0.0, init="normal", dataset="iris", stratify=False)
     assert m.dim == 83
+    assert m.loss == "cross-entropy"           # the parameter ...
+    W = m.initial_state(3, seed=0)
+    assert m.loss(W).shape == (3,)             # ... and the method, one name
+    assert m.get_params()["loss"] == "cross-entropy"
 
 
 def test_plugins_contract():

@@ -357,7 +357,7 @@ def test_predict_and_test_loss_agree_with_a_direct_computation():
     W = m.iterate(m.initial_state(3, seed=0), 500)
     for split in ("train", "test"):
         X, y = m.data(split)
-        z = m._forward(W, X)[2]
+        z = m._forward(W, X)[3]
         np.testing.assert_array_equal(m.predict(W, split=split), z.argmax(axis=-1))
         np.testing.assert_allclose((m.predict(W, split=split) == y).mean(axis=1), m.accuracy(W, split=split))
         logp = z - logsumexp(z, axis=-1, keepdims=True)

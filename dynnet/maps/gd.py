@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
-from scipy.special import expit
 
 from ..base import check_array, check_int, check_option, check_scalar
+from . import _nn
 from .base import Map
 
 if TYPE_CHECKING:
@@ -46,6 +46,12 @@ class Problem:
         ``(w_start, b_start, b_end)`` of each layer in the flat parameter
         vector: the weights are ``[w_start:b_start]`` (row-major
         ``(n_in, n_out)``), the biases ``[b_start:b_end]``.
+    activation : str, default "sigmoid"
+        The hidden layers' activation (see :class:`GradientDescentMap`).
+    loss : str, default "cross-entropy"
+        The data loss, ``"cross-entropy"`` or ``"mse"``.
+    weight_decay : float, default 0.0
+        The L2 coefficient on the weights (not the biases).
     """
 
     sizes: tuple[int, ...]
@@ -55,6 +61,9 @@ class Problem:
     X_test: np.ndarray
     y_test: np.ndarray
     offsets: tuple[tuple[int, int, int], ...]
+    activation: str = "sigmoid"
+    loss: str = "cross-entropy"
+    weight_decay: float = 0.0
 
     @property
     def dim(self) -> int:
@@ -165,6 +174,11 @@ def _load_dataset(owner, data):
     )
 
 
+_INITS = ("normal", "glorot", "he")
+
+#: networks with this many parameters or more run on the BLAS path (see GradientDescentMap.engine_path)
+BLAS_MIN_DIM = 5000
+
 _PARAM_NAMES: dict = {}
 
 
@@ -176,18 +190,63 @@ def _param_names(cls) -> tuple:
     return names
 
 
+class _LossName(str):
+    """The ``loss`` parameter's value, which is also the :meth:`GradientDescentMap.loss` method.
+
+    It is the string (``m.loss == "cross-entropy"``, saved, cloned and compared as
+    one) and, called, the loss of states: ``m.loss(W)``. Copying or pickling it
+    gives the plain string.
+    """
+
+    def __call__(self, states, rows=None, split="train"):
+        return self.__dict__["_owner"]._loss_of(states, rows=rows, split=split)
+
+    def __reduce__(self):
+        return (str, (str(self),))
+
+    def __copy__(self):
+        return str(self)
+
+    def __deepcopy__(self, memo):
+        return str(self)
+
+
+class _LossAttribute:
+    """``GradientDescentMap.loss``: the parameter (a string) and the method, one name (api.md)."""
+
+    def __init__(self, doc):
+        self.__doc__ = doc
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        value = obj.__dict__.get("_loss_param", "cross-entropy")
+        if type(value) is str:
+            bound = _LossName(value)
+            bound.__dict__["_owner"] = obj
+            return bound
+        return value
+
+    def __set__(self, obj, value):
+        obj.__dict__["_loss_param"] = str(value) if isinstance(value, str) else value
+
+
 class GradientDescentMap(Map):
     r"""Full-batch gradient descent on an MLP classifier, as a map in weight space.
 
     .. math::
 
         W_{t+1} = g(W_t;\eta) = W_t - \eta\,\nabla L(W_t),\qquad
-        L(W) = \frac{1}{N}\sum_{n=1}^{N}\Big[\log\sum_c e^{z_{nc}(W)} - z_{n y_n}(W)\Big]
+        L(W) = \frac{1}{N}\sum_{n=1}^{N}\ell\big(z_n(W), y_n\big)
+               + \frac{\lambda}{2}\sum_{l}\lVert W_l\rVert_F^2
 
-    where :math:`z(W)` are the logits of a fully connected network with
-    sigmoid hidden layers and a softmax output, and :math:`L` is the mean
-    cross-entropy over the whole training set (computed with log-sum-exp, so
-    it never overflows, at any :math:`\eta`).
+    where :math:`z(W)` are the logits (a linear output layer) of a fully
+    connected network with hidden activation :math:`f`, :math:`\ell` is the
+    per-sample loss and :math:`\lambda` the weight decay (on the weight
+    matrices :math:`W_l`, not on the biases). The paper's network is the
+    default: sigmoid hidden layers and the softmax cross-entropy
+    :math:`\ell = \log\sum_c e^{z_{nc}} - z_{n y_n}` (computed with
+    log-sum-exp, so it never overflows, at any :math:`\eta`), no weight decay.
 
     Parameters
     ----------
@@ -195,9 +254,30 @@ class GradientDescentMap(Map):
         Learning rate, >= 0 (``eta = 0`` is the identity map).
     hidden : tuple of int, default (10,)
         Hidden layer widths, e.g. ``(10,)`` or ``(16, 8)``.
-    dataset : {"iris", "digits"} or tuple (X, y), default "iris"
-        The bundled scikit-learn datasets, or the user's own arrays (labels may
-        be any values; they are mapped to 0..C-1 in sorted order).
+    activation : {"sigmoid", "tanh", "relu", "softplus"}, default "sigmoid"
+        The hidden layers' activation :math:`f` (the paper: sigmoid). relu's
+        Hessian is the one that holds almost everywhere (:math:`f'' = 0`, and
+        :math:`f'(0) = 0`).
+    loss : {"cross-entropy", "mse"}, default "cross-entropy"
+        ``"cross-entropy"``: softmax cross-entropy (the paper). ``"mse"``: the
+        squared error on one-hot targets, :math:`\ell = \tfrac12\lVert z_n -
+        Y_n\rVert^2` (as in Cohen et al. 2021).
+    weight_decay : float, default 0.0
+        :math:`\lambda \ge 0`, the L2 term on the weights added to the loss
+        (so :meth:`loss`, :meth:`gradient` and :meth:`hessian` include it).
+    init : {"normal", "glorot", "he"}, default "normal"
+        Initial weights: ``"normal"`` draws :math:`N(0, s^2)` with
+        :math:`s` = ``init_std`` (the paper); ``"glorot"`` draws
+        :math:`N(0, s^2\,2/(n_{in}+n_{out}))` and ``"he"``
+        :math:`N(0, s^2\,2/n_{in})` per layer (``init_std`` is then a gain).
+        Biases start at 0.
+    dataset : str or tuple (X, y), default "iris"
+        ``"iris"``, ``"digits"``, ``"wine"``, ``"breast_cancer"`` (inside
+        scikit-learn), ``"mnist1d"`` (generated locally; the ``mnist1d`` extra),
+        ``"mnist"`` (fetched once into the user's scikit-learn data cache; needs
+        a network the first time), or the user's own arrays (labels may be any
+        values; they are mapped to 0..C-1 in sorted order). See
+        :func:`dynnet.datasets.load`.
     test_size : int or float, default 30
         Held-out samples (int) or fraction (float in [0, 1)), split off with
         seed ``split_seed``. Iris gives 120 train / 30 test.
@@ -215,7 +295,12 @@ class GradientDescentMap(Map):
         Standardise features with the training mean and std (the paper does
         not scale).
     init_std : float, default 1.0
-        Standard deviation of the N(0, init_std) initial weights; biases start at 0.
+        Standard deviation of the ``"normal"`` initial weights (the gain of
+        ``"glorot"`` and ``"he"``).
+    n_samples : int, optional
+        Use a seeded (``split_seed``), class-stratified subsample of ``n_samples``
+        of the whole dataset, before the train/test split; None (the default)
+        uses every sample.
 
     Notes
     -----
@@ -249,17 +334,24 @@ class GradientDescentMap(Map):
     """
 
     def __init__(self, eta: float = 1.0, hidden: int | Sequence[int] = (10,),
+                 activation: str = "sigmoid", loss: str = "cross-entropy",
+                 weight_decay: float = 0.0, init: str = "normal",
                  dataset: str | tuple[ArrayLike, ArrayLike] = "iris", test_size: int | float = 30,
                  split_seed: int = 0, stratify: bool = False, scale: bool = False,
-                 init_std: float = 1.0) -> None:
+                 init_std: float = 1.0, n_samples: int | None = None) -> None:
         self.eta = eta
         self.hidden = hidden
+        self.activation = activation
+        self.loss = loss
+        self.weight_decay = weight_decay
+        self.init = init
         self.dataset = dataset
         self.test_size = test_size
         self.split_seed = split_seed
         self.stratify = stratify
         self.scale = scale
         self.init_std = init_std
+        self.n_samples = n_samples
 
     # ---- prepared data ----------------------------------------------------
     def problem(self) -> Problem:
@@ -282,6 +374,8 @@ class GradientDescentMap(Map):
                 value = tuple(_fingerprint(a) for a in value)
             elif isinstance(value, np.ndarray):
                 value = _fingerprint(value)
+            if isinstance(value, str):
+                value = str(value)  # the loss parameter's value is bound to the map: key the text
             key.append((name, type(value), value))
         key = tuple(key)
         cache = self.__dict__.setdefault("_cache", {})  # dropped by set_params and pickling
@@ -305,6 +399,10 @@ class GradientDescentMap(Map):
                 "positive ints, e.g. (10,) or (16, 8)"
             )
         hidden = tuple(check_int(self, "hidden[i]", h, low=1) for h in hidden)
+        activation = check_option(self, "activation", self.activation, list(_nn.ACTIVATIONS))
+        loss = check_option(self, "loss", self.__dict__.get("_loss_param"), list(_nn.LOSSES))
+        wd = check_scalar(self, "weight_decay", self.weight_decay, low=0.0)
+        check_option(self, "init", self.init, list(_INITS))
         X, y = _load_dataset(self, self.dataset)
         n = X.shape[0]
         ts = self.test_size
@@ -346,7 +444,7 @@ class GradientDescentMap(Map):
         for a in arrays:
             a.setflags(write=False)
         return Problem(sizes, arrays[0], arrays[1], arrays[2], arrays[3], arrays[4],
-                       _layout(sizes))
+                       _layout(sizes), str(activation), str(loss), float(wd))
 
     @property
     def dim(self) -> int:  # type: ignore[override]
@@ -439,7 +537,7 @@ class GradientDescentMap(Map):
         return m
 
     def sample_state(self, rng: np.random.Generator) -> np.ndarray:
-        """One initial network: weights from N(0, init_std^2), biases 0.
+        """One initial network: weights by the ``init`` scheme, biases 0.
 
         Parameters
         ----------
@@ -449,13 +547,23 @@ class GradientDescentMap(Map):
         Returns
         -------
         ndarray, shape (dim,)
-            The flat parameters.
+            The flat parameters. Layer by layer, the weights are one draw of
+            ``rng.normal(0, std_l, size=n_in * n_out)`` with ``std_l`` the
+            scheme's standard deviation (for ``"normal"`` one draw for all
+            weights, as in v0, so the paper's initial states are unchanged).
         """
         std = check_scalar(self, "init_std", self.init_std, low=0.0)
-        w = self.mask("weights")
-        x = np.zeros(self.dim)
+        init = check_option(self, "init", self.init, list(_INITS))
+        p = self.problem()
+        x = np.zeros(p.dim)
         with np.errstate(over="ignore"):
-            x[w] = rng.normal(0.0, std, size=int(w.sum()))
+            if init == "normal":
+                w = self.mask("weights")
+                x[w] = rng.normal(0.0, std, size=int(w.sum()))
+            else:
+                for (w0, b0, _), n_in, n_out in zip(p.offsets, p.sizes[:-1], p.sizes[1:], strict=True):
+                    fan = (n_in + n_out) / 2.0 if init == "glorot" else n_in / 2.0
+                    x[w0:b0] = rng.normal(0.0, std / np.sqrt(fan), size=b0 - w0)
         if not np.isfinite(x).all():
             raise ValueError(f"GradientDescentMap: parameter init_std={self.init_std!r} draws weights "
                              "that overflow float64; give a smaller init_std")
@@ -463,26 +571,21 @@ class GradientDescentMap(Map):
 
     # ---- forward / backward (the numpy reference implementation) ----------
     def _forward(self, params, X):
-        """Hidden activations list and logits for params ``(E, P)``."""
+        """Layers, the activations (inputs first), the hidden pre-activations and the logits."""
         p = self.problem()
         layers = p.unpack(params)
         acts = [X]
+        zs = []
         a = X
         for lay, (W, b) in enumerate(layers):
             z = np.matmul(a, W) + b[..., None, :]
             if lay < len(layers) - 1:
-                a = expit(z)
+                a = _nn.activate(p.activation, z)
+                zs.append(z)
                 acts.append(a)
             else:
-                return layers, acts, z
+                return layers, acts, zs, z
         raise AssertionError  # pragma: no cover
-
-    @staticmethod
-    def _log_softmax(z):
-        m = z.max(axis=-1, keepdims=True)
-        s = z - m
-        lse = np.log(np.exp(s).sum(axis=-1, keepdims=True))
-        return s - lse
 
     def _rows(self, rows):
         """Training inputs and one-hot targets of a mini-batch (all rows when None)."""
@@ -499,17 +602,23 @@ class GradientDescentMap(Map):
             )
         return p.X[idx], p.Y[idx]
 
+    @staticmethod
+    def _penalty(p, params):
+        """``(wd / 2) * sum of squared weights`` of each member (0.0 without weight decay)."""
+        if p.weight_decay == 0.0:
+            return 0.0
+        sq = sum((params[..., w0:b0] ** 2).sum(axis=-1) for w0, b0, _ in p.offsets)
+        return 0.5 * p.weight_decay * sq
+
     def _loss_grad(self, params, want_grad=True, rows=None):
         p = self.problem()
         X, Y = self._rows(rows)
-        layers, acts, z = self._forward(params, X)
-        logp = self._log_softmax(z)
-        N = X.shape[0]
-        loss = -(logp * Y).sum(axis=(-1, -2)) / N
+        layers, acts, zs, z = self._forward(params, X)
+        loss = _nn.loss_value(p.loss, z, Y) + self._penalty(p, params)
         if not want_grad:
             return loss, None
         grad = np.empty_like(params)
-        delta = (np.exp(logp) - Y) / N
+        delta, _ = _nn.loss_delta(p.loss, z, Y)
         for lay in range(len(layers) - 1, -1, -1):
             W, _ = layers[lay]
             w0, b0, b1 = p.offsets[lay]
@@ -518,39 +627,38 @@ class GradientDescentMap(Map):
             grad[..., w0:b0] = gW.reshape(gW.shape[:-2] + (-1,))
             grad[..., b0:b1] = delta.sum(axis=-2)
             if lay > 0:
-                delta = np.matmul(delta, np.swapaxes(W, -1, -2)) * a * (1.0 - a)
+                delta = _nn.times_d1(p.activation, np.matmul(delta, np.swapaxes(W, -1, -2)), zs[lay - 1], a)
+        if p.weight_decay != 0.0:
+            for w0, b0, _ in p.offsets:
+                grad[..., w0:b0] += p.weight_decay * params[..., w0:b0]
         return loss, grad
 
-    def loss(self, states: ArrayLike, rows: ArrayLike | None = None, split: str = "train") -> np.ndarray:
-        """Mean cross-entropy on the training set (or a mini-batch of it), or on the test set.
+    loss = _LossAttribute("""The loss: the ``loss`` parameter (a string) and, called, its value on states.
 
-        Parameters
-        ----------
-        states : array_like, shape (E, dim) or (dim,)
-            Network parameters (NaN rows give NaN).
-        rows : array_like of int, optional
-            Indices of training samples (a mini-batch, rows of ``data("train")``);
-            None (the default) means all of them. Only with ``split="train"``.
-        split : {"train", "test"}, default "train"
-            The samples the loss is taken over.
+        ``m.loss`` is the parameter (``"cross-entropy"`` or ``"mse"``; it compares,
+        saves and clones as that string); ``m.loss(states, rows=None,
+        split="train")`` is the objective gradient descent descends: the mean
+        data loss over the training set (or a mini-batch of it, ``rows``), or
+        over the test set (``split="test"``), plus the weight-decay term
+        :math:`\\frac{\\lambda}{2}\\sum_l\\lVert W_l\\rVert^2`. Returns an
+        ``(E,)`` array (a float for one state); NaN rows give NaN.
+        """)
 
-        Returns
-        -------
-        ndarray, shape (E,)
-            The loss of each member (a float for one state).
-        """
+    def _loss_of(self, states, rows=None, split="train"):
+        """``m.loss(states, rows=None, split="train")``: see :attr:`loss`."""
         single = np.ndim(states) == 1
         x = self.check_states(states, finite=False)
         check_option(self, "split", split, ["train", "test"])
         if split == "test":
             if rows is not None:
                 raise ValueError("GradientDescentMap: rows index training samples; not with split='test'")
-            X, y = self.data("test")
-            if X.shape[0] == 0:
+            p = self.problem()
+            if p.X_test.shape[0] == 0:
                 raise ValueError("GradientDescentMap: the test split is empty (test_size=0)")
-            logp = self._log_softmax(self._forward(x, X)[2])
-            out = -np.take_along_axis(logp, np.broadcast_to(y[:, None], logp.shape[:-1] + (1,)),
-                                      axis=-1)[..., 0].mean(axis=-1)
+            Y = np.zeros((p.y_test.shape[0], p.sizes[-1]))
+            Y[np.arange(p.y_test.shape[0]), p.y_test] = 1.0
+            z = self._forward(x, p.X_test)[3]
+            out = _nn.loss_value(p.loss, z, Y) + self._penalty(p, x)
         else:
             out = self._loss_grad(x, want_grad=False, rows=rows)[0]
         return out[0] if single else out
@@ -573,7 +681,7 @@ class GradientDescentMap(Map):
         single = np.ndim(states) == 1
         x = self.check_states(states, finite=False)
         X, _ = self.data(split)
-        out = self._forward(x, X)[2].argmax(axis=-1).astype(np.int64)
+        out = self._forward(x, X)[3].argmax(axis=-1).astype(np.int64)
         out[~np.all(np.isfinite(x), axis=-1)] = -1
         return out[0] if single else out
 
@@ -597,7 +705,7 @@ class GradientDescentMap(Map):
         X, y = self.data(split)
         if X.shape[0] == 0:
             raise ValueError("GradientDescentMap: the test split is empty (test_size=0)")
-        _, _, z = self._forward(x, X)
+        _, _, _, z = self._forward(x, X)
         out = (z.argmax(axis=-1) == y).mean(axis=-1)
         out[~np.all(np.isfinite(x), axis=-1)] = np.nan
         return out[0] if single else out
@@ -634,14 +742,60 @@ class GradientDescentMap(Map):
         Returns
         -------
         dict of str to ndarray of shape (E,)
-            ``"loss"`` (mean cross-entropy) and ``"weight_norm"`` (sum of
-            ``|w|`` over all parameters).
+            ``"loss"`` (the training objective, :attr:`loss`) and
+            ``"weight_norm"`` (sum of ``|w|`` over all parameters).
         """
-        loss, _ = self._loss_grad(states, want_grad=False)
+        if self.engine_path() == "blas":
+            from . import _gd_blas, _gd_engine
+
+            loss, _ = _gd_blas.loss_grad(self.problem(), states, want_grad=False,
+                                         n_threads=_gd_engine.n_threads_default())
+        else:
+            loss, _ = self._loss_grad(states, want_grad=False)
         return {"loss": loss, "weight_norm": np.abs(states).sum(axis=-1)}
 
+    def engine_path(self) -> str:
+        """Which engine advances this map's orbits: ``"simd"`` or ``"blas"``.
+
+        ``"simd"`` is the compiled kernel with the ensemble in the vector lanes
+        (small networks; the activations, losses and weight decay it supports);
+        ``"blas"`` runs every layer of every member as matrix products in
+        fixed-size sample blocks (wide networks, and everything the kernel does not
+        support). The choice is by the number of parameters: ``"simd"`` below
+        ``BLAS_MIN_DIM`` parameters (measured crossover; see the performance
+        page). Within a path, results do not depend on the batch, the chunking or
+        the number of threads; the two paths agree to about 1e-15 relative per
+        step. The environment variable ``DYNNET_GD_PATH=simd|blas`` forces a path
+        (for benchmarks and tests).
+
+        Returns
+        -------
+        str
+            ``"simd"`` or ``"blas"``.
+        """
+        import os
+
+        from . import _gd_engine
+
+        p = self.problem()
+        supports = getattr(_gd_engine, "supports", None)
+        ok = (supports(self) if supports is not None else
+              (p.activation, p.loss, p.weight_decay) == ("sigmoid", "cross-entropy", 0.0))
+        forced = os.environ.get("DYNNET_GD_PATH", "").strip().lower()
+        if forced:
+            if forced not in ("simd", "blas"):
+                raise ValueError(f"DYNNET_GD_PATH={forced!r} is not allowed; give 'simd' or 'blas' "
+                                 "(or leave it unset)")
+            if forced == "simd" and not ok:
+                raise ValueError(
+                    f"DYNNET_GD_PATH=simd: the SIMD engine does not support activation="
+                    f"{p.activation!r}, loss={p.loss!r}, weight_decay={p.weight_decay!r}"
+                )
+            return forced
+        return "simd" if ok and p.dim < BLAS_MIN_DIM else "blas"
+
     def step(self, states: ArrayLike) -> np.ndarray:
-        r"""One GD step :math:`W - \eta \nabla L(W)` of a batch, through the compiled engine.
+        r"""One GD step :math:`W - \eta \nabla L(W)` of a batch, through the engine (:meth:`engine_path`).
 
         Bitwise equal to one step of :meth:`iterate`; within about 1e-15
         relative of :meth:`reference_step`. Members that become non-finite
@@ -657,10 +811,8 @@ class GradientDescentMap(Map):
         ndarray, shape (E, dim) (or (dim,) for one state)
             The next parameters.
         """
-        from . import _gd_engine
-
         single = np.ndim(states) == 1
-        out = _gd_engine.advance(self, self.check_states(states), 1)
+        out = self._advance(self.check_states(states), 1)
         return out[0] if single else out
 
     def reference_step(self, states: ArrayLike) -> np.ndarray:
@@ -687,9 +839,13 @@ class GradientDescentMap(Map):
             return x - eta * self._loss_grad(x)[1]
 
     def _advance(self, states, n_steps):
-        from . import _gd_engine
+        from . import _gd_blas, _gd_engine
 
-        return _gd_engine.advance(self, states, n_steps)
+        if self.engine_path() == "simd":
+            return _gd_engine.advance(self, states, n_steps)
+        _gd_engine.env_threads()  # a bad DYNNET_NUM_THREADS is an error on either path
+        return _gd_blas.advance(self.problem(), self._eta(), states, n_steps,
+                                n_threads=_gd_engine.n_threads_default())
 
     def _stream(self, states, n_steps, every, group, metric):
         """Fused streaming for the L1/L2/LInf metrics (see :meth:`Map._stream`).
@@ -703,7 +859,7 @@ class GradientDescentMap(Map):
         from . import _gd_engine
 
         kind = {L1: "L1", L2: "L2", LInf: "LInf"}.get(type(metric))
-        if (kind is None or group < 1
+        if (kind is None or group < 1 or self.engine_path() != "simd"
                 or type(self).observables is not GradientDescentMap.observables):
             return super()._stream(states, n_steps, every, group, metric)
         return _gd_engine.stream(self, states, n_steps, every, group, kind)
@@ -715,7 +871,8 @@ class GradientDescentMap(Map):
         """
         from . import _gd_engine
 
-        if type(self).observables is not GradientDescentMap.observables:
+        if (type(self).observables is not GradientDescentMap.observables
+                or self.engine_path() != "simd"):
             return super()._observe(states, n_steps, every, vectors)
         return _gd_engine.observe(self, states, n_steps, every, vectors)
 
@@ -745,32 +902,32 @@ class GradientDescentMap(Map):
         return self._hvp(x, V, rows)
 
     def _hvp(self, params, V, rows=None):
+        """Pearlmutter's R-operator: one forward and one backward pass for all ``(E, K)`` vectors."""
         p = self.problem()
+        act = p.activation
         X, Y = self._rows(rows)
         N = X.shape[0]
-        layers, acts, z = self._forward(params, X)
+        layers, acts, zs, z = self._forward(params, X)
         Vl = p.unpack(V)
         L = len(layers)
-        # R-forward
+        f1 = [_nn.d1(act, zs[i], acts[i + 1]) for i in range(L - 1)]
+        # R-forward: Rz of every layer, Ra of the hidden ones (axis 1 holds the K vectors)
         Ra = [None]
+        Rzs = []
         Rz = None
         for lay in range(L):
             W, _ = layers[lay]
             VW, Vb = Vl[lay]
-            a_prev = acts[lay]
             if lay == 0:
                 Rz = np.matmul(X, VW)
             else:
-                Rz = np.matmul(Ra[lay], W[:, None]) + np.matmul(a_prev[:, None], VW)
+                Rz = np.matmul(Ra[lay], W[:, None]) + np.matmul(acts[lay][:, None], VW)
             Rz = Rz + Vb[..., None, :]
             if lay < L - 1:
-                a = acts[lay + 1][:, None]
-                Ra.append(a * (1.0 - a) * Rz)
-        logp = self._log_softmax(z)
-        prob = np.exp(logp)
-        delta = (prob - Y) / N
-        pr = prob[:, None]
-        Rdelta = pr * (Rz - (pr * Rz).sum(axis=-1, keepdims=True)) / N
+                Rzs.append(Rz)
+                Ra.append(f1[lay][:, None] * Rz)
+        delta, prob = _nn.loss_delta(p.loss, z, Y)
+        Rdelta = _nn.loss_rdelta(p.loss, Rz, prob, N)
         out = np.empty_like(V)
         for lay in range(L - 1, -1, -1):
             W, _ = layers[lay]
@@ -786,14 +943,39 @@ class GradientDescentMap(Map):
             out[..., b0:b1] = Rdelta.sum(axis=-2)
             if lay > 0:
                 Wt = np.swapaxes(W, -1, -2)
-                a = a_prev[:, None]
-                back = np.matmul(delta, Wt)[:, None]
+                back = np.matmul(delta, Wt)
                 Rdelta = ((np.matmul(Rdelta, Wt[:, None])
                            + np.matmul(delta[:, None], np.swapaxes(VW, -1, -2)))
-                          * a * (1.0 - a)
-                          + back * (1.0 - 2.0 * a) * Ra[lay])
-                delta = np.matmul(delta, Wt) * acts[lay] * (1.0 - acts[lay])
+                          * f1[lay - 1][:, None])
+                f2 = _nn.d2(act, zs[lay - 1], a_prev)
+                if f2 is not None:
+                    Rdelta = Rdelta + (back * f2)[:, None] * Rzs[lay - 1]
+                delta = back * f1[lay - 1]
+        if p.weight_decay != 0.0:
+            for w0, b0, _ in p.offsets:
+                out[..., w0:b0] += p.weight_decay * V[..., w0:b0]
         return out
+
+    def jvp(self, states: ArrayLike, V: ArrayLike) -> np.ndarray:
+        r"""The Jacobian of one step on tangent vectors, :math:`J v = v - \eta H(W) v`, matrix-free.
+
+        One batched Hessian-vector product (:meth:`hvp`); the Hessian is never formed, so
+        memory is that of ``V`` and of the network's activations.
+
+        Parameters
+        ----------
+        states : array_like, shape (E, dim)
+            Network parameters.
+        V : array_like, shape (E, K, dim)
+            ``K`` tangent vectors per member.
+
+        Returns
+        -------
+        ndarray, shape (E, K, dim)
+            :math:`J(W_e)\,v_{ek}`.
+        """
+        HV = self.hvp(states, V)
+        return np.asarray(V, dtype=np.float64) - self._eta() * HV
 
     def hessian(self, state: ArrayLike, rows: ArrayLike | None = None) -> np.ndarray:
         """The exact Hessian of the loss at one state (Pearlmutter's R-operator).
@@ -836,9 +1018,12 @@ class GradientDescentMap(Map):
         """The network at ``state`` as a weighted ``networkx.DiGraph``.
 
         Nodes are ``(layer, index)`` with attributes ``layer`` (0 = input),
-        ``index``, ``role`` (``"input"``, ``"hidden"``, ``"output"``) and
-        ``bias`` (0.0 for inputs); each connection is an edge with ``weight``.
-        ``G.graph["sizes"]`` holds the layer widths.
+        ``index``, ``role`` (``"input"``, ``"hidden"``, ``"output"``),
+        ``bias`` (0.0 for inputs) and ``activation`` (the map's activation on
+        hidden neurons, ``"identity"`` on inputs and outputs: the outputs are
+        logits); each connection is an edge with ``weight``.
+        ``G.graph["sizes"]`` holds the layer widths, ``G.graph["activation"]``
+        the hidden activation and ``G.graph["loss"]`` the loss.
 
         Parameters
         ----------
@@ -852,12 +1037,13 @@ class GradientDescentMap(Map):
         """
         x = self.check_state(state)
         p = self.problem()
-        G = nx.DiGraph(sizes=p.sizes)
+        G = nx.DiGraph(sizes=p.sizes, activation=p.activation, loss=p.loss)
         n_layers = len(p.sizes)
         for lay, width in enumerate(p.sizes):
             role = "input" if lay == 0 else ("output" if lay == n_layers - 1 else "hidden")
+            act = p.activation if role == "hidden" else "identity"
             for i in range(width):
-                G.add_node((lay, i), layer=lay, index=i, role=role, bias=0.0)
+                G.add_node((lay, i), layer=lay, index=i, role=role, bias=0.0, activation=act)
         for lay, (W, b) in enumerate(p.unpack(x), start=1):
             for j in range(W.shape[1]):
                 G.nodes[(lay, j)]["bias"] = float(b[j])
@@ -888,6 +1074,10 @@ class GradientDescentMap(Map):
         sizes = tuple(G.graph.get("sizes", p.sizes))
         if sizes != p.sizes:
             raise ValueError(f"GradientDescentMap: graph has layer sizes {sizes}, the map has {p.sizes}")
+        act = G.graph.get("activation", p.activation)
+        if act != p.activation:
+            raise ValueError(f"GradientDescentMap: graph has activation {act!r}, the map has "
+                             f"{p.activation!r}")
         x = np.zeros(p.dim)
         for lay, (w0, b0, _) in enumerate(p.offsets, start=1):
             n_in, n_out = p.sizes[lay - 1], p.sizes[lay]

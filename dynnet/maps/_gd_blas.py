@@ -1,0 +1,314 @@
+"""The BLAS path of GradientDescentMap: wide networks, every activation and loss (private).
+
+Layout
+------
+Activations are kept *feature-major*, ``(E, width, B)``: member ``e``'s layer on a block
+of ``B`` samples is a ``(width, B)`` matrix, and every layer of every member is one
+BLAS product (numpy's stacked ``matmul`` calls GEMM once per member; the inputs are
+shared). Samples are taken in blocks of the FIXED size :data:`SAMPLE_BLOCK`, so the
+working set stays in cache, and a block's sums are added in block order; members are
+taken in chunks (``_chunk_members``) sized to ``_CHUNK_BYTES``. Elementwise work runs in
+place on preallocated buffers (no temporaries: fresh large arrays cost page faults).
+
+Determinism: a member's products are separate GEMM calls of the same shapes whatever
+its chunk, position or batch, so its bits do not depend on them (stacking the members
+into ONE wide GEMM would be faster, but OpenBLAS then picks kernels by the total size
+and the bits of a member change with E: measured, so not done); OpenBLAS splits a GEMM
+over threads by output blocks, never along the summed axis, so the thread count does
+not change them either (tests/test_blas_path.py checks both).
+
+The loop over steps is a Python loop: one step is a handful of BLAS calls on
+matrices of ``N x width`` (hundreds of microseconds or more on the networks this path
+is chosen for), so the interpreter's share is small; the SIMD engine
+(:mod:`._gd_engine`) serves the small networks where it would not be.
+
+Agreement with the numpy reference (:meth:`GradientDescentMap.reference_step`): about
+1e-15 relative per step (the same operations, in another association order of the
+products).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+#: bytes of working set per chunk of members (activations, errors and products of one sample block)
+_CHUNK_BYTES = 2**24
+#: samples per block: FIXED (not chosen by memory), so that the sum of the blocks' gradients,
+#: taken in block order, has the same bits whatever the chunking of members
+SAMPLE_BLOCK = 512
+
+
+def _chunk_members(p, n_members: int) -> int:
+    """Members per chunk: the working set of a member is about 4 float64 per unit-sample of a block."""
+    block = min(SAMPLE_BLOCK, p.X.shape[0])
+    per_member = 8 * (4 * block * max(1, sum(p.sizes[1:])) + 3 * p.dim)
+    return int(max(1, min(n_members, _CHUNK_BYTES // per_member)))
+
+
+def _unpack_T(p, x):
+    """Per-layer ``(W^T (E, n_out, n_in), b (E, n_out))`` of flat states ``x`` (E, dim)."""
+    E = x.shape[0]
+    out = []
+    for (w0, b0, b1), n_in, n_out in zip(p.offsets, p.sizes[:-1], p.sizes[1:], strict=True):
+        W = x[:, w0:b0].reshape(E, n_in, n_out)
+        out.append((np.ascontiguousarray(W.transpose(0, 2, 1)), x[:, b0:b1]))
+    return out
+
+
+class _Workspace:
+    """Buffers of one chunk of ``E`` members and one sample block of ``B`` samples, reused."""
+
+    def __init__(self, p, E, B):
+        widths = p.sizes[1:]
+        self.z = [np.empty((E, w, B)) for w in widths]          # pre-activations and logits
+        self.a = [np.empty((E, w, B)) for w in widths[:-1]]     # hidden activations
+        self.d = [np.empty((E, w, B)) for w in widths]          # errors dL/dz
+        self.gW = [np.empty((E, o, i)) for i, o in zip(p.sizes[:-1], widths, strict=True)]
+        self.t = np.empty((E, max(widths), B))                  # scratch
+        self.m = np.empty((E, 1, B))
+
+
+def _sigmoid(z, out):
+    np.negative(z, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    np.reciprocal(out, out=out)
+
+
+def _activate(name, z, out):
+    if name == "sigmoid":
+        _sigmoid(z, out)
+    elif name == "tanh":
+        np.tanh(z, out=out)
+    elif name == "relu":
+        np.maximum(z, 0.0, out=out)
+    else:
+        np.logaddexp(0.0, z, out=out)
+
+
+def _times_d1(name, m, z, a, tmp):
+    """``m *= f'(z)`` in place (sigmoid rounded as ``m * a * (1 - a)``, like the reference)."""
+    if name == "sigmoid":
+        np.multiply(m, a, out=m)
+        np.subtract(1.0, a, out=tmp)
+        np.multiply(m, tmp, out=m)
+    elif name == "tanh":
+        np.multiply(a, a, out=tmp)
+        np.subtract(1.0, tmp, out=tmp)
+        np.multiply(m, tmp, out=m)
+    elif name == "relu":
+        np.greater(z, 0.0, out=tmp)  # 1.0 or 0.0
+        np.multiply(m, tmp, out=m)
+    else:
+        _sigmoid(z, tmp)
+        np.multiply(m, tmp, out=m)
+
+
+def _block(p, ws, layers, x0, x1, loss, grad, want_grad):
+    """Forward and backward of samples ``[x0, x1)``: adds the block's loss and gradient sums."""
+    E = loss.shape[0]
+    B = x1 - x0
+    N = p.X.shape[0]
+    X = p.X[x0:x1]
+    L = len(layers)
+    act = p.activation
+    for lay, (Wt, b) in enumerate(layers):
+        z = ws.z[lay]
+        if lay == 0:
+            np.matmul(Wt, X.T, out=z)
+        else:
+            np.matmul(Wt, ws.a[lay - 1], out=z)
+        z += b[:, :, None]
+        if lay < L - 1:
+            _activate(act, z, ws.a[lay])
+    z = ws.z[L - 1]
+    d = ws.d[L - 1]
+    yb = p.y[x0:x1]
+    cols = np.arange(B)
+    if p.loss == "cross-entropy":
+        m = ws.m
+        np.max(z, axis=1, keepdims=True, out=m)
+        np.subtract(z, m, out=d)             # s = z - max
+        s_true = d[:, yb, cols]              # s at the true class, (E, B) (a copy)
+        np.exp(d, out=d)
+        S = d.sum(axis=1, keepdims=True)     # (E, 1, B)
+        loss += (np.log(S[:, 0, :]) - s_true).sum(axis=1)
+        if want_grad:
+            np.divide(d, S, out=d)           # softmax
+            d[:, yb, cols] -= 1.0
+            d /= N
+    else:
+        np.subtract(z, p.Y[x0:x1].T, out=d)
+        loss += 0.5 * (d * d).sum(axis=(1, 2))
+        d /= N
+    if not want_grad:
+        return
+    for lay in range(L - 1, -1, -1):
+        Wt, _ = layers[lay]
+        w0, b0, b1 = p.offsets[lay]
+        n_in = Wt.shape[2]
+        d = ws.d[lay]
+        gW = ws.gW[lay]
+        if lay == 0:
+            np.matmul(d, X, out=gW)
+        else:
+            np.matmul(d, np.swapaxes(ws.a[lay - 1], 1, 2), out=gW)
+        grad[:, w0:b0] += np.swapaxes(gW, 1, 2).reshape(E, -1)
+        grad[:, b0:b1] += d.sum(axis=-1)
+        if lay > 0:
+            back = ws.d[lay - 1]
+            np.matmul(np.swapaxes(Wt, 1, 2), d, out=back)
+            _times_d1(act, back, ws.z[lay - 1], ws.a[lay - 1], ws.t[:, :n_in, :])
+
+
+def _blas_limit():
+    """A context that keeps BLAS single-threaded (the path runs its own threads)."""
+    global _CONTROLLER
+    try:
+        import threadpoolctl
+    except ImportError:  # pragma: no cover - a dependency of scikit-learn
+        return contextlib.nullcontext()
+    if _CONTROLLER is None:
+        _CONTROLLER = threadpoolctl.ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+_CONTROLLER = None
+
+
+class Runner:
+    """Loss and gradient of a batch on a pool of threads, each task one BLAS-single-threaded
+    product chain.
+
+    A task is a (member sub-chunk, sample block) pair; it writes its block's sums into its
+    own buffers, and they are added into the result in block order, so the bits of a
+    member's gradient depend neither on the number of threads nor on its sub-chunk.
+    Members are split into sub-chunks only when there are fewer sample blocks than threads.
+
+    Parameters
+    ----------
+    p : Problem
+        The map's prepared problem.
+    n_threads : int
+        Worker threads (1: everything in the calling thread).
+    """
+
+    def __init__(self, p, n_threads: int = 1):
+        self.p = p
+        self.n_threads = max(1, int(n_threads))
+        self.spaces: dict = {}
+        self.pool = None
+
+    def __enter__(self):
+        if self.n_threads > 1:
+            self.pool = ThreadPoolExecutor(self.n_threads)
+        self._limit = _blas_limit()
+        self._limit.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._limit.__exit__(*exc)
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
+    def _space(self, slot, E, B):
+        key = (slot, E, B)
+        ws = self.spaces.get(key)
+        if ws is None:
+            ws = self.spaces[key] = _Workspace(self.p, E, B)
+            ws.loss = np.empty(E)
+            ws.grad = np.empty((E, self.p.dim))
+        return ws
+
+    def loss_grad(self, x, want_grad=True):
+        """``(loss (E,), grad (E, dim) or None)`` of validated states ``x``."""
+        p = self.p
+        E = x.shape[0]
+        N = p.X.shape[0]
+        blocks = [(x0, min(N, x0 + SAMPLE_BLOCK)) for x0 in range(0, N, SAMPLE_BLOCK)]
+        n_sub = 1 if len(blocks) >= self.n_threads else min(E, self.n_threads)
+        edges = np.linspace(0, E, n_sub + 1).astype(int)
+        subs = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+        layers = _unpack_T(p, x)
+        tasks = [(m0, m1, x0, x1) for x0, x1 in blocks for m0, m1 in subs]
+        loss = np.zeros(E)
+        grad = np.zeros_like(x) if want_grad else None
+        wave = 2 * self.n_threads
+
+        def run(i, task):
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                return _run(i, task)
+
+        def _run(i, task):
+            m0, m1, x0, x1 = task
+            ws = self._space(i, m1 - m0, x1 - x0)
+            ws.loss[:] = 0.0
+            if want_grad:
+                ws.grad[:] = 0.0
+            sub = [(Wt[m0:m1], b[m0:m1]) for Wt, b in layers]
+            _block(p, ws, sub, x0, x1, ws.loss, ws.grad if want_grad else None, want_grad)
+            return ws
+
+        for w0 in range(0, len(tasks), wave):
+            chunk = tasks[w0:w0 + wave]  # (np.errstate is per thread: the workers set their own)
+            if self.pool is None or len(chunk) == 1:
+                done = [run(i, t) for i, t in enumerate(chunk)]
+            else:
+                done = list(self.pool.map(run, range(len(chunk)), chunk))
+            for (m0, m1, _, _), ws in zip(chunk, done, strict=True):
+                loss[m0:m1] += ws.loss
+                if want_grad:
+                    grad[m0:m1] += ws.grad
+        loss /= N
+        if p.weight_decay != 0.0:
+            loss += 0.5 * p.weight_decay * sum((x[:, w0:b0] ** 2).sum(axis=-1) for w0, b0, _ in p.offsets)
+            if want_grad:
+                for w0, b0, _ in p.offsets:
+                    grad[:, w0:b0] += p.weight_decay * x[:, w0:b0]
+        return loss, grad
+
+
+def loss_grad(p, x, want_grad=True, n_threads=1):
+    """Loss ``(E,)`` and gradient ``(E, dim)`` of states ``x`` on the whole training set.
+
+    ``p`` is the map's :class:`~dynnet.maps.gd.Problem`. Samples are taken in blocks of
+    :data:`SAMPLE_BLOCK`; each block's sums are added in block order.
+    """
+    with Runner(p, n_threads) as r:
+        return r.loss_grad(x, want_grad)
+
+
+def advance(p, eta: float, states: np.ndarray, n_steps: int, n_threads: int = 1) -> np.ndarray:
+    """``n_steps`` GD steps of a validated ``(E, dim)`` batch; a new array.
+
+    Members that become non-finite are all-NaN rows from then on (and cost nothing more).
+    """
+    out = np.array(states, dtype=np.float64, order="C", copy=True)
+    if eta == 0.0 or n_steps == 0 or out.shape[0] == 0:
+        return out
+    chunk = _chunk_members(p, out.shape[0])
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), Runner(p, n_threads) as r:
+        for c0 in range(0, out.shape[0], chunk):
+            x = out[c0:c0 + chunk]
+            alive = np.all(np.isfinite(x), axis=-1)
+            x[~alive] = np.nan
+            for _ in range(int(n_steps)):
+                if not alive.any():
+                    break
+                xa = x[alive] if not alive.all() else x
+                g = r.loss_grad(xa)[1]
+                xa = xa - eta * g
+                ok = np.all(np.isfinite(xa), axis=-1)
+                if alive.all():
+                    x[:] = xa
+                else:
+                    x[alive] = xa
+                if not ok.all():
+                    idx = np.flatnonzero(alive)[~ok]
+                    x[idx] = np.nan
+                    alive[idx] = False
+    return out
