@@ -133,7 +133,7 @@ def build_grid(cls: type, path, quick: bool = False) -> Study:
     if not isinstance(inner_quick, bool):
         raise CLIError(f"config file {path}: quick = {inner_quick!r} must be true or false")
     params = data.get("params", {})
-    grid = data.get("grid")
+    grid = data.get("grid", {})
     for key, table in (("params", params), ("grid", grid)):
         if not isinstance(table, dict):
             raise CLIError(f"config file {path}: {key} must be a table [{key}], got {table!r}")

@@ -252,7 +252,10 @@ class GridStudy(Study):
         """The study's own seed when ``seed`` is None and that seed is fixed, else None."""
         if self.seed is not None:
             return None
-        inner = self.parts()["study"].get_params(deep=False).get("seed", None)
+        study = self.parts()["study"]
+        inner = study.get_params(deep=False).get("seed", None)
+        if inner is None and isinstance(study, GridStudy):  # a grid of grids: the innermost seed
+            inner = study._inherited_seed()
         if inner is None or isinstance(inner, np.random.Generator):
             return None
         return inner
