@@ -71,7 +71,7 @@ def test_hidden_tuple_and_other_datasets():
     ({"eta": -1.0}, ValueError, r"eta=-1.0 is out of range"),
     ({"eta": "big"}, TypeError, r"eta='big' must be a real number"),
     ({"hidden": (0,)}, ValueError, r"hidden\[i\]=0 is out of range"),
-    ({"dataset": "mnist"}, ValueError, r"dataset='mnist' is not allowed"),
+    ({"dataset": "cifar"}, ValueError, r"dataset='cifar' is not allowed"),
     ({"test_size": 1000}, ValueError, r"test_size=1000 is out of range"),
 ])
 def test_bad_parameters_raise_documented_errors(params, exc, msg):

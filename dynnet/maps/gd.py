@@ -117,63 +117,6 @@ def _fingerprint(value):
     return ("array", arr.dtype.str, arr.shape, digest)
 
 
-def _labels(owner, raw):
-    """Class indices 0..C-1 of user labels (sorted order); missing labels are refused."""
-    name = type(owner).__name__
-    y_raw = np.asarray(raw)
-    kind = y_raw.dtype.kind
-    if kind == "c":
-        raise TypeError(f"{name}: dataset=(X, y): y must hold class labels, got complex numbers")
-    if kind == "f" and not np.all(np.isfinite(y_raw)):
-        n_bad = int(np.sum(~np.isfinite(y_raw)))
-        raise ValueError(
-            f"{name}: dataset=(X, y): y contains {n_bad} NaN or infinite labels; every "
-            "sample needs a class label (drop the unlabelled samples)"
-        )
-    if kind == "O":
-        missing = sum(1 for v in y_raw.ravel()
-                      if v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v)))
-        if missing:
-            raise ValueError(
-                f"{name}: dataset=(X, y): y contains {missing} missing labels (None or NaN); "
-                "every sample needs a class label (drop the unlabelled samples)"
-            )
-    try:
-        _, y = np.unique(y_raw, return_inverse=True)
-    except TypeError as exc:
-        raise TypeError(
-            f"{name}: dataset=(X, y): the labels y cannot be sorted into classes ({exc}); "
-            "give labels of one type (ints or strings)"
-        ) from None
-    return y.reshape(-1)
-
-
-def _load_dataset(owner, data):
-    if isinstance(data, str):
-        check_option(owner, "dataset", data, ["iris", "digits"])
-        from sklearn import datasets
-
-        loader = datasets.load_iris if data == "iris" else datasets.load_digits
-        bunch = loader()
-        return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)
-    if isinstance(data, (tuple, list)) and len(data) == 2:
-        X = check_array(owner, "dataset[0] (X)", data[0], ndim=2)
-        y_raw = np.asarray(data[1])
-        if y_raw.ndim != 1 or y_raw.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"{type(owner).__name__}: dataset=(X, y) needs y of shape ({X.shape[0]},), "
-                f"got {y_raw.shape}"
-            )
-        y = _labels(owner, y_raw)
-        if np.unique(y).size < 2:
-            raise ValueError(f"{type(owner).__name__}: dataset=(X, y) needs at least 2 classes")
-        return X, y.astype(np.int64)
-    raise TypeError(
-        f"{type(owner).__name__}: parameter dataset={data!r} is not allowed; "
-        "give 'iris', 'digits' or a tuple (X, y) of arrays"
-    )
-
-
 _INITS = ("normal", "glorot", "he")
 
 #: networks with this many parameters or more run on the BLAS path (see GradientDescentMap.engine_path)
@@ -403,7 +346,11 @@ class GradientDescentMap(Map):
         loss = check_option(self, "loss", self.__dict__.get("_loss_param"), list(_nn.LOSSES))
         wd = check_scalar(self, "weight_decay", self.weight_decay, low=0.0)
         check_option(self, "init", self.init, list(_INITS))
-        X, y = _load_dataset(self, self.dataset)
+        from ..datasets import load
+
+        seed = check_int(self, "split_seed", self.split_seed, low=0)
+        n_samples = None if self.n_samples is None else check_int(self, "n_samples", self.n_samples, low=2)
+        X, y = load(self.dataset, owner=self, n_samples=n_samples, seed=seed)
         n = X.shape[0]
         ts = self.test_size
         if isinstance(ts, (float, np.floating)):
@@ -411,7 +358,6 @@ class GradientDescentMap(Map):
             n_test = int(round(ts * n))
         else:
             n_test = check_int(self, "test_size", ts, low=0, high=n - 2)
-        seed = check_int(self, "split_seed", self.split_seed, low=0)
         for name in ("scale", "stratify"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(
@@ -959,23 +905,25 @@ class GradientDescentMap(Map):
     def jvp(self, states: ArrayLike, V: ArrayLike) -> np.ndarray:
         r"""The Jacobian of one step on tangent vectors, :math:`J v = v - \eta H(W) v`, matrix-free.
 
-        One batched Hessian-vector product (:meth:`hvp`); the Hessian is never formed, so
-        memory is that of ``V`` and of the network's activations.
+        One batched Hessian-vector product (Pearlmutter's R-operator: one forward
+        and one backward pass for all members and vectors); the Hessian is never
+        formed, so memory is that of ``V`` and of the network's activations.
 
         Parameters
         ----------
-        states : array_like, shape (E, dim)
+        states : array_like, shape (E, dim) or (dim,)
             Network parameters.
-        V : array_like, shape (E, K, dim)
+        V : array_like, shape (E, K, dim) (or (K, dim) for one state)
             ``K`` tangent vectors per member.
 
         Returns
         -------
-        ndarray, shape (E, K, dim)
+        ndarray, shape (E, K, dim) (or (K, dim) for one state)
             :math:`J(W_e)\,v_{ek}`.
         """
-        HV = self.hvp(states, V)
-        return np.asarray(V, dtype=np.float64) - self._eta() * HV
+        x, W, single = self._check_tangent(states, V)
+        out = W - self._eta() * self._hvp(x, W)
+        return out[0] if single else out
 
     def hessian(self, state: ArrayLike, rows: ArrayLike | None = None) -> np.ndarray:
         """The exact Hessian of the loss at one state (Pearlmutter's R-operator).
