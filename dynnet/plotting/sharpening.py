@@ -127,6 +127,11 @@ def sharpening_eta_figure(result: xr.Dataset) -> Figure:
     ax3.axhline(1.0, color="tab:red", ls="--", lw=1.2)
     ax3.set_yscale("log")
     ax3.set_xlabel("η")
+    from matplotlib.ticker import NullFormatter
+
+    for ax in (ax1, ax3):  # the etas themselves as ticks, in plain numbers
+        ax.set_xticks(e, [sci(v) for v in e])
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax3.set_ylabel("S η / 2  (median network)")
     ax3.legend(fontsize="small")
     return fig
