@@ -358,3 +358,27 @@ def test_lanczos_not_converged_warns_and_gives_a_lower_bound():
     assert sh.sharpness_[0] <= 2.0 + 1e-12 and sh.n_iter_[0] == 3
     with pytest.raises(ValueError, match="lanczos_max_iter"):
         dn.Sharpness(lanczos_max_iter=0).fit(rng.standard_normal(60), map=m)
+
+
+def test_sharpness_with_hvp_only_exact_and_lanczos_and_nan_states():
+    rng = np.random.default_rng(3)
+    mu = np.array([0.9, -0.5, 0.3, 0.1, -0.05])
+    A, a = _quadratic(mu, 0.5, 3)
+    m = QuadraticGD(A=A, eta=0.5)
+    x = rng.standard_normal((4, 5))
+    x[1] = np.nan
+    for method in ("exact", "lanczos"):
+        sh = dn.Sharpness(method=method, chunk=3).fit(x, map=m)
+        assert np.isnan(sh.sharpness_[1]) and not sh.above_[1]
+        np.testing.assert_allclose(np.delete(sh.sharpness_, 1), a.max(), rtol=1e-12)
+        assert sh.n_iter_[1] == 0
+
+    class Neither(dn.Map):
+        dim = 2
+        eta = 0.1
+
+        def step(self, states):
+            return states
+
+    with pytest.raises(TypeError, match=r"neither hvp\(states, V\) nor hessian\(state\)"):
+        dn.Sharpness().fit([0.1, 0.1], map=Neither())
