@@ -3,7 +3,7 @@
 Maps, Perturbers, Metrics, Estimators and Studies; see the README and docs/.
 """
 
-from . import checkpoint, plugins
+from . import checkpoint, datasets, plugins
 from . import estimators as _estimators
 from ._version import __version__
 from .base import ParamsObject, as_seed_sequence, clone, stream
@@ -17,10 +17,14 @@ from .results import ResultFileError, load
 from .studies import (
                    EdgeOfStabilityStudy,
                    EtaScanStudy,
+                   GridStudy,
                    IntermittencyStudy,
+                   LearningWindowStudy,
                    OrbitalStabilityStudy,
                    PerturbationStudy,
                    PostLearningStudy,
+                   RegularizationStudy,
+                   SharpeningStudy,
                    Study,
 )
 from .studies.base import MemoryBudgetError
@@ -31,7 +35,7 @@ __all__ = [
     "LinearMap", "Perturber", "UniformPerturber", "GaussianPerturber",
     "Metric", "L1", "L2", "LInf", "PerLayer", "Estimator", "Study", "PerturbationStudy",
     "OrbitalStabilityStudy", "PostLearningStudy", "EdgeOfStabilityStudy", "IntermittencyStudy",
-    "EtaScanStudy",
-    "load", "plugins", "checkpoint", "CheckpointError", "ResultFileError", "MemoryBudgetError",
+    "EtaScanStudy", "SharpeningStudy", "RegularizationStudy", "LearningWindowStudy", "GridStudy",
+    "load", "datasets", "plugins", "checkpoint", "CheckpointError", "ResultFileError", "MemoryBudgetError",
 ] + [n for n in _estimators.__all__ if n != "Estimator"]
 __all__ += ["TangentMap"]

@@ -16,6 +16,10 @@ _STUDIES = [
     dn.PostLearningStudy.quick(n_init=2, n_before=30, n_after=30, eps=(1e-8,)),
     dn.IntermittencyStudy.quick(n_init=2, n_steps=400, transient=100, compare_eta=(2.0,)),
     dn.EtaScanStudy.quick(etas=(0.3, 1.0), n_init=2, n_steps=60, transient=10, sharpness_every=20),
+    dn.SharpeningStudy.quick(),
+    dn.RegularizationStudy.quick(),
+    dn.LearningWindowStudy.quick(),
+    dn.GridStudy.quick(),
 ]
 
 

@@ -3,10 +3,15 @@
 from .base import Study
 from .edge import EdgeOfStabilityStudy
 from .eta_scan import EtaScanStudy
+from .grid import GridStudy
 from .intermittency import IntermittencyStudy
+from .learning_window import LearningWindowStudy
 from .orbital import OrbitalStabilityStudy
 from .perturbation import PerturbationStudy
 from .post_learning import PostLearningStudy
+from .regularization import RegularizationStudy
+from .sharpening import SharpeningStudy
 
 __all__ = ["Study", "PerturbationStudy", "OrbitalStabilityStudy", "PostLearningStudy",
-           "EdgeOfStabilityStudy", "IntermittencyStudy", "EtaScanStudy"]
+           "EdgeOfStabilityStudy", "IntermittencyStudy", "EtaScanStudy",
+           "SharpeningStudy", "RegularizationStudy", "LearningWindowStudy", "GridStudy"]
