@@ -204,11 +204,23 @@ def check_peer(name, peer_it, gd_map, W):
     return float(np.max(np.abs((W - got) - upd_ref))) / scale
 
 
-def wide_table(workload, label, runs, repeat, smoke, peers):
+def dynnet_runner(gd_map, path):
+    """``f(W, n_steps)`` of dynnet: ``iterate`` (path "auto") or one forced path."""
+    if path == "auto":
+        return gd_map.iterate
+    paths = dynnet_paths()
+    key = {"simd": "SIMD engine", "blas": "BLAS path"}[path]
+    if key not in paths:
+        raise SystemExit(f"--dynnet-path {path}: this dynnet has no {key}")
+    fn = paths[key]
+    return lambda W, n: fn(gd_map, W, n)
+
+
+def wide_table(workload, label, runs, repeat, smoke, peers, path="auto"):
     gd_map = make_map(workload, smoke)
     p = gd_map.problem()
     title = (f"{label}: {gd_map.dim:,} parameters, {p.X.shape[0]:,} training samples; "
-             f"trajectory-steps/s, median of {repeat} interleaved rounds")
+             f"trajectory-steps/s, median of {repeat} interleaved rounds; dynnet path: {path}")
     builders = {name: PEERS[name][1](gd_map) for name in peers}
     rows = []
     checks = []
@@ -220,8 +232,9 @@ def wide_table(workload, label, runs, repeat, smoke, peers):
             checks.append(f"{label}, E={E}: {name} one-step update, max deviation / max update = "
                           f"{check_peer(name, build, gd_map, W):.2e}")
             runners[name] = build
-        gd_map.iterate(W, 1)  # compile / load dynnet
-        runners["dynnet"] = gd_map.iterate
+        dyn = dynnet_runner(gd_map, path)
+        dyn(W, 1)  # compile / load dynnet
+        runners["dynnet"] = dyn
         times = {name: [] for name in runners}
         for _ in range(repeat):
             for name, fn in runners.items():  # interleaved: JAX, torch, dynnet, JAX, ...
@@ -353,9 +366,12 @@ def main(argv=None):
     ap.add_argument("--only", choices=[c[0] for c in CASES], action="append",
                     help="run only this workload (repeatable)")
     ap.add_argument("--scaling-E", type=int, default=64, help="ensemble size of the scaling sweep")
+    ap.add_argument("--scaling-repeat", type=int, default=3, help="interleaved rounds of the scaling sweep")
     ap.add_argument("--omp-passive", action="store_true",
                     help="set OMP_WAIT_POLICY=PASSIVE before the peers load (their OpenMP threads then "
                          "sleep instead of spinning between calls; matters on a busy machine)")
+    ap.add_argument("--dynnet-path", choices=["auto", "simd", "blas"], default="auto",
+                    help="dynnet side of the tables: iterate's automatic choice (default) or a forced path")
     args = ap.parse_args(argv)
     if args.omp_passive:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
@@ -380,9 +396,9 @@ def main(argv=None):
     for case in (SMOKE_CASES if args.smoke else CASES):
         if args.only and case[0] not in args.only:
             continue
-        wide_table(*case, repeat=repeat, smoke=args.smoke, peers=peers)
+        wide_table(*case, repeat=repeat, smoke=args.smoke, peers=peers, path=args.dynnet_path)
     if not args.no_scaling:
-        scaling(args.smoke, 8 if args.smoke else args.scaling_E, repeat if not args.smoke else 1)
+        scaling(args.smoke, 8 if args.smoke else args.scaling_E, 1 if args.smoke else args.scaling_repeat)
     print("\nBLAS:", blas_info())
     print(f"\ntotal {time.perf_counter() - t0:.1f} s")
 
