@@ -34,6 +34,13 @@ def test_quick_preset_is_iris_and_small():
     assert LearningWindowStudy().parts()["map"].dataset == "mnist1d"  # the offline default
 
 
+def test_default_map_is_mnist1d_generated_offline():
+    pytest.importorskip("mnist1d")
+    m = LearningWindowStudy().parts()["map"]
+    assert m.sizes == (40, 32, 10)
+    assert m.data("train")[0].shape == (4000, 40) and m.data("test")[0].shape == (1000, 40)
+
+
 def test_accuracy_records_and_time_to_accuracy_match_a_direct_computation(quick_run):
     s = quick_run
     ds = s.result_
