@@ -20,7 +20,7 @@ def small():
 
 
 def test_conformance():
-    check_study(RegularizationStudy(**{**SMALL, "weight_decays": (0.0, 1e-2), "n_init": 2}))
+    check_study(RegularizationStudy(**{**SMALL, "weight_decays": (0.0, 1e-2), "n_init": 2, "n_steps": 60}))
 
 
 def test_quick_preset_runs_and_has_every_summary_key():

@@ -20,7 +20,7 @@ def small():
 
 
 def test_conformance():
-    check_study(SharpeningStudy(**{**SMALL, "etas": (1.0,)}))
+    check_study(SharpeningStudy(**{**SMALL, "etas": (1.0,), "n_steps": 60, "sharpness_every": 30}))
 
 
 def test_quick_preset_runs_and_has_every_summary_key():
