@@ -42,7 +42,6 @@ as above. The script prints the BLAS libraries and kernels that ran
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import platform
 import statistics
@@ -206,10 +205,8 @@ def check_peer(name, peer_it, gd_map, W):
 
 def dynnet_runner(gd_map, path):
     """``f(W, n_steps)`` of dynnet: ``iterate`` (path "auto") or one forced path."""
-    if path == "auto":
-        return gd_map.iterate
     paths = dynnet_paths()
-    key = {"simd": "SIMD engine", "blas": "BLAS path"}[path]
+    key = {"auto": "automatic (iterate)", "simd": "SIMD engine", "blas": "BLAS path"}[path]
     if key not in paths:
         raise SystemExit(f"--dynnet-path {path}: this dynnet has no {key}")
     fn = paths[key]
@@ -219,8 +216,12 @@ def dynnet_runner(gd_map, path):
 def wide_table(workload, label, runs, repeat, smoke, peers, path="auto"):
     gd_map = make_map(workload, smoke)
     p = gd_map.problem()
+    shown = path
+    if path == "auto" and hasattr(gd_map, "engine_path"):
+        os.environ.pop("DYNNET_GD_PATH", None)
+        shown = f"auto = {gd_map.engine_path()}"
     title = (f"{label}: {gd_map.dim:,} parameters, {p.X.shape[0]:,} training samples; "
-             f"trajectory-steps/s, median of {repeat} interleaved rounds; dynnet path: {path}")
+             f"trajectory-steps/s, median of {repeat} interleaved rounds; dynnet path: {shown}")
     builders = {name: PEERS[name][1](gd_map) for name in peers}
     rows = []
     checks = []
@@ -260,22 +261,36 @@ def wide_table(workload, label, runs, repeat, smoke, peers, path="auto"):
 # ---------------------------------------------------------------------------
 # scaling figure: cost per trajectory-step against the parameter count
 # ---------------------------------------------------------------------------
-def dynnet_paths():
-    """The dynnet paths that can be forced: name -> f(gd_map, W, n_steps), plus 'auto'."""
-    from dynnet.maps import _gd_engine
+def _forced(path):
+    """``f(gd_map, W, n)``: ``iterate`` with ``DYNNET_GD_PATH=path`` for the call (None: unset)."""
 
-    paths = {"SIMD engine": lambda m, W, n: _gd_engine.advance(m, W, n)}
-    try:
-        from dynnet.maps import _gd_blas
-    except ImportError:
-        _gd_blas = None
-    if _gd_blas is not None and hasattr(_gd_blas, "advance"):
-        names = list(inspect.signature(_gd_blas.advance).parameters)
-        if names[:2] == ["p", "eta"]:  # advance(problem, eta, states, n_steps)
-            paths["BLAS path"] = lambda m, W, n: _gd_blas.advance(m.problem(), float(m.eta), W, n)
-        else:  # advance(gd_map, states, n_steps), like the SIMD engine's
-            paths["BLAS path"] = lambda m, W, n: _gd_blas.advance(m, W, n)
-    paths["automatic (iterate)"] = lambda m, W, n: m.iterate(W, n)
+    def run(m, W, n):
+        old = os.environ.pop("DYNNET_GD_PATH", None)
+        if path is not None:
+            os.environ["DYNNET_GD_PATH"] = path
+        try:
+            return m.iterate(W, n)
+        finally:
+            os.environ.pop("DYNNET_GD_PATH", None)
+            if old is not None:
+                os.environ["DYNNET_GD_PATH"] = old
+
+    return run
+
+
+def dynnet_paths():
+    """The dynnet paths: name -> f(gd_map, W, n_steps), each forced, plus the automatic choice.
+
+    Paths are forced with ``DYNNET_GD_PATH=simd|blas`` (see
+    :meth:`GradientDescentMap.engine_path`); a dynnet without it has only the SIMD engine.
+    """
+    if hasattr(dn.GradientDescentMap, "engine_path"):
+        paths = {"SIMD engine": _forced("simd"), "BLAS path": _forced("blas")}
+    else:
+        from dynnet.maps import _gd_engine
+
+        paths = {"SIMD engine": lambda m, W, n: _gd_engine.advance(m, W, n)}
+    paths["automatic (iterate)"] = _forced(None)
     return paths
 
 
@@ -328,7 +343,7 @@ def scaling(smoke, E, repeat):
         print(f"  crossover (BLAS path cheaper than the SIMD engine from): "
               f"{'not within the range measured' if x is None else f'about {x:,.0f} parameters'}")
     else:
-        print("  (no BLAS path in this dynnet: dynnet.maps._gd_blas.advance not found; SIMD engine only)")
+        print("  (no BLAS path in this dynnet: GradientDescentMap.engine_path not found; SIMD engine only)")
     _figure(dims, cost, x, E)
     return text
 
