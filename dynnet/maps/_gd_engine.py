@@ -53,6 +53,7 @@ from numba import njit, prange
 
 from ._gd_simd import (
     LANES,
+    fetch_add,
     ld,
     vadd,
     vaddc,
@@ -62,11 +63,16 @@ from ._gd_simd import (
     vfma_s,
     vfma_v,
     vgd_update,
+    vgd_update_wd,
     vmax,
     vmul,
     vrecip,
+    vrelu,
+    vrelu_back,
     vsig_back,
     vsigmoid,
+    vtanh,
+    vtanh_back,
 )
 
 _METRICS = {"L1": 0, "L2": 1, "LInf": 2}
@@ -75,15 +81,24 @@ _METRICS = {"L1": 0, "L2": 1, "LInf": 2}
 # ---------------------------------------------------------------------------
 # one training pass over a block
 # ---------------------------------------------------------------------------
+#: activation codes of the kernels (the ``act`` argument)
+_ACT = {"sigmoid": 0, "tanh": 1, "relu": 2}
+#: loss codes of the kernels (the ``lossk`` argument)
+_LOSS = {"cross-entropy": 0, "mse": 1}
+
+
 @njit(inline="always", cache=True)
-def _block_pass(T, G, A, D, M, X, y, sizes, woff, boff, uoff, want_grad, loss_out):
-    """Gradient (summed over samples, not yet divided by N) of one block into ``G``.
+def _block_pass(T, G, A, D, M, X, y, sizes, woff, boff, uoff, act, lossk, wd, want_grad, loss_out):
+    """Gradient of the data loss (summed over samples, not yet divided by N) of one block into ``G``.
 
     Flat arrays, each a row-major ``(rows, LANES)`` matrix: ``T, G`` the
     parameters and the gradient (``dim`` rows); ``A, D`` activations and
     back-propagated errors of one sample (``n_units`` rows: the hidden units,
-    then the output logits); ``M`` scratch (2 rows). If ``loss_out`` has
-    ``LANES`` entries the mean cross-entropy of each lane is written there.
+    then the output logits); ``M`` scratch (2 rows). ``act``: 0 sigmoid, 1 tanh,
+    2 relu (hidden layers); ``lossk``: 0 softmax cross-entropy, 1 mean squared
+    error ``1/(2N) sum (z - Y)^2``. If ``loss_out`` has ``LANES`` entries the
+    loss of each lane is written there, with the weight-decay term
+    ``(wd / 2) * sum of squared weights``.
     """
     n_layers = sizes.shape[0] - 1
     n_samples = X.shape[0]
@@ -119,27 +134,47 @@ def _block_pass(T, G, A, D, M, X, y, sizes, woff, boff, uoff, want_grad, loss_ou
                         vfma_v(A, oo + j * LANES, A, oi + i * LANES, T,
                                w0 + (i * n_out + j) * LANES)
             if lay < n_layers - 1:
-                for j in range(n_out):
-                    vsigmoid(A, oo + j * LANES)
-        # ---- softmax: D[out] = p - onehot(y_n) ----
-        vcopy(M, mx, A, o_out)
-        for c in range(1, n_cls):
-            vmax(M, mx, A, o_out + c * LANES)
-        vfill(M, ss, 0.0)
-        for c in range(n_cls):
-            vexp_diff(D, o_out + c * LANES, A, o_out + c * LANES, M, mx)
-            vadd(M, ss, D, o_out + c * LANES)
+                if act == 0:
+                    for j in range(n_out):
+                        vsigmoid(A, oo + j * LANES)
+                elif act == 1:
+                    for j in range(n_out):
+                        vtanh(A, oo + j * LANES)
+                else:
+                    for j in range(n_out):
+                        vrelu(A, oo + j * LANES)
         yn = y[n]
-        if want_loss:
-            for b in range(LANES):
-                loss_out[b] += math.log(ld(M, ss + b)) - (ld(A, o_out + yn * LANES + b)
-                                                          - ld(M, mx + b))
-        if not want_grad:
-            continue
-        vrecip(M, ss)
-        for c in range(n_cls):
-            vmul(D, o_out + c * LANES, M, ss)
-        vaddc(D, o_out + yn * LANES, -1.0)
+        if lossk == 0:
+            # ---- softmax: D[out] = p - onehot(y_n) ----
+            vcopy(M, mx, A, o_out)
+            for c in range(1, n_cls):
+                vmax(M, mx, A, o_out + c * LANES)
+            vfill(M, ss, 0.0)
+            for c in range(n_cls):
+                vexp_diff(D, o_out + c * LANES, A, o_out + c * LANES, M, mx)
+                vadd(M, ss, D, o_out + c * LANES)
+            if want_loss:
+                for b in range(LANES):
+                    loss_out[b] += math.log(ld(M, ss + b)) - (ld(A, o_out + yn * LANES + b)
+                                                              - ld(M, mx + b))
+            if not want_grad:
+                continue
+            vrecip(M, ss)
+            for c in range(n_cls):
+                vmul(D, o_out + c * LANES, M, ss)
+            vaddc(D, o_out + yn * LANES, -1.0)
+        else:
+            # ---- squared error: D[out] = z - onehot(y_n) ----
+            for c in range(n_cls):
+                vcopy(D, o_out + c * LANES, A, o_out + c * LANES)
+            vaddc(D, o_out + yn * LANES, -1.0)
+            if want_loss:
+                for c in range(n_cls):
+                    for b in range(LANES):
+                        r = ld(D, o_out + c * LANES + b)
+                        loss_out[b] += r * r
+            if not want_grad:
+                continue
         # ---- backward ----
         for lay in range(n_layers - 1, -1, -1):
             n_in = sizes[lay]
@@ -159,23 +194,46 @@ def _block_pass(T, G, A, D, M, X, y, sizes, woff, boff, uoff, want_grad, loss_ou
                     for j in range(n_out):
                         vfma_v(G, w0 + (i * n_out + j) * LANES, A, oi + i * LANES, D,
                                oo + j * LANES)
-                # error of the layer below: (W D) * a * (1 - a)
+                # error of the layer below: (W D) * f'(z)
                 for i in range(n_in):
                     vfill(D, oi + i * LANES, 0.0)
                     for j in range(n_out):
                         vfma_v(D, oi + i * LANES, T, w0 + (i * n_out + j) * LANES, D,
                                oo + j * LANES)
-                    vsig_back(D, oi + i * LANES, A, oi + i * LANES)
+                    if act == 0:
+                        vsig_back(D, oi + i * LANES, A, oi + i * LANES)
+                    elif act == 1:
+                        vtanh_back(D, oi + i * LANES, A, oi + i * LANES)
+                    else:
+                        vrelu_back(D, oi + i * LANES, A, oi + i * LANES)
     if want_loss:
         for b in range(LANES):
-            loss_out[b] = loss_out[b] / n_samples
+            loss_out[b] = loss_out[b] / n_samples if lossk == 0 else 0.5 * loss_out[b] / n_samples
+        if wd != 0.0:
+            sq = np.zeros(LANES)
+            for lay in range(n_layers):
+                for r in range(woff[lay], boff[lay]):
+                    for b in range(LANES):
+                        v = T[r * LANES + b]
+                        sq[b] += v * v
+            for b in range(LANES):
+                loss_out[b] += 0.5 * wd * sq[b]
 
 
 @njit(inline="always", cache=True)
-def _block_update(T, G, eta, n_samples):
-    """``T <- T - eta * (G / N)`` (rounded like the reference)."""
-    for r in range(T.shape[0] // LANES):
-        vgd_update(T, r * LANES, G, r * LANES, eta, float(n_samples))
+def _block_update(T, G, eta, n_samples, wd, woff, boff):
+    """``T <- T - eta * (G / N)``, on weight rows ``T - eta * (G / N + wd * T)`` (rounded like the
+    reference)."""
+    if wd == 0.0:
+        for r in range(T.shape[0] // LANES):
+            vgd_update(T, r * LANES, G, r * LANES, eta, float(n_samples))
+        return
+    for lay in range(woff.shape[0]):
+        for r in range(woff[lay], boff[lay]):
+            vgd_update_wd(T, r * LANES, G, r * LANES, eta, float(n_samples), wd)
+        end = woff[lay + 1] if lay + 1 < woff.shape[0] else T.shape[0] // LANES
+        for r in range(boff[lay], end):
+            vgd_update(T, r * LANES, G, r * LANES, eta, float(n_samples))
 
 
 @njit(inline="always", cache=True)
@@ -195,37 +253,47 @@ def _flag_nonfinite(T):
 # ---------------------------------------------------------------------------
 # drivers
 # ---------------------------------------------------------------------------
+# Work distribution: ``prange`` over the workers (one per thread), and each worker
+# takes the next unprocessed tile from a shared atomic counter until none is left
+# (dynamic scheduling). A static split of the tiles (what ``prange`` over the tiles
+# does) leaves one thread idle whenever the other is slowed down, by a busy machine
+# or by an uneven tile count; with the counter a thread that falls behind simply takes
+# fewer tiles. Which thread runs a tile never changes its bits.
 @njit(parallel=True, cache=True)
-def _advance_kernel(S, n_steps, eta, X, y, sizes, woff, boff, uoff):
+def _advance_kernel(S, n_steps, eta, X, y, sizes, woff, boff, uoff, act, lossk, wd, n_workers):
     n_mem, dim = S.shape
     n_units = uoff[uoff.shape[0] - 1]
     n_tiles = (n_mem + LANES - 1) // LANES
     n_samples = X.shape[0]
-    T_all = np.zeros((n_tiles, dim * LANES))
-    G_all = np.empty((n_tiles, dim * LANES))
-    A_all = np.empty((n_tiles, n_units * LANES))
-    D_all = np.empty((n_tiles, n_units * LANES))
-    M_all = np.empty((n_tiles, 2 * LANES))
-    no_loss = np.empty(0)
-    for tile in prange(n_tiles):
-        T = T_all[tile]
-        G = G_all[tile]
-        A = A_all[tile]
-        D = D_all[tile]
-        M = M_all[tile]
-        e0 = tile * LANES
-        for b in range(LANES):
-            if e0 + b < n_mem:
-                for r in range(dim):
-                    T[r * LANES + b] = S[e0 + b, r]
-        for _ in range(n_steps):
-            _block_pass(T, G, A, D, M, X, y, sizes, woff, boff, uoff, True, no_loss)
-            _block_update(T, G, eta, n_samples)
-        _flag_nonfinite(T)
-        for b in range(LANES):
-            if e0 + b < n_mem:
-                for r in range(dim):
-                    S[e0 + b, r] = T[r * LANES + b]
+    counter = np.zeros(1, dtype=np.int64)
+    for _w in prange(n_workers):
+        T = np.empty(dim * LANES)
+        G = np.empty(dim * LANES)
+        A = np.empty(n_units * LANES)
+        D = np.empty(n_units * LANES)
+        M = np.empty(2 * LANES)
+        no_loss = np.empty(0)
+        while True:
+            tile = fetch_add(counter, 0, 1)
+            if tile >= n_tiles:
+                break
+            e0 = tile * LANES
+            for b in range(LANES):
+                if e0 + b < n_mem:
+                    for r in range(dim):
+                        T[r * LANES + b] = S[e0 + b, r]
+                else:
+                    for r in range(dim):
+                        T[r * LANES + b] = 0.0
+            for _ in range(n_steps):
+                _block_pass(T, G, A, D, M, X, y, sizes, woff, boff, uoff, act, lossk, wd, True,
+                            no_loss)
+                _block_update(T, G, eta, n_samples, wd, woff, boff)
+            _flag_nonfinite(T)
+            for b in range(LANES):
+                if e0 + b < n_mem:
+                    for r in range(dim):
+                        S[e0 + b, r] = T[r * LANES + b]
 
 
 @njit(inline="always", cache=True)
@@ -273,57 +341,68 @@ def _record(Ts, n_sub, g0, n_groups, rec, metric, dist, wnorm, V, proj):
 
 
 @njit(parallel=True, cache=True)
-def _stream_kernel(S, n_sub, n_rec, every, eta, X, y, sizes, woff, boff, uoff, metric,
-                   dist, loss, wnorm, V, proj):
+def _stream_kernel(S, n_sub, n_rec, every, eta, X, y, sizes, woff, boff, uoff, act, lossk, wd,
+                   metric, dist, loss, wnorm, V, proj, n_workers):
     n_mem, dim = S.shape
     n_groups = n_mem // n_sub
     n_units = uoff[uoff.shape[0] - 1]
     n_tiles = (n_groups + LANES - 1) // LANES
     n_samples = X.shape[0]
     n_total = (n_rec - 1) * every
-    for tile in prange(n_tiles):
-        Ts = np.zeros((n_sub, dim * LANES))
+    counter = np.zeros(1, dtype=np.int64)
+    for _w in prange(n_workers):
+        Ts = np.empty((n_sub, dim * LANES))
         G = np.empty(dim * LANES)
         A = np.empty(n_units * LANES)
         D = np.empty(n_units * LANES)
         M = np.empty(2 * LANES)
         lbuf = np.empty(LANES)
         no_loss = np.empty(0)
-        g0 = tile * LANES
-        for m in range(n_sub):
-            for b in range(LANES):
-                if g0 + b < n_groups:
-                    for r in range(dim):
-                        Ts[m, r * LANES + b] = S[(g0 + b) * n_sub + m, r]
-        for t in range(n_total + 1):
-            at_record = t % every == 0
-            rec = t // every
-            if at_record:
-                _record(Ts, n_sub, g0, n_groups, rec, metric, dist, wnorm, V, proj)
-            if t == n_total:
-                # the loss of the final states: a forward pass without gradient
-                _block_pass(Ts[0], G, A, D, M, X, y, sizes, woff, boff, uoff, False, lbuf)
-            elif eta == 0.0:
-                # the identity map: only the loss is needed
-                if at_record:
-                    _block_pass(Ts[0], G, A, D, M, X, y, sizes, woff, boff, uoff, False, lbuf)
-            else:
-                for m in range(n_sub):
-                    if at_record and m == 0:
-                        _block_pass(Ts[m], G, A, D, M, X, y, sizes, woff, boff, uoff, True, lbuf)
-                    else:
-                        _block_pass(Ts[m], G, A, D, M, X, y, sizes, woff, boff, uoff, True,
-                                    no_loss)
-                    _block_update(Ts[m], G, eta, n_samples)
-            if at_record:
+        while True:
+            tile = fetch_add(counter, 0, 1)
+            if tile >= n_tiles:
+                break
+            g0 = tile * LANES
+            for m in range(n_sub):
                 for b in range(LANES):
                     if g0 + b < n_groups:
-                        loss[rec, g0 + b] = lbuf[b]
-        for m in range(n_sub):
-            for b in range(LANES):
-                if g0 + b < n_groups:
-                    for r in range(dim):
-                        S[(g0 + b) * n_sub + m, r] = Ts[m, r * LANES + b]
+                        for r in range(dim):
+                            Ts[m, r * LANES + b] = S[(g0 + b) * n_sub + m, r]
+                    else:
+                        for r in range(dim):
+                            Ts[m, r * LANES + b] = 0.0
+            for t in range(n_total + 1):
+                at_record = t % every == 0
+                rec = t // every
+                if at_record:
+                    _record(Ts, n_sub, g0, n_groups, rec, metric, dist, wnorm, V, proj)
+                if t == n_total:
+                    # the loss of the final states: a forward pass without gradient
+                    _block_pass(Ts[0], G, A, D, M, X, y, sizes, woff, boff, uoff, act, lossk, wd,
+                                False, lbuf)
+                elif eta == 0.0:
+                    # the identity map: only the loss is needed
+                    if at_record:
+                        _block_pass(Ts[0], G, A, D, M, X, y, sizes, woff, boff, uoff, act, lossk,
+                                    wd, False, lbuf)
+                else:
+                    for m in range(n_sub):
+                        if at_record and m == 0:
+                            _block_pass(Ts[m], G, A, D, M, X, y, sizes, woff, boff, uoff, act,
+                                        lossk, wd, True, lbuf)
+                        else:
+                            _block_pass(Ts[m], G, A, D, M, X, y, sizes, woff, boff, uoff, act,
+                                        lossk, wd, True, no_loss)
+                        _block_update(Ts[m], G, eta, n_samples, wd, woff, boff)
+                if at_record:
+                    for b in range(LANES):
+                        if g0 + b < n_groups:
+                            loss[rec, g0 + b] = lbuf[b]
+            for m in range(n_sub):
+                for b in range(LANES):
+                    if g0 + b < n_groups:
+                        for r in range(dim):
+                            S[(g0 + b) * n_sub + m, r] = Ts[m, r * LANES + b]
 
 
 # ---------------------------------------------------------------------------
@@ -407,6 +486,59 @@ def _guard(p, arr):
         )
 
 
+def supports(gd_map) -> bool:
+    """Whether the SIMD kernels handle this map's activation, loss and weight decay.
+
+    :meth:`GradientDescentMap.engine_path` routes everything else to the BLAS path.
+    Covered: hidden activations ``"sigmoid"``, ``"tanh"`` and ``"relu"`` (any depth),
+    losses ``"cross-entropy"`` (softmax) and ``"mse"`` (linear output,
+    :math:`L = \\frac{1}{2N}\\sum_n \\lVert z_n - Y_n\\rVert^2`), and any weight decay
+    :math:`\\lambda \\ge 0` (:math:`L \\mathrel{+}= \\frac{\\lambda}{2}\\sum_l \\lVert W_l\\rVert^2`
+    on the weights, not the biases). Not covered: ``"softplus"`` (it needs a vector
+    logarithm).
+
+    Parameters
+    ----------
+    gd_map : GradientDescentMap
+        The map; its ``activation`` (default ``"sigmoid"``), ``loss`` (default
+        ``"cross-entropy"``) and ``weight_decay`` (default 0.0) attributes are read.
+
+    Returns
+    -------
+    bool
+        True if :func:`advance`, :func:`stream` and :func:`observe` compute this map
+        (to about 1e-15 relative of :meth:`GradientDescentMap.reference_step` per step).
+    """
+    act = getattr(gd_map, "activation", "sigmoid")
+    loss = getattr(gd_map, "loss", "cross-entropy")
+    wd = getattr(gd_map, "weight_decay", 0.0)
+    if not isinstance(act, str) or not isinstance(loss, str):
+        return False
+    try:
+        wd = float(wd)
+    except (TypeError, ValueError):
+        return False
+    return act in _ACT and loss in _LOSS and math.isfinite(wd) and wd >= 0.0
+
+
+def _config(p):
+    """``(act, lossk, wd)`` kernel arguments of problem ``p`` (refused if not supported)."""
+    act = getattr(p, "activation", "sigmoid")
+    loss = getattr(p, "loss", "cross-entropy")
+    wd = float(getattr(p, "weight_decay", 0.0))
+    if act not in _ACT or loss not in _LOSS or not (wd >= 0.0 and math.isfinite(wd)):
+        raise ValueError(
+            f"GradientDescentMap SIMD engine: activation={act!r}, loss={loss!r}, weight_decay={wd!r} "
+            f"is not supported (activations {sorted(_ACT)}, losses {sorted(_LOSS)}, weight_decay >= 0)"
+        )
+    return _ACT[act], _LOSS[loss], wd
+
+
+def _workers(n_tiles):
+    """Workers of a parallel kernel call: numba's current thread count, at most one per tile."""
+    return max(1, min(numba.get_num_threads(), int(n_tiles)))
+
+
 def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndarray:
     """``n_steps`` GD steps of every member of a validated ``(E, dim)`` batch.
 
@@ -420,18 +552,22 @@ def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndar
     _guard(p, out)
     if eta == 0.0 or n_steps == 0 or out.shape[0] == 0:
         return out
+    act, lossk, wd = _config(p)
     X, y, sizes, woff, boff, uoff = _layout_arrays(gd_map, p)
-    if n_threads is None and (out.shape[0] <= 8 or out.shape[0] * n_steps < 4096):
+    if n_threads is None and (out.shape[0] <= LANES or out.shape[0] * n_steps < 4096):
         n_threads = 1  # little work: waking worker threads would cost more than it saves
     # segments of about _SEGMENT_WORK multiply-adds, so that Ctrl-C and SIGTERM are handled
     # between them (a compiled loop cannot be interrupted); the states continue exactly
     work = max(1, out.shape[0] * p.dim * X.shape[0])
     seg = max(1, int(_SEGMENT_WORK // work))
+    n_tiles = (out.shape[0] + LANES - 1) // LANES
     with _threads(n_threads):
+        workers = _workers(n_tiles)
         done = 0
         while done < n_steps:
             k = min(seg, int(n_steps) - done)
-            _advance_kernel(out, k, float(eta), X, y, sizes, woff, boff, uoff)
+            _advance_kernel(out, k, float(eta), X, y, sizes, woff, boff, uoff, act, lossk, wd,
+                            workers)
             done += k
     return out
 
@@ -456,10 +592,13 @@ def _run_stream(gd_map, S, n_steps, every, group, metric_name, vectors, n_thread
     loss = np.empty((n_rec, G))
     wnorm = np.empty((n_rec, G))
     proj = np.empty((n_rec, G, V.shape[0]))
+    act, lossk, wd = _config(p)
     X, y, sizes, woff, boff, uoff = _layout_arrays(gd_map, p)
     with _threads(n_threads):
+        workers = _workers((G + LANES - 1) // LANES)
         _stream_kernel(S, int(group), int(n_rec), int(every), float(eta), X, y, sizes, woff,
-                       boff, uoff, _METRICS[metric_name], dist, loss, wnorm, V, proj)
+                       boff, uoff, act, lossk, wd, _METRICS[metric_name], dist, loss, wnorm, V,
+                       proj, workers)
     return dist, loss, wnorm, proj
 
 

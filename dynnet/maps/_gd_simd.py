@@ -295,6 +295,13 @@ vmax = _lanewise("vmax", lambda b, d, v: _vsel_lt(b, d, v, v, d),
 vsig_back = _lanewise(
     "vsig_back", lambda b, d, v: b.fmul(d, b.fmul(v, b.fsub(_splat_const(1.0), v))),
     "``dst[i:i+L] *= a * (1 - a)`` with ``a = src[j:j+L]`` (sigmoid derivative).")
+vtanh_back = _lanewise(
+    "vtanh_back", lambda b, d, v: b.fmul(d, b.fsub(_splat_const(1.0), b.fmul(v, v))),
+    "``dst[i:i+L] *= 1 - a * a`` with ``a = src[j:j+L]`` (tanh derivative).")
+vrelu_back = _lanewise(
+    "vrelu_back",
+    lambda b, d, v: b.fmul(d, _vsel_lt(b, _splat_const(0.0), v, _splat_const(1.0), _splat_const(0.0))),
+    "``dst[i:i+L] *= 1[a > 0]`` with ``a = src[j:j+L]`` (relu derivative; ``a > 0`` iff ``z > 0``).")
 
 
 @intrinsic
@@ -339,6 +346,42 @@ def vsigmoid(typingctx, dst, i):
 
 
 @intrinsic
+def vtanh(typingctx, dst, i):
+    """``dst[i:i+L] = tanh(dst[i:i+L])`` as ``sign(z) (1 - 2 / (1 + exp(2 |z|)))``.
+
+    Within a few ulp of 1 in absolute terms (as close as ``1 - 2/(1 + e)`` can be
+    for small ``|z|``), and within about 1 ulp where ``|tanh z|`` is near 1.
+    """
+    sig = types.void(dst, types.intp)
+
+    def codegen(context, builder, sg, a):
+        d = _vload(context, builder, sg.args[0], a[0], a[1])
+        neg = builder.fcmp_ordered("<", d, _splat_const(0.0))
+        ad = builder.select(neg, builder.fneg(d), d)
+        e = _vexp_ir(builder, builder.fadd(ad, ad))
+        q = builder.fdiv(_splat_const(2.0), builder.fadd(_splat_const(1.0), e))
+        t = builder.fsub(_splat_const(1.0), q)
+        _vstore(context, builder, sg.args[0], a[0], a[1], builder.select(neg, builder.fneg(t), t))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def vrelu(typingctx, dst, i):
+    """``dst[i:i+L] = max(dst[i:i+L], 0)`` (NaN stays NaN)."""
+    sig = types.void(dst, types.intp)
+
+    def codegen(context, builder, sg, a):
+        d = _vload(context, builder, sg.args[0], a[0], a[1])
+        neg = builder.fcmp_ordered("<=", d, _splat_const(0.0))
+        _vstore(context, builder, sg.args[0], a[0], a[1], builder.select(neg, _splat_const(0.0), d))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
 def vexp_diff(typingctx, dst, i, x, ix, m, im):
     """``dst[i:i+L] = exp(x[ix:ix+L] - m[im:im+L])``."""
     sig = types.void(dst, types.intp, x, types.intp, m, types.intp)
@@ -363,6 +406,35 @@ def vgd_update(typingctx, dst, i, g, j, eta, n):
         step = builder.fmul(_splat(builder, a[4]), builder.fdiv(v, _splat(builder, a[5])))
         _vstore(context, builder, sg.args[0], a[0], a[1], builder.fsub(d, step))
         return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def vgd_update_wd(typingctx, dst, i, g, j, eta, n, wd):
+    """``dst[i:i+L] = dst - eta * (g[j:j+L] / n + wd * dst)`` (weight decay on a weight row)."""
+    sig = types.void(dst, types.intp, g, types.intp, types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, sg, a):
+        d = _vload(context, builder, sg.args[0], a[0], a[1])
+        v = _vload(context, builder, sg.args[2], a[2], a[3])
+        grad = builder.fadd(builder.fdiv(v, _splat(builder, a[5])), builder.fmul(_splat(builder, a[6]), d))
+        step = builder.fmul(_splat(builder, a[4]), grad)
+        _vstore(context, builder, sg.args[0], a[0], a[1], builder.fsub(d, step))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def fetch_add(typingctx, arr, i, v):
+    """Atomically ``old = arr[i]; arr[i] += v``; returns ``old`` (an int64 array: a work counter)."""
+    sig = types.int64(arr, types.intp, types.int64)
+
+    def codegen(context, builder, signature, args):
+        ptr = builder.gep(_data_ptr(context, builder, signature.args[0], args[0]), [args[1]],
+                          inbounds=True)
+        return builder.atomic_rmw("add", ptr, args[2], "seq_cst")
 
     return sig, codegen
 
