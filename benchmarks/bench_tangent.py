@@ -5,6 +5,7 @@ Usage::
     python benchmarks/bench_tangent.py              # iris, 9.6k and 79.5k parameters, k = 10
     python benchmarks/bench_tangent.py --smoke      # tiny sizes, seconds (CI); no timing assertions
     python benchmarks/bench_tangent.py --no-memory  # skip the memory subprocesses
+    python benchmarks/bench_tangent.py --blas-threads 1   # numpy's BLAS single-threaded
 
 A *tangent step* is what :class:`dynnet.LyapunovSpectrum` with ``n_exponents=k``
 does per step: advance the orbit one GD step, advance ``k`` tangent vectors by
@@ -66,6 +67,16 @@ CHECK_RTOL = 1e-10
 # ---------------------------------------------------------------------------
 # workloads
 # ---------------------------------------------------------------------------
+def blas():
+    """numpy's BLAS library and its thread count (threadpoolctl), for the record."""
+    if not have("threadpoolctl"):
+        return "threadpoolctl not installed"
+    from threadpoolctl import threadpool_info
+
+    return "; ".join(f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
+                     for i in threadpool_info() if i.get("user_api") == "blas") or "none loaded"
+
+
 def make_map(name):
     """The GradientDescentMap of a named workload (eta = 0.1, default init)."""
     if name == "iris":
@@ -275,7 +286,7 @@ def memory_child(lib, name, k):
     print(json.dumps(out))
 
 
-def bench_memory(names, k, use_jax):
+def bench_memory(names, k, use_jax, blas_threads=None):
     rows = []
     for name in names:
         m = make_map(name)
@@ -284,7 +295,8 @@ def bench_memory(names, k, use_jax):
             if lib == "jax" and not use_jax:
                 row += [None, None, None]
                 continue
-            res = subprocess.run([sys.executable, __file__, "--_memory", lib, name, "--k", str(k)],
+            res = subprocess.run([sys.executable, __file__, "--_memory", lib, name, "--k", str(k)]
+                                 + ([] if blas_threads is None else ["--blas-threads", str(blas_threads)]),
                                  capture_output=True, text=True, check=True)
             got = json.loads(res.stdout.strip().splitlines()[-1])
             row += [got["step_increase_mib"], got["warmup_increase_mib"], got["peak_rss_mib"]]
@@ -307,9 +319,15 @@ def main(argv=None):
     ap.add_argument("--k", type=int, default=None, help="tangent vectors (default 10; 3 smoke)")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
     ap.add_argument("--no-jax", action="store_true", help="dynnet only")
+    ap.add_argument("--blas-threads", type=int, default=None,
+                    help="limit numpy's BLAS to this many threads (threadpoolctl; default: untouched)")
     ap.add_argument("--_memory", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     k = args.k or (3 if args.smoke else 10)
+    if args.blas_threads is not None and have("threadpoolctl"):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=args.blas_threads, user_api="blas")
     if args._memory:
         memory_child(*args._memory, k)
         return
@@ -318,11 +336,12 @@ def main(argv=None):
     if not use_jax:
         print("JAX not installed (or --no-jax): dynnet only")
     names = ["iris", "tiny"] if args.smoke else ["iris", "mid", "wide"]
-    print(f"numpy {np.__version__}, {os.cpu_count()} cores, k = {k}")
+    print(f"numpy {np.__version__}, {os.cpu_count()} cores, k = {k}, load average "
+          f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}, BLAS: {blas()}")
     bench_steps(names, k, repeat, use_jax)
     bench_sharpness(["iris", "tiny"] if args.smoke else ["iris", "mid", "wide"], 1 if args.smoke else 3)
     if not args.no_memory:
-        bench_memory(["tiny"] if args.smoke else ["mid", "wide"], k, use_jax)
+        bench_memory(["tiny"] if args.smoke else ["mid", "wide"], k, use_jax, args.blas_threads)
 
 
 if __name__ == "__main__":
