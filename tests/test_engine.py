@@ -8,7 +8,7 @@ from numba import njit
 
 import dynnet as dn
 from dynnet.maps import _gd_engine as eng
-from dynnet.maps._gd_simd import vexp
+from dynnet.maps._gd_simd import vexp, vrelu, vtanh
 from dynnet.maps.base import Map
 
 
@@ -197,3 +197,127 @@ def test_advance_in_interruptible_segments_is_bitwise_one_run(iris, monkeypatch)
     np.testing.assert_array_equal(iris.iterate(W, 300), whole)
     monkeypatch.setattr(_gd_engine, "_SEGMENT_WORK", 7 * 83 * 120 * 37.0)  # 37 steps per call
     np.testing.assert_array_equal(iris.iterate(W, 300), whole)
+
+
+# ---------------------------------------------------------------------------
+# activations, losses and weight decay in the kernels; supports()
+# ---------------------------------------------------------------------------
+_CONFIGS = [(act, loss, wd) for act in ("sigmoid", "tanh", "relu")
+            for loss in ("cross-entropy", "mse") for wd in (0.0, 0.01)]
+
+
+def _general_map(act, loss, wd):
+    # mse at eta = 0.5 diverges on this network; 0.1 keeps the orbit bounded
+    return dn.GradientDescentMap(eta=0.5 if loss == "cross-entropy" else 0.1, hidden=(10, 6),
+                                 activation=act, loss=loss, weight_decay=wd)
+
+
+def test_supports_names_what_the_kernels_compute():
+    for act, loss, wd in _CONFIGS:
+        assert eng.supports(_general_map(act, loss, wd))
+    assert not eng.supports(dn.GradientDescentMap(activation="softplus"))
+
+    class Bare:  # no attributes: the defaults (sigmoid, cross-entropy, no weight decay)
+        pass
+
+    assert eng.supports(Bare())
+    for attrs in ({"weight_decay": -1.0}, {"weight_decay": float("nan")}, {"weight_decay": "x"},
+                  {"activation": "gelu"}, {"loss": "hinge"}, {"activation": None}):
+        obj = Bare()
+        obj.__dict__.update(attrs)
+        assert not eng.supports(obj), attrs
+
+
+def test_unsupported_configuration_is_refused_by_the_kernels():
+    m = dn.GradientDescentMap(activation="softplus")
+    with pytest.raises(ValueError, match="activation='softplus'"):
+        eng.advance(m, m.initial_state(3, seed=0), 1)
+
+
+@pytest.mark.parametrize(("act", "loss", "wd"), _CONFIGS)
+def test_general_network_agrees_with_reference_step(act, loss, wd):
+    m = _general_map(act, loss, wd)
+    x = m.initial_state(11, seed=1)  # 11 members: a padded tile
+    worst = 0.0
+    for _ in range(15):
+        nxt = eng.advance(m, x, 1)
+        worst = max(worst, _rel(nxt, m.reference_step(x)).max())
+        x = nxt
+    assert np.all(np.isfinite(x))
+    assert worst < 1e-12
+    # n steps at once are bitwise n single steps, independent of threads and batch order
+    W = m.initial_state(19, seed=2)
+    ref = eng.advance(m, W, 6, n_threads=1)
+    y = W
+    for _ in range(6):
+        y = eng.advance(m, y, 1, n_threads=1)
+    assert np.array_equal(ref, y)
+    perm = np.random.default_rng(0).permutation(19)
+    assert np.array_equal(eng.advance(m, W[perm], 6, n_threads=2), ref[perm])
+    # the recorded loss includes the weight-decay term and equals the map's loss
+    rec, final = eng.observe(m, W, 4, 2)
+    np.testing.assert_array_equal(final, eng.advance(m, W, 4))
+    np.testing.assert_allclose(rec["loss"][0], m.loss(W), rtol=1e-13)
+    np.testing.assert_allclose(rec["loss"][2], m.loss(final), rtol=1e-13)
+
+
+def test_weight_decay_acts_on_weights_not_biases():
+    """A zero data gradient isolates the decay: eta = 1e-300 would underflow, so compare the
+    decayed step with the undecayed one instead: their difference is -eta * wd * W on weight
+    coordinates and exactly zero on biases (up to the rounding of the sum)."""
+    wd = 0.25
+    m0 = dn.GradientDescentMap(eta=0.5, weight_decay=0.0)
+    m1 = dn.GradientDescentMap(eta=0.5, weight_decay=wd)
+    W = m0.initial_state(5, seed=4)
+    d = eng.advance(m1, W, 1) - eng.advance(m0, W, 1)
+    groups = m0.coordinate_groups()
+    for name, idx in groups.items():
+        if name.startswith("b"):
+            np.testing.assert_allclose(d[:, idx], 0.0, atol=1e-15)
+        else:
+            np.testing.assert_allclose(d[:, idx], -0.5 * wd * W[:, idx], rtol=1e-12, atol=1e-15)
+
+
+@njit
+def _apply(kind, x):
+    out = x.copy()
+    for i in range(0, x.size, 8):
+        if kind == 0:
+            vtanh(out, i)
+        else:
+            vrelu(out, i)
+    return out
+
+
+def test_vector_tanh_and_relu():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-1, 1, 4000), rng.uniform(-30, 30, 4000), rng.normal(0, 1e-3, 4000),
+                        [0.0, -0.0, 1e-300, -1e-300, 19.0, -19.0, 400.0, -400.0]])
+    got = _apply(0, x)
+    assert np.max(np.abs(got - np.tanh(x))) <= 4 * np.finfo(float).eps
+    big = np.abs(x) > 0.5  # away from 0: within 2 ulp of the exact value (measured: 1.8)
+    exact = np.tanh(x[big].astype(np.longdouble))
+    assert np.all(np.abs(got[big] - exact) <= 2 * np.spacing(np.abs(np.tanh(x[big]))))
+    nz = np.abs(x) > 1e-12  # below, 1 - 2/(1 + exp(2z)) rounds to 0 (an absolute error < eps)
+    assert np.all(np.sign(got[nz]) == np.sign(x[nz]))
+    special = np.array([np.nan, np.inf, -np.inf, 1e308, -1e308, 0.0, 1.0, -1.0])
+    got = _apply(0, special)
+    assert np.isnan(got[0]) and got[1] == 1.0 and got[2] == -1.0 and got[3] == 1.0 and got[4] == -1.0
+    r = _apply(1, np.concatenate([x[:8000], special]))
+    expected = np.maximum(np.concatenate([x[:8000], special]), 0.0)
+    assert np.isnan(r[8000]) and np.array_equal(np.delete(r, 8000), np.delete(expected, 8000))
+
+
+def test_dynamic_schedule_is_bitwise_independent_of_threads_and_tiles():
+    """Many tiles, fewer workers: whichever thread takes a tile, the bits are the same."""
+    m = dn.GradientDescentMap(eta=1.0)
+    W = m.initial_state(101, seed=9)  # 13 tiles, the last one with 5 members
+    ref = eng.advance(m, W, 7, n_threads=1)
+    assert np.array_equal(eng.advance(m, W, 7, n_threads=2), ref)
+    for i in (0, 50, 100):
+        assert np.array_equal(eng.advance(m, W[i:i + 1], 7, n_threads=1), ref[i:i + 1])
+    S = W[:96]
+    d1, o1, f1 = eng.stream(m, S, 5, 1, 6, "L2", n_threads=1)
+    d2, o2, f2 = eng.stream(m, S, 5, 1, 6, "L2", n_threads=2)
+    assert np.array_equal(d1, d2) and np.array_equal(o1["loss"], o2["loss"]) and np.array_equal(f1, f2)
+    assert np.array_equal(f1, eng.advance(m, S, 5))
