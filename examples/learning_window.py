@@ -1,4 +1,4 @@
-"""The learning window (the paper's Supplementary S2): is the eta of sensitive dependence the eta of fastest learning?
+"""The learning window (Supplementary S2): is the eta of sensitive dependence the eta of fastest learning?
 
     python examples/learning_window.py --quick      # Iris, seconds
     python examples/learning_window.py              # MNIST-1D, 6 learning rates, 20 networks (long)
