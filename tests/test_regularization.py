@@ -28,7 +28,8 @@ def test_quick_preset_runs_and_has_every_summary_key():
     summ = s.summary()
     for key in ("mle", "kept_fraction", "mle_change", "mle_change_se", "n_paired", "d_final_over_d_0",
                 "log_growth_median", "d_max_over_d_0", "loss_monotone_fraction", "weight_norm_growth",
-                "final_loss", "test_accuracy", "max_decay", "mle_change_at_max_decay",
+                "final_loss", "test_accuracy", "max_decay", "mle_change_at_max_decay", "mle_change_z",
+                "lowest_lowering_decay",
                 "mle_change_z_at_max_decay", "finitelyapunov.mle"):
         assert key in summ, key
     assert len(s.plot()) == 2
@@ -116,13 +117,16 @@ def test_summary_on_known_records():
     assert out["mle_change_at_max_decay"][1] == pytest.approx(-0.15)
     assert out["mle_change_z_at_max_decay"][1] == pytest.approx(-0.15 / (np.std([-0.2, -0.1], ddof=1)
                                                                          / np.sqrt(2)))
+    assert np.isnan(out["mle_change_z"][1][0])  # no spread at mu = 0 itself
+    assert out["mle_change_z"][1][1] == pytest.approx(-3.0)
+    assert out["lowest_lowering_decay"][1] == 0.01
 
 
 def test_summary_without_zero_decay_has_no_paired_change():
     out = regularization_summary(_synthetic(np.ones((2, 3, 2, 1)), (1e-3, 1e-2), [[0.2, 0.3]] * 2,
                                             [[True, True]] * 2))
     assert np.all(np.isnan(out["mle_change"][1])) and out["n_paired"][1].tolist() == [0, 0]
-    assert np.isnan(out["mle_change_at_max_decay"][1])
+    assert np.isnan(out["mle_change_at_max_decay"][1]) and np.isnan(out["lowest_lowering_decay"][1])
 
 
 @given(st.lists(st.floats(1e-12, 1e6), min_size=3, max_size=10), st.floats(1e-3, 1e3))
