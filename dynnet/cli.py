@@ -102,13 +102,13 @@ def _as_tuples(value):
     return value
 
 
-def build_grid(cls: type, path, quick: bool = False) -> Study:
+def build_grid(grid_class: type, path: str | Path, quick: bool = False) -> Study:
     """A GridStudy from a grid config: the study it sweeps (its name, ``quick``, ``[params]``),
     ``[grid]`` (parameter name to an array of values), and optionally ``seed`` and ``common_seed``.
 
     Parameters
     ----------
-    cls : type
+    grid_class : type
         The GridStudy class (as registered).
     path : str or Path
         The TOML file.
@@ -156,7 +156,7 @@ def build_grid(cls: type, path, quick: bool = False) -> Study:
         if key in data:
             grid_params[key] = data[key]
     try:
-        return cls().set_params(**grid_params)
+        return grid_class().set_params(**grid_params)
     except (ValueError, TypeError) as exc:
         raise CLIError(str(exc)) from None
 
@@ -194,7 +194,18 @@ def _fmt(v) -> str:
 
 def format_summary(summary: xr.Dataset) -> str:
     """A study's summary (an ``xarray.Dataset``) as text: scalars one per line, then one
-    table per set of dimensions (eps, eta, ...; a grid's parameters), one row per point."""
+    table per set of dimensions (eps, eta, ...; a grid's parameters), one row per point.
+
+    Parameters
+    ----------
+    summary : xarray.Dataset
+        What ``Study.summary()`` returns.
+
+    Returns
+    -------
+    str
+        Lines of aligned text (no trailing newline).
+    """
     import itertools
 
     lines = []
