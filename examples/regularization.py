@@ -6,8 +6,8 @@
 
 import argparse
 
+import dynnet as dn
 from dynnet.cli import format_summary
-from dynnet.studies.regularization import RegularizationStudy
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--quick", action="store_true", help="the small preset")
@@ -15,7 +15,7 @@ parser.add_argument("--out", default="regularization.nc")
 parser.add_argument("--force", action="store_true", help="replace an existing --out")
 args = parser.parse_args()
 
-study = RegularizationStudy.quick() if args.quick else RegularizationStudy()
+study = dn.RegularizationStudy.quick() if args.quick else dn.RegularizationStudy()
 study.run(progress=not args.quick)
 s = study.summary()
 print(format_summary(s[["mle", "kept_fraction", "mle_change", "mle_change_se", "n_paired",

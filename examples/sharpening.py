@@ -6,8 +6,8 @@
 
 import argparse
 
+import dynnet as dn
 from dynnet.cli import format_summary
-from dynnet.studies.sharpening import SharpeningStudy
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--quick", action="store_true", help="the small preset")
@@ -15,7 +15,7 @@ parser.add_argument("--out", default="sharpening.nc")
 parser.add_argument("--force", action="store_true", help="replace an existing --out")
 args = parser.parse_args()
 
-study = SharpeningStudy.quick() if args.quick else SharpeningStudy()
+study = dn.SharpeningStudy.quick() if args.quick else dn.SharpeningStudy()
 study.run(progress=not args.quick)
 s = study.summary()
 print(format_summary(s[["threshold", "sharpness_initial", "sharpness_max", "late_ratio",
