@@ -254,6 +254,13 @@ def test_summaries_that_do_not_line_up_are_refused_in_the_preflight():
                         [xr.Dataset({"x": ("eps", [1.0])}, coords={"eps": [1e-8]})])
 
 
+def test_the_preflight_runs_tiny_corner_cells():
+    g = GridStudy(henon_study(n_init=50), grid={"n_init": [50, 100], "map__a": [1.2, 1.3, 1.4]})
+    assert g._tiny_params() == {"grid": {"n_init": (2,), "map__a": (1.2, 1.4)}, "study__n_init": 2}
+    one = GridStudy(eta_scan(), grid={"map__eta": [0.5, 1.0]})  # a study without a tiny copy: one cell
+    assert one._tiny_params() == {"grid": {"map__eta": (0.5,)}}
+
+
 def test_a_grid_adds_its_dimensions_before_the_summary_dimensions():
     ds = GridStudy(eta_scan(), grid={"perturber__eps": [1e-8]}).run(preflight=False).result_
     assert ds["final_loss"].dims == ("perturber__eps", "eta")

@@ -168,7 +168,8 @@ class GridStudy(Study):
     summary's coordinates (for example ``eps`` of a study that reports per
     eps) is refused with an error naming the variable and two cells; the
     preflight (on the first and last value of every grid parameter, each
-    cell at the study's tiny size) finds it in seconds.
+    cell at the study's tiny size, a swept size such as ``n_init`` at its tiny
+    value) finds it in seconds.
 
     The cells run in parallel with ``run(n_jobs=...)`` through
     :func:`dynnet.parallel.map_chunks` (joblib, or a dask cluster under
@@ -368,6 +369,9 @@ class GridStudy(Study):
             grid = {k: (v[0], v[-1]) if len(v) > 1 else (v[0],) for k, v in items}
         else:
             grid = {k: (v[0],) for k, v in items}
+        for k in grid:  # a swept size (n_init...) takes its tiny value, once
+            if k in tiny:
+                grid[k] = (tiny[k],)
         out = {"grid": grid}
         out.update({f"study__{k}": v for k, v in tiny.items()})
         return out
