@@ -186,7 +186,7 @@ def test_jvp_is_linear_in_v(seed, a, b, k):
         scale = max(1.0, np.abs(m.jvp(x, V)).max() + np.abs(m.jvp(x, W)).max()) * (abs(a) + abs(b) + 1)
         np.testing.assert_allclose(lhs, rhs, rtol=0, atol=1e-13 * scale)
         # each member's products depend on its own state only: batched = one by one
-        one = np.concatenate([m.jvp(x[e:e + 1], V[e:e + 1]) for e in range(2)])
+        one = np.stack([m.jvp(x[e], V[e]) for e in range(2)])  # one state, (K, dim) vectors
         np.testing.assert_allclose(m.jvp(x, V), one, rtol=0, atol=1e-14 * scale)
 
 

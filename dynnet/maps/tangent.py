@@ -11,52 +11,8 @@ __all__ = ["TangentMap"]
 
 
 def _has_tangent(m: Map) -> bool:
-    """True if ``m`` has tangent dynamics: a ``jvp`` of its own or a ``jacobian``.
-
-    Parameters
-    ----------
-    m : Map
-        A dynnet map.
-
-    Returns
-    -------
-    bool
-        Whether :meth:`Map.jvp` works on ``m``.
-    """
-    return type(m).jvp is not Map.jvp or m.has_jacobian or _gd_without_jvp(m)
-
-
-def _gd_without_jvp(m: Map) -> bool:
-    """A GradientDescentMap whose class does not define ``jvp`` yet (``V - eta * hvp`` is used)."""
-    from .gd import GradientDescentMap
-
-    return isinstance(m, GradientDescentMap) and "jvp" not in vars(GradientDescentMap)
-
-
-def _jvp(m: Map, states: np.ndarray, V: np.ndarray) -> np.ndarray:
-    r"""``m.jvp(states, V)``, matrix-free for a GradientDescentMap in every version.
-
-    :math:`J v = v - \eta H v` through ``hvp`` when the GradientDescentMap
-    class does not define ``jvp`` itself; otherwise the map's own ``jvp``.
-
-    Parameters
-    ----------
-    m : Map
-        The map.
-    states : ndarray, shape (E, dim)
-        Points of the orbit.
-    V : ndarray, shape (E, K, dim)
-        Tangent vectors.
-
-    Returns
-    -------
-    ndarray, shape (E, K, dim)
-        :math:`J(x_e)\, v_{ek}`.
-    """
-    if _gd_without_jvp(m):
-        x, W, _ = m._check_tangent(states, V)
-        return W - m._eta() * m.hvp(x, W)
-    return m.jvp(states, V)
+    """True if ``m`` has tangent dynamics: a ``jvp`` of its own or a ``jacobian``."""
+    return type(m).jvp is not Map.jvp or m.has_jacobian
 
 
 class TangentMap(Map):
@@ -139,7 +95,7 @@ class TangentMap(Map):
         x1 = m.step(x[None, :])[0]
         if Q.shape[1] == Q.shape[0] and m.has_jacobian:
             return x1, m.jacobian(x) @ Q
-        return x1, _jvp(m, x[None, :], Q.T[None])[0].T
+        return x1, m.jvp(x[None, :], Q.T[None])[0].T
 
     def step(self, states: np.ndarray) -> np.ndarray:
         r"""One tangent step of each member of ``states`` ``(E, dim * (1 + k))``.
@@ -174,7 +130,7 @@ class TangentMap(Map):
         V = np.swapaxes(states[:, n:].reshape(E, n, k), 1, 2)  # (E, k, n): the columns of Q
         out = np.empty_like(states)
         out[:, :n] = m.step(x)
-        out[:, n:] = np.swapaxes(_jvp(m, x, V), 1, 2).reshape(E, n * k)
+        out[:, n:] = np.swapaxes(m.jvp(x, V), 1, 2).reshape(E, n * k)
         return out
 
     def coordinate_groups(self) -> dict[str, np.ndarray]:
