@@ -37,7 +37,7 @@ _KEY = "cell"
 def _default_study():
     from .edge import EdgeOfStabilityStudy
 
-    return EdgeOfStabilityStudy(eps=(1e-8,))
+    return EdgeOfStabilityStudy(eps=(1e-8,), n_steps_long=0)
 
 
 def _quick_study():
@@ -120,8 +120,10 @@ class GridStudy(Study):
     Parameters
     ----------
     study : Study or None, default None
-        The study to sweep. None: ``EdgeOfStabilityStudy(eps=(1e-8,))``
-        (:math:`\lambda_{nMLE}` at :math:`\eta = 1` at the paper's scale).
+        The study to sweep. None: ``EdgeOfStabilityStudy(eps=(1e-8,),
+        n_steps_long=0)`` (:math:`\lambda_{nMLE}` at :math:`\eta = 1` with the
+        paper's 500 networks; with the default grid, the sweep of
+        ``examples/sweep.toml``).
     grid : dict of str to sequence, or None, default None
         Parameter name of ``study`` (nested with ``__``) to the values it
         takes, e.g. ``{"map__eta": [0.5, 1.0], "map__hidden": [(10,), (20,)]}``.
