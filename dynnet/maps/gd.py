@@ -848,7 +848,17 @@ class GradientDescentMap(Map):
         return self._hvp(x, V, rows)
 
     def _hvp(self, params, V, rows=None):
-        """Pearlmutter's R-operator: one forward and one backward pass for all ``(E, K)`` vectors."""
+        """Pearlmutter's R-operator: one forward and one backward pass for all ``(E, K)`` vectors.
+
+        BLAS runs single-threaded here: its spinning threads cost up to 20x on a loaded
+        machine for these many mid-sized products (measured, benchmarks/bench_tangent.py).
+        """
+        from ._gd_blas import _blas_limit
+
+        with _blas_limit():
+            return self._hvp_products(params, V, rows)
+
+    def _hvp_products(self, params, V, rows):
         p = self.problem()
         act = p.activation
         X, Y = self._rows(rows)
