@@ -325,7 +325,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from .reproduce import reproduce
 
     reproduce(Path(args.out), quick=args.quick, n_jobs=args.jobs, progress=not args.quiet,
-              overwrite=args.force)
+              overwrite=args.force, beyond=args.beyond)
     return 0
 
 
@@ -373,6 +373,8 @@ def make_parser() -> argparse.ArgumentParser:
                     help="output directory: results (*.nc), figures/ and headline.md / headline.csv")
     rp.add_argument("--jobs", type=int, default=1, help="parallel workers (-1: all cores)")
     rp.add_argument("--force", action="store_true", help="replace the files of an earlier reproduction")
+    rp.add_argument("--beyond", action="store_true",
+                    help="instead, the paper's open questions answered by rule (beyond.md / beyond.csv)")
     rp.add_argument("--quiet", action="store_true", help="no progress bars")
     rp.set_defaults(func=cmd_reproduce)
     _add_debug(rp)

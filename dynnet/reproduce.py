@@ -254,8 +254,11 @@ def read_csv(path: Path | str) -> dict[str, dict]:
 
 
 def reproduce(out: Path | str, quick: bool = False, n_jobs: int = 1, progress: bool = True,
-              overwrite: bool = False) -> list[dict]:
+              overwrite: bool = False, beyond: bool = False) -> list[dict]:
     """Run the paper's four studies and the eta scan; write results, figures and tables.
+
+    With ``beyond=True``, run instead the studies that answer the paper's open
+    questions (:mod:`dynnet.beyond`) and write ``beyond.md`` and ``beyond.csv``.
 
     Parameters
     ----------
@@ -270,14 +273,21 @@ def reproduce(out: Path | str, quick: bool = False, n_jobs: int = 1, progress: b
         Progress bars and a line per study.
     overwrite : bool, default False
         Replace files of an earlier reproduction.
+    beyond : bool, default False
+        The open questions instead of the paper's analyses.
 
     Returns
     -------
     list of dict
         The rows of the headline table. Writes ``out/NAME.nc``,
-        ``out/figures/NAME-K.png``, ``out/headline.md`` and ``out/headline.csv``.
+        ``out/figures/NAME-K.png``, ``out/headline.md`` and ``out/headline.csv``
+        (``beyond.md`` and ``beyond.csv`` with ``beyond=True``).
     """
+    from . import beyond as _beyond
     from .results import check_output_path
+
+    stem = "beyond" if beyond else "headline"
+    studies = _beyond.beyond_studies if beyond else _studies
 
     out = Path(out)
     figdir = out / "figures"
@@ -286,16 +296,16 @@ def reproduce(out: Path | str, quick: bool = False, n_jobs: int = 1, progress: b
     if not out.parent.is_dir():
         raise FileNotFoundError(f"cannot make {out}: folder {out.parent} does not exist")
     if out.is_dir():  # decide before computing: nothing of the user's is replaced
-        for name, _ in _studies(True):
+        for name, _ in studies(quick):
             check_output_path(out / f"{name}.nc", overwrite=overwrite)
-        for f in ("headline.md", "headline.csv"):
+        for f in (f"{stem}.md", f"{stem}.csv"):
             check_output_path(out / f, overwrite=overwrite)
         if figdir.exists() and any(figdir.iterdir()) and not overwrite:
             raise FileExistsError(f"{figdir} is not empty; give another --out, or --force")
     figdir.mkdir(parents=True, exist_ok=True)
     results = {}
     timings = {}
-    for name, study in _studies(quick):
+    for name, study in studies(quick):
         t0 = time.perf_counter()
         study.run(n_jobs=n_jobs, progress=progress)
         timings[name] = time.perf_counter() - t0
@@ -305,20 +315,22 @@ def reproduce(out: Path | str, quick: bool = False, n_jobs: int = 1, progress: b
         results[name] = study
         if progress:
             print(f"{name}: {timings[name]:.1f} s")
-    rows = headline_rows(results)
-    write_csv(out / "headline.csv", rows, overwrite=overwrite)
-    lines = ["# dynnet reproduction of Danovski, Soriano & Lacasa (2024)", "",
+    rows = _beyond.beyond_rows(results) if beyond else headline_rows(results)
+    write_csv(out / f"{stem}.csv", rows, overwrite=overwrite)
+    title = ("# dynnet beyond Danovski, Soriano & Lacasa (2024): the open questions" if beyond
+             else "# dynnet reproduction of Danovski, Soriano & Lacasa (2024)")
+    lines = [title, "",
              f"preset: {'quick' if quick else 'paper scale'}; wall time per study: "
              + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()), "",
              *(["The quick preset checks the pipeline on small sizes: its numbers are not "
                 "expected to match the paper's (too few initial conditions and steps for the "
                 "edge-of-stability statistics or the intermittent phases).", ""] if quick else []),
-             "Each verdict follows from the row's stated rule; n/a where the paper states no number.", "",
+             "Each verdict follows from the row's stated rule; n/a where there is no rule (a measurement).", "",
              *_table(rows)]
     from ._files import atomic_write
 
     text = ("\n".join(lines) + "\n").encode()
-    atomic_write(out / "headline.md", lambda fh: fh.write(text), fsync=False)
+    atomic_write(out / f"{stem}.md", lambda fh: fh.write(text), fsync=False)
     if progress:
         print("\n".join(lines))
     return rows
