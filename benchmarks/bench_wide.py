@@ -104,6 +104,28 @@ SMOKE_CASES = [
 ]
 
 
+def flops_per_step(problem):
+    """Floating-point operations of one trajectory-step in its matrix products.
+
+    Forward ``N * sum(n_in * n_out)`` multiply-adds, the weight gradients as many, the
+    back-propagated errors ``N * sum(n_in * n_out)`` over every layer but the first;
+    two flops per multiply-add. Element-wise work (activations, softmax) is not counted.
+    """
+    N = problem.X.shape[0]
+    macs = [n_in * n_out for n_in, n_out in zip(problem.sizes[:-1], problem.sizes[1:], strict=True)]
+    return 2.0 * N * (2 * sum(macs) + sum(macs[1:]))
+
+
+def gemm_rate(n=1000, repeat=3):
+    """GFLOP/s of numpy's float64 ``n x n`` matrix product (best of ``repeat``), the BLAS roof."""
+    rng = np.random.default_rng(0)
+    A = rng.random((n, n))
+    B = rng.random((n, n))
+    A @ B
+    best = min(timed(lambda: A @ B) for _ in range(repeat))
+    return 2.0 * n**3 / best / 1e9
+
+
 def _layers(problem):
     return list(zip(problem.offsets, problem.sizes[:-1], problem.sizes[1:], strict=True))
 
@@ -223,6 +245,7 @@ def wide_table(workload, label, runs, repeat, smoke, peers, path="auto"):
     title = (f"{label}: {gd_map.dim:,} parameters, {p.X.shape[0]:,} training samples; "
              f"trajectory-steps/s, median of {repeat} interleaved rounds; dynnet path: {shown}")
     builders = {name: PEERS[name][1](gd_map) for name in peers}
+    flops = flops_per_step(p)
     rows = []
     checks = []
     for E, n_steps in runs:
@@ -247,11 +270,13 @@ def wide_table(workload, label, runs, repeat, smoke, peers, path="auto"):
             row.append(rate.get(name))
         row.append(None if best_peer is None else f"{rate['dynnet'] / best_peer:.2f}x")
         row.append(1e6 / rate["dynnet"])
+        roof = gemm_rate()
+        row.append(f"{flops * rate['dynnet'] / 1e9:.1f} / {roof:.0f}")
         spread = (min(times["dynnet"]), max(times["dynnet"]))
         row.append(f"{E * n_steps / spread[1]:,.0f}-{E * n_steps / spread[0]:,.0f}")
         rows.append(row)
     headers = ["E", "steps", "dynnet", *PEERS, "dynnet / faster peer", "dynnet us/traj-step",
-               "dynnet range"]
+               "dynnet GFLOP/s / GEMM", "dynnet range"]
     text = print_table(headers, rows, title=title)
     for c in checks:
         print("  check:", c)
