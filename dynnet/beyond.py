@@ -153,8 +153,9 @@ def beyond_rows(results: dict) -> list[dict]:
             lab = f"[{ds},eta={eta:g}]"
             add("window.mle" + lab, f"lambda_nMLE on {ds}, eta = {eta:g}", _f(s["mle"][k]), ".2f",
                 note=f"kept {_f(s['kept_fraction'][k]):.2f}")
+            t = _f(s["median_time"][k])
             add("window.median_time" + lab, f"median steps to the test-accuracy threshold on {ds}, "
-                f"eta = {eta:g}", _f(s["median_time"][k]), ".0f")
+                f"eta = {eta:g}", "never" if t == np.inf else t, ".0f")
         lo, hi = _f(s["window_low"]), _f(s["window_high"])
         text = "empty" if not np.isfinite(lo) else (f"{lo:g}" if lo == hi else f"{lo:g}-{hi:g}")
         add(f"window.range[{ds}]", f"the eta window on {ds} (threshold {_f(s['threshold']):g})", text, "",
@@ -164,10 +165,13 @@ def beyond_rows(results: dict) -> list[dict]:
         s = results["grid"].summary()
         mle = s["finitelyapunov.mle"].isel(eps=0)
         kept = s["finitelyapunov.kept_fraction"].isel(eps=0)
-        for ds in mle["map__dataset"].values:
-            for hid in mle["map__hidden"].values:
-                for act in mle["map__activation"].values:
-                    sel = {"map__dataset": ds, "map__hidden": hid, "map__activation": act}
-                    add(f"grid.mle[{ds},{hid},{act}]", f"lambda_nMLE at eta = 1, {ds}, hidden {hid}, {act}",
-                        _f(mle.sel(sel)), ".2f", note=f"kept {_f(kept.sel(sel)):.2f}")
+        dims = list(mle.dims)
+        import itertools
+
+        for values in itertools.product(*(mle[d].values for d in dims)):
+            sel = dict(zip(dims, values, strict=True))
+            label = ",".join(str(v) for v in values)
+            what = ", ".join(f"{d.removeprefix('map__')} {v}" for d, v in sel.items())
+            add(f"grid.mle[{label}]", f"lambda_nMLE at eta = 1, {what}", _f(mle.sel(sel)), ".2f",
+                note=f"kept {_f(kept.sel(sel)):.2f}")
     return rows
