@@ -254,6 +254,30 @@ def test_summaries_that_do_not_line_up_are_refused_in_the_preflight():
                         [xr.Dataset({"x": ("eps", [1.0])}, coords={"eps": [1e-8]})])
 
 
+class Doubler(dn.Study):
+    """A user's own study: x = 2 a, along a coordinate k (it draws nothing from its seed)."""
+
+    def __init__(self, a=1.0, estimators=None, seed=0):
+        self.a = a
+        self.estimators = estimators
+        self.seed = seed
+
+    def _compute(self, ctx):
+        return xr.Dataset({"x": (("k",), [2.0 * self.a, -2.0 * self.a])}, coords={"k": [0, 1]})
+
+    def _summary(self, ds):
+        return xr.Dataset({"x": ds["x"]})
+
+
+def test_a_users_own_study_works(tmp_path):
+    g = GridStudy(Doubler(), grid={"a": [1.0, 2.5, 4.0]}).run()
+    np.testing.assert_array_equal(g.result_["x"].values, [[2.0, -2.0], [5.0, -5.0], [8.0, -8.0]])
+    assert g.result_["x"].dims == ("a", "k")
+    g.save(tmp_path / "d.nc")
+    t = dn.load(tmp_path / "d.nc")
+    assert isinstance(t.study, Doubler) and t.grid == {"a": [1.0, 2.5, 4.0]}
+
+
 def test_the_preflight_runs_tiny_corner_cells():
     g = GridStudy(henon_study(n_init=50), grid={"n_init": [50, 100], "map__a": [1.2, 1.3, 1.4]})
     assert g._tiny_params() == {"grid": {"n_init": (2,), "map__a": (1.2, 1.4)}, "study__n_init": 2}

@@ -276,7 +276,7 @@ class GridStudy(Study):
         cell = clone(study)
         if self.estimators is not None:
             cell.set_params(estimators=clone(list(self.estimators), safe=False))
-        if seed is not None:
+        if seed is not None and "seed" in cell._param_names():  # a study without one draws nothing
             cell.set_params(seed=seed)
         cell.set_params(**{k: clone(values[i], safe=False)
                            for (k, values), i in zip(items, index, strict=True)})
