@@ -405,6 +405,7 @@ def main(argv=None):
     ap.add_argument("--no-scaling", action="store_true", help="skip the scaling figure")
     ap.add_argument("--only", choices=[c[0] for c in CASES], action="append",
                     help="run only this workload (repeatable)")
+    ap.add_argument("--no-tables", action="store_true", help="skip the three tables (scaling figure only)")
     ap.add_argument("--scaling-E", type=int, default=64, help="ensemble size of the scaling sweep")
     ap.add_argument("--scaling-repeat", type=int, default=3, help="interleaved rounds of the scaling sweep")
     ap.add_argument("--omp-passive", action="store_true",
@@ -434,7 +435,7 @@ def main(argv=None):
         if name in peers:
             __import__(mod)
     for case in (SMOKE_CASES if args.smoke else CASES):
-        if args.only and case[0] not in args.only:
+        if args.no_tables or (args.only and case[0] not in args.only):
             continue
         wide_table(*case, repeat=repeat, smoke=args.smoke, peers=peers, path=args.dynnet_path)
     if not args.no_scaling:
