@@ -91,6 +91,17 @@ def test_n_jobs_1_and_2_are_bitwise_the_same():
     data_vars_equal(a.result_, b.result_)
 
 
+def test_an_explicit_joblib_backend_runs_the_cells_bitwise_the_same():
+    # the path a dask cluster takes (parallel_config(backend="dask") under dynnet.parallel.scheduler)
+    import joblib
+
+    g = GridStudy(henon_study(), grid={"map__a": [1.2, 1.3, 1.4], "perturber__n": [2, 3]})
+    a = dn.clone(g).run()
+    with joblib.parallel_config(backend="threading"):
+        b = dn.clone(g).run(n_jobs=2)
+    data_vars_equal(a.result_, b.result_)
+
+
 def test_check_study_passes():
     check_study(GridStudy(henon_study(n_init=2, n_steps=10), grid={"map__a": [1.2, 1.4]}))
 
