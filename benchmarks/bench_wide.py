@@ -369,6 +369,9 @@ def scaling(smoke, E, repeat):
               f"{'not within the range measured' if x is None else f'about {x:,.0f} parameters'}")
     else:
         print("  (no BLAS path in this dynnet: GradientDescentMap.engine_path not found; SIMD engine only)")
+    rule = getattr(sys.modules.get("dynnet.maps.gd"), "BLAS_MIN_DIM", None)
+    if rule is not None:
+        print(f"  iterate's rule: the BLAS path from {rule:,} parameters (dynnet.maps.gd.BLAS_MIN_DIM)")
     _figure(dims, cost, x, E)
     return text
 
@@ -385,7 +388,10 @@ def _figure(dims, cost, x, E):
     for name, ys in cost.items():
         ax.loglog(dims, ys, styles.get(name, "^-"), label=name)
     if x is not None:
-        ax.axvline(x, color="grey", ls=":", label=f"crossover ~{x:,.0f}")
+        ax.axvline(x, color="grey", ls=":", label=f"measured crossover ~{x:,.0f}")
+    rule = getattr(sys.modules.get("dynnet.maps.gd"), "BLAS_MIN_DIM", None)
+    if rule is not None:
+        ax.axvline(rule, color="C2", ls="-.", lw=0.8, label=f"iterate's rule: BLAS from {rule:,}")
     ax.set_xlabel("parameters (digits 64-h-10)")
     ax.set_ylabel("µs per trajectory-step")
     ax.set_title(f"dynnet GD cost per trajectory-step, E = {E}, float64")
