@@ -180,3 +180,20 @@ def test_time_to_accuracy_first_crossing_never_and_diverged():
     stacked = time_to_accuracy(np.stack([acc, acc]), steps, 0.7)  # leading axes (eta, ...)
     assert stacked.shape == (2, 4)
     np.testing.assert_array_equal(stacked[1], [20.0, 10.0, np.inf, 0.0])
+
+
+def test_refit_with_other_windows_rederives_the_window_without_rerunning():
+    s = _small(etas=(1.0, 2.0), n_steps=20, lyapunov_steps=60).run()
+    dist = s.result_["distance"].values.copy()
+    tta = s.result_["time_to_accuracy"].values.copy()
+    short = FiniteLyapunov(n_boot=0, lengths=range(10, 41, 5))
+    s.set_params(estimators=[short]).refit()
+    np.testing.assert_array_equal(s.result_["distance"].values, dist)  # records untouched
+    np.testing.assert_array_equal(s.result_["time_to_accuracy"].values, tta)
+    for k in range(2):
+        f = FiniteLyapunov(n_boot=0, lengths=range(10, 41, 5)).fit(dist[k], steps=s.result_["lstep"].values)
+        np.testing.assert_array_equal(s.result_["exponent"].values[k], f.exponents_)
+        assert s.result_["kept_fraction"].values[k] == f.kept_fraction_
+    w = locate_window(s.result_["eta"].values, s.result_["mle"].values, s.result_["kept_fraction"].values,
+                      s.result_["diverged_fraction"].values, s.result_["median_time"].values)
+    np.testing.assert_array_equal(s.result_["in_window"].values, w["in_window"])
