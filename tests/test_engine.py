@@ -321,3 +321,21 @@ def test_dynamic_schedule_is_bitwise_independent_of_threads_and_tiles():
     d2, o2, f2 = eng.stream(m, S, 5, 1, 6, "L2", n_threads=2)
     assert np.array_equal(d1, d2) and np.array_equal(o1["loss"], o2["loss"]) and np.array_equal(f1, f2)
     assert np.array_equal(f1, eng.advance(m, S, 5))
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3 * 2 * 13 * 8 * 8, 10**9])
+def test_bitwise_independent_of_the_sample_chunk(iris, monkeypatch, chunk_bytes):
+    """The gradient is accumulated per chunk of samples; for every entry the samples are
+    added in order, so chunks of 1, 3 and 16 samples (120 = 40 x 3; 16 leaves a remainder)
+    give the same bits."""
+    W = iris.initial_state(13, seed=6)
+    deep = dn.GradientDescentMap(eta=0.5, hidden=(9, 5), activation="tanh", weight_decay=0.01)
+    Wd = deep.initial_state(10, seed=2)
+    ref = eng.advance(iris, W, 4)
+    ref_d = eng.advance(deep, Wd, 3)
+    ref_obs, _ = eng.observe(deep, Wd, 3, 1)
+    monkeypatch.setattr(eng, "_CHUNK_BYTES", chunk_bytes)
+    assert eng._chunk(iris.problem()) == {1: 1, 3 * 2 * 13 * 8 * 8: 3, 10**9: 16}[chunk_bytes]
+    assert np.array_equal(eng.advance(iris, W, 4), ref)
+    assert np.array_equal(eng.advance(deep, Wd, 3), ref_d)
+    assert np.array_equal(eng.observe(deep, Wd, 3, 1)[0]["loss"], ref_obs["loss"])

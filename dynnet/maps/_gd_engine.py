@@ -57,11 +57,11 @@ from ._gd_simd import (
     ld,
     vadd,
     vaddc,
+    vchain,
+    vchain_s,
     vcopy,
     vexp_diff,
     vfill,
-    vfma_s,
-    vfma_v,
     vgd_update,
     vgd_update_wd,
     vmax,
@@ -71,6 +71,7 @@ from ._gd_simd import (
     vrelu_back,
     vsig_back,
     vsigmoid,
+    vsum_into,
     vtanh,
     vtanh_back,
 )
@@ -93,119 +94,137 @@ def _block_pass(T, G, A, D, M, X, y, sizes, woff, boff, uoff, act, lossk, wd, wa
 
     Flat arrays, each a row-major ``(rows, LANES)`` matrix: ``T, G`` the
     parameters and the gradient (``dim`` rows); ``A, D`` activations and
-    back-propagated errors of one sample (``n_units`` rows: the hidden units,
-    then the output logits); ``M`` scratch (2 rows). ``act``: 0 sigmoid, 1 tanh,
-    2 relu (hidden layers); ``lossk``: 0 softmax cross-entropy, 1 mean squared
-    error ``1/(2N) sum (z - Y)^2``. If ``loss_out`` has ``LANES`` entries the
-    loss of each lane is written there, with the weight-decay term
+    back-propagated errors of a *chunk* of samples (``chunk * n_units`` rows:
+    per sample the hidden units, then the output logits; the chunk size is
+    ``A.shape[0] // (n_units * LANES)``); ``M`` scratch (3 rows). ``act``: 0 sigmoid,
+    1 tanh, 2 relu (hidden layers); ``lossk``: 0 softmax cross-entropy, 1 mean
+    squared error ``1/(2N) sum (z - Y)^2``. If ``loss_out`` has ``LANES`` entries
+    the loss of each lane is written there, with the weight-decay term
     ``(wd / 2) * sum of squared weights``.
+
+    The samples of a chunk run forward and backward one by one (every unit's
+    activation and error kept), then the gradient of the chunk is accumulated
+    entry by entry in a register (:func:`._gd_simd.vchain`): for every gradient
+    entry the samples are added in ascending order, one fused multiply-add each,
+    so the result does not depend on the chunk size.
     """
     n_layers = sizes.shape[0] - 1
     n_samples = X.shape[0]
+    n_feat = X.shape[1]
     n_cls = sizes[n_layers]
-    o_out = uoff[n_layers - 1] * LANES
+    U = uoff[n_layers] * LANES           # rows of one sample in A and D, times LANES
+    chunk = A.shape[0] // U
     want_loss = loss_out.shape[0] > 0
     mx = 0
     ss = LANES
+    zero = 2 * LANES
+    vfill(M, zero, 0.0)
     if want_loss:
         for b in range(LANES):
             loss_out[b] = 0.0
     if want_grad:
         for r in range(G.shape[0] // LANES):
             vfill(G, r * LANES, 0.0)
-    for n in range(n_samples):
-        # ---- forward: A[out] = act(b + sum_i a_i W_ij) ----
-        for lay in range(n_layers):
-            n_in = sizes[lay]
-            n_out = sizes[lay + 1]
-            w0 = woff[lay] * LANES
-            oo = uoff[lay] * LANES
-            for j in range(n_out):
-                vcopy(A, oo + j * LANES, T, (boff[lay] + j) * LANES)
-            if lay == 0:
-                for i in range(n_in):
-                    xi = X[n, i]
+    for n0 in range(0, n_samples, chunk):
+        ns = min(chunk, n_samples - n0)
+        for s in range(ns):
+            n = n0 + s
+            a0 = s * U
+            # ---- forward: A[out] = act(b + sum_i a_i W_ij) ----
+            for lay in range(n_layers):
+                n_in = sizes[lay]
+                n_out = sizes[lay + 1]
+                w0 = woff[lay] * LANES
+                oo = a0 + uoff[lay] * LANES
+                if lay == 0:
                     for j in range(n_out):
-                        vfma_s(A, oo + j * LANES, xi, T, w0 + (i * n_out + j) * LANES)
-            else:
-                oi = uoff[lay - 1] * LANES
-                for i in range(n_in):
-                    for j in range(n_out):
-                        vfma_v(A, oo + j * LANES, A, oi + i * LANES, T,
-                               w0 + (i * n_out + j) * LANES)
-            if lay < n_layers - 1:
-                if act == 0:
-                    for j in range(n_out):
-                        vsigmoid(A, oo + j * LANES)
-                elif act == 1:
-                    for j in range(n_out):
-                        vtanh(A, oo + j * LANES)
+                        vchain_s(A, oo + j * LANES, T, (boff[lay] + j) * LANES, X, n * n_feat, 1,
+                                 T, w0 + j * LANES, n_out * LANES, n_in)
                 else:
+                    oi = a0 + uoff[lay - 1] * LANES
                     for j in range(n_out):
-                        vrelu(A, oo + j * LANES)
-        yn = y[n]
-        if lossk == 0:
-            # ---- softmax: D[out] = p - onehot(y_n) ----
-            vcopy(M, mx, A, o_out)
-            for c in range(1, n_cls):
-                vmax(M, mx, A, o_out + c * LANES)
-            vfill(M, ss, 0.0)
-            for c in range(n_cls):
-                vexp_diff(D, o_out + c * LANES, A, o_out + c * LANES, M, mx)
-                vadd(M, ss, D, o_out + c * LANES)
-            if want_loss:
-                for b in range(LANES):
-                    loss_out[b] += math.log(ld(M, ss + b)) - (ld(A, o_out + yn * LANES + b)
-                                                              - ld(M, mx + b))
-            if not want_grad:
-                continue
-            vrecip(M, ss)
-            for c in range(n_cls):
-                vmul(D, o_out + c * LANES, M, ss)
-            vaddc(D, o_out + yn * LANES, -1.0)
-        else:
-            # ---- squared error: D[out] = z - onehot(y_n) ----
-            for c in range(n_cls):
-                vcopy(D, o_out + c * LANES, A, o_out + c * LANES)
-            vaddc(D, o_out + yn * LANES, -1.0)
-            if want_loss:
+                        vchain(A, oo + j * LANES, T, (boff[lay] + j) * LANES, A, oi, LANES,
+                               T, w0 + j * LANES, n_out * LANES, n_in)
+                if lay < n_layers - 1:
+                    if act == 0:
+                        for j in range(n_out):
+                            vsigmoid(A, oo + j * LANES)
+                    elif act == 1:
+                        for j in range(n_out):
+                            vtanh(A, oo + j * LANES)
+                    else:
+                        for j in range(n_out):
+                            vrelu(A, oo + j * LANES)
+            yn = y[n]
+            o_out = a0 + uoff[n_layers - 1] * LANES
+            if lossk == 0:
+                # ---- softmax: D[out] = p - onehot(y_n) ----
+                vcopy(M, mx, A, o_out)
+                for c in range(1, n_cls):
+                    vmax(M, mx, A, o_out + c * LANES)
+                vfill(M, ss, 0.0)
                 for c in range(n_cls):
+                    vexp_diff(D, o_out + c * LANES, A, o_out + c * LANES, M, mx)
+                    vadd(M, ss, D, o_out + c * LANES)
+                if want_loss:
                     for b in range(LANES):
-                        r = ld(D, o_out + c * LANES + b)
-                        loss_out[b] += r * r
-            if not want_grad:
-                continue
-        # ---- backward ----
-        for lay in range(n_layers - 1, -1, -1):
-            n_in = sizes[lay]
-            n_out = sizes[lay + 1]
-            w0 = woff[lay] * LANES
-            oo = uoff[lay] * LANES
-            for j in range(n_out):
-                vadd(G, (boff[lay] + j) * LANES, D, oo + j * LANES)
-            if lay == 0:
-                for i in range(n_in):
-                    xi = X[n, i]
-                    for j in range(n_out):
-                        vfma_s(G, w0 + (i * n_out + j) * LANES, xi, D, oo + j * LANES)
+                        loss_out[b] += math.log(ld(M, ss + b)) - (ld(A, o_out + yn * LANES + b)
+                                                                  - ld(M, mx + b))
+                if not want_grad:
+                    continue
+                vrecip(M, ss)
+                for c in range(n_cls):
+                    vmul(D, o_out + c * LANES, M, ss)
+                vaddc(D, o_out + yn * LANES, -1.0)
             else:
-                oi = uoff[lay - 1] * LANES
+                # ---- squared error: D[out] = z - onehot(y_n) ----
+                for c in range(n_cls):
+                    vcopy(D, o_out + c * LANES, A, o_out + c * LANES)
+                vaddc(D, o_out + yn * LANES, -1.0)
+                if want_loss:
+                    for c in range(n_cls):
+                        for b in range(LANES):
+                            r = ld(D, o_out + c * LANES + b)
+                            loss_out[b] += r * r
+                if not want_grad:
+                    continue
+            # ---- backward: the error of every hidden layer, (W D) * f'(z) ----
+            for lay in range(n_layers - 1, 0, -1):
+                n_in = sizes[lay]
+                n_out = sizes[lay + 1]
+                w0 = woff[lay] * LANES
+                oo = a0 + uoff[lay] * LANES
+                oi = a0 + uoff[lay - 1] * LANES
                 for i in range(n_in):
-                    for j in range(n_out):
-                        vfma_v(G, w0 + (i * n_out + j) * LANES, A, oi + i * LANES, D,
-                               oo + j * LANES)
-                # error of the layer below: (W D) * f'(z)
-                for i in range(n_in):
-                    vfill(D, oi + i * LANES, 0.0)
-                    for j in range(n_out):
-                        vfma_v(D, oi + i * LANES, T, w0 + (i * n_out + j) * LANES, D,
-                               oo + j * LANES)
+                    vchain(D, oi + i * LANES, M, zero, T, w0 + i * n_out * LANES, LANES,
+                           D, oo, LANES, n_out)
                     if act == 0:
                         vsig_back(D, oi + i * LANES, A, oi + i * LANES)
                     elif act == 1:
                         vtanh_back(D, oi + i * LANES, A, oi + i * LANES)
                     else:
                         vrelu_back(D, oi + i * LANES, A, oi + i * LANES)
+        if not want_grad:
+            continue
+        # ---- the gradient of the chunk: sum over its samples, in order ----
+        for lay in range(n_layers):
+            n_in = sizes[lay]
+            n_out = sizes[lay + 1]
+            w0 = woff[lay] * LANES
+            oo = uoff[lay] * LANES
+            for j in range(n_out):
+                vsum_into(G, (boff[lay] + j) * LANES, D, oo + j * LANES, U, ns)
+            if lay == 0:
+                for i in range(n_in):
+                    for j in range(n_out):
+                        g = w0 + (i * n_out + j) * LANES
+                        vchain_s(G, g, G, g, X, n0 * n_feat + i, n_feat, D, oo + j * LANES, U, ns)
+            else:
+                oi = uoff[lay - 1] * LANES
+                for i in range(n_in):
+                    for j in range(n_out):
+                        g = w0 + (i * n_out + j) * LANES
+                        vchain(G, g, G, g, A, oi + i * LANES, U, D, oo + j * LANES, U, ns)
     if want_loss:
         for b in range(LANES):
             loss_out[b] = loss_out[b] / n_samples if lossk == 0 else 0.5 * loss_out[b] / n_samples
@@ -260,7 +279,8 @@ def _flag_nonfinite(T):
 # or by an uneven tile count; with the counter a thread that falls behind simply takes
 # fewer tiles. Which thread runs a tile never changes its bits.
 @njit(parallel=True, cache=True)
-def _advance_kernel(S, n_steps, eta, X, y, sizes, woff, boff, uoff, act, lossk, wd, n_workers):
+def _advance_kernel(S, n_steps, eta, X, y, sizes, woff, boff, uoff, act, lossk, wd, chunk,
+                    n_workers):
     n_mem, dim = S.shape
     n_units = uoff[uoff.shape[0] - 1]
     n_tiles = (n_mem + LANES - 1) // LANES
@@ -269,9 +289,9 @@ def _advance_kernel(S, n_steps, eta, X, y, sizes, woff, boff, uoff, act, lossk, 
     for _w in prange(n_workers):
         T = np.empty(dim * LANES)
         G = np.empty(dim * LANES)
-        A = np.empty(n_units * LANES)
-        D = np.empty(n_units * LANES)
-        M = np.empty(2 * LANES)
+        A = np.empty(chunk * n_units * LANES)
+        D = np.empty(chunk * n_units * LANES)
+        M = np.empty(3 * LANES)
         no_loss = np.empty(0)
         while True:
             tile = fetch_add(counter, 0, 1)
@@ -342,7 +362,7 @@ def _record(Ts, n_sub, g0, n_groups, rec, metric, dist, wnorm, V, proj):
 
 @njit(parallel=True, cache=True)
 def _stream_kernel(S, n_sub, n_rec, every, eta, X, y, sizes, woff, boff, uoff, act, lossk, wd,
-                   metric, dist, loss, wnorm, V, proj, n_workers):
+                   metric, dist, loss, wnorm, V, proj, chunk, n_workers):
     n_mem, dim = S.shape
     n_groups = n_mem // n_sub
     n_units = uoff[uoff.shape[0] - 1]
@@ -353,9 +373,9 @@ def _stream_kernel(S, n_sub, n_rec, every, eta, X, y, sizes, woff, boff, uoff, a
     for _w in prange(n_workers):
         Ts = np.empty((n_sub, dim * LANES))
         G = np.empty(dim * LANES)
-        A = np.empty(n_units * LANES)
-        D = np.empty(n_units * LANES)
-        M = np.empty(2 * LANES)
+        A = np.empty(chunk * n_units * LANES)
+        D = np.empty(chunk * n_units * LANES)
+        M = np.empty(3 * LANES)
         lbuf = np.empty(LANES)
         no_loss = np.empty(0)
         while True:
@@ -534,6 +554,17 @@ def _config(p):
     return _ACT[act], _LOSS[loss], wd
 
 
+def _chunk(p):
+    """Samples per chunk of :func:`_block_pass`: the activations and errors of a chunk take
+    at most about 16 kB (L1), between 1 and 16 samples. Results do not depend on it."""
+    n_units = int(sum(p.sizes[1:]))
+    return max(1, min(16, _CHUNK_BYTES // (2 * n_units * LANES * 8)))
+
+
+#: bytes of activations and errors of one chunk of samples (see :func:`_chunk`)
+_CHUNK_BYTES = 16384
+
+
 def _workers(n_tiles):
     """Workers of a parallel kernel call: numba's current thread count, at most one per tile."""
     return max(1, min(numba.get_num_threads(), int(n_tiles)))
@@ -567,7 +598,7 @@ def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndar
         while done < n_steps:
             k = min(seg, int(n_steps) - done)
             _advance_kernel(out, k, float(eta), X, y, sizes, woff, boff, uoff, act, lossk, wd,
-                            workers)
+                            _chunk(p), workers)
             done += k
     return out
 
@@ -598,7 +629,7 @@ def _run_stream(gd_map, S, n_steps, every, group, metric_name, vectors, n_thread
         workers = _workers((G + LANES - 1) // LANES)
         _stream_kernel(S, int(group), int(n_rec), int(every), float(eta), X, y, sizes, woff,
                        boff, uoff, act, lossk, wd, _METRICS[metric_name], dist, loss, wnorm, V,
-                       proj, workers)
+                       proj, _chunk(p), workers)
     return dist, loss, wnorm, proj
 
 

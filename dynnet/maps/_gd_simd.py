@@ -464,3 +464,78 @@ def st(typingctx, arr, i, v):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+# ---------------------------------------------------------------------------
+# strided chains: a lane vector accumulated in a register over k = 0 .. n-1
+# ---------------------------------------------------------------------------
+# Each of these emits its own loop with the accumulator in an LLVM alloca that is
+# promoted to a register: one load of the initial value, one store of the result, and
+# only the operands are read from memory. Written with vfma_v one term at a time, the
+# accumulator would go through memory on every term (the compiler cannot prove that the
+# arrays do not alias). The terms are added in the order k = 0, 1, ..., n-1, each with
+# one fused multiply-add, exactly as the one-term-at-a-time code does.
+def _chain(context, builder, sg, a, scalar_x):
+    """``dst[i] = init[j] + sum_k x[ix + k sx] * y[iy + k sy]`` (fma chain, k ascending)."""
+    dst, i, init, j, x, ix, sx, y, iy, sy, n = a
+    acc = cgutils.alloca_once(builder, _VD)
+    builder.store(_vload(context, builder, sg.args[2], init, j), acc)
+    xdata = _data_ptr(context, builder, sg.args[4], x)
+    with cgutils.for_range(builder, n) as loop:
+        k = loop.index
+        xo = builder.add(ix, builder.mul(k, sx))
+        if scalar_x:
+            u = _splat(builder, builder.load(builder.gep(xdata, [xo], inbounds=True)))
+        else:
+            u = _vload(context, builder, sg.args[4], x, xo)
+        v = _vload(context, builder, sg.args[7], y, builder.add(iy, builder.mul(k, sy)))
+        builder.store(_vfma(builder, u, v, builder.load(acc)), acc)
+    _vstore(context, builder, sg.args[0], dst, i, builder.load(acc))
+
+
+@intrinsic
+def vchain(typingctx, dst, i, init, j, x, ix, sx, y, iy, sy, n):
+    """``dst[i:i+L] = init[j:j+L]`` then ``fma(x[ix+k*sx : +L], y[iy+k*sy : +L], dst)`` for k < n.
+
+    Lane vectors at every index; the accumulator stays in a register.
+    """
+    ip = types.intp
+    sig = types.void(dst, ip, init, ip, x, ip, ip, y, ip, ip, ip)
+
+    def codegen(context, builder, sg, a):
+        _chain(context, builder, sg, a, False)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def vchain_s(typingctx, dst, i, init, j, x, ix, sx, y, iy, sy, n):
+    """As :func:`vchain`, with ``x`` a scalar ``x.flat[ix + k*sx]`` broadcast to every lane."""
+    ip = types.intp
+    sig = types.void(dst, ip, init, ip, x, ip, ip, y, ip, ip, ip)
+
+    def codegen(context, builder, sg, a):
+        _chain(context, builder, sg, a, True)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def vsum_into(typingctx, dst, i, y, iy, sy, n):
+    """``dst[i:i+L] += y[iy + k*sy : +L]`` for k = 0 .. n-1 in order (register accumulator)."""
+    ip = types.intp
+    sig = types.void(dst, ip, y, ip, ip, ip)
+
+    def codegen(context, builder, sg, a):
+        dst, i, y, iy, sy, n = a
+        acc = cgutils.alloca_once(builder, _VD)
+        builder.store(_vload(context, builder, sg.args[0], dst, i), acc)
+        with cgutils.for_range(builder, n) as loop:
+            v = _vload(context, builder, sg.args[2], y, builder.add(iy, builder.mul(loop.index, sy)))
+            builder.store(builder.fadd(builder.load(acc), v), acc)
+        _vstore(context, builder, sg.args[0], dst, i, builder.load(acc))
+        return context.get_dummy_value()
+
+    return sig, codegen
