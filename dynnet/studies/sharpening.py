@@ -302,9 +302,10 @@ class SharpeningStudy(Study):
     etas : sequence of float, default (0.1, 0.25, 0.5, 0.75, 1.0, 2.0)
         The learning rates (all > 0). On the paper's network the sharpness at
         initialisation is already about 2 to 6, so :math:`2/\eta` is above it
-        only for :math:`\eta \lesssim 0.4`: the grid holds two such values
+        only for :math:`\eta \lesssim 0.5`: the grid holds two such values
         (where progressive sharpening can be seen), the onset of a positive
-        :math:`\lambda_{nMLE}` (0.5 to 0.75) and the paper's :math:`\eta = 1`.
+        :math:`\lambda_{nMLE}` (0.5 to 0.6 by the half-kept rule, depending on
+        the networks drawn) and the paper's :math:`\eta = 1`.
     map : Map or None, default None
         None: ``GradientDescentMap()`` (the paper's network on Iris). Its
         ``eta`` is replaced by each value of ``etas``; it needs ``hessian``
