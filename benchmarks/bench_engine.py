@@ -8,12 +8,15 @@ Usage::
 Prints, in trajectory-steps per second (one member advanced by one GD step)
 on the 83-parameter Iris 4-10-3 map (120 training samples):
 
-* ``iterate``: dynnet (compiled engine), the JAX peer (``vmap`` of ``grad`` +
-  ``jit`` + ``lax.scan``, float64), their ratio, the numpy reference
-  (:meth:`GradientDescentMap.reference_step`) and the fraction of a
-  roofline of 800k steps/s on 2 cores (see benchmarks/README.md);
+* ``iterate`` at E = 60, 600, 3000, 30000: dynnet (compiled engine) and the JAX
+  peer (``vmap`` of ``grad`` + ``jit`` + ``lax.scan``, float64) timed in
+  interleaved rounds (JAX, dynnet, JAX, dynnet, ...; ``--repeat`` rounds, default
+  7), their medians and best, the ratio of the medians, the numpy reference
+  (:meth:`GradientDescentMap.reference_step`), the fraction of a roofline of
+  800k steps/s on 2 cores (see benchmarks/README.md) and the 1-minute load
+  average before and after (the machine may be shared: quote medians and the load);
 * the streaming path of PerturbationStudy (L1 distances, loss and weight norm
-  recorded every step);
+  recorded every step), interleaved with ``iterate`` on the same states;
 * the paper-scale edge-of-stability workload (14 eps x 500 initial conditions x
   6 members x 200 steps = 8.4M steps, streamed), wall time and peak RSS, in a
   child process so that its memory is its own;
@@ -39,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_time, have, print_table  # noqa: E402
+from _common import best_time, have, print_table, timed  # noqa: E402
 
 import dynnet as dn  # noqa: E402
 
@@ -89,6 +92,24 @@ def make_jax_iterate(gd_map):
 # ---------------------------------------------------------------------------
 # measurements
 # ---------------------------------------------------------------------------
+def _load() -> str:
+    """The 1-minute load average (the machine may be shared), or ``?``."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "?"
+
+
+def interleaved(fns, repeat):
+    """Wall times of ``repeat`` rounds; each round calls every function of ``fns`` once, in
+    order (peer, dynnet, peer, dynnet, ...), so that both see the same machine load."""
+    times = [[] for _ in fns]
+    for _ in range(repeat):
+        for k, fn in enumerate(fns):
+            times[k].append(timed(fn))
+    return [np.asarray(t) for t in times]
+
+
 def throughput_table(Es, work, repeat, with_jax, numpy_work):
     m = dn.GradientDescentMap(eta=1.0)
     jax_it = make_jax_iterate(m) if with_jax else None
@@ -97,16 +118,18 @@ def throughput_table(Es, work, repeat, with_jax, numpy_work):
         W = m.initial_state(E, seed=0)
         n = max(2, int(work // E))
         m.iterate(W, 2)  # compile / load
-        t_dyn = best_time(lambda W=W, n=n: m.iterate(W, n), repeat)
-        dyn = E * n / t_dyn
-        jx = None
+        fns = [lambda W=W, n=n: m.iterate(W, n)]
         if jax_it is not None:
             jax_it(W, n)  # compile for this (E, n)
             ref = jax_it(W, 1)
             got = m.iterate(W, 1)
             assert np.allclose(ref, got, rtol=1e-10, atol=1e-12), "JAX peer disagrees"
-            t_jax = best_time(lambda W=W, n=n: jax_it(W, n), repeat)
-            jx = E * n / t_jax
+            fns.insert(0, lambda W=W, n=n: jax_it(W, n))
+        load0 = _load()
+        ts = interleaved(fns, repeat)
+        t_dyn = ts[-1]
+        dyn = E * n / np.median(t_dyn)
+        jx = E * n / np.median(ts[0]) if jax_it is not None else None
         n_np = max(1, int(numpy_work // E))
 
         def numpy_run(W=W, n_np=n_np):
@@ -115,11 +138,16 @@ def throughput_table(Es, work, repeat, with_jax, numpy_work):
                 x = m.reference_step(x)
 
         t_np = best_time(numpy_run, 1)
-        rows.append([E, dyn, jx, None if jx is None else f"{dyn / jx:.2f}x",
-                     E * n_np / t_np, f"{dyn / ROOFLINE:.2f}"])
+        rows.append([E, n, dyn, E * n / t_dyn.min(), jx,
+                     None if jx is None else E * n / ts[0].min(),
+                     None if jx is None else f"{dyn / jx:.2f}x",
+                     E * n_np / t_np, f"{100 * dyn / ROOFLINE:.0f}%", f"{load0}/{_load()}"])
     return print_table(
-        ["E", "dynnet steps/s", "JAX steps/s", "ratio", "numpy ref steps/s", "of roofline"],
-        rows, title="iterate: trajectory-steps per second (Iris 4-10-3, float64)")
+        ["E", "steps", "dynnet median", "dynnet best", "JAX median", "JAX best", "ratio (medians)",
+         "numpy ref", "of roofline", "load"],
+        rows, title=f"iterate: trajectory-steps per second (Iris 4-10-3, float64; {repeat} interleaved "
+                    "rounds JAX, dynnet; load = 1-min load average before/after on "
+                    f"{os.cpu_count()} cores)")
 
 
 def stream_table(Es, n_steps, repeat):
@@ -131,12 +159,16 @@ def stream_table(Es, n_steps, repeat):
         W = m.initial_state(E, seed=0)
         metric = dn.L1()
         m._stream(W, 2, 1, group, metric)
-        t = best_time(lambda W=W, group=group, metric=metric: m._stream(W, n_steps, 1, group, metric), repeat)
-        t_it = best_time(lambda W=W: m.iterate(W, n_steps), repeat)
-        rows.append([E, n_steps, E * n_steps / t, E * n_steps / t_it, f"{t / t_it:.3f}"])
+        t_st, t_it = interleaved(
+            [lambda W=W, group=group, metric=metric: m._stream(W, n_steps, 1, group, metric),
+             lambda W=W: m.iterate(W, n_steps)], repeat)
+        rows.append([E, n_steps, E * n_steps / np.median(t_st), E * n_steps / np.median(t_it),
+                     f"{np.median(t_st) / np.median(t_it):.3f}",
+                     f"{100 * E * n_steps / np.median(t_st) / ROOFLINE:.0f}%"])
     return print_table(
-        ["E", "T", "stream steps/s", "iterate steps/s", "stream / iterate time"], rows,
-        title="streaming path (L1 distances + loss + weight_norm every step, groups of 6)")
+        ["E", "T", "stream median", "iterate median", "stream / iterate time", "stream of roofline"],
+        rows, title="streaming path (PerturbationStudy: L1 distances + loss + weight_norm every step, "
+                    "groups of 6; steps/s, interleaved)")
 
 
 def eos_child(n_eps, n_init, n_steps):
@@ -243,7 +275,12 @@ def scaling_figure(smoke):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
-    ap.add_argument("--repeat", type=int, default=3, help="timing repeats (best is shown)")
+    ap.add_argument("--repeat", type=int, default=7,
+                    help="interleaved timing rounds (medians and best are shown)")
+    ap.add_argument("--E", type=str, default=None,
+                    help="comma-separated ensemble sizes of the iterate table (default 60,600,3000,30000)")
+    ap.add_argument("--only-throughput", action="store_true",
+                    help="only the iterate and streaming tables")
     ap.add_argument("--no-eos", action="store_true", help="skip the paper-scale run")
     ap.add_argument("--no-figure", action="store_true", help="skip the scaling figure")
     ap.add_argument("--eos-child", nargs=3, type=int, help=argparse.SUPPRESS)
@@ -260,15 +297,17 @@ def main(argv=None):
     print(f"dynnet engine threads: {n_threads_default()}; JAX peer: "
           f"{'yes' if with_jax else 'not installed (skipped)'}")
     if args.smoke:
-        throughput_table([8, 24], work=200, repeat=1, with_jax=with_jax, numpy_work=50)
-        stream_table([12], n_steps=5, repeat=1)
+        throughput_table([8, 24], work=200, repeat=2, with_jax=with_jax, numpy_work=50)
+        stream_table([12], n_steps=5, repeat=2)
         eos_table(2, 4, 5)
         if not args.no_figure:
             scaling_figure(smoke=True)
         return None
-    throughput_table([60, 600, 3000], work=300_000, repeat=args.repeat, with_jax=with_jax,
-                     numpy_work=30_000)
-    stream_table([600, 3000], n_steps=200, repeat=args.repeat)
+    Es = [int(e) for e in args.E.split(",")] if args.E else [60, 600, 3000, 30000]
+    throughput_table(Es, work=300_000, repeat=args.repeat, with_jax=with_jax, numpy_work=30_000)
+    stream_table([60, 600, 3000], n_steps=200, repeat=args.repeat)
+    if args.only_throughput:
+        return None
     compile_table()
     if not args.no_eos:
         eos_table(14, 500, 200)

@@ -464,14 +464,26 @@ def n_threads_default() -> int:
 
 
 class _threads:
-    """Set numba's thread count for one call and restore it afterwards."""
+    """Set numba's thread count for one call and restore it afterwards.
 
-    def __init__(self, n):
-        self.n = n_threads_default() if n is None else max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
+    ``n``: the requested count (None: :func:`n_threads_default`); ``tiles``: the
+    number of independent tiles of the call. Never more threads than tiles: a
+    parallel region waits for every thread of its team, and on a busy machine
+    waking a thread that has nothing to do can cost a whole scheduler time
+    slice (measured: about 30 ms for a one-tile stream with 2 threads at load 6,
+    against 1.4 ms with one thread).
+    """
+
+    def __init__(self, n, tiles=None):
+        n = n_threads_default() if n is None else max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
+        if tiles is not None:
+            n = max(1, min(n, int(tiles)))
+        self.n = n
 
     def __enter__(self):
         self.old = numba.get_num_threads()
         numba.set_num_threads(self.n)
+        return self.n
 
     def __exit__(self, *exc):
         numba.set_num_threads(self.old)
@@ -565,11 +577,6 @@ def _chunk(p):
 _CHUNK_BYTES = 16384
 
 
-def _workers(n_tiles):
-    """Workers of a parallel kernel call: numba's current thread count, at most one per tile."""
-    return max(1, min(numba.get_num_threads(), int(n_tiles)))
-
-
 def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndarray:
     """``n_steps`` GD steps of every member of a validated ``(E, dim)`` batch.
 
@@ -592,8 +599,7 @@ def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndar
     work = max(1, out.shape[0] * p.dim * X.shape[0])
     seg = max(1, int(_SEGMENT_WORK // work))
     n_tiles = (out.shape[0] + LANES - 1) // LANES
-    with _threads(n_threads):
-        workers = _workers(n_tiles)
+    with _threads(n_threads, n_tiles) as workers:
         done = 0
         while done < n_steps:
             k = min(seg, int(n_steps) - done)
@@ -603,8 +609,9 @@ def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndar
     return out
 
 
-#: multiply-adds per compiled segment of advance (about a tenth of a second)
-_SEGMENT_WORK = 3e8
+#: multiply-adds per compiled segment of advance (about 0.15 s on 2 cores: few parallel regions,
+#: each of which waits for every thread of its team, and still a quick reaction to Ctrl-C)
+_SEGMENT_WORK = 1.2e9
 
 
 def _run_stream(gd_map, S, n_steps, every, group, metric_name, vectors, n_threads):
@@ -625,8 +632,10 @@ def _run_stream(gd_map, S, n_steps, every, group, metric_name, vectors, n_thread
     proj = np.empty((n_rec, G, V.shape[0]))
     act, lossk, wd = _config(p)
     X, y, sizes, woff, boff, uoff = _layout_arrays(gd_map, p)
-    with _threads(n_threads):
-        workers = _workers((G + LANES - 1) // LANES)
+    n_tiles = (G + LANES - 1) // LANES
+    if n_threads is None and G * group * n_steps < 4096:
+        n_threads = 1  # little work: waking worker threads would cost more than it saves
+    with _threads(n_threads, n_tiles) as workers:
         _stream_kernel(S, int(group), int(n_rec), int(every), float(eta), X, y, sizes, woff,
                        boff, uoff, act, lossk, wd, _METRICS[metric_name], dist, loss, wnorm, V,
                        proj, _chunk(p), workers)
