@@ -202,6 +202,27 @@ def test_resume_after_a_failing_cell_computes_only_the_unfinished_cells(tmp_path
     assert r.seed is None and decode_params(r.result_.attrs["dynnet_study"]).seed is None
 
 
+def test_resume_after_every_cell_finished_computes_nothing(tmp_path, monkeypatch):
+    g = GridStudy(henon_study(), grid={"map__a": [1.2, 1.4]}, seed=4)
+    ref = dn.clone(g).run()
+    real_stack = grid_mod._stack
+
+    def broken(*args):
+        raise RuntimeError("killed after the last cell")
+
+    monkeypatch.setattr(grid_mod, "_stack", broken)
+    ck = tmp_path / "ck"
+    with pytest.raises(RuntimeError, match="last cell"):
+        dn.clone(g).run(checkpoint=ck, preflight=False)
+    monkeypatch.setattr(grid_mod, "_stack", real_stack)
+    real = grid_mod._run_cell
+    ran = []
+    monkeypatch.setattr(grid_mod, "_run_cell", lambda study, *a: ran.append(1) or real(study, *a))
+    r = dn.clone(g).run(checkpoint=ck, resume=True, preflight=False)
+    assert ran == []
+    data_vars_equal(r.result_, ref.result_)
+
+
 def test_resume_refuses_another_grid_and_a_drawn_seed(tmp_path, monkeypatch):
     g = GridStudy(henon_study(), grid={"map__a": [1.2, 1.4]})
     real = grid_mod._run_cell
