@@ -19,7 +19,7 @@ verdict follows from the rule stated in its row:
   sensitive and within 1.5x of the fastest time-to-accuracy) on MNIST-1D, and on
   Iris? The window's ends; "empty" when no learning rate is both.
 * ``grid``: :math:`\\lambda_{nMLE}` at :math:`\\eta = 1` against width, depth
-  and activation on Iris and digits (numbers only: no verdict).
+  and activation on Iris and digits, both at 150 samples (numbers only: no verdict).
 
 CI runs ``dynnet reproduce --beyond`` and compares its ``beyond.csv`` with the
 committed ``docs/beyond.csv`` (tests/test_published_numbers.py).
@@ -62,7 +62,10 @@ def beyond_studies(quick: bool = False) -> list[tuple[str, object]]:
         return [("regularization", dn.RegularizationStudy.quick()), ("sharpening", dn.SharpeningStudy.quick()),
                 ("window_iris", dn.LearningWindowStudy.quick()),
                 ("grid", dn.GridStudy.quick())]
-    edge = dn.EdgeOfStabilityStudy(n_init=20, eps=(1e-8,), n_steps_long=0, seed=0)
+    # both datasets at Iris's size (150 samples: 120 train / 30 test; digits a stratified subsample),
+    # so that width, depth and activation are compared at the same amount of data
+    edge = dn.EdgeOfStabilityStudy(map=dn.GradientDescentMap(n_samples=150), n_init=20, eps=(1e-8,),
+                                   n_steps_long=0, seed=0)
     return [
         ("regularization", dn.RegularizationStudy(n_init=40, weight_decays=(0.0, 1e-3, 1e-2, 1e-1), seed=0)),
         ("sharpening", dn.SharpeningStudy(n_init=20, seed=0)),
