@@ -275,6 +275,17 @@ def eta_scan(**kw):
                                  estimators=[], **kw)
 
 
+def test_memory_is_that_of_the_largest_cell_times_the_cells_at_once():
+    g = GridStudy(henon_study(n_init=10**9), grid={"map__a": [1.2, 1.4]})
+    with pytest.raises(dn.MemoryBudgetError, match=r"of the largest cell x 2 .*lower study__n_init, "
+                                                   r"study__n_steps or study__every \(or n_jobs: 2 "
+                                                   r"cells run at once\)"):
+        g.run(n_jobs=2, memory_budget=2**30)
+    swept = GridStudy(henon_study(), grid={"n_init": [10, 10**9]})
+    with pytest.raises(dn.MemoryBudgetError, match="lower the grid's values of n_init"):
+        swept.run(memory_budget=2**30)
+
+
 def test_summaries_that_do_not_line_up_are_refused_in_the_preflight():
     # the preflight's tiny cells (first and last values) find it: a full run would name 0.7
     g = GridStudy(eta_scan().set_params(n_init=2), grid={"etas": [(0.5,), (0.7,), (1.0,)]})

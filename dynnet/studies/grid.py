@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import numbers
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -355,9 +356,17 @@ class GridStudy(Study):
             if total > best_total:
                 best, best_total = parts, total
         swept = {k for k, _ in items}
+        names = set(study._param_names())
+
+        def nested(m):  # "n_init, n_steps or every" of the study, as the grid's names
+            word = m.group(0)
+            if word in swept:
+                return f"the grid's values of {word}"
+            return f"study__{word}" if word in names else word
+
         out = {}
         for what, (b, param) in best.items():
-            lower = f"the grid's values of {param}" if param in swept else f"study__{param}"
+            lower = re.sub(r"[A-Za-z_][A-Za-z0-9_]*", nested, str(param))
             if conc > 1:
                 lower += f" (or n_jobs: {conc} cells run at once)"
             out[f"{what} of the largest cell x {conc}"] = (int(b) * conc, lower)
