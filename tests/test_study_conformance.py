@@ -19,7 +19,8 @@ _STUDIES = [
     dn.SharpeningStudy.quick(),
     dn.RegularizationStudy.quick(),
     dn.LearningWindowStudy.quick(),
-    dn.GridStudy.quick(),
+    dn.GridStudy(dn.EdgeOfStabilityStudy(n_init=2, eps=(1e-8,), n_steps=60, n_steps_long=0),
+                 grid={"map__eta": (0.5, 1.0)}),
 ]
 
 
