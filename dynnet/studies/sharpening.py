@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from ..perturbers import Perturber
     from .base import RunContext
 
-__all__ = ["SharpeningStudy", "sharpening_summary", "ensembles_over", "fit_over", "sharpness_along", "check_values"]
+__all__ = ["SharpeningStudy", "sharpening_summary", "ensembles_over", "fit_over", "sharpness_along",
+           "check_values"]
 
 DEFAULT_ETAS = (0.1, 0.25, 0.5, 0.75, 1.0, 2.0)
 
