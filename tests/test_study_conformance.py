@@ -18,7 +18,7 @@ _STUDIES = [
     dn.EtaScanStudy.quick(etas=(0.3, 1.0), n_init=2, n_steps=60, transient=10, sharpness_every=20),
     dn.SharpeningStudy.quick(),
     dn.RegularizationStudy.quick(),
-    dn.LearningWindowStudy.quick(),
+    dn.LearningWindowStudy.quick(etas=(1.0,), n_init=2, n_steps=20, lyapunov_steps=40),
     dn.GridStudy(dn.EdgeOfStabilityStudy(n_init=2, eps=(1e-8,), n_steps=60, n_steps_long=0),
                  grid={"map__eta": (0.5, 1.0)}),
 ]
