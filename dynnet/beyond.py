@@ -67,7 +67,8 @@ def beyond_studies(quick: bool = False) -> list[tuple[str, object]]:
     edge = dn.EdgeOfStabilityStudy(map=dn.GradientDescentMap(n_samples=150), n_init=20, eps=(1e-8,),
                                    n_steps_long=0, seed=0)
     return [
-        ("regularization", dn.RegularizationStudy(n_init=40, weight_decays=(0.0, 1e-3, 1e-2, 1e-1), seed=0)),
+        ("regularization", dn.RegularizationStudy(n_init=100, weight_decays=(0.0, 1e-3, 1e-2, 3e-2, 1e-1),
+                                                  seed=0)),
         ("sharpening", dn.SharpeningStudy(n_init=20, seed=0)),
         ("window_iris", dn.LearningWindowStudy(
             etas=(0.3, 0.45, 0.6, 0.8, 1.0, 1.3), map=dn.GradientDescentMap(dataset="iris"), n_init=20,
@@ -177,4 +178,11 @@ def beyond_rows(results: dict) -> list[dict]:
             what = ", ".join(f"{d.removeprefix('map__')} {v}" for d, v in sel.items())
             add(f"grid.mle[{label}]", f"lambda_nMLE at eta = 1, {what}", _f(mle.sel(sel)), ".2f",
                 note=f"kept {_f(kept.sel(sel)):.2f}")
+            add(f"grid.kept_fraction[{label}]", f"fraction of fits kept, {what}", _f(kept.sel(sel)), ".2f")
+            if "tangent_exponent" in s:
+                add(f"grid.tangent_exponent[{label}]", f"finite-time tangent exponent (eps -> 0), {what}",
+                    _f(s["tangent_exponent"].sel(sel)), ".2f")
+            if "final_loss_median" in s:
+                add(f"grid.final_loss[{label}]", f"training loss after the run (median), {what}",
+                    _f(s["final_loss_median"].sel(sel)), ".3f")
     return rows
