@@ -33,13 +33,16 @@ __all__ = ["beyond_studies", "beyond_rows", "BEYOND_RULES"]
 
 #: the rule of each verdict (the questions of the module docstring)
 BEYOND_RULES = {
-    "regularization.lowers_mle": "yes if some weight decay lowers lambda_nMLE with paired z < -2; not clear if "
-                                 "fewer than half of the decays keep half of their fits; no otherwise",
-    "sharpening.reaches_2_over_eta": "at the smallest eta with lambda_nMLE > 0.05 (half of the fits kept): yes "
-                                     "if at least half of the networks reach 2/eta, no if none, not clear "
-                                     "otherwise or without such an eta",
-    "window.range": "eta both sensitive (lambda_nMLE > 0.05, half of the fits kept, at most half diverged) and "
-                    "fast (median time to the test-accuracy threshold within 1.5x of the fastest)",
+    "regularization.lowers_mle": (
+        "yes if some weight decay lowers lambda_nMLE with paired z < -2; not clear if "
+        "fewer than half of the decays keep half of their fits; no otherwise"),
+    "sharpening.reaches_2_over_eta": (
+        "at the smallest eta with lambda_nMLE > 0.05 (half of the fits kept): yes "
+        "if at least half of the networks reach 2/eta, no if none, not clear "
+        "otherwise or without such an eta"),
+    "window.range": (
+        "eta both sensitive (lambda_nMLE > 0.05, half of the fits kept, at most half diverged) and "
+        "fast (median time to the test-accuracy threshold within 1.5x of the fastest)"),
 }
 
 
@@ -59,7 +62,8 @@ def beyond_studies(quick: bool = False) -> list[tuple[str, object]]:
     import dynnet as dn
 
     if quick:
-        return [("regularization", dn.RegularizationStudy.quick()), ("sharpening", dn.SharpeningStudy.quick()),
+        return [("regularization", dn.RegularizationStudy.quick()),
+                ("sharpening", dn.SharpeningStudy.quick()),
                 ("window_iris", dn.LearningWindowStudy.quick()),
                 ("grid", dn.GridStudy.quick())]
     # both datasets at Iris's size (150 samples: 120 train / 30 test; digits a stratified subsample),
@@ -133,7 +137,8 @@ def beyond_rows(results: dict) -> list[dict]:
             lab = f"[eta={eta:g}]"
             add("sharpening.max_ratio" + lab, f"largest sharpness times eta/2 along training (median), "
                 f"eta = {eta:g}", _f(s["max_ratio"][k]), ".2f")
-            add("sharpening.fraction_reaching" + lab, f"networks whose sharpness reaches 2/eta, eta = {eta:g}",
+            add("sharpening.fraction_reaching" + lab,
+                f"networks whose sharpness reaches 2/eta, eta = {eta:g}",
                 _f(s["fraction_reaching"][k]), ".2f")
             add("sharpening.mle" + lab, f"lambda_nMLE, eta = {eta:g}", _f(s["mle"][k]), ".3f",
                 note=f"kept {_f(s['kept_fraction'][k]):.2f}")

@@ -325,7 +325,8 @@ def reproduce(out: Path | str, quick: bool = False, n_jobs: int = 1, progress: b
              *(["The quick preset checks the pipeline on small sizes: its numbers are not "
                 "expected to match the paper's (too few initial conditions and steps for the "
                 "edge-of-stability statistics or the intermittent phases).", ""] if quick else []),
-             "Each verdict follows from the row's stated rule; n/a where there is no rule (a measurement).", "",
+             "Each verdict follows from the row's stated rule; n/a where there is no rule (a measurement).",
+             "",
              *_table(rows)]
     from ._files import atomic_write
 
