@@ -211,6 +211,36 @@ def _vexp_ir(builder, x):
     return e
 
 
+_SAT_LO = -708.0                       # 2**k stays a normal float: k >= -1021
+_SAT_HI = 709.8                        # k <= 1024; k = 1024 gives the bits of inf
+
+
+def _vexp_sat_ir(builder, x):
+    """``exp(x)`` for the activations, where only ``1 / (1 + exp(x))``-like uses follow.
+
+    The same reduction and polynomial as :func:`_vexp_ir`, so the same bits for
+    ``-708 <= x <= 709.43``; without its two-step scaling at the ends of the range:
+    below -708 the argument is clamped (``exp(-708) = 3e-308`` where the exact value
+    is smaller: ``1 + e`` rounds to 1 either way), and above 709.43 the result is
+    ``inf`` (the exact value is below 1.8e308: ``1 / (1 + e)`` is 0 instead of a
+    subnormal below 6e-309). NaN propagates. Eleven vector operations fewer.
+    """
+    xc = _vsel_lt(builder, x, _splat_const(_SAT_LO), _splat_const(_SAT_LO), x)
+    xc = _vsel_lt(builder, _splat_const(_SAT_HI), xc, _splat_const(_SAT_HI), xc)
+    t = _vfma(builder, xc, _splat_const(_LOG2E), _splat_const(_SHIFTER))
+    kf = builder.fsub(t, _splat_const(_SHIFTER))
+    nkf = builder.fneg(kf)
+    r = _vfma(builder, nkf, _splat_const(_LN2_HI), xc)
+    r = _vfma(builder, nkf, _splat_const(_LN2_LO), r)
+    p = _vfma(builder, r, _splat_const(_C13), _splat_const(_C12))
+    for c in (_C11, _C10, _C9, _C8, _C7, _C6, _C5, _C4, _C3, _C2, 1.0, 1.0):
+        p = _vfma(builder, p, r, _splat_const(c))
+    k = builder.sub(builder.bitcast(t, _VI), ir.Constant(_VI, [_SHIFTER_BITS] * LANES))
+    bits = builder.shl(builder.add(k, ir.Constant(_VI, [1023] * LANES)),
+                       ir.Constant(_VI, [52] * LANES))
+    return builder.fmul(p, builder.bitcast(bits, _VD))
+
+
 @intrinsic
 def vcopy(typingctx, dst, i, src, j):
     """``dst[i:i+L] = src[j:j+L]``."""
@@ -337,7 +367,7 @@ def vsigmoid(typingctx, dst, i):
 
     def codegen(context, builder, sg, a):
         d = _vload(context, builder, sg.args[0], a[0], a[1])
-        e = _vexp_ir(builder, builder.fneg(d))
+        e = _vexp_sat_ir(builder, builder.fneg(d))
         s = builder.fdiv(_splat_const(1.0), builder.fadd(_splat_const(1.0), e))
         _vstore(context, builder, sg.args[0], a[0], a[1], s)
         return context.get_dummy_value()
@@ -358,7 +388,7 @@ def vtanh(typingctx, dst, i):
         d = _vload(context, builder, sg.args[0], a[0], a[1])
         neg = builder.fcmp_ordered("<", d, _splat_const(0.0))
         ad = builder.select(neg, builder.fneg(d), d)
-        e = _vexp_ir(builder, builder.fadd(ad, ad))
+        e = _vexp_sat_ir(builder, builder.fadd(ad, ad))
         q = builder.fdiv(_splat_const(2.0), builder.fadd(_splat_const(1.0), e))
         t = builder.fsub(_splat_const(1.0), q)
         _vstore(context, builder, sg.args[0], a[0], a[1], builder.select(neg, builder.fneg(t), t))
