@@ -86,6 +86,14 @@ def beyond_studies(quick: bool = False) -> list[tuple[str, object]]:
     ]
 
 
+def _label(value) -> str:
+    """A grid value in a row key: ``(10, 10)`` -> ``10x10``, ``(10,)`` -> ``10``."""
+    text = str(value).strip()
+    if text.startswith("(") and text.endswith(")"):
+        text = "x".join(p.strip() for p in text[1:-1].split(",") if p.strip())
+    return text
+
+
 def _f(x) -> float:
     return float(np.asarray(x))
 
@@ -179,7 +187,7 @@ def beyond_rows(results: dict) -> list[dict]:
 
         for values in itertools.product(*(mle[d].values for d in dims)):
             sel = dict(zip(dims, values, strict=True))
-            label = ",".join(str(v) for v in values)
+            label = ",".join(_label(v) for v in values)
             what = ", ".join(f"{d.removeprefix('map__')} {v}" for d, v in sel.items())
             add(f"grid.mle[{label}]", f"lambda_nMLE at eta = 1, {what}", _f(mle.sel(sel)), ".2f",
                 note=f"kept {_f(kept.sel(sel)):.2f}")
