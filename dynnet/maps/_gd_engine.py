@@ -36,6 +36,10 @@ threads, or on the run. Padding lanes hold zeros and are discarded.
 Any depth of hidden layers is supported by the same kernel (the layer loop
 reads the layout arrays); there is no numpy fallback.
 
+numba's cache (``cache=True``) is keyed on this file: after a change in
+:mod:`._gd_simd` alone, touch this file (or clear ``__pycache__``), or the
+kernels compiled against the old intrinsics are loaded.
+
 Reference
 ---------
 The numpy reference is :meth:`GradientDescentMap.reference_step`; the engine
