@@ -170,6 +170,8 @@ def beyond_rows(results: dict) -> list[dict]:
             lab = f"[{ds},eta={eta:g}]"
             add("window.mle" + lab, f"lambda_nMLE on {ds}, eta = {eta:g}", _f(s["mle"][k]), ".2f",
                 note=f"kept {_f(s['kept_fraction'][k]):.2f}")
+            add("window.kept_fraction" + lab, f"fraction of fits kept on {ds}, eta = {eta:g}",
+                _f(s["kept_fraction"][k]), ".2f")
             t = _f(s["median_time"][k])
             add("window.median_time" + lab, f"median steps to the test-accuracy threshold on {ds}, "
                 f"eta = {eta:g}", "never" if t == np.inf else t, ".0f")

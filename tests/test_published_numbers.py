@@ -9,6 +9,10 @@
   quotes the verdict instead). The tests here check each against the CSV.
 * CI runs ``dynnet reproduce`` afresh and then runs this file with
   ``DYNNET_HEADLINE_CSV`` pointing at its CSV: the committed table must equal it.
+* The same holds for the answers to the paper's open questions:
+  ``docs/beyond.csv`` is the ``beyond.csv`` of ``dynnet reproduce --beyond``
+  (``DYNNET_BEYOND_CSV`` in CI), rendered in docs/beyond.rst; its keys are tagged
+  the same way (``regularization.``, ``sharpening.``, ``window.``, ``grid.``).
 """
 
 import os
@@ -22,7 +26,10 @@ from dynnet.reproduce import FIELDS, _verdict, read_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "docs" / "headline.csv"
-DOCS = [ROOT / "README.md", ROOT / "docs" / "reproducing.rst", ROOT / "docs" / "index.rst"]
+COMMITTED_BEYOND = ROOT / "docs" / "beyond.csv"
+DOCS = [ROOT / "README.md", ROOT / "docs" / "reproducing.rst", ROOT / "docs" / "index.rst",
+        ROOT / "docs" / "beyond.rst", ROOT / "docs" / "performance.rst",
+        *sorted((ROOT / "docs" / "tutorials").glob("*.rst"))]
 RST = re.compile(r":hl:`(?P<shown>[^`<]*?)\s*<(?P<key>[^`<>]+)>`")
 MD = re.compile(r"(?P<shown>[\w.%+-]+(?: of \d+)?)<!--hl:(?P<key>[^>]+?)-->")
 
@@ -34,10 +41,12 @@ def tags(path):
 
 def agrees(shown: str, row: dict) -> bool:
     """Does the quoted text equal the row's number (to the digits quoted) or text?"""
+    if shown == row["dynnet"]:
+        return True  # the table's own printed text (e.g. "1e-02", "never", "0.6-0.8")
     try:
         value = float(row["value"])
     except ValueError:
-        return shown == row["dynnet"]
+        return False
     text, scale = shown, 1.0
     if text.endswith("%"):
         text, scale = text[:-1].strip(), 100.0
@@ -49,7 +58,10 @@ def agrees(shown: str, row: dict) -> bool:
 
 @pytest.fixture(scope="module")
 def table():
-    return read_csv(COMMITTED)
+    rows = read_csv(COMMITTED)
+    beyond = read_csv(COMMITTED_BEYOND)
+    assert not set(rows) & set(beyond), "a key in both tables"
+    return {**rows, **beyond}
 
 
 def test_the_committed_table_has_every_column_and_the_headline_rows(table):
@@ -61,11 +73,11 @@ def test_the_committed_table_has_every_column_and_the_headline_rows(table):
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
 def test_every_tagged_number_is_the_tables(path, table):
     found = tags(path)
-    if path.name in ("README.md", "reproducing.rst"):
+    if path.name in ("README.md", "reproducing.rst", "beyond.rst"):
         assert found, f"{path.name} quotes no tagged number"
     for shown, key in found:
         base, _, what = key.partition(":")
-        assert base in table, f"{path.name}: {key!r} is not a row of docs/headline.csv"
+        assert base in table, f"{path.name}: {key!r} is not a row of docs/headline.csv or docs/beyond.csv"
         row = table[base]
         if what == "verdict":
             assert shown == row["verdict"], (
@@ -79,6 +91,9 @@ def test_agreement_is_to_the_printed_digits():
     assert agrees("0.321", row) and agrees("0.32", row) and agrees("32.1%", row) and agrees("32 %", row)
     assert not agrees("0.322", row) and not agrees("0.3214", row) and not agrees("33%", row)
     assert agrees("3 of 20", {"value": "3 of 20", "dynnet": "3 of 20"})
+    assert agrees("1e-02", {"value": repr(0.01), "dynnet": "1e-02"})
+    assert not agrees("1e-03", {"value": repr(0.01), "dynnet": "1e-02"})
+    assert not agrees("empty", {"value": "0.6-0.8", "dynnet": "0.6-0.8"})
 
 
 def test_verdicts_follow_their_rules():
@@ -92,11 +107,8 @@ def test_verdicts_follow_their_rules():
     assert _verdict("edge.mle", float("nan"), ci=(0.0, 1.0)) == "no"
 
 
-def test_the_committed_table_is_the_output_of_a_fresh_run():
-    fresh = os.environ.get("DYNNET_HEADLINE_CSV")
-    if not fresh:
-        pytest.skip("CI runs this after `dynnet reproduce` (DYNNET_HEADLINE_CSV=its headline.csv)")
-    new, old = read_csv(fresh), read_csv(COMMITTED)
+def _same_tables(fresh, committed):
+    new, old = read_csv(fresh), read_csv(committed)
     assert sorted(new) == sorted(old), f"rows differ: {sorted(set(new) ^ set(old))}"
     for key in old:
         for col in ("dynnet", "verdict", "rule", "paper"):
@@ -107,3 +119,34 @@ def test_the_committed_table_is_the_output_of_a_fresh_run():
             assert np.isclose(float(a), float(b), rtol=1e-12, atol=0, equal_nan=True), key
         except ValueError:
             assert a == b, key
+
+
+def test_the_committed_table_is_the_output_of_a_fresh_run():
+    fresh = os.environ.get("DYNNET_HEADLINE_CSV")
+    if not fresh:
+        pytest.skip("CI runs this after `dynnet reproduce` (DYNNET_HEADLINE_CSV=its headline.csv)")
+    _same_tables(fresh, COMMITTED)
+
+
+def test_the_committed_answers_are_the_output_of_a_fresh_run():
+    fresh = os.environ.get("DYNNET_BEYOND_CSV")
+    if not fresh:
+        pytest.skip("CI runs this after `dynnet reproduce --beyond` (DYNNET_BEYOND_CSV=its beyond.csv)")
+    _same_tables(fresh, COMMITTED_BEYOND)
+
+
+def test_the_answers_follow_their_rules():
+    """Each verdict of docs/beyond.csv is what its rule gives on the numbers of the table."""
+    t = read_csv(COMMITTED_BEYOND)
+    reg = t["regularization.lowers_mle"]
+    kept = [float(r["value"]) for k, r in t.items() if k.startswith("regularization.kept_fraction[")]
+    z = [float(r["value"]) for k, r in t.items() if k.startswith("regularization.mle_change_z[")]
+    lowers = any(v < -2 for v in z if np.isfinite(v))
+    expect = "yes" if lowers else ("not clear" if np.mean(np.array(kept) >= 0.5) < 0.5 else "no")
+    assert reg["verdict"] == expect
+    sh = t["sharpening.reaches_2_over_eta"]
+    frac = float(sh["value"])
+    onset = float(t["sharpening.lambda_onset_eta"]["value"])
+    expect = "not clear" if not np.isfinite(onset) else ("yes" if frac >= 0.5 else ("no" if frac == 0 else
+                                                                                     "not clear"))
+    assert sh["verdict"] == expect
