@@ -6,16 +6,16 @@
 read-only. :func:`available` lists the names and :func:`describe` tells the
 size of each one without loading it.
 
-==================  =======  ====  ==  ==========  =============================================
-name                N        d     C   test rows   source
-==================  =======  ====  ==  ==========  =============================================
-``"iris"``          150      4     3   --          scikit-learn, bundled
-``"wine"``          178      13    3   --          scikit-learn, bundled
-``"breast_cancer"`` 569      30    2   --          scikit-learn, bundled
-``"digits"``        1797     64    10  --          scikit-learn, bundled (8x8 images)
-``"mnist1d"``       5000     40    10  last 1000   generated locally by the ``mnist1d`` package
-``"mnist"``         70000    784   10  last 10000  OpenML ``mnist_784`` v1, downloaded once
-==================  =======  ====  ==  ==========  =============================================
+===================  =======  ====  ==  ==========  =============================================
+name                 N        d     C   test rows   source
+===================  =======  ====  ==  ==========  =============================================
+``"iris"``           150      4     3   --          scikit-learn, bundled
+``"wine"``           178      13    3   --          scikit-learn, bundled
+``"breast_cancer"``  569      30    2   --          scikit-learn, bundled
+``"digits"``         1797     64    10  --          scikit-learn, bundled (8x8 images)
+``"mnist1d"``        5000     40    10  last 1000   generated locally by the ``mnist1d`` package
+``"mnist"``          70000    784   10  last 10000  OpenML ``mnist_784`` v1, downloaded once
+===================  =======  ====  ==  ==========  =============================================
 
 "test rows" is the held-out set of the dataset's own published split: it is
 the *last* rows of the returned arrays (the published training set comes

@@ -73,6 +73,11 @@ def grid_figure(result: xr.Dataset, variable: str | None = None) -> Figure:
     ------
     ValueError
         The variable is missing or not numeric, or the result has no grid dimension.
+
+    References
+    ----------
+    A Cartesian parameter sweep: the usual design of a phase diagram (e.g. the
+    learning-rate scans of Danovski, Soriano & Lacasa 2024, Fig. 12).
     """
     name = _pick_variable(result, variable)
     da = result[name]

@@ -135,6 +135,10 @@ def accuracy_curves_figure(result: xr.Dataset) -> Figure:
     -------
     matplotlib.figure.Figure
         One panel, one curve per η.
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), Supplementary S2.
     """
     import matplotlib as mpl
 
