@@ -150,6 +150,8 @@ def beyond_rows(results: dict) -> list[dict]:
                 _f(s["fraction_reaching"][k]), ".2f")
             add("sharpening.mle" + lab, f"lambda_nMLE, eta = {eta:g}", _f(s["mle"][k]), ".3f",
                 note=f"kept {_f(s['kept_fraction'][k]):.2f}")
+            add("sharpening.kept_fraction" + lab, f"fraction of fits kept, eta = {eta:g}",
+                _f(s["kept_fraction"][k]), ".2f")
         onset = _f(s["lambda_onset_eta"])
         frac = _f(s["onset_fraction_reaching"])
         if not np.isfinite(onset):
