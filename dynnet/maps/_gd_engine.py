@@ -602,9 +602,6 @@ def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndar
     # between them (a compiled loop cannot be interrupted); the states continue exactly
     work = max(1, out.shape[0] * p.dim * X.shape[0])
     seg = max(1, int(_SEGMENT_WORK // work))
-    # and short enough per tile that a thread never waits long for another one's last tile
-    # (a thread preempted on a busy machine holds its tile until it runs again)
-    seg = max(1, min(seg, int(_TILE_WORK // (LANES * p.dim * X.shape[0]))))
     n_tiles = (out.shape[0] + LANES - 1) // LANES
     with _threads(n_threads, n_tiles) as workers:
         done = 0
@@ -619,9 +616,6 @@ def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndar
 #: multiply-adds per compiled segment of advance (about 0.15 s on 2 cores: few parallel regions,
 #: each of which waits for every thread of its team, and still a quick reaction to Ctrl-C)
 _SEGMENT_WORK = 1.2e9
-#: multiply-adds of one tile within a segment (about 5 ms of one core): the granularity of the
-#: dynamic schedule; at E = 60 (8 tiles) a segment of 1.2e9 would be 2000 steps, 50 ms per tile
-_TILE_WORK = 2.4e7
 
 
 def _run_stream(gd_map, S, n_steps, every, group, metric_name, vectors, n_threads):
