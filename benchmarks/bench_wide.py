@@ -369,11 +369,24 @@ def scaling(smoke, E, repeat):
               f"{'not within the range measured' if x is None else f'about {x:,.0f} parameters'}")
     else:
         print("  (no BLAS path in this dynnet: GradientDescentMap.engine_path not found; SIMD engine only)")
-    rule = getattr(sys.modules.get("dynnet.maps.gd"), "BLAS_MIN_DIM", None)
+    rule = _rule_dim()
     if rule is not None:
-        print(f"  iterate's rule: the BLAS path from {rule:,} parameters (dynnet.maps.gd.BLAS_MIN_DIM)")
+        print(f"  iterate's rule: the BLAS path from {rule:,.0f} parameters here "
+              "(samples x parameters >= dynnet.maps.gd.BLAS_MIN_WORK)")
     _figure(dims, cost, x, E)
     return text
+
+
+def _rule_dim():
+    """iterate's switch to the BLAS path, in parameters of the digits sweep (None if unknown)."""
+    gd = sys.modules.get("dynnet.maps.gd")
+    work = getattr(gd, "BLAS_MIN_WORK", None)
+    if work is None:
+        return None
+    import dynnet as dn
+
+    n = dn.GradientDescentMap(hidden=(8,), dataset="digits", test_size=360).data("train")[0].shape[0]
+    return work / n
 
 
 def _figure(dims, cost, x, E):
@@ -389,9 +402,9 @@ def _figure(dims, cost, x, E):
         ax.loglog(dims, ys, styles.get(name, "^-"), label=name)
     if x is not None:
         ax.axvline(x, color="grey", ls=":", label=f"measured crossover ~{x:,.0f}")
-    rule = getattr(sys.modules.get("dynnet.maps.gd"), "BLAS_MIN_DIM", None)
+    rule = _rule_dim()
     if rule is not None:
-        ax.axvline(rule, color="C2", ls="-.", lw=0.8, label=f"iterate's rule: BLAS from {rule:,}")
+        ax.axvline(rule, color="C2", ls="-.", lw=0.8, label=f"iterate's rule: BLAS from {rule:,.0f}")
     ax.set_xlabel("parameters (digits 64-h-10)")
     ax.set_ylabel("µs per trajectory-step")
     ax.set_title(f"dynnet GD cost per trajectory-step, E = {E}, float64")

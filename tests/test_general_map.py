@@ -194,6 +194,9 @@ def test_path_routing_and_forcing(monkeypatch):
     assert dn.GradientDescentMap().engine_path() == "simd"
     assert dn.GradientDescentMap(activation="softplus").engine_path() == "blas"
     assert dn.GradientDescentMap(hidden=(128,), dataset="digits").engine_path() == "blas"
+    # by the work of a step (samples x parameters), not by the parameters alone
+    assert dn.GradientDescentMap(hidden=(512,)).engine_path() == "simd"              # 120 x 4099
+    assert dn.GradientDescentMap(hidden=(16,), dataset="digits").engine_path() == "blas"  # 1767 x 1210
     monkeypatch.setenv("DYNNET_GD_PATH", "simd")
     with pytest.raises(ValueError, match="does not support"):
         dn.GradientDescentMap(activation="softplus").engine_path()

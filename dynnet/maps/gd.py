@@ -119,8 +119,9 @@ def _fingerprint(value):
 
 _INITS = ("normal", "glorot", "he")
 
-#: networks with this many parameters or more run on the BLAS path (see GradientDescentMap.engine_path)
-BLAS_MIN_DIM = 5000
+#: work per member-step (training samples x parameters) from which the BLAS path runs
+#: (see GradientDescentMap.engine_path; measured crossover 0.5 to 0.9 million)
+BLAS_MIN_WORK = 700_000
 
 _PARAM_NAMES: dict = {}
 
@@ -694,8 +695,9 @@ class GradientDescentMap(Map):
         if self.engine_path() == "blas":
             from . import _gd_blas, _gd_engine
 
+            n = _gd_engine.n_threads_default()
             loss, _ = _gd_blas.loss_grad(self.problem(), states, want_grad=False,
-                                         n_threads=_gd_engine.n_threads_default())
+                                         runner=_gd_blas.runner_for(self, n))
         else:
             loss, _ = self._loss_grad(states, want_grad=False)
         return {"loss": loss, "weight_norm": np.abs(states).sum(axis=-1)}
@@ -707,11 +709,13 @@ class GradientDescentMap(Map):
         (small networks; the activations, losses and weight decay it supports);
         ``"blas"`` runs every layer of every member as matrix products in
         fixed-size sample blocks (wide networks, and everything the kernel does not
-        support). The choice is by the number of parameters: ``"simd"`` below
-        ``BLAS_MIN_DIM`` parameters (measured crossover; see the performance
-        page). Within a path, results do not depend on the batch, the chunking or
-        the number of threads; the two paths agree to about 1e-15 relative per
-        step. The environment variable ``DYNNET_GD_PATH=simd|blas`` forces a path
+        support). The choice is by the work of one member's step, the number of
+        training samples times the number of parameters: ``"simd"`` below
+        ``BLAS_MIN_WORK`` = 700,000 (the measured crossover; the paper's Iris map
+        is 120 x 83), never by the size of the batch, so a member's bits do not
+        depend on its batch. Within a path, results do not depend on the batch,
+        the chunking or the number of threads; the two paths agree to about 1e-15
+        relative per step. The environment variable ``DYNNET_GD_PATH=simd|blas`` forces a path
         (for benchmarks and tests).
 
         Returns
@@ -738,7 +742,7 @@ class GradientDescentMap(Map):
                     f"{p.activation!r}, loss={p.loss!r}, weight_decay={p.weight_decay!r}"
                 )
             return forced
-        return "simd" if ok and p.dim < BLAS_MIN_DIM else "blas"
+        return "simd" if ok and p.dim * p.X.shape[0] < BLAS_MIN_WORK else "blas"
 
     def step(self, states: ArrayLike) -> np.ndarray:
         r"""One GD step :math:`W - \eta \nabla L(W)` of a batch, through the engine (:meth:`engine_path`).
@@ -790,8 +794,9 @@ class GradientDescentMap(Map):
         if self.engine_path() == "simd":
             return _gd_engine.advance(self, states, n_steps)
         _gd_engine.env_threads()  # a bad DYNNET_NUM_THREADS is an error on either path
+        n = _gd_engine.n_threads_default()
         return _gd_blas.advance(self.problem(), self._eta(), states, n_steps,
-                                n_threads=_gd_engine.n_threads_default())
+                                runner=_gd_blas.runner_for(self, n))
 
     def _stream(self, states, n_steps, every, group, metric):
         """Fused streaming for the L1/L2/LInf metrics (see :meth:`Map._stream`).
