@@ -111,7 +111,7 @@ def beyond_rows(results: dict) -> list[dict]:
     list of dict
         Rows with the columns of :data:`dynnet.reproduce.FIELDS`.
     """
-    from .reproduce import _fmt
+    from ._tables import _fmt
 
     rows = []
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
+
+from ._tables import FIELDS, _fmt, read_csv, write_csv  # noqa: F401  (re-exported: the table format)
 
 __all__ = ["reproduce", "headline_rows", "write_csv", "read_csv", "PAPER_VALUES", "RULES", "FIELDS"]
 
@@ -52,17 +53,6 @@ def _studies(quick: bool):
              ("edge", S.EdgeOfStabilityStudy), ("intermittency", S.IntermittencyStudy),
              ("eta_scan", S.EtaScanStudy)]
     return [(n, c.quick() if quick else c()) for n, c in names]
-
-
-FIELDS = ["key", "quantity", "dynnet", "value", "paper", "rule", "verdict", "note"]
-
-
-def _fmt(value, fmt: str) -> str:
-    if isinstance(value, str):
-        return value
-    if not np.isfinite(value):
-        return "nan"
-    return format(value, fmt)
 
 
 def _verdict(base: str, value, ci=None) -> str:
@@ -212,45 +202,6 @@ def _table(rows) -> list[str]:
     lines += [f"| {r['key']} | {r['quantity']} | {r['dynnet']} | {r['paper']} | {r['rule']} | {r['verdict']} "
               f"| {r['note']} |" for r in rows]
     return lines
-
-
-def write_csv(path: Path | str, rows: list[dict], overwrite: bool = False) -> None:
-    """Write the headline rows as CSV (columns :data:`FIELDS`), atomically.
-
-    Parameters
-    ----------
-    path : str or Path
-    rows : list of dict
-    overwrite : bool, default False
-        Replace an existing file.
-    """
-    import io
-
-    from ._files import atomic_write
-    from .results import check_output_path
-
-    path = check_output_path(path, overwrite=overwrite)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    data = buf.getvalue().encode()
-    atomic_write(path, lambda fh: fh.write(data), fsync=False)
-
-
-def read_csv(path: Path | str) -> dict[str, dict]:
-    """The rows of a headline CSV, by key.
-
-    Parameters
-    ----------
-    path : str or Path
-
-    Returns
-    -------
-    dict
-    """
-    with open(path, newline="") as fh:
-        return {r["key"]: r for r in csv.DictReader(fh)}
 
 
 def reproduce(out: Path | str, quick: bool = False, n_jobs: int = 1, progress: bool = True,
