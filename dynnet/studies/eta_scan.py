@@ -289,7 +289,7 @@ class EtaScanStudy(Study):
         list of matplotlib.figure.Figure
             One figure.
         """
-        from ..plotting import phase_diagram_figure
+        from ..plotting.eta_scan import phase_diagram_figure
 
         self._check_run()
         return [phase_diagram_figure(self.result_)]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,13 +13,13 @@ from ..metrics import L1
 from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
 from ._ensemble import check_parts, ensemble_memory
+from ._summaries import regularization_summary
 from .base import Study
 from .sharpening import _accuracies, check_values, ensembles_over, fit_over
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    import xarray as xr
     from matplotlib.figure import Figure
 
     from ..base import SeedLike
@@ -220,98 +219,3 @@ class RegularizationStudy(Study):
         return [regularization_figure(self.result_), regularization_distance_figure(self.result_)]
 
 
-def regularization_summary(ds: xr.Dataset) -> dict[str, Any]:
-    r"""The numbers of a :class:`RegularizationStudy` result, as ``{name: (dims, values)}``.
-
-    Per weight decay :math:`\mu`:
-
-    * ``mle``, ``kept_fraction`` (from ``finitelyapunov.*``; NaN without it);
-    * ``mle_change``: the paired change
-      :math:`\langle \Lambda_i(\mu) - \Lambda_i(0) \rangle_i` over the networks
-      kept at both :math:`\mu` and :math:`0`; ``mle_change_se`` its standard
-      error (std / sqrt(n)); ``n_paired`` the number of such networks (NaN and 0
-      when 0 is not among the weight decays);
-    * ``d_final_over_d_0``: :math:`\langle d(T)\rangle / \langle d(0)\rangle`,
-      the means over networks and copies (as the orbital-stability study);
-    * ``log_growth_median``: the median over networks of
-      :math:`\ln(\bar d_i(T)/\bar d_i(0))` (:math:`\bar d_i` the mean over copies);
-    * ``d_max_over_d_0``: :math:`\max_t \langle d(t)\rangle / \langle d(0)\rangle`;
-    * ``loss_monotone_fraction``: networks whose loss never rises;
-    * ``weight_norm_growth``: the mean of :math:`\|W(T)\|_1/\|W(0)\|_1`;
-    * ``final_loss`` (median), ``test_accuracy`` (mean), ``diverged_fraction``.
-
-    * ``mle_change_z``: ``mle_change / mle_change_se`` (below -2: lowered beyond the
-      sampling noise; NaN with fewer than two paired networks).
-
-    Scalars (the answer to "does weight decay lower :math:`\lambda_{nMLE}`?"):
-    ``max_decay`` (the largest :math:`\mu`), ``mle_change_at_max_decay`` and
-    ``mle_change_z_at_max_decay`` (the paired change there and its z), and
-    ``lowest_lowering_decay`` (the smallest :math:`\mu` with
-    ``mle_change_z < -2``; NaN if none). Note that a strong decay also lowers
-    the kept fraction: fewer networks show exponential divergence at all, and
-    the paired change covers only those that still do.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        ``RegularizationStudy.result_``.
-
-    Returns
-    -------
-    dict
-        Name to ``(dims, values)``, ready for ``xarray.Dataset``.
-    """
-    dim = "weight_decay"
-    decays = ds[dim].values.astype(np.float64)
-    n = decays.size
-    d = ds["distance"].transpose(dim, "step", "init", "pert").values
-    nan = np.full(n, np.nan)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean_d = np.nanmean(d, axis=(2, 3))  # (V, R)
-        per_init = np.nanmean(d, axis=3)  # (V, R, n_init)
-        out = {
-            "d_final_over_d_0": ((dim,), mean_d[:, -1] / mean_d[:, 0]),
-            "log_growth_median": ((dim,), np.nanmedian(np.log(per_init[:, -1] / per_init[:, 0]), axis=1)),
-            "d_max_over_d_0": ((dim,), np.nanmax(mean_d, axis=1) / mean_d[:, 0]),
-            "diverged_fraction": ((dim,), ds["diverged"].values.any(axis=2).mean(axis=1)),
-        }
-        if "loss" in ds:
-            loss = ds["loss"].transpose(dim, "step", "init").values
-            out["loss_monotone_fraction"] = ((dim,), np.all(np.diff(loss, axis=1) <= 0, axis=1).mean(axis=1))
-            out["final_loss"] = ((dim,), np.nanmedian(loss[:, -1], axis=1))
-        if "weight_norm" in ds:
-            wn = ds["weight_norm"].transpose(dim, "step", "init").values
-            out["weight_norm_growth"] = ((dim,), np.nanmean(wn[:, -1] / wn[:, 0], axis=1))
-        out["test_accuracy"] = ((dim,), np.nanmean(ds["test_accuracy"].values, axis=1)
-                                if "test_accuracy" in ds else nan)
-    mle = ds["finitelyapunov.mle"].values if "finitelyapunov.mle" in ds else nan
-    kept = ds["finitelyapunov.kept_fraction"].values if "finitelyapunov.kept_fraction" in ds else nan
-    out["mle"] = ((dim,), np.asarray(mle, dtype=np.float64))
-    out["kept_fraction"] = ((dim,), np.asarray(kept, dtype=np.float64))
-    change, se, npair = nan.copy(), nan.copy(), np.zeros(n, dtype=np.int64)
-    zero = np.flatnonzero(decays == 0.0)
-    if "exponent" in ds and zero.size:
-        lam = ds["exponent"].transpose(dim, "init").values
-        kp = ds["kept"].transpose(dim, "init").values.astype(bool)
-        for k in range(n):
-            both = kp[k] & kp[zero[0]]
-            diff = lam[k, both] - lam[zero[0], both]
-            npair[k] = diff.size
-            if diff.size:
-                change[k] = float(diff.mean())
-            if diff.size > 1:
-                se[k] = float(diff.std(ddof=1) / np.sqrt(diff.size))
-    with np.errstate(all="ignore"):
-        z = np.where(se > 0, change / np.where(se > 0, se, 1.0), np.nan)
-    out["mle_change"] = ((dim,), change)
-    out["mle_change_se"] = ((dim,), se)
-    out["mle_change_z"] = ((dim,), z)
-    out["n_paired"] = ((dim,), npair)
-    top = int(np.argmax(decays))
-    out["max_decay"] = ((), float(decays[top]))
-    out["mle_change_at_max_decay"] = ((), float(change[top]))
-    out["mle_change_z_at_max_decay"] = ((), float(z[top]))
-    lowering = [float(decays[k]) for k in np.argsort(decays) if z[k] < -2.0]
-    out["lowest_lowering_decay"] = ((), lowering[0] if lowering else np.nan)
-    return out

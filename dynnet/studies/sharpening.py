@@ -21,8 +21,8 @@ from ..metrics import L1
 from ..parallel import effective_n_jobs, map_chunks
 from ..perturbers import UniformPerturber
 from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
+from ._summaries import sharpening_summary
 from .base import Study, estimator_key
-from .eta_scan import classify_regime
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -260,15 +260,6 @@ def sharpness_along(map: Map, estimator: Sharpness, x0: np.ndarray, n_steps: int
     return np.stack([rows[i] for i in range(n_init)], axis=1)
 
 
-def _first_crossing(s: np.ndarray, steps: np.ndarray, threshold: float) -> np.ndarray:
-    """First record step at which each column of ``s`` (R, n) reaches ``threshold``; NaN if never."""
-    with np.errstate(invalid="ignore"):
-        hit = s >= threshold
-    first = np.argmax(hit, axis=0)
-    return np.where(hit.any(axis=0), steps[first].astype(np.float64), np.nan)
-
-
-# -- the study -------------------------------------------------------------------------------------
 class SharpeningStudy(Study):
     r"""Progressive sharpening and the edge of stability of Cohen et al., beside :math:`\lambda_{nMLE}`.
 
@@ -514,91 +505,3 @@ def _accuracies(maps, final_reference):
     return out
 
 
-def sharpening_summary(ds: xr.Dataset) -> dict[str, Any]:
-    r"""The numbers of a :class:`SharpeningStudy` result, as ``{name: (dims, values)}``.
-
-    Per :math:`\eta` (medians over the initial networks of each network's number):
-
-    * ``threshold`` :math:`2/\eta`;
-    * ``sharpness_initial``, ``sharpness_max``, ``sharpness_final``: :math:`S(0)`,
-      :math:`\max_t S(t)`, :math:`S(T)`;
-    * ``initial_ratio``, ``max_ratio``, ``final_ratio``: the same times :math:`\eta/2`
-      (1 at Cohen's edge of stability);
-    * ``late_ratio``: the median of :math:`S(t)\,\eta/2` over the second half of the
-      records (about 1 when the sharpness hovers at :math:`2/\eta`);
-    * ``fraction_reaching``: the fraction of networks with :math:`S(t) \ge 2/\eta` at
-      some record; ``fraction_sharpening``: the fraction that start below
-      :math:`2/\eta` and reach it later (progressive sharpening);
-    * ``crossing_step``: the median first step with :math:`S(t) \ge 2/\eta` (never
-      counts as infinite; NaN when more than half never reach it);
-    * ``mle``, ``kept_fraction`` (from ``finitelyapunov.*`` when present, else NaN);
-    * ``lambda_positive``: ``kept_fraction >= 0.5`` and ``mle > 0.05``, the
-      "chaotic" rule of :func:`~dynnet.studies.eta_scan.classify_regime`;
-    * ``final_loss``, ``test_accuracy`` (median, mean), ``diverged_fraction``.
-
-    Scalars: ``lambda_onset_eta`` (the smallest :math:`\eta` with
-    ``lambda_positive``; NaN if none), ``onset_max_ratio``,
-    ``onset_fraction_reaching`` and ``onset_late_ratio`` (those columns at that
-    :math:`\eta`), ``sharpness_onset_eta`` (the smallest :math:`\eta` at which at
-    least half of the networks reach :math:`2/\eta`).
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        ``SharpeningStudy.result_``.
-
-    Returns
-    -------
-    dict
-        Name to ``(dims, values)``, ready for ``xarray.Dataset``.
-    """
-    etas = ds["eta"].values.astype(np.float64)
-    S = ds["sharpness"].transpose("eta", "sharpness_step", "init").values
-    steps = ds["sharpness_step"].values
-    thr = 2.0 / etas
-    n_eta, n_rec, _ = S.shape
-    late = S[:, n_rec // 2:, :]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (diverged) give NaN
-        s0 = S[:, 0, :]
-        smax = np.nanmax(S, axis=1)
-        sfin = S[:, -1, :]
-        slate = np.nanmedian(late * (etas / 2.0)[:, None, None], axis=1)
-        crossing = np.stack([_first_crossing(S[k], steps, thr[k]) for k in range(n_eta)])
-        reach = np.isfinite(crossing)
-        med_cross = np.median(np.where(reach, crossing, np.inf), axis=1)
-        out = {
-            "threshold": (("eta",), thr),
-            "sharpness_initial": (("eta",), np.nanmedian(s0, axis=1)),
-            "sharpness_max": (("eta",), np.nanmedian(smax, axis=1)),
-            "sharpness_final": (("eta",), np.nanmedian(sfin, axis=1)),
-            "initial_ratio": (("eta",), np.nanmedian(s0, axis=1) * etas / 2.0),
-            "max_ratio": (("eta",), np.nanmedian(smax, axis=1) * etas / 2.0),
-            "final_ratio": (("eta",), np.nanmedian(sfin, axis=1) * etas / 2.0),
-            "late_ratio": (("eta",), np.nanmedian(slate, axis=1)),
-            "fraction_reaching": (("eta",), reach.mean(axis=1)),
-            "fraction_sharpening": (("eta",), (reach & (s0 < thr[:, None])).mean(axis=1)),
-            "crossing_step": (("eta",), np.where(np.isfinite(med_cross), med_cross, np.nan)),
-            "final_loss": (("eta",), np.nanmedian(ds["loss"].transpose("eta", "step", "init").values[:, -1],
-                                                  axis=1) if "loss" in ds else np.full(n_eta, np.nan)),
-            "test_accuracy": (("eta",), np.nanmean(ds["test_accuracy"].values, axis=1)
-                              if "test_accuracy" in ds else np.full(n_eta, np.nan)),
-            "diverged_fraction": (("eta",), ds["diverged"].values.any(axis=2).mean(axis=1)),
-        }
-    mle = ds["finitelyapunov.mle"].values if "finitelyapunov.mle" in ds else np.full(n_eta, np.nan)
-    kept = (ds["finitelyapunov.kept_fraction"].values if "finitelyapunov.kept_fraction" in ds
-            else np.full(n_eta, np.nan))
-    positive = np.array([classify_regime(float(out["diverged_fraction"][1][k]), 0.0,
-                                         float(np.nan_to_num(kept[k])), float(np.nan_to_num(mle[k])),
-                                         0.0) == "chaotic" for k in range(n_eta)])
-    out["mle"] = (("eta",), np.asarray(mle, dtype=np.float64))
-    out["kept_fraction"] = (("eta",), np.asarray(kept, dtype=np.float64))
-    out["lambda_positive"] = (("eta",), positive)
-    order = np.argsort(etas)
-    onset = next((k for k in order if positive[k]), None)
-    out["lambda_onset_eta"] = ((), float(etas[onset]) if onset is not None else np.nan)
-    for key in ("max_ratio", "fraction_reaching", "late_ratio"):
-        out[f"onset_{key}"] = ((), float(out[key][1][onset]) if onset is not None else np.nan)
-    sh_onset = next((k for k in order if out["fraction_reaching"][1][k] >= 0.5), None)
-    out["sharpness_onset_eta"] = ((), float(etas[sh_onset]) if sh_onset is not None else np.nan)
-    return out
