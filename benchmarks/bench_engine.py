@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_time, have, print_table, timed  # noqa: E402
+from _common import best_time, have, make_jax_iterate, print_table, timed  # noqa: E402
 
 import dynnet as dn  # noqa: E402
 
@@ -53,42 +53,6 @@ OUT = Path(__file__).resolve().parent / "out"
 # ---------------------------------------------------------------------------
 # the JAX peer
 # ---------------------------------------------------------------------------
-def make_jax_iterate(gd_map):
-    """``f(W, n_steps)``: jit + vmap(grad) + lax.scan, float64, same data and layout."""
-    import jax
-
-    jax.config.update("jax_enable_x64", True)
-    import jax.numpy as jnp
-
-    p = gd_map.problem()
-    X = jnp.asarray(p.X)
-    Y = jnp.asarray(p.Y)
-    eta = float(gd_map.eta)
-    layers = list(zip(p.offsets, p.sizes[:-1], p.sizes[1:], strict=True))
-
-    def loss(w):
-        a = X
-        for k, ((w0, b0, b1), n_in, n_out) in enumerate(layers):
-            z = a @ w[w0:b0].reshape(n_in, n_out) + w[b0:b1]
-            a = jax.nn.sigmoid(z) if k < len(layers) - 1 else z
-        return -jnp.mean(jnp.sum(jax.nn.log_softmax(a) * Y, axis=-1))
-
-    grad = jax.vmap(jax.grad(loss))
-
-    def run(W, n_steps):
-        def body(w, _):
-            return w - eta * grad(w), None
-
-        return jax.lax.scan(body, W, None, length=n_steps)[0]
-
-    jitted = jax.jit(run, static_argnums=1)
-
-    def iterate(W, n_steps):
-        return np.asarray(jitted(jnp.asarray(W), n_steps).block_until_ready())
-
-    return iterate
-
-
 # ---------------------------------------------------------------------------
 # measurements
 # ---------------------------------------------------------------------------
