@@ -217,3 +217,24 @@ def test_jvp_is_linear_and_is_v_minus_eta_hv(act, loss, seed, k):
     J = m.jvp(x, V + 2.0 * U)
     np.testing.assert_allclose(J, m.jvp(x, V) + 2.0 * m.jvp(x, U), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(m.jvp(x, V), V - 0.8 * m.hvp(x, V), rtol=0, atol=1e-14)
+
+
+def test_an_empty_batch_gives_empty_products():
+    """Every member diverged: the derivatives of an empty batch are empty, not an error."""
+    for act in ("sigmoid", "softplus"):
+        m = _map(hidden=(4, 3), activation=act)
+        x = np.empty((0, m.dim))
+        assert m.gradient(x).shape == (0, m.dim)
+        assert m.hvp(x, np.empty((0, 2, m.dim))).shape == (0, 2, m.dim)
+        assert m.jvp(x, np.empty((0, 2, m.dim))).shape == (0, 2, m.dim)
+        assert _gd_blas.loss_grad(m.problem(), x)[1].shape == (0, m.dim)
+
+
+def test_edge_study_on_the_blas_path_with_every_member_diverged(monkeypatch):
+    """The tangent exponent of a run whose orbits all overflow is NaN, not an error."""
+    m = dn.GradientDescentMap(hidden=(8,), dataset="wine", activation="softplus", loss="mse",
+                              weight_decay=1e-3, init="he", scale=True)
+    s = dn.EdgeOfStabilityStudy.quick(n_init=2, eps=(1e-8,), n_steps=60, n_steps_long=0).set_params(map=m)
+    with pytest.warns(dn.DivergenceWarning):
+        s.run()
+    assert s.result_ is not None

@@ -156,7 +156,7 @@ def _block(p, ws, layers, x0, x1, loss, grad, want_grad):
             np.matmul(d, X, out=gW)
         else:
             np.matmul(d, np.swapaxes(ws.a[lay - 1], 1, 2), out=gW)
-        grad[:, w0:b0] += np.swapaxes(gW, 1, 2).reshape(E, -1)
+        grad[:, w0:b0] += np.swapaxes(gW, 1, 2).reshape(E, b0 - w0)
         grad[:, b0:b1] += d.sum(axis=-1)
         if lay > 0:
             back = ws.d[lay - 1]

@@ -571,7 +571,7 @@ class GradientDescentMap(Map):
             w0, b0, b1 = p.offsets[lay]
             a = acts[lay]
             gW = np.matmul(np.swapaxes(a, -1, -2), delta)
-            grad[..., w0:b0] = gW.reshape(gW.shape[:-2] + (-1,))
+            grad[..., w0:b0] = gW.reshape(gW.shape[:-2] + (b0 - w0,))  # (an empty batch has no -1)
             grad[..., b0:b1] = delta.sum(axis=-2)
             if lay > 0:
                 delta = _nn.times_d1(p.activation, np.matmul(delta, np.swapaxes(W, -1, -2)), zs[lay - 1], a)
@@ -900,7 +900,7 @@ class GradientDescentMap(Map):
             else:
                 RgW = (np.matmul(np.swapaxes(Ra[lay], -1, -2), delta[:, None])
                        + np.matmul(np.swapaxes(a_prev, -1, -2)[:, None], Rdelta))
-            out[..., w0:b0] = RgW.reshape(RgW.shape[:-2] + (-1,))
+            out[..., w0:b0] = RgW.reshape(RgW.shape[:-2] + (b0 - w0,))
             out[..., b0:b1] = Rdelta.sum(axis=-2)
             if lay > 0:
                 Wt = np.swapaxes(W, -1, -2)

@@ -414,7 +414,7 @@ def tangent_log_growth(map: Map, states: ArrayLike, vectors: ArrayLike, n_steps:
         for t in range(1, n_steps + 1):
             ok = np.all(np.isfinite(x), axis=1) & np.all(np.isfinite(v), axis=1)
             Jv = np.full_like(v, np.nan)
-            if gd:
+            if gd and ok.any():
                 Jv[ok] = v[ok] - eta * map.hvp(x[ok], v[ok][:, None, :])[:, 0]
             else:  # the generic interface gives Jacobians of single states
                 for i in np.flatnonzero(ok):
