@@ -3,7 +3,9 @@
 :func:`run_ensemble` runs ``n_init`` reference orbits, each with its perturbed
 copies, in chunks (serially or in parallel, each chunk a pure function of its
 arguments), streams the distances and observables, and stores each finished
-chunk in the run's checkpoint. Studies call it; it writes no object's state.
+chunk in the run's checkpoint. :func:`map_over_inits` is the chunked, parallel,
+checkpointed loop under it, shared by every study that runs one job per initial
+condition. Studies call them; they write no object's state.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from ..metrics import Metric
 from ..perturbers import Perturber
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .base import RunContext
 
-__all__ = ["run_ensemble", "check_parts", "ensemble_memory", "default_chunk"]
+__all__ = ["run_ensemble", "map_over_inits", "check_parts", "ensemble_memory", "default_chunk"]
 
 
 def check_parts(map: Map, perturber: Perturber, metric: Metric) -> None:
@@ -51,7 +55,66 @@ def _run_chunk(map, metric, perturber, init_states, init_index, seed, n_steps, e
     for j, i in enumerate(init_index):  # set-up only: one perturbation draw per condition
         batch[j, 1:] = perturber.perturb(init_states[j], map=map, seed=stream(seed, 1, int(i)))
     dist, obs, final = map._stream(batch.reshape(-1, dim), n_steps, every, 1 + n_pert, metric)
-    return dist, obs, final.reshape(len(init_index), 1 + n_pert, dim)
+    rows = {"distance": np.moveaxis(dist, 1, 0), "final": final.reshape(len(init_index), 1 + n_pert, dim)}
+    rows.update({f"obs_{k}": np.moveaxis(v, 1, 0) for k, v in obs.items()})
+    return rows
+
+
+def map_over_inits(fn: Callable[..., dict[str, np.ndarray]], args_of: Callable[[np.ndarray], tuple],
+                   n_init: int, ctx: RunContext, key: str, chunk: int, desc: str | None = None,
+                   progress: bool | None = None) -> dict[str, np.ndarray]:
+    """Run ``fn`` over the initial conditions ``0 .. n_init - 1`` in chunks: in parallel,
+    checkpointed, resumable.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(*args_of(idx))`` computes the initial conditions ``idx`` (an int
+        array) and returns ``{name: array}``, each array with one row per
+        initial condition of ``idx`` (axis 0). It must be a pure function of
+        its arguments, so that a row does not depend on the chunk it is in,
+        and picklable (a module-level function) for process-based jobs.
+    args_of : callable
+        The arguments of ``fn`` for the initial conditions ``idx``.
+    n_init : int
+        Number of initial conditions.
+    ctx : RunContext
+        Jobs and the checkpoint: each finished chunk is saved under ``key`` at
+        once, and a resumed run computes only the initial conditions missing
+        from it.
+    key : str
+        The name of this part of the run in the checkpoint.
+    chunk : int
+        Initial conditions per call of ``fn``.
+    desc : str, optional
+        Label of the progress bar.
+    progress : bool, optional
+        Show a progress bar; default ``ctx.progress``.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``{name: array (n_init, ...)}``, the rows in the order of the initial
+        conditions, whichever run (this one or a checkpointed one) computed them.
+    """
+    from ..parallel import map_chunks
+
+    ckpt = ctx.checkpoint
+    done = ckpt.load(key) if ckpt is not None else {}
+    todo = np.array([i for i in range(n_init) if i not in done], dtype=int)
+    chunks = [todo[s:s + chunk] for s in range(0, todo.size, max(1, int(chunk)))]
+
+    def keep(i, part):
+        if ckpt is not None:
+            ckpt.save(key, chunks[i], part)
+
+    parts = map_chunks(fn, [args_of(idx) for idx in chunks], n_jobs=ctx.n_jobs,
+                       progress=ctx.progress if progress is None else progress, desc=desc, on_result=keep)
+    rows = {int(i): v for i, v in done.items()}
+    for idx, part in zip(chunks, parts, strict=True):
+        for j, i in enumerate(idx):
+            rows[int(i)] = {name: a[j] for name, a in part.items()}
+    return {name: np.stack([rows[i][name] for i in range(n_init)]) for name in rows[0]}
 
 
 def default_chunk(n_pert: int, dim: int, n_records: int, budget: int, n_jobs: int) -> int:
@@ -105,40 +168,20 @@ def run_ensemble(map: Map, perturber: Perturber, metric: Metric, x0: np.ndarray,
         The observables of the reference orbits.
     final : array (n_init, 1 + n_pert, dim)
     """
-    from ..parallel import effective_n_jobs, map_chunks
+    from ..parallel import effective_n_jobs
 
     n_init, dim = x0.shape
     n_pert = check_int(perturber, "n", perturber.n, low=1)
     chunk = ctx.chunk_size or default_chunk(n_pert, dim, n_steps // every + 1, ctx.memory_budget,
                                             effective_n_jobs(ctx.n_jobs))
-    ckpt = ctx.checkpoint
-    done = ckpt.load(key) if ckpt is not None else {}
-    todo = np.array([i for i in range(n_init) if i not in done], dtype=int)
-    chunks = [todo[s:s + chunk] for s in range(0, todo.size, chunk)]
-
-    def keep(i, part):
-        if ckpt is not None:
-            d, o, f = part
-            arrays = {"distance": np.moveaxis(d, 1, 0), "final": f}
-            arrays.update({f"obs_{k}": np.moveaxis(v, 1, 0) for k, v in o.items()})
-            ckpt.save(key, chunks[i], arrays)
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)  # the study warns once, for the run
-        parts = map_chunks(
-            _run_chunk, [(map, metric, perturber, x0[idx], idx, seed, n_steps, every) for idx in chunks],
-            n_jobs=ctx.n_jobs, progress=ctx.progress, desc=desc, on_result=keep,
-        )
-    per_init = dict(done)
-    for idx, (dd, oo, ff) in zip(chunks, parts, strict=True):
-        for j, i in enumerate(idx):
-            rec = {"distance": dd[:, j], "final": ff[j]}
-            rec.update({f"obs_{k}": v[:, j] for k, v in oo.items()})
-            per_init[int(i)] = rec
-    order = [per_init[i] for i in range(n_init)]
-    dist = np.stack([r["distance"] for r in order], axis=1)
-    final = np.stack([r["final"] for r in order], axis=0)
-    obs = {k[4:]: np.stack([r[k] for r in order], axis=1) for k in order[0] if k.startswith("obs_")}
+        rows = map_over_inits(_run_chunk,
+                              lambda idx: (map, metric, perturber, x0[idx], idx, seed, n_steps, every),
+                              n_init, ctx, key, chunk, desc=desc)
+    dist = np.moveaxis(rows.pop("distance"), 0, 1)
+    final = rows.pop("final")
+    obs = {k[4:]: np.moveaxis(v, 0, 1) for k, v in rows.items() if k.startswith("obs_")}
     return dist, obs, final
 
 

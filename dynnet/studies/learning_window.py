@@ -12,7 +12,14 @@ from ..maps.base import check_every
 from ..metrics import L1
 from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
-from ._ensemble import check_parts, default_chunk, ensemble_memory, run_ensemble, warn_divergence
+from ._ensemble import (
+    check_parts,
+    default_chunk,
+    ensemble_memory,
+    map_over_inits,
+    run_ensemble,
+    warn_divergence,
+)
 from .base import Study
 
 if TYPE_CHECKING:
@@ -152,7 +159,7 @@ def _train_chunk(map, x0, n_steps, every):
             x = map.iterate(x, every)
         acc[r] = map.accuracy(x, split="test")
         loss[r] = map.loss(x)
-    return acc, loss, x
+    return {"acc": acc.T, "loss": loss.T, "final": x}
 
 
 class LearningWindowStudy(Study):
@@ -380,8 +387,6 @@ class LearningWindowStudy(Study):
         """Per eta: the perturbation ensemble (distances) and the training runs (test accuracy)."""
         import xarray as xr
 
-        from ..parallel import map_chunks
-
         c = self.parts()
         etas = self._etas()
         n_init, n_steps = int(self.n_init), int(self.n_steps)
@@ -403,7 +408,7 @@ class LearningWindowStudy(Study):
                 x0 = m.initial_state(n_init, seed=ctx.child_seed(0))
             dist, _, final = run_ensemble(m, c["perturber"], c["metric"], x0, ctx.seed, l_steps, 1,
                                           quiet, key=f"eta-{k:03d}")
-            acc, loss, last = self._train(m, x0, n_steps, every, quiet, f"train-{k:03d}", map_chunks)
+            acc, loss, last = self._train(m, x0, n_steps, every, quiet, f"train-{k:03d}")
             dists.append(dist)
             accs.append(acc)
             losses.append(loss)
@@ -422,30 +427,16 @@ class LearningWindowStudy(Study):
         return xr.Dataset(data, coords={"eta": etas, "step": steps, "lstep": np.arange(l_steps + 1),
                                         "init": np.arange(n_init), "pert": np.arange(dists[0].shape[2])})
 
-    def _train(self, m, x0, n_steps, every, ctx, key, map_chunks):
-        """The training runs of one eta, in chunks (parallel, checkpointed)."""
+    @staticmethod
+    def _train(m, x0, n_steps, every, ctx, key):
+        """The training runs of one eta, in chunks (parallel, checkpointed):
+        ``acc, loss (R, n_init)`` and the final states ``(n_init, dim)``."""
         n_init, dim = x0.shape
         chunk = ctx.chunk_size or default_chunk(0, dim, n_steps // every + 1, ctx.memory_budget,
                                                 effective_n_jobs(ctx.n_jobs))
-        ckpt = ctx.checkpoint
-        done = ckpt.load(key) if ckpt is not None else {}
-        todo = np.array([i for i in range(n_init) if i not in done], dtype=int)
-        chunks = [todo[s:s + chunk] for s in range(0, todo.size, chunk)]
-
-        def keep(i, part):
-            if ckpt is not None:
-                a, lo, f = part
-                ckpt.save(key, chunks[i], {"acc": a.T, "loss": lo.T, "final": f})
-
-        parts = map_chunks(_train_chunk, [(m, x0[idx], n_steps, every) for idx in chunks],
-                           n_jobs=ctx.n_jobs, on_result=keep)
-        rec = {int(i): (v["acc"], v["loss"], v["final"]) for i, v in done.items()}
-        for idx, (a, lo, f) in zip(chunks, parts, strict=True):
-            for j, i in enumerate(idx):
-                rec[int(i)] = (a[:, j], lo[:, j], f[j])
-        order = [rec[i] for i in range(n_init)]
-        return (np.stack([r[0] for r in order], axis=1), np.stack([r[1] for r in order], axis=1),
-                np.stack([r[2] for r in order], axis=0))
+        rows = map_over_inits(_train_chunk, lambda idx: (m, x0[idx], n_steps, every), n_init, ctx, key,
+                              chunk, progress=False)
+        return rows["acc"].T, rows["loss"].T, rows["final"]
 
     def _analyse(self, ds):
         """Fit lambda_nMLE per eta, summarise the times to accuracy, locate the window."""

@@ -18,9 +18,9 @@ from ..base import check_int, check_scalar, clone
 from ..estimators import FiniteLyapunov, Sharpness
 from ..maps.base import DivergenceWarning
 from ..metrics import L1
-from ..parallel import effective_n_jobs, map_chunks
+from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
-from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
+from ._ensemble import check_parts, ensemble_memory, map_over_inits, run_ensemble, warn_divergence
 from ._summaries import sharpening_summary
 from .base import Study, estimator_key
 
@@ -211,8 +211,8 @@ def _sharpness_chunk(map, est, x0, n_steps, every):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)  # the study warns once, for the run
         traj = map.trajectory(x0, n_steps, every=every)  # (R, n, dim)
-    return np.stack([np.asarray(clone(est).fit(traj[:, j], map=map).sharpness_, dtype=np.float64)
-                     for j in range(x0.shape[0])])
+    return {"sharpness": np.stack([np.asarray(clone(est).fit(traj[:, j], map=map).sharpness_,
+                                              dtype=np.float64) for j in range(x0.shape[0])])}
 
 
 def sharpness_along(map: Map, estimator: Sharpness, x0: np.ndarray, n_steps: int, every: int,
@@ -240,24 +240,10 @@ def sharpness_along(map: Map, estimator: Sharpness, x0: np.ndarray, n_steps: int
         NaN for a non-finite (diverged) state.
     """
     n_init = x0.shape[0]
-    jobs = effective_n_jobs(ctx.n_jobs)
-    chunk = ctx.chunk_size or max(1, -(-n_init // max(1, jobs)))
-    ckpt = ctx.checkpoint
-    done = ckpt.load(key) if ckpt is not None else {}
-    todo = np.array([i for i in range(n_init) if i not in done], dtype=int)
-    chunks = [todo[s:s + chunk] for s in range(0, todo.size, chunk)]
-
-    def keep(i, part):
-        if ckpt is not None:
-            ckpt.save(key, chunks[i], {"sharpness": part})
-
-    parts = map_chunks(_sharpness_chunk, [(map, estimator, x0[idx], n_steps, every) for idx in chunks],
-                       n_jobs=ctx.n_jobs, progress=False, on_result=keep)
-    rows = {i: r["sharpness"] for i, r in done.items()}
-    for idx, part in zip(chunks, parts, strict=True):
-        for j, i in enumerate(idx):
-            rows[int(i)] = part[j]
-    return np.stack([rows[i] for i in range(n_init)], axis=1)
+    chunk = ctx.chunk_size or max(1, -(-n_init // max(1, effective_n_jobs(ctx.n_jobs))))
+    rows = map_over_inits(_sharpness_chunk, lambda idx: (map, estimator, x0[idx], n_steps, every), n_init,
+                          ctx, key, chunk, progress=False)
+    return rows["sharpness"].T
 
 
 class SharpeningStudy(Study):
