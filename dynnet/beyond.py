@@ -19,7 +19,8 @@ verdict follows from the rule stated in its row:
   sensitive and within 1.5x of the fastest time-to-accuracy) on MNIST-1D, and on
   Iris? The window's ends; "empty" when no learning rate is both.
 * ``grid``: :math:`\\lambda_{nMLE}` at :math:`\\eta = 1` against width, depth
-  and activation on Iris and digits, both at 150 samples (numbers only: no verdict).
+  and activation on Iris and digits, both at 150 samples, beside the whole-run
+  tangent exponent of every network, which needs no fit window (numbers only: no verdict).
 
 CI runs ``dynnet reproduce --beyond`` and compares its ``beyond.csv`` with the
 committed ``docs/beyond.csv`` (tests/test_published_numbers.py).
@@ -199,6 +200,9 @@ def beyond_rows(results: dict) -> list[dict]:
             if "tangent_exponent" in s:
                 add(f"grid.tangent_exponent[{label}]", f"finite-time tangent exponent (eps -> 0), {what}",
                     _f(s["tangent_exponent"].sel(sel)), ".2f")
+            if "tangent_ftle" in s:
+                add(f"grid.tangent_ftle[{label}]", f"whole-run tangent exponent (every network), {what}",
+                    _f(s["tangent_ftle"].sel(sel)), ".2f")
             if "final_loss_median" in s:
                 add(f"grid.final_loss[{label}]", f"training loss after the run (median), {what}",
                     _f(s["final_loss_median"].sel(sel)), ".3f")

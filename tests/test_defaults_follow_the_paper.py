@@ -144,6 +144,34 @@ def test_tangent_exponent_is_the_eps_to_zero_limit_of_lambda_nmle(eos40):
     assert abs(np.mean(whole[kept]) - mle) > 0.05
 
 
+def test_whole_run_tangent_exponent_is_ln2_on_the_logistic_map():
+    """The window-free check: the logistic map at r = 4 has exponent ln 2. Its perturbations of
+    1e-8 saturate after about ln(1e8)/ln 2 = 27 steps, less than the fit's shortest window (30),
+    so the finite-size fits are unreliable there (about half kept); the whole run's tangent
+    exponent, which cannot saturate, is ln 2 for every orbit. Over 2000 steps one orbit's rate
+    scatters by about 5e-4 around ln 2 (seed 0: sd 5.0e-4 over 20 orbits)."""
+    st = dn.EdgeOfStabilityStudy(map=dn.LogisticMap(r=4.0), perturber=dn.UniformPerturber(n=2, on="all"),
+                                 n_init=20, eps=(1e-8,), n_steps=2000, n_steps_long=0).run()
+    r, s = st.result_, st.summary()
+    ftle = r["tangent_ftle"].values
+    assert np.all(np.abs(ftle - np.log(2)) < 0.005)
+    assert abs(float(s["tangent_ftle"]) - np.log(2)) < 0.001
+    assert float(s["tangent_ftle"]) == pytest.approx(float(np.mean(ftle)), rel=1e-12)
+    np.testing.assert_allclose(ftle, r["tangent_log_norm"].values[-1] / 2000.0, rtol=1e-12)
+
+
+def test_whole_run_tangent_exponent_is_bounded_by_the_top_eigenvalue_of_a_linear_map():
+    """x -> A x with A = diag(1.5, 0.5, -0.8): ln|A^T v| <= T ln 1.5 + ln|v| for every v, and
+    the rate tends to ln 1.5 (its deficit is ln(|v_1| / |v|) / T, for the component v_1 along the
+    top direction)."""
+    m = dn.LinearMap(np.diag([1.5, 0.5, -0.8]))
+    st = dn.EdgeOfStabilityStudy(map=m, perturber=dn.UniformPerturber(n=2, on="all"), n_init=5,
+                                 eps=(1e-8,), n_steps=400, n_steps_long=0).run()
+    ftle = st.result_["tangent_ftle"].values
+    assert np.all(ftle <= np.log(1.5) + 1e-12)
+    assert np.all(ftle > np.log(1.5) - 0.02)
+
+
 def test_tangent_exponent_survives_save_load_and_refit(eos40, tmp_path):
     p = tmp_path / "eos.nc"
     eos40.save(p)

@@ -179,9 +179,11 @@ def run_ensemble(map: Map, perturber: Perturber, metric: Metric, x0: np.ndarray,
         rows = map_over_inits(_run_chunk,
                               lambda idx: (map, metric, perturber, x0[idx], idx, seed, n_steps, every),
                               n_init, ctx, key, chunk, desc=desc)
-    dist = np.moveaxis(rows.pop("distance"), 0, 1)
+    # C order, as a loaded result has it: numpy's reductions sum in memory order, and a summary
+    # must give the same bits before and after save/load
+    dist = np.ascontiguousarray(np.moveaxis(rows.pop("distance"), 0, 1))
     final = rows.pop("final")
-    obs = {k[4:]: np.moveaxis(v, 0, 1) for k, v in rows.items() if k.startswith("obs_")}
+    obs = {k[4:]: np.ascontiguousarray(np.moveaxis(v, 0, 1)) for k, v in rows.items() if k.startswith("obs_")}
     return dist, obs, final
 
 

@@ -1,12 +1,22 @@
-"""Studies that run one ensemble per perturbation size eps, stacked along ``eps``."""
+"""Sweeps: one perturbation ensemble per value of a parameter, from the same initial conditions.
+
+The perturbation size ``eps`` (:class:`SweepStudy`, the base of the eps-sweep
+studies) or a map parameter such as ``eta`` or ``weight_decay``
+(:func:`ensembles_over`, for :class:`~dynnet.SharpeningStudy` and
+:class:`~dynnet.RegularizationStudy`): the values run under one progress bar
+(:func:`run_ensembles`), and the estimators are fitted value by value
+(:func:`fit_over`).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..base import as_seed_sequence, check_array, check_int, check_scalar, clone
+from ..base import as_seed_sequence, check_int, check_scalar, clone
+from ..estimators import FiniteLyapunov
 from ..maps.base import check_every
 from ..parallel import effective_n_jobs
 from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
@@ -15,34 +25,23 @@ from .base import Study, fit_estimators
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from ..base import ParamsObject, SeedLike
-    from ..maps.gd import GradientDescentMap
+    import xarray as xr
 
-__all__ = ["check_eps", "eps_seed", "SweepStudy", "gd_factory", "low_eta_parts"]
+    from ..base import ParamsObject, SeedLike
+    from ..estimators.base import Estimator
+    from ..maps.base import Map
+    from ..maps.gd import GradientDescentMap
+    from ..metrics import Metric
+    from ..perturbers import Perturber
+    from .base import RunContext
+
+__all__ = ["check_eps", "check_values", "eps_seed", "SweepStudy", "gd_factory", "low_eta_parts",
+           "run_ensembles", "ensembles_over", "fit_over", "reference_accuracies"]
 
 
 def check_eps(owner: object, eps: float | Sequence[float]) -> np.ndarray:
-    """Validate a sequence of perturbation sizes (all > 0).
-
-    Parameters
-    ----------
-    owner : object
-        Named in error messages.
-    eps : float or sequence of float
-
-    Returns
-    -------
-    numpy.ndarray
-    """
-    arr = np.atleast_1d(check_array(owner, "eps", eps, ndim=(0, 1)))
-    if arr.size == 0:
-        raise ValueError(f"{type(owner).__name__}: parameter eps must hold at least one value")
-    for v in arr:
-        check_scalar(owner, "eps", float(v), low=0.0, low_open=True)
-    if np.unique(arr).size != arr.size:
-        raise ValueError(f"{type(owner).__name__}: parameter eps={tuple(arr.tolist())} repeats a value; "
-                         "give each perturbation size once")
-    return arr
+    """Validate a sequence of perturbation sizes (distinct, all > 0): :func:`check_values` of ``eps``."""
+    return check_values(owner, "eps", eps)
 
 
 def gd_factory(eta: float) -> Callable[[], GradientDescentMap]:
@@ -92,6 +91,205 @@ def eps_seed(seed: SeedLike, k: int, common: bool) -> np.random.SeedSequence:
         return ss
     return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (1, int(k)),
                                   pool_size=ss.pool_size)
+
+
+def check_values(owner: object, name: str, values: float | Sequence[float], low: float = 0.0,
+                 low_open: bool = True) -> np.ndarray:
+    """Validate a non-empty sequence of distinct real values of a swept parameter.
+
+    Parameters
+    ----------
+    owner : object
+        Named in error messages.
+    name : str
+        The parameter's name (``"etas"``, ``"weight_decays"``).
+    values : float or sequence of float
+        The values.
+    low : float, default 0.0
+        Lower bound of every value.
+    low_open : bool, default True
+        True: values must exceed ``low``; False: ``low`` itself is allowed.
+
+    Returns
+    -------
+    numpy.ndarray
+        The values, float64, in the given order.
+    """
+    arr = np.atleast_1d(np.asarray(values, dtype=object))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{type(owner).__name__}: parameter {name}={values!r} must hold at least one "
+                         "value (a number or a flat sequence of numbers)")
+    out = np.array([check_scalar(owner, name, v, low=low, low_open=low_open) for v in arr])
+    if np.unique(out).size != out.size:
+        raise ValueError(f"{type(owner).__name__}: parameter {name}={tuple(out.tolist())} repeats a value; "
+                         "give each value once")
+    return out
+
+
+def ensembles_over(owner: object, ctx: RunContext, map: Map, name: str, values: np.ndarray,
+                   perturber: Perturber, metric: Metric, x0: np.ndarray, n_steps: int,
+                   every: int = 1) -> dict[str, Any]:
+    r"""One perturbation ensemble per value of a map parameter, from the same initial conditions.
+
+    For each value :math:`v_k` of the map parameter ``name`` the map
+    ``clone(map).set_params(name=v_k)`` runs every initial condition of ``x0``
+    with its perturbed copies (:func:`~dynnet.studies._ensemble.run_ensemble`)
+    and records the distances
+
+    .. math:: d_{kij}(t) = \operatorname{metric}\big(W_i(t), W'_{ij}(t)\big)
+
+    and the observables of the references. Every value uses the run's seed for
+    the perturbations (initial condition :math:`i` from ``stream(seed, 1, i)``),
+    so each value starts from the same perturbed networks: differences between
+    values are paired, not sampling noise.
+
+    Parameters
+    ----------
+    owner : object
+        The study (named in the divergence warning).
+    ctx : RunContext
+        Seed, jobs, chunk size, checkpoint (one checkpoint key per value).
+    map : Map
+        The map; its parameter ``name`` is replaced by each value.
+    name : str
+        The swept map parameter (``"eta"``, ``"weight_decay"``).
+    values : numpy.ndarray
+        The values, validated.
+    perturber, metric : Perturber, Metric
+        The parts of each ensemble.
+    x0 : numpy.ndarray, shape (n_init, dim)
+        The reference initial conditions.
+    n_steps : int
+        Steps of each run.
+    every : int, default 1
+        Record interval.
+
+    Returns
+    -------
+    dict
+        ``distance`` ``(V, R, n_init, n_pert)``, ``observables`` (name to
+        ``(V, R, n_init)``), ``diverged`` ``(V, n_init, 1 + n_pert)``,
+        ``final_reference`` ``(V, n_init, dim)``, ``maps`` (the V maps).
+    """
+    maps = [clone(map).set_params(**{name: float(v)}) for v in values]
+    per_value = [(m, perturber, ctx.seed, f"{name}-{k:03d}") for k, m in enumerate(maps)]
+    runs = run_ensembles(owner, ctx, per_value, metric, x0, n_steps, every, unit=name)
+    diverged = np.stack([~np.all(np.isfinite(f), axis=-1) for _, _, f in runs])
+    warn_divergence(owner, diverged)
+    return {"distance": np.stack([d for d, _, _ in runs]),
+            "observables": {k: np.stack([o[k] for _, o, _ in runs]) for k in runs[0][1]},
+            "diverged": diverged, "final_reference": np.stack([f[:, 0] for _, _, f in runs]), "maps": maps}
+
+
+def fit_over(ds: xr.Dataset, dim: str, ests: Sequence[Estimator], maps: Sequence[Map],
+             per_init_records: bool = True) -> tuple[xr.Dataset, list[Estimator]]:
+    r"""Fit each estimator on the records of each value of ``dim`` (``fit_result``).
+
+    Each estimator's summary numbers go into ``ds`` as ``<class>.<number>``
+    along ``dim``; a :class:`~dynnet.FiniteLyapunov` also leaves its finite
+    exponent :math:`\Lambda_i` and its kept flag per initial condition, as
+    ``exponent`` and ``kept`` ``(dim, init)``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Records with the dimension ``dim`` (and ``distance (dim, step, init, pert)``).
+    dim : str
+        The swept dimension.
+    ests : sequence of Estimator
+        The estimators (each with ``fit_result``).
+    maps : sequence of Map
+        The map of each value (passed to ``fit_result``).
+    per_init_records : bool, default True
+        Store a FiniteLyapunov's ``exponent`` and ``kept`` per initial
+        condition (False: a study that stores its own).
+
+    Returns
+    -------
+    ds : xarray.Dataset
+        With the numbers added.
+    fitted : list of Estimator
+        The fitted estimators, value by value.
+    """
+    import xarray as xr
+
+    fitted, rows = [], []
+    per_init: dict[str, list] = {"exponent": [], "kept": []}
+    for k in range(ds.sizes[dim]):
+        f, numbers = fit_estimators(None, ests, ds.isel({dim: k}), maps[k])
+        fitted += f
+        rows.append(numbers)
+        for est in f if per_init_records else ():
+            if isinstance(est, FiniteLyapunov):
+                per_init["exponent"].append(np.asarray(est.exponents_, dtype=np.float64))
+                per_init["kept"].append(np.asarray(est.kept_, dtype=bool))
+    for key in rows[0] if rows else ():
+        ds[key] = xr.Variable((dim,), np.array([r[key] for r in rows]))
+    if per_init["exponent"]:
+        ds["exponent"] = xr.Variable((dim, "init"), np.stack(per_init["exponent"]))
+        ds["kept"] = xr.Variable((dim, "init"), np.stack(per_init["kept"]))
+    return ds, fitted
+
+
+def reference_accuracies(maps, final_reference):
+    """Test accuracy of each trained reference (NaN: diverged, or a map without ``accuracy``)."""
+    out = np.full(final_reference.shape[:2], np.nan)
+    for k, m in enumerate(maps):
+        ok = np.all(np.isfinite(final_reference[k]), axis=1)
+        if ok.any() and hasattr(m, "accuracy"):
+            try:
+                out[k, ok] = m.accuracy(final_reference[k][ok], split="test")
+            except ValueError:  # a map without a test split
+                pass
+    return out
+
+
+def run_ensembles(owner: object, ctx: RunContext, runs: Sequence[tuple[Map, Perturber, SeedLike, str]],
+                  metric: Metric, x0: np.ndarray, n_steps: int, every: int, unit: str,
+                  labels: Sequence[str] | None = None) -> list[tuple[np.ndarray, dict, np.ndarray]]:
+    """The ensembles of a sweep, one after the other, under one progress bar.
+
+    Parameters
+    ----------
+    owner : object
+        The study (its class name labels the progress bar).
+    ctx : RunContext
+        Seed, jobs, chunk size, checkpoint, progress.
+    runs : sequence of (Map, Perturber, seed, str)
+        For each value of the sweep: its map, perturber, perturbation seed and
+        checkpoint key.
+    metric : Metric
+    x0 : numpy.ndarray, shape (n_init, dim)
+        The reference initial conditions, the same for every value.
+    n_steps, every : int
+    unit : str
+        The progress bar's unit (the swept parameter).
+    labels : sequence of str, optional
+        Shown beside the bar while each value runs.
+
+    Returns
+    -------
+    list of (distance, observables, final)
+        :func:`~dynnet.studies._ensemble.run_ensemble`'s result for each value.
+    """
+    quiet = replace(ctx, progress=False)
+    bar = None
+    if ctx.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(runs), desc=type(owner).__name__, unit=unit)
+    out = []
+    try:
+        for k, (m, p, seed, key) in enumerate(runs):
+            if bar is not None and labels is not None:
+                bar.set_postfix_str(labels[k])
+            out.append(run_ensemble(m, p, metric, x0, seed, n_steps, every, quiet, key=key))
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return out
 
 
 class SweepStudy(Study):
@@ -161,28 +359,13 @@ class SweepStudy(Study):
         n_steps, every = int(self._sweep_steps()), int(self.every)
         seed = ctx.seed if seed is None else seed
         common = self._common_directions()
-        dists, divs, obs = [], [], None
-        bar = None
-        if ctx.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(eps), desc=type(self).__name__, unit="eps")
-        try:
-            for k, e in enumerate(eps):
-                if bar is not None:
-                    bar.set_postfix_str(f"eps={e:.0e}")
-                p = clone(c["perturber"]).set_params(eps=float(e))
-                sub = ctx if not ctx.progress else _quiet(ctx)
-                d, o, f = run_ensemble(c["map"], p, c["metric"], x0, eps_seed(seed, k, common),
-                                       n_steps, every, sub, key=f"eps-{k:03d}")
-                dists.append(d)
-                divs.append(~np.all(np.isfinite(f), axis=-1))
-                obs = o if obs is None else obs
-                if bar is not None:
-                    bar.update(1)
-        finally:
-            if bar is not None:
-                bar.close()
+        per_eps = [(c["map"], clone(c["perturber"]).set_params(eps=float(e)), eps_seed(seed, k, common),
+                    f"eps-{k:03d}") for k, e in enumerate(eps)]
+        runs = run_ensembles(self, ctx, per_eps, c["metric"], x0, n_steps, every, unit="eps",
+                             labels=[f"eps={e:.0e}" for e in eps])
+        dists = [d for d, _, _ in runs]
+        divs = [~np.all(np.isfinite(f), axis=-1) for _, _, f in runs]
+        obs = runs[0][1]
         diverged = np.stack(divs)
         warn_divergence(self, diverged)
         data = {"distance": (("eps", "step", "init", "pert"), np.stack(dists)),
@@ -194,22 +377,7 @@ class SweepStudy(Study):
 
     def _fit_per_eps(self, ds, ests):
         """Estimators fitted on each eps (``fit_result``): ``(ds with <key>.<number> (eps), fitted)``."""
-        import xarray as xr
-
         if not ests:
             return ds, []
         m = self.parts()["map"]
-        fitted, rows = [], []
-        for k in range(ds.sizes["eps"]):
-            f, numbers = fit_estimators(self, ests, ds.isel(eps=k), m)
-            fitted += f
-            rows.append(numbers)
-        for key in rows[0]:
-            ds[key] = xr.Variable(("eps",), np.array([r[key] for r in rows]))
-        return ds, fitted
-
-
-def _quiet(ctx):
-    from dataclasses import replace
-
-    return replace(ctx, progress=False)
+        return fit_over(ds, "eps", ests, [m] * ds.sizes["eps"], per_init_records=False)

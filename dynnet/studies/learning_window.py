@@ -436,7 +436,7 @@ class LearningWindowStudy(Study):
                                                 effective_n_jobs(ctx.n_jobs))
         rows = map_over_inits(_train_chunk, lambda idx: (m, x0[idx], n_steps, every), n_init, ctx, key,
                               chunk, progress=False)
-        return rows["acc"].T, rows["loss"].T, rows["final"]
+        return np.ascontiguousarray(rows["acc"].T), np.ascontiguousarray(rows["loss"].T), rows["final"]
 
     def _analyse(self, ds):
         """Fit lambda_nMLE per eta, summarise the times to accuracy, locate the window."""

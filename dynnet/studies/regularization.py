@@ -14,8 +14,8 @@ from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
 from ._ensemble import check_parts, ensemble_memory
 from ._summaries import regularization_summary
+from ._sweep import check_values, ensembles_over, fit_over, reference_accuracies
 from .base import Study
-from .sharpening import _accuracies, check_values, ensembles_over, fit_over
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -186,7 +186,7 @@ class RegularizationStudy(Study):
                 "diverged": (("weight_decay", "init", "member"), runs["diverged"]),
                 "initial_state": (("init", "coord"), x0),
                 "test_accuracy": (("weight_decay", "init"),
-                                  _accuracies(runs["maps"], runs["final_reference"]))}
+                                  reference_accuracies(runs["maps"], runs["final_reference"]))}
         data.update({k: (("weight_decay", "step", "init"), v) for k, v in runs["observables"].items()})
         return xr.Dataset(data, coords={"weight_decay": decays, "step": np.arange(0, n_steps + 1, every),
                                         "init": np.arange(n_init)})

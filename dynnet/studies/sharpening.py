@@ -1,33 +1,27 @@
-"""SharpeningStudy: the sharpness along training against 2/eta, beside lambda_nMLE (beyond the paper).
-
-The module also holds the two pieces that every "one perturbation ensemble per
-value of a map parameter" study shares (:class:`SharpeningStudy` over ``eta``,
-:class:`~dynnet.studies.regularization.RegularizationStudy` over
-``weight_decay``): :func:`ensembles_over` and :func:`fit_over`.
-"""
+"""SharpeningStudy: the sharpness along training against 2/eta, beside lambda_nMLE (beyond the paper)."""
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..base import check_int, check_scalar, clone
+from ..base import check_int, clone
 from ..estimators import FiniteLyapunov, Sharpness
 from ..maps.base import DivergenceWarning
 from ..metrics import L1
 from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
-from ._ensemble import check_parts, ensemble_memory, map_over_inits, run_ensemble, warn_divergence
+from ._ensemble import check_parts, ensemble_memory, map_over_inits
 from ._summaries import sharpening_summary
-from .base import Study, estimator_key
+from ._sweep import check_values, ensembles_over, fit_over, reference_accuracies
+from .base import Study
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    import xarray as xr
     from matplotlib.figure import Figure
 
     from ..base import SeedLike
@@ -37,169 +31,9 @@ if TYPE_CHECKING:
     from ..perturbers import Perturber
     from .base import RunContext
 
-__all__ = ["SharpeningStudy", "sharpening_summary", "ensembles_over", "fit_over", "sharpness_along",
-           "check_values"]
+__all__ = ["SharpeningStudy", "sharpening_summary", "sharpness_along"]
 
 DEFAULT_ETAS = (0.1, 0.25, 0.5, 0.75, 1.0, 2.0)
-
-
-# -- shared pieces of the parameter sweeps ---------------------------------------------------------
-def check_values(owner: object, name: str, values: float | Sequence[float], low: float = 0.0,
-                 low_open: bool = True) -> np.ndarray:
-    """Validate a non-empty sequence of distinct real values of a swept parameter.
-
-    Parameters
-    ----------
-    owner : object
-        Named in error messages.
-    name : str
-        The parameter's name (``"etas"``, ``"weight_decays"``).
-    values : float or sequence of float
-        The values.
-    low : float, default 0.0
-        Lower bound of every value.
-    low_open : bool, default True
-        True: values must exceed ``low``; False: ``low`` itself is allowed.
-
-    Returns
-    -------
-    numpy.ndarray
-        The values, float64, in the given order.
-    """
-    arr = np.atleast_1d(np.asarray(values, dtype=object))
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{type(owner).__name__}: parameter {name}={values!r} must hold at least one "
-                         "value (a number or a flat sequence of numbers)")
-    out = np.array([check_scalar(owner, name, v, low=low, low_open=low_open) for v in arr])
-    if np.unique(out).size != out.size:
-        raise ValueError(f"{type(owner).__name__}: parameter {name}={tuple(out.tolist())} repeats a value; "
-                         "give each value once")
-    return out
-
-
-def ensembles_over(owner: object, ctx: RunContext, map: Map, name: str, values: np.ndarray,
-                   perturber: Perturber, metric: Metric, x0: np.ndarray, n_steps: int,
-                   every: int = 1) -> dict[str, Any]:
-    r"""One perturbation ensemble per value of a map parameter, from the same initial conditions.
-
-    For each value :math:`v_k` of the map parameter ``name`` the map
-    ``clone(map).set_params(name=v_k)`` runs every initial condition of ``x0``
-    with its perturbed copies (:func:`~dynnet.studies._ensemble.run_ensemble`)
-    and records the distances
-
-    .. math:: d_{kij}(t) = \operatorname{metric}\big(W_i(t), W'_{ij}(t)\big)
-
-    and the observables of the references. Every value uses the run's seed for
-    the perturbations (initial condition :math:`i` from ``stream(seed, 1, i)``),
-    so each value starts from the same perturbed networks: differences between
-    values are paired, not sampling noise.
-
-    Parameters
-    ----------
-    owner : object
-        The study (named in the divergence warning).
-    ctx : RunContext
-        Seed, jobs, chunk size, checkpoint (one checkpoint key per value).
-    map : Map
-        The map; its parameter ``name`` is replaced by each value.
-    name : str
-        The swept map parameter (``"eta"``, ``"weight_decay"``).
-    values : numpy.ndarray
-        The values, validated.
-    perturber, metric : Perturber, Metric
-        The parts of each ensemble.
-    x0 : numpy.ndarray, shape (n_init, dim)
-        The reference initial conditions.
-    n_steps : int
-        Steps of each run.
-    every : int, default 1
-        Record interval.
-
-    Returns
-    -------
-    dict
-        ``distance`` ``(V, R, n_init, n_pert)``, ``observables`` (name to
-        ``(V, R, n_init)``), ``diverged`` ``(V, n_init, 1 + n_pert)``,
-        ``final_reference`` ``(V, n_init, dim)``, ``maps`` (the V maps).
-    """
-    quiet = replace(ctx, progress=False)
-    bar = None
-    if ctx.progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(values), desc=type(owner).__name__, unit=name)
-    dists, divs, finals, maps = [], [], [], []
-    obs: dict[str, list] = {}
-    try:
-        for k, v in enumerate(values):
-            m = clone(map).set_params(**{name: float(v)})
-            d, o, f = run_ensemble(m, perturber, metric, x0, ctx.seed, n_steps, every, quiet,
-                                   key=f"{name}-{k:03d}")
-            dists.append(d)
-            divs.append(~np.all(np.isfinite(f), axis=-1))
-            finals.append(f[:, 0])
-            maps.append(m)
-            for key, arr in o.items():
-                obs.setdefault(key, []).append(arr)
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    diverged = np.stack(divs)
-    warn_divergence(owner, diverged)
-    return {"distance": np.stack(dists), "observables": {k: np.stack(v) for k, v in obs.items()},
-            "diverged": diverged, "final_reference": np.stack(finals), "maps": maps}
-
-
-def fit_over(ds: xr.Dataset, dim: str, ests: Sequence[Estimator], maps: Sequence[Map]
-             ) -> tuple[xr.Dataset, list[Estimator]]:
-    r"""Fit each estimator on the records of each value of ``dim`` (``fit_result``).
-
-    Each estimator's summary numbers go into ``ds`` as ``<class>.<number>``
-    along ``dim``; a :class:`~dynnet.FiniteLyapunov` also leaves its finite
-    exponent :math:`\Lambda_i` and its kept flag per initial condition, as
-    ``exponent`` and ``kept`` ``(dim, init)``.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        Records with the dimension ``dim`` (and ``distance (dim, step, init, pert)``).
-    dim : str
-        The swept dimension.
-    ests : sequence of Estimator
-        The estimators (each with ``fit_result``).
-    maps : sequence of Map
-        The map of each value (passed to ``fit_result``).
-
-    Returns
-    -------
-    ds : xarray.Dataset
-        With the numbers added.
-    fitted : list of Estimator
-        The fitted estimators, value by value.
-    """
-    import xarray as xr
-
-    fitted, rows = [], []
-    per_init: dict[str, list] = {"exponent": [], "kept": []}
-    for k in range(ds.sizes[dim]):
-        sub = ds.isel({dim: k})
-        numbers = {}
-        for est in ests:
-            f = clone(est).fit_result(sub, maps[k])
-            fitted.append(f)
-            numbers.update({f"{estimator_key(est)}.{key}": val for key, val in f.summary().items()})
-            if isinstance(f, FiniteLyapunov):
-                per_init["exponent"].append(np.asarray(f.exponents_, dtype=np.float64))
-                per_init["kept"].append(np.asarray(f.kept_, dtype=bool))
-        rows.append(numbers)
-    for key in rows[0] if rows else ():
-        ds[key] = xr.Variable((dim,), np.array([r[key] for r in rows]))
-    if per_init["exponent"]:
-        ds["exponent"] = xr.Variable((dim, "init"), np.stack(per_init["exponent"]))
-        ds["kept"] = xr.Variable((dim, "init"), np.stack(per_init["kept"]))
-    return ds, fitted
 
 
 def _sharpness_chunk(map, est, x0, n_steps, every):
@@ -243,7 +77,7 @@ def sharpness_along(map: Map, estimator: Sharpness, x0: np.ndarray, n_steps: int
     chunk = ctx.chunk_size or max(1, -(-n_init // max(1, effective_n_jobs(ctx.n_jobs))))
     rows = map_over_inits(_sharpness_chunk, lambda idx: (map, estimator, x0[idx], n_steps, every), n_init,
                           ctx, key, chunk, progress=False)
-    return rows["sharpness"].T
+    return np.ascontiguousarray(rows["sharpness"].T)
 
 
 class SharpeningStudy(Study):
@@ -444,7 +278,7 @@ class SharpeningStudy(Study):
                 "diverged": (("eta", "init", "member"), runs["diverged"]),
                 "initial_state": (("init", "coord"), x0)}
         data.update({k: (("eta", "step", "init"), v) for k, v in runs["observables"].items()})
-        data["test_accuracy"] = (("eta", "init"), _accuracies(runs["maps"], runs["final_reference"]))
+        data["test_accuracy"] = (("eta", "init"), reference_accuracies(runs["maps"], runs["final_reference"]))
         return xr.Dataset(data, coords={"eta": etas, "step": np.arange(n_steps + 1),
                                         "sharpness_step": np.arange(0, n_steps + 1, every),
                                         "init": np.arange(n_init)})
@@ -476,18 +310,5 @@ class SharpeningStudy(Study):
 
         self._check_run()
         return [sharpness_figure(self.result_), sharpening_eta_figure(self.result_)]
-
-
-def _accuracies(maps, final_reference):
-    """Test accuracy of each trained reference (NaN: diverged, or a map without ``accuracy``)."""
-    out = np.full(final_reference.shape[:2], np.nan)
-    for k, m in enumerate(maps):
-        ok = np.all(np.isfinite(final_reference[k]), axis=1)
-        if ok.any() and hasattr(m, "accuracy"):
-            try:
-                out[k, ok] = m.accuracy(final_reference[k][ok], split="test")
-            except ValueError:  # a map without a test split
-                pass
-    return out
 
 
