@@ -68,10 +68,9 @@ class EdgeOfStabilityStudy(SweepStudy):
     finite perturbation reaches its plateau faster than the shortest window
     of the fit (30 steps by default) and the fit then finds only the slow
     drift after it (few fits kept, small :math:`\Lambda_i`), this exponent
-    still shows the growth: on digits at :math:`\eta = 1` (64-10-10, 150
-    samples) the distances of :math:`\varepsilon = 10^{-8}` saturate within
-    15 to 45 steps and 15% of the fits are kept, while
-    :math:`\Lambda^{T}` is positive for nearly every network.
+    still shows the growth (digits at :math:`\eta = 1` is such a case: see
+    the width, depth and activation answers of ``dynnet reproduce --beyond``,
+    docs/beyond.rst).
 
     Parameters
     ----------
