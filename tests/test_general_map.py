@@ -150,8 +150,22 @@ def test_blas_member_equals_itself_alone_and_threads_do_not_matter():
     full = _gd_blas.advance(p, 0.3, W, 3, n_threads=1)
     np.testing.assert_array_equal(_gd_blas.advance(p, 0.3, W, 3, n_threads=2), full)
     np.testing.assert_array_equal(_gd_blas.advance(p, 0.3, W, 3, n_threads=3), full)
+    np.testing.assert_array_equal(_gd_blas.advance(p, 0.3, W, 3, n_threads=4), full)  # members split in 4
     for e in (0, 3):
         np.testing.assert_array_equal(_gd_blas.advance(p, 0.3, W[e:e + 1], 3, n_threads=2)[0], full[e])
+
+
+@given(n_blocks=st.integers(1, 40), n_members=st.integers(1, 70), n_threads=st.integers(1, 8))
+def test_blas_tasks_keep_every_thread_busy(n_blocks, n_members, n_threads):
+    """The member split gives a task count that fills the threads evenly (a multiple of
+    them, or at least four tasks each), or splits as far as the members allow."""
+    k = _gd_blas._member_splits(n_blocks, n_members, n_threads)
+    assert 1 <= k <= max(1, min(n_members, n_threads))
+    tasks = n_blocks * k
+    assert (n_threads == 1 or tasks % n_threads == 0 or tasks >= 4 * n_threads
+            or k == min(n_members, n_threads))
+    if n_blocks % n_threads == 0 or n_blocks >= 4 * n_threads:
+        assert k == 1  # no split where the blocks alone fill the threads
 
 
 def test_blas_iterate_is_n_steps_and_eta_zero_is_identity(monkeypatch):
