@@ -8,7 +8,10 @@ BLAS product (numpy's stacked ``matmul`` calls GEMM once per member; the inputs 
 shared). Samples are taken in blocks of the FIXED size :data:`SAMPLE_BLOCK`, so the
 working set stays in cache, and a block's sums are added in block order; members are
 taken in chunks (``_chunk_members``) sized to ``_CHUNK_BYTES``. Elementwise work runs in
-place on preallocated buffers (no temporaries: fresh large arrays cost page faults).
+place on preallocated buffers (no temporaries: fresh large arrays cost page faults); the
+hidden layers' bias, activation and derivative are fused compiled loops
+(:func:`_bias_activate`, :func:`_times_d1`: one pass each instead of four to five numpy
+passes, which took about half of a block on the digits network).
 
 Determinism: a member's products are separate GEMM calls of the same shapes whatever
 its chunk, position or batch, so its bits do not depend on them (stacking the members
@@ -33,6 +36,9 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from numba import njit
+
+from ._gd_simd import vexp
 
 #: bytes of working set per chunk of members (activations, errors and products of one sample block)
 _CHUNK_BYTES = 2**24
@@ -67,44 +73,74 @@ class _Workspace:
         self.a = [np.empty((E, w, B)) for w in widths[:-1]]     # hidden activations
         self.d = [np.empty((E, w, B)) for w in widths]          # errors dL/dz
         self.gW = [np.empty((E, o, i)) for i, o in zip(p.sizes[:-1], widths, strict=True)]
-        self.t = np.empty((E, max(widths), B))                  # scratch
         self.m = np.empty((E, 1, B))
 
 
-def _sigmoid(z, out):
-    np.negative(z, out=out)
-    np.exp(out, out=out)
-    out += 1.0
-    np.reciprocal(out, out=out)
+#: activation codes of the fused kernels
+_KIND = {"sigmoid": 0, "tanh": 1, "relu": 2, "softplus": 3}
 
 
-def _activate(name, z, out):
-    if name == "sigmoid":
-        _sigmoid(z, out)
-    elif name == "tanh":
-        np.tanh(z, out=out)
-    elif name == "relu":
-        np.maximum(z, 0.0, out=out)
-    else:
-        np.logaddexp(0.0, z, out=out)
+@njit(nogil=True, cache=True, error_model="numpy")
+def _bias_activate(z, b, a, kind):  # pragma: no cover - compiled
+    """``z += b`` (per unit) and ``a = f(z)``, in one pass over ``(E, width, B)``.
+
+    sigmoid ``1 / (1 + exp(-z))`` (the SIMD engine's lane-wise ``exp``,
+    :func:`~dynnet.maps._gd_simd.vexp`, which LLVM vectorises); tanh; relu ``max(z, 0)``
+    (NaN stays NaN); softplus ``max(z, 0) + log1p(exp(-|z|))``. Elementwise, no
+    reductions: a member's bits do not depend on the batch it is in. Runs without the GIL
+    (the path's worker threads).
+    """
+    E, w, B = z.shape
+    for e in range(E):
+        for i in range(w):
+            bi = b[e, i]
+            zr = z[e, i]
+            ar = a[e, i]
+            if kind == 0:
+                for j in range(B):
+                    v = zr[j] + bi
+                    zr[j] = v
+                    ar[j] = 1.0 / (1.0 + vexp(-v))
+            elif kind == 1:
+                for j in range(B):
+                    v = zr[j] + bi
+                    zr[j] = v
+                    ar[j] = np.tanh(v)
+            elif kind == 2:
+                for j in range(B):
+                    v = zr[j] + bi
+                    zr[j] = v
+                    ar[j] = 0.0 if v <= 0.0 else v
+            else:
+                for j in range(B):
+                    v = zr[j] + bi
+                    zr[j] = v
+                    ar[j] = (v if v > 0.0 else 0.0) + np.log1p(vexp(-abs(v)))
 
 
-def _times_d1(name, m, z, a, tmp):
-    """``m *= f'(z)`` in place (sigmoid rounded as ``m * a * (1 - a)``, like the reference)."""
-    if name == "sigmoid":
-        np.multiply(m, a, out=m)
-        np.subtract(1.0, a, out=tmp)
-        np.multiply(m, tmp, out=m)
-    elif name == "tanh":
-        np.multiply(a, a, out=tmp)
-        np.subtract(1.0, tmp, out=tmp)
-        np.multiply(m, tmp, out=m)
-    elif name == "relu":
-        np.greater(z, 0.0, out=tmp)  # 1.0 or 0.0
-        np.multiply(m, tmp, out=m)
-    else:
-        _sigmoid(z, tmp)
-        np.multiply(m, tmp, out=m)
+@njit(nogil=True, cache=True, error_model="numpy")
+def _times_d1(m, z, a, kind):  # pragma: no cover - compiled
+    """``m *= f'(z)`` in place, in one pass: sigmoid ``(m a)(1 - a)`` (rounded like the
+    reference), tanh ``m (1 - a a)``, relu ``m [z > 0]``, softplus ``m sigmoid(z)``; ``m``,
+    ``z`` and ``a`` of one shape ``(E, width, B)``."""
+    E, w, B = m.shape
+    for e in range(E):
+        for i in range(w):
+            mr = m[e, i]
+            zr = z[e, i]
+            ar = a[e, i]
+            if kind == 0:
+                for j in range(B):
+                    mr[j] = (mr[j] * ar[j]) * (1.0 - ar[j])
+            elif kind == 1:
+                for j in range(B):
+                    mr[j] = mr[j] * (1.0 - ar[j] * ar[j])
+            elif kind == 2:
+                for j in range(B):
+                    mr[j] = mr[j] * (1.0 if zr[j] > 0.0 else 0.0)
+            else:
+                for j in range(B):
+                    mr[j] = mr[j] * (1.0 / (1.0 + vexp(-zr[j])))
 
 
 def _block(p, ws, layers, x0, x1, loss, grad, want_grad):
@@ -114,16 +150,17 @@ def _block(p, ws, layers, x0, x1, loss, grad, want_grad):
     N = p.X.shape[0]
     X = p.X[x0:x1]
     L = len(layers)
-    act = p.activation
+    kind = _KIND[p.activation]
     for lay, (Wt, b) in enumerate(layers):
         z = ws.z[lay]
         if lay == 0:
             np.matmul(Wt, X.T, out=z)
         else:
             np.matmul(Wt, ws.a[lay - 1], out=z)
-        z += b[:, :, None]
         if lay < L - 1:
-            _activate(act, z, ws.a[lay])
+            _bias_activate(z, b, ws.a[lay], kind)
+        else:
+            z += b[:, :, None]
     z = ws.z[L - 1]
     d = ws.d[L - 1]
     yb = p.y[x0:x1]
@@ -149,7 +186,6 @@ def _block(p, ws, layers, x0, x1, loss, grad, want_grad):
     for lay in range(L - 1, -1, -1):
         Wt, _ = layers[lay]
         w0, b0, b1 = p.offsets[lay]
-        n_in = Wt.shape[2]
         d = ws.d[lay]
         gW = ws.gW[lay]
         if lay == 0:
@@ -161,7 +197,7 @@ def _block(p, ws, layers, x0, x1, loss, grad, want_grad):
         if lay > 0:
             back = ws.d[lay - 1]
             np.matmul(np.swapaxes(Wt, 1, 2), d, out=back)
-            _times_d1(act, back, ws.z[lay - 1], ws.a[lay - 1], ws.t[:, :n_in, :])
+            _times_d1(back, ws.z[lay - 1], ws.a[lay - 1], kind)
 
 
 def _member_splits(n_blocks: int, n_members: int, n_threads: int) -> int:
