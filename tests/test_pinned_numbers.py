@@ -108,6 +108,16 @@ PINS = {'edge': {'final_loss_median': 0.46816956104090157,
                    'steps_before_mean': 400.0}}
 
 
+#: Pins that rounding moves by more than 1e-9, each with its measured reason. The whole run's
+#: tangent exponent: on one of the 12 orbits the tangent vector's component along a direction
+#: that turns unstable late (about step 127) has been contracted to the rounding level, so the
+#: rounding of the Hessian-vector products (numpy's, which differs between numpy 1.25 and 2.4)
+#: seeds it, and when it takes over moves ln|v_T| by 8e-5: measured 1.4e-7 relative on the mean
+#: and 7.2e-7 on the spread between the two numpy versions. The windowed tangent_exponent does not
+#: see it (its windows end earlier) and keeps the 1e-9 of the other pins.
+ROUNDING_SENSITIVE = {("edge", "tangent_ftle"): 1e-5, ("edge", "tangent_ftle_std"): 1e-5}
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_quick_preset_headline_numbers_are_pinned(name):
     import warnings
@@ -122,5 +132,6 @@ def test_quick_preset_headline_numbers_are_pinned(name):
         if isinstance(want, str) or (isinstance(want, list) and want and isinstance(want[0], str)):
             assert got.astype(str).tolist() == want, key
         else:
-            np.testing.assert_allclose(got.astype(float), np.asarray(want, dtype=float), rtol=1e-9,
+            rtol = ROUNDING_SENSITIVE.get((name, key), 1e-9)
+            np.testing.assert_allclose(got.astype(float), np.asarray(want, dtype=float), rtol=rtol,
                                        atol=1e-12, equal_nan=True, err_msg=f"{name}: {key}")
