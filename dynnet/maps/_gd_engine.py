@@ -37,8 +37,9 @@ Any depth of hidden layers is supported by the same kernel (the layer loop
 reads the layout arrays); there is no numpy fallback.
 
 numba's cache (``cache=True``) is keyed on this file: after a change in
-:mod:`._gd_simd` alone, touch this file (or clear ``__pycache__``), or the
-kernels compiled against the old intrinsics are loaded.
+:mod:`._gd_simd` alone, touch this file and :mod:`._gd_blas` (whose fused loops
+also inline ``vexp``), or clear ``__pycache__``, or the kernels compiled against
+the old intrinsics are loaded.
 
 Reference
 ---------
