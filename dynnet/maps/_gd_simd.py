@@ -184,10 +184,9 @@ def _vsel_lt(builder, a, b, x, y):
     return builder.select(builder.fcmp_ordered("<", a, b), x, y)
 
 
-def _vexp_ir(builder, x):
-    """IR of :func:`vexp` on a lane vector (same operations, same bits)."""
-    xc = _vsel_lt(builder, x, _splat_const(_CLAMP_LO), _splat_const(_CLAMP_LO), x)
-    xc = _vsel_lt(builder, _splat_const(_CLAMP_HI), xc, _splat_const(_CLAMP_HI), xc)
+def _reduce_poly(builder, xc):
+    """The shared core of :func:`_vexp_ir` and :func:`_vexp_sat_ir` on clamped lanes ``xc``:
+    ``k`` (int lanes) and the polynomial ``p ~ exp(r)`` with ``xc = k ln2 + r``."""
     t = _vfma(builder, xc, _splat_const(_LOG2E), _splat_const(_SHIFTER))
     kf = builder.fsub(t, _splat_const(_SHIFTER))
     nkf = builder.fneg(kf)
@@ -197,6 +196,14 @@ def _vexp_ir(builder, x):
     for c in (_C11, _C10, _C9, _C8, _C7, _C6, _C5, _C4, _C3, _C2, 1.0, 1.0):
         p = _vfma(builder, p, r, _splat_const(c))
     k = builder.sub(builder.bitcast(t, _VI), ir.Constant(_VI, [_SHIFTER_BITS] * LANES))
+    return k, p
+
+
+def _vexp_ir(builder, x):
+    """IR of :func:`vexp` on a lane vector (same operations, same bits)."""
+    xc = _vsel_lt(builder, x, _splat_const(_CLAMP_LO), _splat_const(_CLAMP_LO), x)
+    xc = _vsel_lt(builder, _splat_const(_CLAMP_HI), xc, _splat_const(_CLAMP_HI), xc)
+    k, p = _reduce_poly(builder, xc)
     low = builder.icmp_signed("<", k, ir.Constant(_VI, [-1000] * LANES))
     high = builder.icmp_signed(">", k, ir.Constant(_VI, [1000] * LANES))
     k = builder.select(low, builder.add(k, ir.Constant(_VI, [64] * LANES)), k)
@@ -227,15 +234,7 @@ def _vexp_sat_ir(builder, x):
     """
     xc = _vsel_lt(builder, x, _splat_const(_SAT_LO), _splat_const(_SAT_LO), x)
     xc = _vsel_lt(builder, _splat_const(_SAT_HI), xc, _splat_const(_SAT_HI), xc)
-    t = _vfma(builder, xc, _splat_const(_LOG2E), _splat_const(_SHIFTER))
-    kf = builder.fsub(t, _splat_const(_SHIFTER))
-    nkf = builder.fneg(kf)
-    r = _vfma(builder, nkf, _splat_const(_LN2_HI), xc)
-    r = _vfma(builder, nkf, _splat_const(_LN2_LO), r)
-    p = _vfma(builder, r, _splat_const(_C13), _splat_const(_C12))
-    for c in (_C11, _C10, _C9, _C8, _C7, _C6, _C5, _C4, _C3, _C2, 1.0, 1.0):
-        p = _vfma(builder, p, r, _splat_const(c))
-    k = builder.sub(builder.bitcast(t, _VI), ir.Constant(_VI, [_SHIFTER_BITS] * LANES))
+    k, p = _reduce_poly(builder, xc)
     bits = builder.shl(builder.add(k, ir.Constant(_VI, [1023] * LANES)),
                        ir.Constant(_VI, [52] * LANES))
     return builder.fmul(p, builder.bitcast(bits, _VD))
