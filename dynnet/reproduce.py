@@ -37,14 +37,49 @@ PAPER_VALUES = {
     "intermittency.weights.inits_with_period3_phases": ("(weight space: not in the paper)", None),
     "intermittency.weights.laminar_period3_share": ("(weight space: not in the paper)", None),
     "eta_scan.regime": ("(beyond the paper)", None),
+    "edge.mle_converges": ("lambda_nMLE converges to about 0.33 as eps -> 0", None),
+    "edge.tangent_ftle": ("(not in the paper: the whole run's tangent exponent, no window)", None),
+    "post_learning.unit_eigenvalues_from_learning": (
+        "conjectured: many Jacobian eigenvalues at 1 at the solution reached by learning", None),
+    "post_learning.sharp_drop_fraction": (
+        "for many initial conditions, a relatively sharp drop of d(t), then a very slow decay", None),
 }
 
-#: the rule that turns a number into a verdict, per quantity with a paper number
+#: convergence as eps -> 0: the slope of lambda_nMLE against log10 eps over the smallest eps
+CONVERGENCE_EPS_MAX = 1e-11
+CONVERGENCE_BOOT = 2000
+CONVERGENCE_LEVEL = 0.95
+#: "many Jacobian eigenvalues at 1": the tolerance, and the share of parameters learning must add
+UNIT_TOL = 1e-4
+UNIT_ADDED = 0.10
+#: "a sharp drop, then a slow decay": the drop is measured over the first DROP_STEP steps
+DROP_STEP = 10
+DROP_RATIO = 10.0
+
+#: the rule that turns a number into a verdict, per quantity with a paper number (or a qualitative claim)
 RULES = {
     "orbital.loss_monotone_fraction": "equal to the paper's value",
     "edge.mle": "the paper's value lies inside our 95% bootstrap interval of lambda_nMLE",
     "edge.kept_fraction": "|dynnet - paper| <= 0.05, the precision of 'about 90%' (one significant digit)",
+    # the paper's qualitative claims, each turned into a rule that can say no
+    "edge.mle_converges": (f"the {CONVERGENCE_LEVEL:.0%} bootstrap interval (networks resampled, "
+                           f"{CONVERGENCE_BOOT} draws) of the slope of lambda_nMLE against log10 eps over "
+                           f"eps <= {CONVERGENCE_EPS_MAX:.0e} contains 0"),
+    "intermittency.kantz_significant_fraction": ("'some significant, many not': more than 0 and less than "
+                                                 "half of the tested reference times significant"),
+    "post_learning.unit_eigenvalues_from_learning": (
+        f"yes if after learning at least half of the eigenvalues lie within {UNIT_TOL:g} of 1 and learning "
+        f"adds at least {UNIT_ADDED:.0%} of the parameters to that count (mean over networks, against "
+        "initialisation)"),
+    "post_learning.sharp_drop_fraction": (
+        f"yes if at least half of the (eps, network) pairs drop (d({DROP_STEP})/d(0) < 1) at a per-step rate "
+        f"at least {DROP_RATIO:g} times that of the rest of the run, |ln(d(T)/d({DROP_STEP}))| / (T - "
+        f"{DROP_STEP})"),
 }
+
+#: the qualitative claims' rules: verdicts need no paper number
+QUALITATIVE = ("edge.mle_converges", "intermittency.kantz_significant_fraction",
+               "post_learning.unit_eigenvalues_from_learning", "post_learning.sharp_drop_fraction")
 
 def _studies(quick: bool):
     from . import studies as S
@@ -57,6 +92,8 @@ def _studies(quick: bool):
 
 def _verdict(base: str, value, ci=None) -> str:
     """The verdict of one row by its stated rule (n/a where the paper states no number)."""
+    if base in QUALITATIVE:
+        return _qualitative_verdict(base, value, ci)
     target = PAPER_VALUES.get(base, ("", None))[1]
     if target is None or base not in RULES:
         return "n/a"
@@ -70,6 +107,93 @@ def _verdict(base: str, value, ci=None) -> str:
     if base == "edge.kept_fraction":
         return "yes" if abs(value - target) <= 0.05 + 1e-12 else "no"
     raise KeyError(base)  # pragma: no cover - every rule has a branch
+
+
+def _qualitative_verdict(base: str, value, evidence) -> str:
+    """The verdict of a qualitative claim by its rule in ``RULES`` (``evidence`` as the row gives it)."""
+    if isinstance(value, str) or not np.isfinite(value):
+        return "no"
+    if base == "edge.mle_converges":
+        lo, hi = evidence
+        return "yes" if lo <= 0.0 <= hi else "no"
+    if base == "intermittency.kantz_significant_fraction":
+        return "yes" if 0.0 < value < 0.5 else "no"
+    if base == "post_learning.unit_eigenvalues_from_learning":
+        after_share = evidence
+        return "yes" if after_share >= 0.5 and value >= UNIT_ADDED else "no"
+    if base == "post_learning.sharp_drop_fraction":
+        return "yes" if value >= 0.5 else "no"
+    raise KeyError(base)  # pragma: no cover - every rule has a branch
+
+
+def eps_slope(result, eps_max: float = CONVERGENCE_EPS_MAX, n_boot: int = CONVERGENCE_BOOT,
+              level: float = CONVERGENCE_LEVEL, seed: int = 0) -> tuple[float, float, float, int]:
+    r"""The slope of lambda_nMLE against log10 eps over the smallest eps, with a paired bootstrap.
+
+    lambda_nMLE(eps) is the mean of the kept per-network exponents at that eps; the
+    slope is the least-squares slope of lambda_nMLE against :math:`\log_{10}\epsilon`
+    over the values :math:`\epsilon \le` ``eps_max``. The interval resamples the
+    networks (the same draw at every eps, since every eps starts from the same
+    networks), so the correlation between the eps is kept.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        An edge-of-stability result (``exponent`` and ``kept``, ``(eps, init)``).
+    eps_max : float, default 1e-11
+        The largest eps in the fit.
+    n_boot : int, default 2000
+        Bootstrap draws.
+    level : float, default 0.95
+        Confidence level of the percentile interval.
+    seed : int, default 0
+        Seed of the resampling.
+
+    Returns
+    -------
+    tuple
+        ``(slope, low, high, n_eps)``: the slope :math:`d\lambda / d\log_{10}\epsilon`
+        (negative where lambda_nMLE grows as eps shrinks), its interval, and the number
+        of eps in the fit; NaN where fewer than 3 eps qualify.
+    """
+    eps = np.asarray(result["eps"].values, dtype=float)
+    sel = np.flatnonzero(eps <= eps_max * (1 + 1e-9))
+    if sel.size < 3:
+        return np.nan, np.nan, np.nan, int(sel.size)
+    x = np.log10(eps[sel])
+    lam = np.where(result["kept"].values[sel], result["exponent"].values[sel], np.nan)  # (k, n)
+    xc = x - x.mean()
+
+    def slope(y):  # y: (..., k) -> (...)
+        return ((y - y.mean(axis=-1, keepdims=True)) * xc).sum(axis=-1) / (xc ** 2).sum()
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a draw with no kept network at some eps: NaN
+        point = float(slope(np.nanmean(lam, axis=1)))
+        idx = np.random.default_rng(seed).integers(0, lam.shape[1], size=(n_boot, lam.shape[1]))
+        boot = slope(np.nanmean(lam[:, idx], axis=2).T)  # (n_boot,)
+    boot = boot[np.isfinite(boot)]
+    q = (1.0 - level) / 2.0
+    lo, hi = np.quantile(boot, [q, 1.0 - q]) if boot.size else (np.nan, np.nan)
+    return point, float(lo), float(hi), int(sel.size)
+
+
+def _sharp_drop_fraction(result) -> float:
+    """The share of (eps, network) pairs with a sharp drop of d(t), then a slower change (see RULES)."""
+    step = result["step"].values
+    if not np.any(step == DROP_STEP) or step[-1] <= DROP_STEP:
+        return np.nan
+    d = result["distance"].values.mean(axis=-1)  # (eps, step, init): mean over the copies
+    i = int(np.flatnonzero(step == DROP_STEP)[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        early = np.log(d[:, 0] / d[:, i]) / DROP_STEP  # > 0: a drop
+        late = np.abs(np.log(d[:, -1] / d[:, i])) / (step[-1] - DROP_STEP)
+    ok = np.isfinite(early) & np.isfinite(late)
+    if not ok.any():
+        return np.nan
+    return float(np.mean((early > 0) & (early >= DROP_RATIO * late) & ok))
 
 
 def headline_rows(results: dict) -> list[dict]:
@@ -129,6 +253,22 @@ def headline_rows(results: dict) -> list[dict]:
                     add("post_learning.eigenvalues_at_1_initial", f"tol={tol:g}",
                         float(s["eigenvalues_at_1_initial"].values[k]), ".1f",
                         f"the same count at initialisation (of {int(s['dim'])})")
+        res = results["post_learning"].result_
+        if "n_unit" in res:
+            k = int(np.argmin(np.abs(np.log10(res["tol"].values) - np.log10(UNIT_TOL))))
+            dim = int(s["dim"])
+            after = float(res["n_unit"].values[:, k].mean()) / dim
+            added = after - float(res["n_unit_initial"].values[:, k].mean()) / dim
+            add("post_learning.unit_eigenvalues_from_learning", "", added, ".3f",
+                f"share of the parameters that learning adds to the Jacobian eigenvalues within "
+                f"{res['tol'].values[k]:g} of 1 (mean over networks)",
+                f"after learning {after:.2f} of them lie there, at initialisation {after - added:.2f}",
+                ci=after)
+        frac = _sharp_drop_fraction(res)
+        if np.isfinite(frac):
+            add("post_learning.sharp_drop_fraction", "", frac, ".2f",
+                f"fraction of (eps, network) pairs whose d(t) drops over the first {DROP_STEP} steps "
+                f"at least {DROP_RATIO:g} times faster than it changes afterwards")
         for key, fmt, text in (("grad_norm_mean", ".3f",
                                 "gradient norm where the network is perturbed, mean"),
                                ("n_negative_curvature_mean", ".1f",
@@ -149,6 +289,16 @@ def headline_rows(results: dict) -> list[dict]:
                 f"fraction of fits kept at eps = {e:.0e}", judged=k == 0)
             add("edge.pooled_mle", f"eps={e:.0e}", float(row["finitelyapunov.pooled_mle"]), ".3f",
                 f"pooled exponent at eps = {e:.0e}")
+        if "exponent" in results["edge"].result_:
+            slope, lo, hi, k = eps_slope(results["edge"].result_)
+            add("edge.mle_converges", "", slope, ".4f",
+                "slope of lambda_nMLE against log10 eps over the smallest eps (per decade)",
+                f"{CONVERGENCE_LEVEL:.0%} interval {lo:.4f} to {hi:.4f} over {k} eps; negative: "
+                "lambda_nMLE still grows as eps shrinks (no plateau)", ci=(lo, hi))
+        if "tangent_ftle_mean" in s:
+            add("edge.tangent_ftle", "", float(s["tangent_ftle_mean"]), ".3f",
+                "whole-run tangent-map exponent (no window, no fit), mean over networks",
+                "below lambda_nMLE: the best-window fit selects the fastest stretch of a chaotic transient")
         if "long_final_loss_median" in s:
             add("edge.long_final_loss_median", "", float(s["long_final_loss_median"]), ".3f",
                 f"loss at eta = 1 after {int(s['long_steps'])} steps (the long horizon), median",

@@ -150,3 +150,52 @@ def test_the_answers_follow_their_rules():
     expect = "not clear" if not np.isfinite(onset) else ("yes" if frac >= 0.5 else ("no" if frac == 0 else
                                                                                      "not clear"))
     assert sh["verdict"] == expect
+
+
+def test_the_qualitative_claims_have_rules_that_can_say_no():
+    assert _verdict("edge.mle_converges", -0.001, ci=(-0.004, 0.002)) == "yes"
+    assert _verdict("edge.mle_converges", -0.007, ci=(-0.010, -0.004)) == "no"
+    assert _verdict("intermittency.kantz_significant_fraction", 0.2, None) == "yes"
+    assert _verdict("intermittency.kantz_significant_fraction", 0.0, None) == "no"
+    assert _verdict("intermittency.kantz_significant_fraction", 0.8, None) == "no"
+    assert _verdict("post_learning.unit_eigenvalues_from_learning", 0.3, ci=0.8) == "yes"
+    assert _verdict("post_learning.unit_eigenvalues_from_learning", 0.05, ci=0.8) == "no"
+    assert _verdict("post_learning.unit_eigenvalues_from_learning", 0.3, ci=0.4) == "no"
+    assert _verdict("post_learning.sharp_drop_fraction", 0.6, None) == "yes"
+    assert _verdict("post_learning.sharp_drop_fraction", 0.4, None) == "no"
+
+
+def _edge_like(slope, n_init=400, seed=1):
+    import xarray as xr
+
+    rng = np.random.default_rng(seed)
+    eps = 10.0 ** np.arange(-14, -7, dtype=float)
+    net = rng.normal(0.3, 0.05, n_init)  # each network's own exponent, shared by every eps
+    lam = net[None, :] + slope * (np.log10(eps)[:, None] + 14) + rng.normal(0, 0.01, (eps.size, n_init))
+    return xr.Dataset({"exponent": (("eps", "init"), lam),
+                       "kept": (("eps", "init"), rng.random((eps.size, n_init)) < 0.9)},
+                      coords={"eps": eps})
+
+
+def test_the_eps_slope_finds_a_trend_and_a_plateau():
+    from dynnet.reproduce import eps_slope
+
+    s, lo, hi, k = eps_slope(_edge_like(-0.007))
+    assert k == 4 and lo < s < hi and hi < 0           # a trend of -0.007 per decade is seen
+    assert abs(s + 0.007) < 3 * (hi - lo)
+    s, lo, hi, k = eps_slope(_edge_like(0.0))
+    assert lo < 0 < hi                                  # a plateau is compatible with 0
+    assert np.isnan(eps_slope(_edge_like(0.0), eps_max=1e-13)[0])  # fewer than 3 eps: no slope
+
+
+def test_the_sharp_drop_rule_reads_the_distances():
+    import xarray as xr
+
+    from dynnet.reproduce import _sharp_drop_fraction
+
+    step = np.arange(0, 201)
+    sharp = np.where(step <= 10, np.exp(-0.2 * step), np.exp(-2.0 - 0.001 * (step - 10)))
+    slow = np.exp(-0.01 * step)                         # one rate throughout: no sharp drop
+    d = np.stack([sharp, slow], axis=-1)[None, :, :, None] * np.ones((2, 1, 1, 3))  # (eps, step, init, pert)
+    ds = xr.Dataset({"distance": (("eps", "step", "init", "pert"), d)}, coords={"step": step})
+    assert _sharp_drop_fraction(ds) == 0.5
