@@ -5,6 +5,7 @@ Every estimator is fitted with ``fit(data, *, map=None, steps=None)``
 (see :class:`~dynnet.Estimator`).
 """
 
+from . import clv as _clv
 from . import gd as _gd
 from . import graphs as _graphs
 from . import intermittency as _intermittency
@@ -12,6 +13,7 @@ from . import lyapunov as _lyapunov
 from . import spectrum as _spectrum
 from . import timeseries as _timeseries
 from .base import Estimator
+from .clv import *  # noqa: F401,F403
 from .gd import *  # noqa: F401,F403
 from .graphs import *  # noqa: F401,F403
 from .intermittency import *  # noqa: F401,F403
@@ -21,4 +23,4 @@ from .timeseries import *  # noqa: F401,F403
 
 __all__ = (["Estimator"] + list(_lyapunov.__all__) + list(_spectrum.__all__)
            + list(_timeseries.__all__) + list(_graphs.__all__) + list(_intermittency.__all__)
-           + list(_gd.__all__))
+           + list(_gd.__all__) + list(_clv.__all__))
