@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..base import check_int, check_scalar
+from ..base import as_seed_sequence, check_array, check_int, check_scalar
 from ..maps.base import DivergenceWarning, Map
 from ..maps.tangent import TangentMap, _has_tangent
 from .base import Estimator
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
+
+    from ..base import SeedLike
 
 __all__ = ["LyapunovSpectrum", "jacobian_spectrum", "JacobianSpectrum"]
 
@@ -78,6 +80,29 @@ class LyapunovSpectrum(Estimator):
     record_every : int or None, default None
         Steps between rows of ``convergence_`` (a multiple of
         ``renorm_every``; None: about 1000 rows).
+    Q0 : array_like of shape (dim, n_exponents) or None, default None
+        The initial deviation vectors, as columns (full rank; they are
+        orthonormalised by a QR decomposition, so only the subspace they span
+        and its flag matter). None: seeded random orthonormal vectors (see
+        ``seed``).
+    seed : int, SeedSequence, Generator or None, default 0
+        Seed of the random initial vectors when ``Q0`` is None: the QR
+        factor of a ``(dim, k)`` matrix of independent standard normal
+        entries, drawn column by column (so the first ``k`` columns are the
+        same for every ``n_exponents`` and the top ``k`` exponents are those of
+        the full spectrum of the same seed, to rounding). A fixed default, so
+        results are reproducible. Random vectors
+        are needed because coordinate vectors can be trapped: a coordinate
+        subspace that the tangent map leaves invariant (for a GD map, the
+        weights of saturated or dead units, whose Hessian columns are exactly
+        zero) would keep vectors started inside it there, and they would
+        report its exponents (0 for a neutral subspace) instead of the largest
+        ones; a random start has a component outside every such subspace,
+        with probability 1.
+    window : int or None, default None
+        Length in steps of the windows of ``local_exponents_`` (a multiple
+        of ``renorm_every``, at most ``n_steps``). None: ``10 *
+        renorm_every``, or ``n_steps`` when the run is shorter.
 
     Attributes
     ----------
@@ -96,6 +121,25 @@ class LyapunovSpectrum(Estimator):
         The neutral tolerance used.
     n_neutral_ : int
         Number of exponents with :math:`|\lambda_i| \le` ``tol_``.
+    local_exponents_ : ndarray, shape (n_windows, n_exponents)
+        The finite-time exponents: the growth rate of each deviation vector
+        over consecutive windows of :math:`w` = ``window_`` steps after the
+        transient,
+
+        .. math::
+
+            \lambda_i^{(j)} = \frac{1}{w} \sum_{\text{renorms } t \in
+            [j w, (j+1) w)} \ln |(R_t)_{ii}|,
+
+        ``n_windows = n_steps // w`` (a last partial window is dropped), in
+        the column order of ``exponents_``. Their distribution shows whether
+        a run is uniformly or intermittently unstable; when ``w`` divides
+        ``n_steps`` their mean over windows is ``exponents_`` exactly, up to
+        rounding.
+    window_ : int
+        The window length :math:`w` used, in steps.
+    Q0_ : ndarray, shape (dim, n_exponents)
+        The orthonormal initial vectors used.
     state_ : ndarray, shape (dim,)
         Final state of the orbit.
 
@@ -121,6 +165,9 @@ class LyapunovSpectrum(Estimator):
     characteristic exponents for smooth dynamical systems and for
     Hamiltonian systems; a method for computing all of them", Meccanica 15,
     9 and 21 (1980).
+    P. Grassberger, R. Badii, A. Politi, "Scaling laws for invariant measures
+    on hyperbolic and nonhyperbolic attractors", J. Stat. Phys. 51, 135
+    (1988) (finite-time exponent distributions).
     I. Shimada, T. Nagashima, "A numerical approach to ergodic problem of
     dissipative dynamical systems", Prog. Theor. Phys. 61, 1605 (1979).
     K. Geist, U. Parlitz, W. Lauterborn, "Comparison of different methods for
@@ -129,13 +176,51 @@ class LyapunovSpectrum(Estimator):
 
     def __init__(self, n_steps: int = 10_000, n_transient: int = 1_000,
                  n_exponents: int | None = None, renorm_every: int = 1,
-                 tol: float | None = None, record_every: int | None = None) -> None:
+                 tol: float | None = None, record_every: int | None = None,
+                 Q0: ArrayLike | None = None, seed: SeedLike = 0, window: int | None = None) -> None:
         self.n_steps = n_steps
         self.n_transient = n_transient
         self.n_exponents = n_exponents
         self.renorm_every = renorm_every
         self.tol = tol
         self.record_every = record_every
+        self.Q0 = Q0
+        self.seed = seed
+        self.window = window
+
+    def _initial_vectors(self, n: int, k: int) -> np.ndarray:
+        """Orthonormal ``(n, k)`` start: ``Q0`` validated and orthonormalised, or seeded random."""
+        if self.Q0 is None:
+            rng = np.random.default_rng(as_seed_sequence(self.seed))
+            # column by column, so the first k columns are the same for every k
+            Q, _ = np.linalg.qr(rng.standard_normal((k, n)).T)
+            return Q
+        Q0 = check_array(self, "Q0", self.Q0, ndim=2)
+        if Q0.shape != (n, k):
+            raise ValueError(
+                f"LyapunovSpectrum: parameter Q0 must have shape (dim, n_exponents) = ({n}, {k}), "
+                f"got {Q0.shape}"
+            )
+        Q, R = np.linalg.qr(Q0)
+        diag = np.abs(np.diagonal(R))
+        scale = float(np.linalg.norm(Q0, axis=0).max())
+        rank = int(np.sum(diag > max(n, k) * np.finfo(np.float64).eps * scale))
+        if scale == 0.0 or rank < k:
+            raise ValueError(
+                f"LyapunovSpectrum: parameter Q0 must have full column rank {k} (linearly "
+                f"independent columns), got rank {rank}"
+            )
+        return Q
+
+    def _window(self, n_steps: int, every: int) -> int:
+        if self.window is None:
+            return min(10 * every, n_steps)
+        w = check_int(self, "window", self.window, low=1, high=n_steps)
+        if w % every:
+            raise ValueError(
+                f"LyapunovSpectrum: parameter window={w} must be a multiple of renorm_every={every}"
+            )
+        return w
 
     def fit(self, data: ArrayLike, *, map: Map | None = None, steps: None = None) -> LyapunovSpectrum:
         """Run the QR iteration from the state ``data``; returns self.
@@ -191,8 +276,9 @@ class LyapunovSpectrum(Estimator):
                 )
         if self.tol is not None:
             tol = check_scalar(self, "tol", self.tol, low=0.0)
-
-        Q = np.eye(n, k)
+        win = self._window(n_steps, every)
+        Q = self._initial_vectors(n, k)
+        self.Q0_ = Q.copy()
         logs = np.empty((n_ren, k))
         diverged = False
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -246,6 +332,10 @@ class LyapunovSpectrum(Estimator):
         else:
             self.tol_ = np.full(k, tol)
         self.n_neutral_ = int(np.sum(np.abs(self.exponents_) <= self.tol_))
+        per_win = win // every
+        n_win = n_ren // per_win
+        self.window_ = win
+        self.local_exponents_ = (logs[:n_win * per_win].reshape(n_win, per_win, k).sum(axis=1) / win)
         return self
 
     def summary(self) -> dict[str, Any]:

@@ -1,0 +1,127 @@
+"""Issue 23, items 1, 2, 3 and 6: no silent wrong answer, no silent NaN, presets that do not warn."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import dynnet as dn
+
+# ---------------------------------------------------------------------------
+# item 1: tangent vectors start from seeded random orthonormal vectors
+# ---------------------------------------------------------------------------
+
+
+def _trap_map():
+    """A linear map whose first two coordinates are an invariant, neutral subspace (A e_i = e_i).
+
+    The rest is a seeded, non-normal block with eigenvalues 3, 1.5 and 0.5, so the exponents are
+    ln 3, ln 1.5, 0, 0, ln 0.5: coordinate vectors e_0, e_1 never leave the neutral subspace.
+    """
+    rng = np.random.default_rng(7)
+    P = rng.standard_normal((3, 3)) + 3.0 * np.eye(3)
+    A = np.eye(5)
+    A[2:, 2:] = P @ np.diag([3.0, 1.5, 0.5]) @ np.linalg.inv(P)
+    return dn.LinearMap(A=A)
+
+
+def test_random_start_escapes_a_neutral_invariant_coordinate_subspace():
+    m = _trap_map()
+    x0 = np.random.default_rng(1).standard_normal(5)
+    fit = dn.LyapunovSpectrum(n_steps=200, n_transient=0, n_exponents=2).fit(x0, map=m)
+    np.testing.assert_allclose(fit.exponents_, [np.log(3.0), np.log(1.5)], atol=0.02)
+    # the trap itself: coordinate vectors (today's np.eye start) report the neutral subspace
+    trapped = dn.LyapunovSpectrum(n_steps=200, n_transient=0, n_exponents=2,
+                                  Q0=np.eye(5, 2)).fit(x0, map=m)
+    np.testing.assert_allclose(trapped.exponents_, [0.0, 0.0], atol=1e-12)
+
+
+def test_full_spectrum_of_the_trap_map_is_its_log_eigenvalues():
+    m = _trap_map()
+    x0 = np.random.default_rng(2).standard_normal(5)
+    fit = dn.LyapunovSpectrum(n_steps=400, n_transient=0).fit(x0, map=m)
+    want = np.log([3.0, 1.5, 1.0, 1.0, 0.5])
+    np.testing.assert_allclose(fit.exponents_, want, atol=0.02)
+
+
+def test_saturated_network_has_a_positive_top_exponent():
+    # the issue's case: unscaled wine, two tanh layers of 10, eta = 2; at the initial state 140 of
+    # the 283 Hessian columns are exactly zero (saturated units), the first three among them
+    m = dn.GradientDescentMap(eta=2.0, dataset="wine", hidden=(10, 10), activation="tanh")
+    x0 = m.initial_state(1, seed=0)[0]
+    dead = np.all(m.hessian(x0) == 0.0, axis=0)
+    assert dead[:3].all() and dead.sum() > 100
+    fit = dn.LyapunovSpectrum(n_steps=1000, n_transient=0, n_exponents=3).fit(x0, map=m)
+    # the issue's reference (full spectrum): [0.344, 0.031, 0.020]; 1000 steps from this orbit
+    # give 0.335 (finite-time estimates of one orbit, so 0.02 is the honest tolerance)
+    assert fit.exponents_[0] > 0.3
+    assert abs(fit.exponents_[0] - 0.344) < 0.02
+    assert np.all(fit.exponents_[1:] > 0.0) and np.all(fit.exponents_[1:] < 0.06)
+
+
+def test_seed_makes_the_start_reproducible_and_changes_it():
+    m = dn.HenonMap()
+    a = dn.LyapunovSpectrum(n_steps=50, n_transient=0, seed=3).fit([0.1, 0.1], map=m)
+    b = dn.LyapunovSpectrum(n_steps=50, n_transient=0, seed=3).fit([0.1, 0.1], map=m)
+    c = dn.LyapunovSpectrum(n_steps=50, n_transient=0, seed=4).fit([0.1, 0.1], map=m)
+    np.testing.assert_array_equal(a.Q0_, b.Q0_)
+    np.testing.assert_array_equal(a.exponents_, b.exponents_)
+    assert not np.allclose(a.Q0_, c.Q0_)
+    np.testing.assert_allclose(a.Q0_.T @ a.Q0_, np.eye(2), atol=1e-12)
+
+
+def test_user_start_vectors_are_validated_and_orthonormalised():
+    m = _trap_map()
+    x0 = np.ones(5)
+    Q0 = np.random.default_rng(5).standard_normal((5, 2)) * 7.0
+    fit = dn.LyapunovSpectrum(n_steps=20, n_transient=0, n_exponents=2, Q0=Q0).fit(x0, map=m)
+    np.testing.assert_allclose(fit.Q0_.T @ fit.Q0_, np.eye(2), atol=1e-12)
+    # the same span (orthonormalisation keeps the subspace)
+    np.testing.assert_allclose(fit.Q0_ @ (fit.Q0_.T @ Q0), Q0, atol=1e-10)
+    with pytest.raises(ValueError, match=r"Q0 must have shape \(dim, n_exponents\) = \(5, 2\)"):
+        dn.LyapunovSpectrum(n_exponents=2, Q0=np.ones((5, 3))).fit(x0, map=m)
+    rank1 = np.column_stack([Q0[:, 0], 2.0 * Q0[:, 0]])
+    with pytest.raises(ValueError, match="full column rank 2"):
+        dn.LyapunovSpectrum(n_exponents=2, Q0=rank1).fit(x0, map=m)
+    with pytest.raises(ValueError, match="Q0"):
+        dn.LyapunovSpectrum(n_exponents=2, Q0=np.full((5, 2), np.nan)).fit(x0, map=m)
+
+
+def test_local_exponents_of_the_logistic_map_average_to_ln2():
+    fit = dn.LyapunovSpectrum(n_steps=20_000, n_transient=100, window=20).fit([0.3], map=dn.LogisticMap())
+    loc = fit.local_exponents_
+    assert loc.shape == (1000, 1) and fit.window_ == 20
+    # windows tile the run, so their mean is the exponent; the exponent is ln 2
+    np.testing.assert_allclose(loc.mean(axis=0), fit.exponents_, rtol=1e-12)
+    assert abs(loc.mean() - np.log(2.0)) < 0.02
+    # a distribution, not a constant: finite-time exponents fluctuate around ln 2
+    assert loc.std() > 0.05
+
+
+def test_local_exponent_window_default_and_validation():
+    m = dn.HenonMap()
+    fit = dn.LyapunovSpectrum(n_steps=105, n_transient=0).fit([0.1, 0.1], map=m)
+    assert fit.window_ == 10 and fit.local_exponents_.shape == (10, 2)
+    short = dn.LyapunovSpectrum(n_steps=4, n_transient=0).fit([0.1, 0.1], map=m)
+    assert short.window_ == 4 and short.local_exponents_.shape == (1, 2)
+    with pytest.raises(ValueError, match="window=3 must be a multiple of renorm_every=2"):
+        dn.LyapunovSpectrum(n_steps=10, renorm_every=2, window=3).fit([0.1, 0.1], map=m)
+    with pytest.raises(ValueError, match="window"):
+        dn.LyapunovSpectrum(n_steps=10, window=11).fit([0.1, 0.1], map=m)
+
+
+def test_no_tangent_path_starts_from_coordinate_axes():
+    # np.eye in the package is a Jacobian or a full Hessian, never a start of tangent vectors
+    import pathlib
+
+    root = pathlib.Path(dn.__file__).parent
+    starts = [f"{p.relative_to(root)}:{i + 1}" for p in root.rglob("*.py")
+              for i, line in enumerate(p.read_text().splitlines())
+              if "eye(" in line and ("Q =" in line or "Q0 =" in line or "V =" in line)]
+    assert starts == []
+
+
+def _ignore_warnings(fn):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn()
