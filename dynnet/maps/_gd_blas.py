@@ -362,15 +362,19 @@ def loss_grad(p, x, want_grad=True, n_threads=1, runner=None):
             r.close()
 
 
-def advance(p, eta: float, states: np.ndarray, n_steps: int, n_threads: int = 1,
+def advance(p, eta, states: np.ndarray, n_steps: int, n_threads: int = 1,
             runner: Runner | None = None) -> np.ndarray:
     """``n_steps`` GD steps of a validated ``(E, dim)`` batch; a new array.
 
+    ``eta`` is a float or an ``(E, 1)`` column of one learning rate per member (each member
+    then has the bits of a run at its own value; a member at ``eta = 0`` is left unchanged).
     Members that become non-finite are all-NaN rows from then on (and cost nothing more).
     """
     out = np.array(states, dtype=np.float64, order="C", copy=True)
-    if eta == 0.0 or n_steps == 0 or out.shape[0] == 0:
+    if not np.any(eta) or n_steps == 0 or out.shape[0] == 0:
         return out
+    if np.ndim(eta) != 0:
+        eta = np.asarray(eta, dtype=np.float64).reshape(out.shape[0], 1)
     chunk = _chunk_members(p, out.shape[0])
     own = runner is None
     r = Runner(p, n_threads) if own else runner
@@ -386,14 +390,16 @@ def _advance_chunks(runner, out, chunk, eta, n_steps):
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), runner as r:
         for c0 in range(0, out.shape[0], chunk):
             x = out[c0:c0 + chunk]
+            ec = eta if np.ndim(eta) == 0 else eta[c0:c0 + chunk]
             alive = np.all(np.isfinite(x), axis=-1)
             x[~alive] = np.nan
             for _ in range(int(n_steps)):
                 if not alive.any():
                     break
                 xa = x[alive] if not alive.all() else x
+                ea = ec if np.ndim(ec) == 0 or alive.all() else ec[alive]
                 g = r.loss_grad(xa)[1]
-                xa = xa - eta * g
+                xa = xa - ea * g if np.ndim(ea) == 0 else np.where(ea == 0.0, xa, xa - ea * g)
                 ok = np.all(np.isfinite(xa), axis=-1)
                 if alive.all():
                     x[:] = xa

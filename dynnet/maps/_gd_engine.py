@@ -247,7 +247,7 @@ def _block_pass(T, G, A, D, M, X, y, sizes, woff, boff, uoff, act, lossk, wd, wa
 @njit(inline="always", cache=True)
 def _block_update(T, G, eta, n_samples, wd, woff, boff):
     """``T <- T - eta * (G / N)``, on weight rows ``T - eta * (G / N + wd * T)`` (rounded like the
-    reference)."""
+    reference); ``eta`` holds the ``LANES`` learning rates of the block's lanes."""
     if wd == 0.0:
         for r in range(T.shape[0] // LANES):
             vgd_update(T, r * LANES, G, r * LANES, eta, float(n_samples))
@@ -284,7 +284,7 @@ def _flag_nonfinite(T):
 # or by an uneven tile count; with the counter a thread that falls behind simply takes
 # fewer tiles. Which thread runs a tile never changes its bits.
 @njit(parallel=True, cache=True)
-def _advance_kernel(S, n_steps, eta, X, y, sizes, woff, boff, uoff, act, lossk, wd, chunk,
+def _advance_kernel(S, n_steps, etas, X, y, sizes, woff, boff, uoff, act, lossk, wd, chunk,
                     n_workers):
     n_mem, dim = S.shape
     n_units = uoff[uoff.shape[0] - 1]
@@ -297,6 +297,7 @@ def _advance_kernel(S, n_steps, eta, X, y, sizes, woff, boff, uoff, act, lossk, 
         A = np.empty(chunk * n_units * LANES)
         D = np.empty(chunk * n_units * LANES)
         M = np.empty(3 * LANES)
+        eta = np.empty(LANES)
         no_loss = np.empty(0)
         while True:
             tile = fetch_add(counter, 0, 1)
@@ -305,9 +306,11 @@ def _advance_kernel(S, n_steps, eta, X, y, sizes, woff, boff, uoff, act, lossk, 
             e0 = tile * LANES
             for b in range(LANES):
                 if e0 + b < n_mem:
+                    eta[b] = etas[e0 + b]
                     for r in range(dim):
                         T[r * LANES + b] = S[e0 + b, r]
                 else:
+                    eta[b] = 0.0
                     for r in range(dim):
                         T[r * LANES + b] = 0.0
             for _ in range(n_steps):
@@ -366,7 +369,7 @@ def _record(Ts, n_sub, g0, n_groups, rec, metric, dist, wnorm, V, proj):
 
 
 @njit(parallel=True, cache=True)
-def _stream_kernel(S, n_sub, n_rec, every, eta, X, y, sizes, woff, boff, uoff, act, lossk, wd,
+def _stream_kernel(S, n_sub, n_rec, every, etas, X, y, sizes, woff, boff, uoff, act, lossk, wd,
                    metric, dist, loss, wnorm, V, proj, chunk, n_workers):
     n_mem, dim = S.shape
     n_groups = n_mem // n_sub
@@ -382,18 +385,23 @@ def _stream_kernel(S, n_sub, n_rec, every, eta, X, y, sizes, woff, boff, uoff, a
         D = np.empty(chunk * n_units * LANES)
         M = np.empty(3 * LANES)
         lbuf = np.empty(LANES)
+        eta = np.empty((n_sub, LANES))
         no_loss = np.empty(0)
         while True:
             tile = fetch_add(counter, 0, 1)
             if tile >= n_tiles:
                 break
             g0 = tile * LANES
+            still = True  # every lane of the tile at eta = 0: the identity map
             for m in range(n_sub):
                 for b in range(LANES):
                     if g0 + b < n_groups:
+                        eta[m, b] = etas[(g0 + b) * n_sub + m]
+                        still = still and eta[m, b] == 0.0
                         for r in range(dim):
                             Ts[m, r * LANES + b] = S[(g0 + b) * n_sub + m, r]
                     else:
+                        eta[m, b] = 0.0
                         for r in range(dim):
                             Ts[m, r * LANES + b] = 0.0
             for t in range(n_total + 1):
@@ -405,7 +413,7 @@ def _stream_kernel(S, n_sub, n_rec, every, eta, X, y, sizes, woff, boff, uoff, a
                     # the loss of the final states: a forward pass without gradient
                     _block_pass(Ts[0], G, A, D, M, X, y, sizes, woff, boff, uoff, act, lossk, wd,
                                 False, lbuf)
-                elif eta == 0.0:
+                elif still:
                     # the identity map: only the loss is needed
                     if at_record:
                         _block_pass(Ts[0], G, A, D, M, X, y, sizes, woff, boff, uoff, act, lossk,
@@ -418,7 +426,7 @@ def _stream_kernel(S, n_sub, n_rec, every, eta, X, y, sizes, woff, boff, uoff, a
                         else:
                             _block_pass(Ts[m], G, A, D, M, X, y, sizes, woff, boff, uoff, act,
                                         lossk, wd, True, no_loss)
-                        _block_update(Ts[m], G, eta, n_samples, wd, woff, boff)
+                        _block_update(Ts[m], G, eta[m], n_samples, wd, woff, boff)
                 if at_record:
                     for b in range(LANES):
                         if g0 + b < n_groups:
@@ -586,14 +594,15 @@ def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndar
     """``n_steps`` GD steps of every member of a validated ``(E, dim)`` batch.
 
     Returns a new array. Members that become non-finite are all-NaN rows.
-    ``eta = 0`` returns an exact copy.
+    ``eta = 0`` returns an exact copy. ``eta`` may hold one value per member
+    (:meth:`Map.batched`); each member then has the bits of a run at its own value.
     """
     env_threads()  # a bad DYNNET_NUM_THREADS is an error on every call, not only on big ones
-    eta = gd_map._eta()
     p = gd_map.problem()
     out = np.array(states, dtype=np.float64, order="C", copy=True)
     _guard(p, out)
-    if eta == 0.0 or n_steps == 0 or out.shape[0] == 0:
+    etas = member_etas(gd_map, out.shape[0])
+    if not etas.any() or n_steps == 0 or out.shape[0] == 0:
         return out
     act, lossk, wd = _config(p)
     X, y, sizes, woff, boff, uoff = _layout_arrays(gd_map, p)
@@ -608,7 +617,7 @@ def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndar
         done = 0
         while done < n_steps:
             k = min(seg, int(n_steps) - done)
-            _advance_kernel(out, k, float(eta), X, y, sizes, woff, boff, uoff, act, lossk, wd,
+            _advance_kernel(out, k, etas, X, y, sizes, woff, boff, uoff, act, lossk, wd,
                             _chunk(p), workers)
             done += k
     return out
@@ -619,11 +628,23 @@ def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndar
 _SEGMENT_WORK = 1.2e9
 
 
+def member_etas(gd_map, n_members: int) -> np.ndarray:
+    """The learning rate of each of ``n_members`` members, a contiguous float64 ``(E,)`` array.
+
+    A single ``eta`` is repeated (the kernels read one learning rate per lane either way, so
+    a fixed-eta run and an eta-per-member run are the same code and the same bits).
+    """
+    eta = gd_map._etas(n_members)
+    if np.ndim(eta) == 0:
+        return np.full(n_members, float(eta))
+    return np.ascontiguousarray(np.ravel(eta), dtype=np.float64)
+
+
 def _run_stream(gd_map, S, n_steps, every, group, metric_name, vectors, n_threads):
     env_threads()
-    eta = gd_map._eta()
     p = gd_map.problem()
     _guard(p, S)
+    etas = member_etas(gd_map, S.shape[0])
     if S.shape[0] % group:
         raise ValueError(f"stream: {S.shape[0]} states do not split into groups of {group}")
     G = S.shape[0] // group
@@ -641,7 +662,7 @@ def _run_stream(gd_map, S, n_steps, every, group, metric_name, vectors, n_thread
     if n_threads is None and G * group * n_steps < 4096:
         n_threads = 1  # little work: waking worker threads would cost more than it saves
     with _threads(n_threads, n_tiles) as workers:
-        _stream_kernel(S, int(group), int(n_rec), int(every), float(eta), X, y, sizes, woff,
+        _stream_kernel(S, int(group), int(n_rec), int(every), etas, X, y, sizes, woff,
                        boff, uoff, act, lossk, wd, _METRICS[metric_name], dist, loss, wnorm, V,
                        proj, _chunk(p), workers)
     return dist, loss, wnorm, proj

@@ -424,16 +424,29 @@ def vexp_diff(typingctx, dst, i, x, ix, m, im):
     return sig, codegen
 
 
+def _eta_lanes(context, builder, arrty, arr):
+    """The ``LANES`` learning rates of a block: ``arr[0:LANES]``, one per lane."""
+    return _vload(context, builder, arrty, arr, ir.Constant(ir.IntType(64), 0))
+
+
 @intrinsic
 def vgd_update(typingctx, dst, i, g, j, eta, n):
-    """``dst[i:i+L] = dst - eta * (g[j:j+L] / n)``."""
-    sig = types.void(dst, types.intp, g, types.intp, types.float64, types.float64)
+    """``dst[i:i+L] = dst - eta * (g[j:j+L] / n)``, lane ``b`` at its own ``eta[b]``.
+
+    ``eta`` is an array of ``LANES`` learning rates (one per lane; a run at one
+    learning rate fills it with that value, so the bits of each lane are those of the
+    scalar update). A lane with ``eta == 0`` keeps ``dst`` exactly (the identity map,
+    as ``eta = 0`` is for a whole run).
+    """
+    sig = types.void(dst, types.intp, g, types.intp, eta, types.float64)
 
     def codegen(context, builder, sg, a):
         d = _vload(context, builder, sg.args[0], a[0], a[1])
         v = _vload(context, builder, sg.args[2], a[2], a[3])
-        step = builder.fmul(_splat(builder, a[4]), builder.fdiv(v, _splat(builder, a[5])))
-        _vstore(context, builder, sg.args[0], a[0], a[1], builder.fsub(d, step))
+        e = _eta_lanes(context, builder, sg.args[4], a[4])
+        step = builder.fmul(e, builder.fdiv(v, _splat(builder, a[5])))
+        still = builder.fcmp_ordered("==", e, _splat_const(0.0))
+        _vstore(context, builder, sg.args[0], a[0], a[1], builder.select(still, d, builder.fsub(d, step)))
         return context.get_dummy_value()
 
     return sig, codegen
@@ -441,15 +454,18 @@ def vgd_update(typingctx, dst, i, g, j, eta, n):
 
 @intrinsic
 def vgd_update_wd(typingctx, dst, i, g, j, eta, n, wd):
-    """``dst[i:i+L] = dst - eta * (g[j:j+L] / n + wd * dst)`` (weight decay on a weight row)."""
-    sig = types.void(dst, types.intp, g, types.intp, types.float64, types.float64, types.float64)
+    """``dst[i:i+L] = dst - eta * (g[j:j+L] / n + wd * dst)`` (weight decay on a weight row),
+    lane ``b`` at its own ``eta[b]`` (an array of ``LANES``; ``eta == 0`` keeps ``dst``)."""
+    sig = types.void(dst, types.intp, g, types.intp, eta, types.float64, types.float64)
 
     def codegen(context, builder, sg, a):
         d = _vload(context, builder, sg.args[0], a[0], a[1])
         v = _vload(context, builder, sg.args[2], a[2], a[3])
+        e = _eta_lanes(context, builder, sg.args[4], a[4])
         grad = builder.fadd(builder.fdiv(v, _splat(builder, a[5])), builder.fmul(_splat(builder, a[6]), d))
-        step = builder.fmul(_splat(builder, a[4]), grad)
-        _vstore(context, builder, sg.args[0], a[0], a[1], builder.fsub(d, step))
+        step = builder.fmul(e, grad)
+        still = builder.fcmp_ordered("==", e, _splat_const(0.0))
+        _vstore(context, builder, sg.args[0], a[0], a[1], builder.select(still, d, builder.fsub(d, step)))
         return context.get_dummy_value()
 
     return sig, codegen

@@ -129,6 +129,17 @@ class Map(ParamsObject):
     * ``coordinate_groups()``: named index sets of the coordinates (for
       example ``"weights"`` and ``"biases"``), used by perturbers (``on=``) and
       layer metrics. The default has one group, ``"all"``.
+    * ``batch_params``: a class attribute, the names of the parameters that
+      may hold **one value per ensemble member** (``GradientDescentMap``
+      declares ``("eta",)``, ``LogisticMap`` ``("r",)``). Such a parameter
+      may be set to a 1-d float64 array of length ``E``; then member ``e`` of
+      every batch of ``E`` states advances at the ``e``-th value, and the
+      map's ``step`` (and ``jvp``, ``_advance``...) reads the value through
+      :meth:`member_param`. A member of such a batch must give the same bits
+      as a run of the map with that single value. Users call
+      :meth:`batched`, which works for every map: for a parameter that is
+      not declared it falls back to a loop over the distinct values (one
+      copy of the map per value, so correct but not faster).
     * ``_advance(states, n_steps)``: a fused fast path for many steps at once;
       the default loops over :meth:`step`. ``_observe(states, n_steps, every,
       vectors)``: a fused path for :meth:`observe` (records of one segment).
@@ -168,6 +179,9 @@ class Map(ParamsObject):
     """
 
     dim = _Dim()
+
+    #: Parameters that may hold one value per ensemble member (see :meth:`batched`).
+    batch_params: tuple[str, ...] = ()
 
     #: Steps per segment of :meth:`observe` (the progress bar advances once per segment;
     #: the records do not depend on it).
@@ -352,6 +366,107 @@ class Map(ParamsObject):
     def has_jacobian(self) -> bool:
         """True if the subclass implements :meth:`jacobian`."""
         return type(self).jacobian is not Map.jacobian
+
+    # ---- parameters as batch members -------------------------------------
+    def batched(self, param: str, values: ArrayLike) -> Map:
+        r"""This map with ``param`` taking one value per ensemble member.
+
+        The returned map advances batches of exactly ``E = len(values)``
+        states; member ``e`` runs at ``values[e]``, with the same bits as a
+        run of ``clone(self).set_params(**{param: values[e]})``. So one call
+        advances many values of a parameter at once (a bifurcation diagram
+        over thousands of learning rates is one ensemble).
+
+        If ``param`` is in the class's ``batch_params``, the result is a copy
+        of this map whose ``param`` is the float64 array ``values`` (the map
+        computes all members in one pass). Otherwise it is a wrapper that
+        loops over the distinct values, one copy of the map each (for any
+        map, at the cost of that loop).
+
+        Parameters
+        ----------
+        param : str
+            The name of a parameter of this map (an ``__init__`` argument).
+        values : array_like, shape (E,)
+            Finite real values, one per member.
+
+        Returns
+        -------
+        Map
+            A map of the same ``dim`` for batches of ``E`` states.
+
+        Raises
+        ------
+        ValueError
+            If ``param`` is not a parameter of this map or ``values`` is not a
+            non-empty 1-d array of finite numbers.
+
+        Examples
+        --------
+        >>> import numpy as np, dynnet as dn
+        >>> m = dn.LogisticMap().batched("r", [3.2, 3.9])
+        >>> m.iterate(np.full((2, 1), 0.3), 100).shape
+        (2, 1)
+        """
+        from ..base import clone
+
+        if param not in self._param_names():
+            raise ValueError(f"{type(self).__name__}.batched: {param!r} is not a parameter of this map "
+                             f"(parameters: {sorted(self._param_names())})")
+        self._numeric("values", values)
+        v = check_array(self, "values", values, ndim=1).copy()
+        if v.size == 0:
+            raise ValueError(f"{type(self).__name__}.batched: values must hold at least one value")
+        v.setflags(write=False)
+        if param in type(self).batch_params:
+            return clone(self).set_params(**{param: v})
+        return _LoopedParam(map=self, param=param, values=v)
+
+    def member_param(self, name: str, n_members: int, **bounds: Any) -> float | np.ndarray:
+        """The value of parameter ``name`` for a batch of ``n_members`` states, validated.
+
+        For a map's own use in ``step`` and friends, on a parameter listed in
+        ``batch_params``. A scalar is returned as a float; an array of one
+        value per member as a float64 ``(n_members, 1)`` column (it broadcasts
+        over a state's coordinates, and each member's arithmetic is that of
+        the scalar case, so its bits are those of a single-value run).
+
+        Parameters
+        ----------
+        name : str
+            The parameter's name.
+        n_members : int
+            The number of states ``E`` of the batch.
+        **bounds
+            ``low``, ``high``, ``low_open``, ``high_open`` of
+            :func:`dynnet.base.check_scalar`, applied to every value.
+
+        Returns
+        -------
+        float or ndarray of shape (n_members, 1)
+            The value, or one value per member.
+
+        Raises
+        ------
+        ValueError
+            If a value is out of bounds, or the number of values is not
+            ``n_members``.
+        """
+        from ..base import check_scalar
+
+        value = getattr(self, name)
+        if np.ndim(value) == 0:
+            return check_scalar(self, name, value, **bounds)
+        self._numeric(name, value)
+        v = check_array(self, name, value, ndim=1)
+        if v.shape[0] != n_members:
+            raise ValueError(
+                f"{type(self).__name__}: parameter {name} holds {v.shape[0]} values (one per member) "
+                f"but the batch has {n_members} states"
+            )
+        for x in np.unique(v):  # the bounds, checked once per distinct value
+            check_scalar(self, name, float(x), **bounds)
+        return v[:, None]
 
     # ---- provided --------------------------------------------------------
     def _dim(self) -> int:
@@ -748,3 +863,146 @@ def projections(states: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     for j, v in enumerate(vectors):
         out[:, j] = np.multiply(states, v).sum(axis=-1)
     return out
+
+
+class _LoopedParam(Map):
+    """The fallback of :meth:`Map.batched` for a parameter the map does not declare batchable.
+
+    Member ``e`` of a batch of ``len(values)`` states advances with a copy of ``map`` whose
+    ``param`` is ``values[e]``: one call of the copy per distinct value, on its members.
+
+    Parameters
+    ----------
+    map : Map or None, default None
+        The wrapped map.
+    param : str, default ""
+        The parameter that varies over the members.
+    values : array_like, shape (E,), default ()
+        One value per member.
+    """
+
+    def __init__(self, map: Map | None = None, param: str = "", values: ArrayLike = ()) -> None:
+        self.map = map
+        self.param = param
+        self.values = values
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]
+        """Length of a state: the wrapped map's ``dim``."""
+        return self.map.dim
+
+    def _groups(self, n: int) -> list[tuple[Map, np.ndarray]]:
+        """``(copy of the map at one value, member indices)`` for each distinct value."""
+        from ..base import clone
+
+        v = np.asarray(self.values, dtype=np.float64)
+        if v.shape != (n,):
+            raise ValueError(f"{type(self.map).__name__}.batched({self.param!r}): {v.size} values "
+                             f"(one per member) but the batch has {n} states")
+        cache = self.__dict__.setdefault("_copies", {})
+        out = []
+        for value in np.unique(v):
+            copy = cache.get(float(value))
+            if copy is None:
+                copy = cache[float(value)] = clone(self.map).set_params(**{self.param: float(value)})
+            out.append((copy, np.flatnonzero(v == value)))
+        return out
+
+    def step(self, states: np.ndarray) -> np.ndarray:
+        """One step of each member at its own value.
+
+        Parameters
+        ----------
+        states : ndarray, shape (E, dim)
+            Validated states.
+
+        Returns
+        -------
+        ndarray, shape (E, dim)
+            The next states.
+        """
+        out = np.empty_like(states)
+        for copy, idx in self._groups(states.shape[0]):
+            out[idx] = copy.step(states[idx])
+        return out
+
+    def _advance(self, states: np.ndarray, n_steps: int) -> np.ndarray:
+        out = np.empty_like(states)
+        for copy, idx in self._groups(states.shape[0]):
+            out[idx] = copy._advance(states[idx], n_steps)
+        return out
+
+    def jvp(self, states: ArrayLike, V: ArrayLike) -> np.ndarray:
+        """Jacobian-vector products of each member at its own value (see :meth:`Map.jvp`).
+
+        Parameters
+        ----------
+        states : array_like, shape (E, dim) or (dim,)
+            The points where the Jacobian is taken.
+        V : array_like, shape (E, K, dim) or (K, dim)
+            Tangent vectors.
+
+        Returns
+        -------
+        ndarray, shape (E, K, dim) (or (K, dim) for a single state)
+            The products.
+        """
+        x, W, single = self._check_tangent(states, V)
+        out = np.empty_like(W)
+        for copy, idx in self._groups(x.shape[0]):
+            out[idx] = copy.jvp(x[idx], W[idx])
+        return out[0] if single else out
+
+    def observables(self, states: np.ndarray) -> dict[str, np.ndarray]:
+        """The wrapped map's observables, each member's at its own value.
+
+        Parameters
+        ----------
+        states : ndarray, shape (E, dim)
+            States.
+
+        Returns
+        -------
+        dict of str to ndarray of shape (E,)
+            One array per observable.
+        """
+        out: dict[str, np.ndarray] = {}
+        for copy, idx in self._groups(states.shape[0]):
+            for name, val in copy.observables(states[idx]).items():
+                out.setdefault(name, np.empty(states.shape[0]))[idx] = val
+        return out
+
+    def sample_state(self, rng: np.random.Generator) -> np.ndarray:
+        """One initial state of the wrapped map.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The member's own stream.
+
+        Returns
+        -------
+        ndarray, shape (dim,)
+            One state.
+        """
+        return self.map.sample_state(rng)
+
+    def coordinate_groups(self) -> dict[str, np.ndarray]:
+        """The wrapped map's coordinate groups.
+
+        Returns
+        -------
+        dict of str to ndarray of int
+            Group name to indices.
+        """
+        return self.map.coordinate_groups()
+
+    def coordinate_names(self) -> list[str]:
+        """The wrapped map's coordinate names.
+
+        Returns
+        -------
+        list of str
+            One name per coordinate.
+        """
+        return self.map.coordinate_names()

@@ -29,6 +29,10 @@ class LogisticMap(Map):
     (0, 1). At ``r = 4`` the Lyapunov exponent is exactly :math:`\ln 2`, the
     oracle of dynnet's Lyapunov estimators.
 
+    ``r`` is batchable (``batch_params = ("r",)``): ``r`` may be an array of
+    one value per ensemble member (see :meth:`Map.batched`), each member with
+    the bits of a run at its own ``r``.
+
     References
     ----------
     R. M. May, "Simple mathematical models with very complicated dynamics",
@@ -36,6 +40,7 @@ class LogisticMap(Map):
     """
 
     dim = 1
+    batch_params = ("r",)
 
     def __init__(self, r: float = 4.0) -> None:
         self.r = r
@@ -58,8 +63,32 @@ class LogisticMap(Map):
         ValueError
             If ``r`` is outside [0, 4].
         """
-        r = check_scalar(self, "r", self.r, low=0.0, high=4.0)
+        r = self.member_param("r", states.shape[0], low=0.0, high=4.0)
         return r * states * (1.0 - states)
+
+    def jvp(self, states: ArrayLike, V: ArrayLike) -> np.ndarray:
+        r"""Jacobian-vector products :math:`r(1 - 2x_e)\, v_{ek}`, vectorised over members.
+
+        The same numbers as :meth:`Map.jvp` on :meth:`jacobian` (one product per
+        entry), with ``r`` per member when it is batched.
+
+        Parameters
+        ----------
+        states : array_like, shape (E, 1) or (1,)
+            The points where the Jacobian is taken (all-NaN rows give NaN).
+        V : array_like, shape (E, K, 1) or (K, 1)
+            ``K`` tangent vectors per member.
+
+        Returns
+        -------
+        ndarray, shape (E, K, 1) (or (K, 1) for a single state)
+            The products.
+        """
+        x, W, single = self._check_tangent(states, V)
+        r = self.member_param("r", x.shape[0], low=0.0, high=4.0)
+        j = r * (1.0 - 2.0 * x)  # (E, 1)
+        out = W * j[:, None, :]
+        return out[0] if single else out
 
     def jacobian(self, state: ArrayLike) -> np.ndarray:
         r"""The 1x1 Jacobian of one step at ``state``: :math:`r(1 - 2x)`.
@@ -74,7 +103,7 @@ class LogisticMap(Map):
         ndarray, shape (1, 1)
             The Jacobian matrix.
         """
-        r = check_scalar(self, "r", self.r, low=0.0, high=4.0)
+        r = float(np.ravel(self.member_param("r", 1, low=0.0, high=4.0))[0])
         x = self.check_state(state)
         return np.array([[r * (1.0 - 2.0 * x[0])]])
 

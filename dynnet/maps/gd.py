@@ -194,8 +194,12 @@ class GradientDescentMap(Map):
 
     Parameters
     ----------
-    eta : float, default 1.0
-        Learning rate, >= 0 (``eta = 0`` is the identity map).
+    eta : float or array_like of shape (E,), default 1.0
+        Learning rate, >= 0 (``eta = 0`` is the identity map). Batchable
+        (``batch_params = ("eta",)``): an array gives one learning rate per
+        member of batches of ``E`` states (see :meth:`Map.batched`), each
+        member with the bits of a run at its own ``eta``, on both engine
+        paths and in :meth:`reference_step`.
     hidden : tuple of int, default (10,)
         Hidden layer widths, e.g. ``(10,)`` or ``(16, 8)``.
     activation : {"sigmoid", "tanh", "relu", "softplus"}, default "sigmoid"
@@ -276,6 +280,8 @@ class GradientDescentMap(Map):
     B. A. Pearlmutter, "Fast exact multiplication by the Hessian",
     Neural Computation 6, 147 (1994).
     """
+
+    batch_params = ("eta",)
 
     def __init__(self, eta: float = 1.0, hidden: int | Sequence[int] = (10,),
                  activation: str = "sigmoid", loss: str = "cross-entropy",
@@ -425,7 +431,16 @@ class GradientDescentMap(Map):
         return (p.X, p.y) if split == "train" else (p.X_test, p.y_test)
 
     def _eta(self) -> float:
+        if np.ndim(self.eta) != 0:
+            raise ValueError(
+                f"GradientDescentMap: eta holds {np.size(self.eta)} values (one per member); this "
+                "operation needs a single learning rate (set eta to a number)"
+            )
         return check_scalar(self, "eta", self.eta, low=0.0)
+
+    def _etas(self, n_members: int):
+        """``eta`` for a batch of ``n_members`` states: a float, or a ``(E, 1)`` column."""
+        return self.member_param("eta", n_members, low=0.0)
 
     # ---- layout -----------------------------------------------------------
     def coordinate_groups(self) -> dict[str, np.ndarray]:
@@ -782,11 +797,12 @@ class GradientDescentMap(Map):
             The next parameters (non-finite values are not flagged).
         """
         x = self.check_states(states, finite=False)
-        eta = self._eta()
-        if eta == 0.0:
+        eta = self._etas(x.shape[0])
+        if not np.any(eta):
             return x.copy()
         with np.errstate(over="ignore", invalid="ignore"):
-            return x - eta * self._loss_grad(x)[1]
+            out = x - eta * self._loss_grad(x)[1]
+        return out if np.ndim(eta) == 0 else np.where(eta == 0.0, x, out)
 
     def _advance(self, states, n_steps):
         from . import _gd_blas, _gd_engine
@@ -795,7 +811,7 @@ class GradientDescentMap(Map):
             return _gd_engine.advance(self, states, n_steps)
         _gd_engine.env_threads()  # a bad DYNNET_NUM_THREADS is an error on either path
         n = _gd_engine.n_threads_default()
-        return _gd_blas.advance(self.problem(), self._eta(), states, n_steps,
+        return _gd_blas.advance(self.problem(), self._etas(states.shape[0]), states, n_steps,
                                 runner=_gd_blas.runner_for(self, n))
 
     def _stream(self, states, n_steps, every, group, metric):
@@ -937,7 +953,8 @@ class GradientDescentMap(Map):
             :math:`J(W_e)\,v_{ek}`.
         """
         x, W, single = self._check_tangent(states, V)
-        out = W - self._eta() * self._hvp(x, W)
+        eta = self._etas(x.shape[0])
+        out = W - (eta if np.ndim(eta) == 0 else eta[:, :, None]) * self._hvp(x, W)
         return out[0] if single else out
 
     def hessian(self, state: ArrayLike, rows: ArrayLike | None = None) -> np.ndarray:
