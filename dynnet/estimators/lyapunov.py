@@ -1,7 +1,9 @@
 r"""The paper's finite network Lyapunov exponent of perturbed orbits.
 
 :class:`FiniteLyapunov` fits :math:`\ln d(t)` of perturbed orbits
-(Danovski, Soriano & Lacasa 2024, Eq. 3), per initial condition and pooled.
+(Danovski, Soriano & Lacasa 2024, Eq. 3), per initial condition and pooled;
+:class:`FiniteSizeLyapunov` reads the same distances by threshold crossings
+(the finite-size Lyapunov exponent of Aurell et al. 1997), with no fit window.
 Spectra (:class:`~dynnet.LyapunovSpectrum`, :func:`~dynnet.jacobian_spectrum`)
 are in :mod:`dynnet.estimators.spectrum`; the tangent dynamics
 (:class:`~dynnet.TangentMap`) in :mod:`dynnet.maps.tangent`.
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from ..base import SeedLike
     from ..maps.base import Map
 
-__all__ = ["FiniteLyapunov"]
+__all__ = ["FiniteLyapunov", "FiniteSizeLyapunov"]
 
 _LN10 = float(np.log(10.0))
 
@@ -577,3 +579,324 @@ class FiniteLyapunov(Estimator):
         lam = 0.1 * (1.0 + 0.05 * rng.standard_normal((1, 4, 3)))
         d = 1e-8 * np.exp(lam * t) * np.exp(0.02 * rng.standard_normal((201, 4, 3)))
         return {"data": np.minimum(d, 1.0), "steps": np.arange(201.0)}
+
+
+# ----------------------------------------------------------------------------
+# FiniteSizeLyapunov
+# ----------------------------------------------------------------------------
+
+def _distance_layout(owner, data, steps, every):
+    """Validate distances ``(T, n_init[, n_pert])`` and steps as :class:`FiniteLyapunov` does.
+
+    Returns ``d`` ``(T, n_init, n_pert)`` and ``steps`` ``(T,)``.
+    """
+    name = type(owner).__name__
+    d = check_array(owner, "distances", data, ndim=(2, 3), finite=False)
+    if d.ndim == 2:
+        d = d[:, :, None]
+    T, n_init, n_pert = d.shape
+    if T < 2:
+        raise ValueError(f"{name}: distances need at least 2 records, got shape {d.shape}")
+    if n_init == 0 or n_pert == 0:
+        raise ValueError(
+            f"{name}: distances need at least one initial condition and one "
+            f"perturbation (shape (T, n_init, n_pert)), got shape {d.shape}"
+        )
+    if np.any(d < 0):
+        raise ValueError(f"{name}: distances must be >= 0")
+    if steps is None:
+        every = check_scalar(owner, "every", every, low=0.0, low_open=True)
+        steps = np.arange(T) * every
+    else:
+        steps = check_array(owner, "steps", steps, ndim=1)
+        if steps.shape != (T,):
+            raise ValueError(f"{name}: steps must have shape ({T},), got {steps.shape}")
+        if np.any(np.diff(steps) <= 0):
+            raise ValueError(f"{name}: steps must be increasing")
+    return d, np.asarray(steps, dtype=np.float64)
+
+
+def _first_crossings(d, steps, theta):
+    r"""Time each member's distance first reaches ``theta`` from below, interpolated in :math:`\ln d`.
+
+    ``d`` ``(T, M)`` finite. NaN for a member that never reaches ``theta`` or starts at or above it.
+    """
+    T, M = d.shape
+    above = d >= theta
+    reached = above.any(axis=0)
+    k = above.argmax(axis=0)
+    ok = reached & (k > 0)
+    cols = np.arange(M)
+    kk = np.where(ok, k, 1)
+    lo, hi = d[kk - 1, cols], d[kk, cols]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = (np.log(theta) - np.log(lo)) / (np.log(hi) - np.log(lo))
+    # a zero distance before the crossing (log -inf) or no change: the record's own time
+    frac = np.where(np.isfinite(frac), np.clip(frac, 0.0, 1.0), 1.0)
+    t = steps[kk - 1] + frac * (steps[kk] - steps[kk - 1])
+    return np.where(ok, t, np.nan)
+
+
+class FiniteSizeLyapunov(Estimator):
+    r"""The finite-size Lyapunov exponent (FSLE) of perturbed orbits, by threshold crossings.
+
+    Aurell, Boffetta, Crisanti, Paladin and Vulpiani (1997): choose scales
+    :math:`d_n = d_0\, r^n` (:math:`r > 1`); for each member (a reference
+    orbit and one perturbed copy, distance :math:`d(t)`) let :math:`t_n` be
+    the first time :math:`d(t) \ge d_n`, and :math:`T_r(d_n) = t_{n+1} -
+    t_n` the time the distance takes to grow from :math:`d_n` to
+    :math:`d_{n+1}`. With :math:`\langle\cdot\rangle` the mean over members
+    that cross both,
+
+    .. math::
+
+        \lambda(d_n) = \frac{\ln r}{\langle T_r(d_n) \rangle}.
+
+    At small scales :math:`\lambda(d)` is the largest Lyapunov exponent; at
+    large scales it falls as the distance saturates at the size of the
+    attractor. No window is chosen and no line is fitted, so a near-tie
+    between two fit windows cannot move it, and a member that grows by
+    many orders of magnitude in a few steps is counted by the times it
+    takes, not left out.
+
+    ``exponent_`` is the small-scale value: the thresholds with
+    :math:`d_{n+1} \le` ``small_scale`` :math:`\times D` (:math:`D` the
+    median over members of their largest distance, the saturation size)
+    are pooled,
+
+    .. math::
+
+        \lambda = \frac{\ln r \cdot \#\{(m, n)\}}{\sum_{(m, n)} T_r^{(m)}(d_n)},
+
+    the sum over every crossing pair :math:`(m, n)` of member :math:`m` at
+    a small-scale threshold :math:`n` (:math:`\ln r` over the mean crossing
+    time). ``exponents_`` is the same per initial condition (its
+    perturbations pooled), to compare with :class:`FiniteLyapunov`'s
+    :math:`\Lambda_i`.
+
+    Fit with ``fit(distances, steps=steps)``, the data layout of
+    :class:`FiniteLyapunov`: :math:`d_{ij}(t)` of shape ``(T, n_init,
+    n_pert)`` (or ``(T, n_init)``) as a :class:`~dynnet.PerturbationStudy`
+    records it; ``fit_result`` reads a study's ``distance``. It takes no
+    ``map``.
+
+    Parameters
+    ----------
+    r : float, default 2.0
+        Ratio of successive thresholds, > 1 (Aurell et al. use
+        :math:`\sqrt{2}`; with records several steps apart, :math:`r` should
+        exceed the growth over one record).
+    d0 : float or None, default None
+        The smallest threshold :math:`d_0` > 0. None: 10 times the largest
+        initial distance :math:`d(t_0)` of the valid members, so that every
+        member starts below every threshold and the perturbations have a
+        few steps to turn towards the most unstable direction.
+    n_thresholds : int or None, default None
+        Number of thresholds :math:`d_0, \dots, d_{N-1}` (each with its next
+        one :math:`d_{n+1}`). None: every :math:`d_n` with :math:`d_{n+1}` at
+        most the largest distance of any valid member.
+    small_scale : float, default 1e-3
+        The small-scale range of ``exponent_``: thresholds with
+        :math:`d_{n+1} \le` ``small_scale`` times the saturation size
+        :math:`D`; if none is that small, the first threshold alone.
+    every : float, default 1
+        Time units per record, when :meth:`fit` gets no ``steps``.
+
+    Attributes
+    ----------
+    exponent_ : float
+        The small-scale FSLE (NaN, with a RuntimeWarning naming the reason,
+        when no member crosses two small-scale thresholds).
+    exponents_ : ndarray, shape (n_init,)
+        The same per initial condition (NaN: none of its members crosses).
+    thresholds_ : ndarray, shape (n_thresholds,)
+        :math:`d_n`.
+    fsle_ : ndarray, shape (n_thresholds,)
+        :math:`\lambda(d_n)` (NaN where no member crosses both :math:`d_n` and
+        :math:`d_{n+1}`).
+    mean_time_ : ndarray, shape (n_thresholds,)
+        :math:`\langle T_r(d_n) \rangle`, in time units.
+    n_crossings_ : ndarray of int, shape (n_thresholds,)
+        Members that cross both :math:`d_n` and :math:`d_{n+1}`.
+    n_small_ : int
+        Number of thresholds pooled into ``exponent_``.
+    saturation_size_ : float
+        :math:`D`, the median over valid members of their largest distance.
+    d0_ : float
+        The :math:`d_0` used.
+    n_excluded_ : int
+        Members left out because a distance is NaN or infinite (diverged
+        orbits).
+
+    Notes
+    -----
+    Crossing times are interpolated in :math:`\ln d` between the two
+    records around the crossing (exponential growth between records), so
+    :math:`T_r` is not rounded to whole records. A member that starts at
+    or above a threshold has no crossing time there. The threshold times
+    telescope (:math:`\sum_n T_r(d_n) = t_N - t_0`), so pooling the
+    small-scale thresholds measures the mean time to grow from :math:`d_0`
+    to :math:`d_{n_\mathrm{small}}`; the mean of crossing *times* (not of
+    rates) weights slow members fully, and at small scales it converges to
+    the largest Lyapunov exponent (Aurell et al. 1997, section 3). The
+    oracles (logistic map at :math:`r = 4`: :math:`\ln 2`; Hénon: 0.419)
+    are in ``tests/test_finite_size.py``.
+
+    References
+    ----------
+    E. Aurell, G. Boffetta, A. Crisanti, G. Paladin, A. Vulpiani,
+    "Predictability in the large: an extension of the concept of Lyapunov
+    exponent", J. Phys. A 30, 1 (1997).
+    G. Boffetta, M. Cencini, M. Falcioni, A. Vulpiani, "Predictability: a way
+    to characterize complexity", Phys. Rep. 356, 367 (2002), section 3.4.
+    """
+
+    def __init__(self, r: float = 2.0, d0: float | None = None, n_thresholds: int | None = None,
+                 small_scale: float = 1e-3, every: float = 1) -> None:
+        self.r = r
+        self.d0 = d0
+        self.n_thresholds = n_thresholds
+        self.small_scale = small_scale
+        self.every = every
+
+    def fit(self, data: ArrayLike, *, map: None = None,
+            steps: ArrayLike | None = None) -> FiniteSizeLyapunov:
+        """Crossing times of the thresholds and the FSLE of a distance array.
+
+        Parameters
+        ----------
+        data : array_like, shape (T, n_init, n_pert) or (T, n_init)
+            The distances :math:`d_{ij}(t)`, as for :class:`FiniteLyapunov`.
+        map : None
+            Not used (TypeError if given).
+        steps : array_like, shape (T,), optional
+            Time of each record (increasing); default ``arange(T) * every``.
+
+        Returns
+        -------
+        FiniteSizeLyapunov
+            ``self``.
+        """
+        self._no_map(map)
+        d, steps = _distance_layout(self, data, steps, self.every)
+        r = check_scalar(self, "r", self.r, low=1.0, low_open=True)
+        small = check_scalar(self, "small_scale", self.small_scale, low=0.0, low_open=True)
+        T, n_init, n_pert = d.shape
+        ok = np.all(np.isfinite(d), axis=0).reshape(-1)  # members, init-major
+        self.n_excluded_ = int((~ok).sum())
+        flat = d.reshape(T, -1)
+        dv = flat[:, ok]
+        reason = None
+        if dv.shape[1] == 0:
+            reason = "every member has a NaN or infinite distance (diverged orbits)"
+        top = float(dv.max()) if dv.size else np.nan
+        if self.d0 is None:
+            d0 = 10.0 * float(dv[0].max()) if dv.size else np.nan
+            if dv.size and d0 == 0.0:
+                d0 = np.nan
+                reason = reason or "every initial distance is 0 (give d0=...)"
+        else:
+            d0 = check_scalar(self, "d0", self.d0, low=0.0, low_open=True)
+        if self.n_thresholds is None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                n_thr = int(np.floor(np.log(top / d0) / np.log(r) + 1e-9)) if np.isfinite(d0) else 0
+            n_thr = max(n_thr, 0)
+        else:
+            n_thr = check_int(self, "n_thresholds", self.n_thresholds, low=1)
+        if reason is None and n_thr == 0:
+            reason = (f"no two thresholds fit: d0 = {d0:.3g} times r = {r:g} exceeds the largest "
+                      f"distance {top:.3g} (the perturbations never grew by a factor r above d0)")
+        theta = d0 * r ** np.arange(n_thr + 1) if n_thr else np.empty(0)
+        # first-crossing times of each threshold, one vectorised pass per threshold
+        times = np.empty((theta.size, dv.shape[1]))
+        for n, th in enumerate(theta):
+            times[n] = _first_crossings(dv, steps, th)
+        Tr = times[1:] - times[:-1] if n_thr else np.empty((0, dv.shape[1]))  # (n_thr, members)
+        crossed = np.isfinite(Tr)
+        n_cross = crossed.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_t = np.where(n_cross > 0, np.where(crossed, Tr, 0.0).sum(axis=1) / n_cross, np.nan)
+            fsle = np.log(r) / mean_t
+        sat = float(np.median(dv.max(axis=0))) if dv.size else np.nan
+        n_small = int(np.sum(theta[1:] <= small * sat)) if n_thr else 0
+        n_small = max(n_small, 1) if n_thr else 0
+        init_of = np.repeat(np.arange(n_init), n_pert)[ok]
+        sel = crossed[:n_small]
+        tsum = np.where(sel, Tr[:n_small], 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            count = sel.sum()
+            self.exponent_ = float(np.log(r) * count / tsum.sum()) if count else np.nan
+            c_init = np.bincount(init_of, weights=sel.sum(axis=0), minlength=n_init)
+            t_init = np.bincount(init_of, weights=tsum.sum(axis=0), minlength=n_init)
+            self.exponents_ = np.where(c_init > 0, np.log(r) * c_init / t_init, np.nan)
+        if reason is None and not np.isfinite(self.exponent_):
+            reason = (f"no member crosses two of the {n_small} small-scale thresholds "
+                      f"(d0 = {d0:.3g}, r = {r:g})")
+        if reason is not None:
+            warnings.warn(f"FiniteSizeLyapunov: exponent_ is NaN: {reason}", RuntimeWarning,
+                          stacklevel=2)
+        self.thresholds_ = theta[:-1] if n_thr else np.empty(0)
+        self.fsle_ = fsle
+        self.mean_time_ = mean_t
+        self.n_crossings_ = n_cross.astype(np.int64)
+        self.n_small_ = n_small
+        self.saturation_size_ = sat
+        self.d0_ = float(d0)
+        return self
+
+    def fit_result(self, result: xr.Dataset, map: Map | None = None) -> FiniteSizeLyapunov:
+        """Fit from a :class:`~dynnet.PerturbationStudy` result.
+
+        Parameters
+        ----------
+        result : xarray.Dataset
+            With the variable ``distance`` ``(step, init, pert)`` and the
+            coordinate ``step``.
+        map : Map or None, default None
+            Not used.
+
+        Returns
+        -------
+        FiniteSizeLyapunov
+            ``self``.
+        """
+        da = _result_distance(self, result)
+        return self.fit(da.values, steps=np.asarray(result["step"].values, dtype=np.float64))
+
+    def summary(self) -> dict[str, Any]:
+        r"""Headline numbers of the fit.
+
+        Returns
+        -------
+        dict
+            ``exponent`` (the small-scale FSLE; NaN when no member crosses two
+            small-scale thresholds), ``exponent_std`` (the standard deviation,
+            ddof=1, of the per-initial-condition ``exponents_``; NaN with fewer
+            than two finite ones), ``n_thresholds``, ``n_small``,
+            ``n_excluded``.
+        """
+        self._check_fitted("exponents_")
+        ex = self.exponents_[np.isfinite(self.exponents_)]
+        return {
+            "exponent": self.exponent_,
+            "exponent_std": float(ex.std(ddof=1)) if ex.size > 1 else np.nan,
+            "n_thresholds": int(self.thresholds_.size),
+            "n_small": int(self.n_small_),
+            "n_excluded": int(self.n_excluded_),
+        }
+
+    @staticmethod
+    def _check_data():
+        """Synthetic distances (T=201, n_init=4, n_pert=3): exp(0.1 t) growth, saturating at 1."""
+        return FiniteLyapunov._check_data()
+
+
+def _result_distance(owner, result):
+    """``result["distance"]`` as ``(step, init, pert)``, or ValueError naming ``owner``."""
+    name = type(owner).__name__
+    if "distance" not in result:
+        raise ValueError(f"{name}: the result has no 'distance' variable")
+    da = result["distance"]
+    if set(da.dims) != {"step", "init", "pert"}:
+        raise ValueError(f"{name}: result['distance'] must have dims (step, init, pert), got {da.dims}")
+    return da.transpose("step", "init", "pert")
