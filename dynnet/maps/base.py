@@ -464,8 +464,9 @@ class Map(ParamsObject):
                 f"{type(self).__name__}: parameter {name} holds {v.shape[0]} values (one per member) "
                 f"but the batch has {n_members} states"
             )
-        for x in np.unique(v):  # the bounds, checked once per distinct value
-            check_scalar(self, name, float(x), **bounds)
+        if v.size:  # every value is within the bounds when the smallest and the largest are
+            check_scalar(self, name, float(v.min()), **bounds)
+            check_scalar(self, name, float(v.max()), **bounds)
         return v[:, None]
 
     # ---- provided --------------------------------------------------------
