@@ -15,6 +15,7 @@ from .metrics import L1, L2, LInf, Metric, PerLayer
 from .perturbers import GaussianPerturber, Perturber, UniformPerturber
 from .results import ResultFileError, load
 from .studies import (
+                   BifurcationStudy,
                    EdgeOfStabilityStudy,
                    EtaScanStudy,
                    GridStudy,
@@ -39,3 +40,4 @@ __all__ = [
     "load", "datasets", "plugins", "checkpoint", "CheckpointError", "ResultFileError", "MemoryBudgetError",
 ] + [n for n in _estimators.__all__ if n != "Estimator"]
 __all__ += ["TangentMap"]
+__all__ += ["BifurcationStudy"]

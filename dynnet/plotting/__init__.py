@@ -17,6 +17,7 @@ module                figures
 ``regularization``    :func:`regularization_figure`, :func:`regularization_distance_figure`
 ``learning_window``   :func:`learning_window_figure`, :func:`accuracy_curves_figure`
 ``grid``              :func:`grid_figure`
+``bifurcation``       :func:`bifurcation_figure`
 ====================  ========================================================
 
 Notation in every title and label: η the learning rate, ε the perturbation
@@ -25,6 +26,7 @@ size, d(t) the distance between a perturbed copy and its reference orbit,
 Λ (the network maximal Lyapunov exponent).
 """
 
+from .bifurcation import bifurcation_figure
 from .edge import edge_figure, edge_long_figure, lyapunov_eps_figure
 from .eta_scan import phase_diagram_figure
 from .grid import grid_figure
@@ -37,6 +39,8 @@ from .regularization import regularization_distance_figure, regularization_figur
 from .sharpening import sharpening_eta_figure, sharpness_figure
 
 __all__ = [
+    # bifurcation
+    "bifurcation_figure",
     # perturbation
     "plot_distances",
     # orbital

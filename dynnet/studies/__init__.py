@@ -1,6 +1,7 @@
 """Studies: the paper's analyses, and the building block they share."""
 
 from .base import Study
+from .bifurcation import BifurcationStudy
 from .edge import EdgeOfStabilityStudy
 from .eta_scan import EtaScanStudy
 from .grid import GridStudy
@@ -14,4 +15,5 @@ from .sharpening import SharpeningStudy
 
 __all__ = ["Study", "PerturbationStudy", "OrbitalStabilityStudy", "PostLearningStudy",
            "EdgeOfStabilityStudy", "IntermittencyStudy", "EtaScanStudy",
-           "SharpeningStudy", "RegularizationStudy", "LearningWindowStudy", "GridStudy"]
+           "SharpeningStudy", "RegularizationStudy", "LearningWindowStudy", "GridStudy",
+           "BifurcationStudy"]
