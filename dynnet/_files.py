@@ -1,4 +1,13 @@
-"""Writing files safely: a temporary file in the same folder, then os.replace."""
+"""Writing files safely: a temporary file in the same folder, then os.replace.
+
+Every file dynnet writes (result files, checkpoint chunks, tables, figures) goes
+through :func:`atomic_write`: the data go to a new temporary file made with
+``O_EXCL`` in the target's folder, are flushed to disk, and the temporary file is
+then renamed over the target with :func:`os.replace`, which replaces a symbolic
+link itself and never writes through it. :func:`save_figure` is the same for a
+matplotlib figure, and :func:`real_folder` makes (or accepts) a folder that is not a
+symbolic link, for the folders dynnet creates inside an output folder.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "save_figure", "real_folder"]
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], object], *, prefix: str = ".",
@@ -24,7 +33,8 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object], *, prefix: str
     prefix : str, default "."
         Start of the temporary file's name (it ends with ``.part``).
     fsync : bool, default True
-        Flush the data to disk before the replace.
+        Flush the data to disk before the replace, and the folder's entry after it, so
+        that the file is durable when this returns.
     before_replace : callable or None, default None
         Called just before :func:`os.replace` (a last check that may raise).
 
@@ -53,3 +63,80 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object], *, prefix: str
         except FileNotFoundError:
             pass
         raise
+    if fsync:
+        _fsync_folder(path.parent if str(path.parent) else Path("."))
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (the rename of a file into it) to disk, where the system allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - a folder that cannot be opened for reading
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - file systems that do not sync folders
+        pass
+    finally:
+        os.close(fd)
+
+
+def real_folder(path: Path | str) -> Path:
+    """Make the folder ``path`` (its parent must exist), or accept it if it is already a real folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    FileExistsError
+        Something other than a folder is there, or a symbolic link (dynnet never
+        writes into a folder through a link it did not make).
+    """
+    path = Path(path)
+    if path.is_symlink():
+        raise FileExistsError(f"{path} is a symbolic link; dynnet writes only into real folders it "
+                              "can see (give another output folder, or remove the link)")
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path} exists and is not a folder")
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def save_figure(fig, path: Path | str, *, overwrite: bool = False, dpi: int = 100) -> Path:
+    """Write a matplotlib figure as PNG through :func:`atomic_write`.
+
+    The path is checked as a result file's is (see
+    :func:`dynnet.results.check_output_path`): a symbolic link, a folder or another
+    non-regular file there is always refused, an existing file unless ``overwrite``;
+    the check is repeated just before the replace.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or Path
+        The PNG file.
+    overwrite : bool, default False
+        Replace an existing regular file.
+    dpi : int, default 100
+        Resolution.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    from .results import check_output_path
+
+    path = check_output_path(path, overwrite=overwrite)
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=dpi), prefix=f".{path.name}.",
+                 before_replace=lambda: check_output_path(path, overwrite=overwrite))
+    return path

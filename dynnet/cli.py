@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,10 @@ GROUPS = ("dynnet.studies", "dynnet.maps", "dynnet.perturbers", "dynnet.metrics"
 
 class CLIError(Exception):
     """A usage error: printed as one line without a traceback, exit code 2."""
+
+
+class SaveError(RuntimeError):
+    """The result of a finished run could not be written: printed as one line, exit code 1."""
 
 
 def _load_class(group: str, name: str):
@@ -252,7 +257,41 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 1 if broken else 0
 
 
+def _default_out(study_name: str, force: bool) -> Path:
+    """``STUDY.nc``, or with that taken the first free ``STUDY-K.nc``: a repeated command never
+    replaces an earlier result (``--force`` replaces ``STUDY.nc``)."""
+    first = Path(f"{study_name}.nc")
+    if force or not (first.exists() or first.is_symlink()):
+        return first
+    k = 2
+    while True:
+        cand = Path(f"{study_name}-{k}.nc")
+        if not (cand.exists() or cand.is_symlink()):
+            return cand
+        k += 1
+
+
+def _status(args: argparse.Namespace, text: str) -> None:
+    """A one-line status message on stderr (none with --quiet)."""
+    if not getattr(args, "quiet", False):
+        print(f"dynnet: {text}", file=sys.stderr)
+
+
+def _finish_command(args: argparse.Namespace, out: Path) -> str:
+    """The command that finishes an interrupted or failed run: the same one, with --resume (and
+    the output named, since the checkpoint is named after it)."""
+    import shlex
+
+    argv = list(getattr(args, "argv", None) or ["run", args.study])
+    if not args.out:
+        argv += ["--out", str(out)]
+    if not args.resume:
+        argv.append("--resume")
+    return "dynnet " + shlex.join(argv)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from .checkpoint import discard, finished_chunks
     from .results import check_output_path
 
     sets = {}
@@ -268,19 +307,42 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = _read_config(args.config) if args.config else {}
         settings.update(sets)
         study = build_study(args.study, quick=args.quick, settings=settings)
-    out = Path(args.out or f"{args.study}.nc")
+    out = Path(args.out) if args.out else _default_out(args.study, args.force)
     check_output_path(out, overwrite=args.force)  # before any computing
     ckpt = out.with_name(out.name + ".ckpt")
-    if args.resume and not ckpt.is_dir():
-        raise CLIError(f"--resume: no checkpoint {ckpt} to continue (run without --resume)")
+    args.checkpoint_path = ckpt  # for the stop message
+    n_done = finished_chunks(ckpt)
+    if args.resume:  # one command that starts or continues (a resubmitted cluster job)
+        _status(args, f"--resume: continuing from {n_done} finished chunk(s) in {ckpt}" if n_done else
+                f"--resume: no checkpoint {ckpt} to continue; starting the run")
+    elif n_done and args.force:
+        discard(ckpt)
+        _status(args, f"--force: discarded the {n_done} finished chunk(s) in {ckpt}; starting afresh")
+    elif n_done:
+        raise CLIError(f"checkpoint {ckpt} holds {n_done} finished chunk(s) of an earlier run; nothing was "
+                       "deleted: --resume continues it (--force discards them and starts afresh)")
     t0 = time.perf_counter()
     jobs = args.jobs if args.jobs is not None else (-1 if args.scheduler else 1)
     with _scheduler(args.scheduler):
+        # the checkpoint outlives the run: save() removes it once the result file is in place
         study.run(n_jobs=jobs, progress=not args.quiet, checkpoint=ckpt, resume=args.resume,
-                  chunk_size=args.chunk_size)
+                  chunk_size=args.chunk_size, keep_checkpoint=True)
     wall = time.perf_counter() - t0
-    study.save(out, overwrite=args.force)
-    if not args.quiet:
+    try:
+        study.save(out, overwrite=args.force)
+    except Exception as exc:  # noqa: BLE001 - every failed save says how to finish it
+        kept = finished_chunks(ckpt)
+        how = ""
+        if isinstance(exc, FileExistsError) and out.exists():
+            how = f"move {out} away (or add --force to replace it), then "
+        if kept:
+            raise SaveError(
+                f"cannot write {out}: {_one_line(exc)}. The finished run is kept in the checkpoint {ckpt} "
+                f"({kept} chunk(s)): {how}`{_finish_command(args, out)}` writes the result without "
+                "computing it again") from exc
+        raise SaveError(f"cannot write {out}: {_one_line(exc)} (this study keeps no chunks in a "
+                        "checkpoint; run it again)") from exc
+    if not args.quiet or not args.out:
         print(f"{type(study).__name__}: {wall:.1f} s; result written to {out}")
     print(format_summary(study.summary()))
     return 0
@@ -300,6 +362,7 @@ def _scheduler(address):
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from . import load
+    from ._files import save_figure
     from .results import check_output_path
 
     study = load(args.result)
@@ -314,9 +377,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
             check_output_path(path, overwrite=args.force)
     elif not outdir.parent.is_dir():
         raise CLIError(f"cannot make {outdir}: folder {outdir.parent} does not exist")
-    outdir.mkdir(exist_ok=True)
+    outdir.mkdir(exist_ok=True)  # the folder the user named (or the default one next to the result)
     for fig, path in zip(figs, paths, strict=True):
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, overwrite=args.force, dpi=110)  # temporary file, then os.replace
         print(path)
     return 0
 
@@ -420,24 +483,78 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _sigterm)
     except ValueError:  # pragma: no cover - not the main thread
         pass
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return args.func(args)
+        with _warnings_for(args):
+            return args.func(args)
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", None)
-        print(f"dynnet: {'stopped by SIGTERM' if signum else 'interrupted'}; finished chunks are in the "
-              "checkpoint (--resume continues)", file=sys.stderr)
+        print(f"dynnet: {'stopped by SIGTERM' if signum else 'interrupted'}{_stop_hint(args)}",
+              file=sys.stderr)
         return 128 + int(signum) if signum else 130
     except (CLIError, ValueError, TypeError, KeyError, FileExistsError, FileNotFoundError,
             NotADirectoryError, IsADirectoryError, ResultFileError) as exc:
         if debug:
             raise
-        print(f"dynnet: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"dynnet: error: {_cli_speak(_one_line(exc))}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line (the traceback: --debug)
         if debug:
             raise
-        print(f"dynnet: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"dynnet: error: {_cli_speak(_one_line(exc))}", file=sys.stderr)
         return 1
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as the command line says it: one line, without the internal file and line."""
+    print(f"dynnet: warning: {' '.join(str(message).split())}", file=sys.stderr if file is None else file)
+
+
+@contextlib.contextmanager
+def _warnings_for(args: argparse.Namespace):
+    """Warnings as one line each ``dynnet: warning: ...``; with ``--quiet`` none at all, in worker
+    processes too (they inherit ``PYTHONWARNINGS``)."""
+    import os
+    import warnings
+
+    quiet = bool(getattr(args, "quiet", False))
+    old = os.environ.get("PYTHONWARNINGS")
+    with warnings.catch_warnings():
+        if quiet:
+            warnings.simplefilter("ignore")
+            os.environ["PYTHONWARNINGS"] = "ignore"
+        else:
+            warnings.showwarning = _show_warning
+        try:
+            yield
+        finally:
+            if quiet:
+                if old is None:
+                    os.environ.pop("PYTHONWARNINGS", None)
+                else:
+                    os.environ["PYTHONWARNINGS"] = old
+
+
+def _stop_hint(args: argparse.Namespace) -> str:
+    """What a stopped command leaves: "--resume continues" only where a checkpoint holds chunks."""
+    from .checkpoint import finished_chunks
+
+    ckpt = getattr(args, "checkpoint_path", None)
+    if ckpt is None:  # not a run (reproduce, plot, list): nothing to resume
+        return ""
+    n = finished_chunks(ckpt)
+    if n:
+        return f"; {n} finished chunk(s) are in the checkpoint {ckpt} (--resume continues)"
+    return "; no chunk had finished, so there is nothing to resume"
+
+
+def _cli_speak(text: str) -> str:
+    """Messages of the Python API, as the command line says them (``overwrite=True`` is ``--force``)."""
+    for python, cli in (("overwrite=True", "--force"), ("resume=True", "--resume"),
+                        ("dynnet.checkpoint.discard(path) starts afresh",
+                         "--force without --resume starts afresh")):
+        text = text.replace(python, cli)
+    return text
 
 
 def _one_line(exc: BaseException) -> str:

@@ -385,6 +385,7 @@ def reproduce(out: Path | str, quick: bool = False, n_jobs: int = 1, progress: b
         (``beyond.md`` and ``beyond.csv`` with ``beyond=True``).
     """
     from . import beyond as _beyond
+    from ._files import atomic_write, real_folder, save_figure
     from .results import check_output_path
 
     stem = "beyond" if beyond else "headline"
@@ -401,9 +402,13 @@ def reproduce(out: Path | str, quick: bool = False, n_jobs: int = 1, progress: b
             check_output_path(out / f"{name}.nc", overwrite=overwrite)
         for f in (f"{stem}.md", f"{stem}.csv"):
             check_output_path(out / f, overwrite=overwrite)
+        if figdir.is_symlink():
+            raise FileExistsError(f"{figdir} is a symbolic link; dynnet writes only into real folders it "
+                                  "can see (give another output folder, or remove the link)")
         if figdir.exists() and any(figdir.iterdir()) and not overwrite:
-            raise FileExistsError(f"{figdir} is not empty; give another --out, or --force")
-    figdir.mkdir(parents=True, exist_ok=True)
+            raise FileExistsError(f"{figdir} is not empty; give another output folder, or overwrite=True")
+    out.mkdir(exist_ok=True)
+    real_folder(figdir)  # never a symbolic link: every figure goes through the safe writer below
     results = {}
     timings = {}
     for name, study in studies(quick):
@@ -412,7 +417,7 @@ def reproduce(out: Path | str, quick: bool = False, n_jobs: int = 1, progress: b
         timings[name] = time.perf_counter() - t0
         study.save(out / f"{name}.nc", overwrite=overwrite)
         for k, fig in enumerate(study.plot(), start=1):
-            fig.savefig(figdir / f"{name}-{k}.png", dpi=100)
+            save_figure(fig, figdir / f"{name}-{k}.png", overwrite=overwrite, dpi=100)
         results[name] = study
         if progress:
             print(f"{name}: {timings[name]:.1f} s")
@@ -429,10 +434,10 @@ def reproduce(out: Path | str, quick: bool = False, n_jobs: int = 1, progress: b
              "Each verdict follows from the row's stated rule; n/a where there is no rule (a measurement).",
              "",
              *_table(rows)]
-    from ._files import atomic_write
-
     text = ("\n".join(lines) + "\n").encode()
-    atomic_write(out / f"{stem}.md", lambda fh: fh.write(text), fsync=False)
+    md = check_output_path(out / f"{stem}.md", overwrite=overwrite)
+    atomic_write(md, lambda fh: fh.write(text), fsync=False,
+                 before_replace=lambda: check_output_path(md, overwrite=overwrite))
     if progress:
         print("\n".join(lines))
     return rows

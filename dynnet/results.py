@@ -261,7 +261,7 @@ def check_output_path(path: Path | str, overwrite: bool = False) -> Path:
             kind = "a folder" if p.is_dir() else "not a regular file (a device, fifo or socket)"
             raise FileExistsError(f"{p} is {kind}; dynnet writes results only to regular files")
         if not overwrite:
-            raise FileExistsError(f"{p} exists; give another path, or overwrite=True (CLI: --force)")
+            raise FileExistsError(f"{p} exists; give another path, or overwrite=True to replace it")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise FileNotFoundError(f"cannot write {p}: folder {parent} does not exist")

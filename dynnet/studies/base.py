@@ -198,7 +198,7 @@ class Study(ParamsObject):
     # -- the lifecycle ------------------------------------------------------------------------
     def run(self, *, n_jobs: int = 1, progress: bool = False, checkpoint: Path | str | None = None,
             resume: bool = False, chunk_size: int | None = None, memory_budget: int | None = None,
-            preflight: bool = True) -> Study:
+            preflight: bool = True, keep_checkpoint: bool = False) -> Study:
         """Run the study; returns ``self`` with ``result_``, ``estimators_`` and ``seed_``.
 
         The arguments are run settings: they never change a number, and are
@@ -215,11 +215,13 @@ class Study(ParamsObject):
             A folder for finished chunks, so that a killed run can resume. It
             must be new, empty, or a checkpoint folder dynnet made; it is locked
             while the run uses it, and dynnet's files in it are removed when the
-            run finishes (see :mod:`dynnet.checkpoint`).
+            run finishes (with ``keep_checkpoint``: when :meth:`save` has written
+            the result; see :mod:`dynnet.checkpoint`). A folder that holds
+            finished chunks is refused unless ``resume``.
         resume : bool, default False
             Continue from the chunks of this same run (same parameters and
-            seed) already in ``checkpoint``; bitwise identical to an
-            uninterrupted run. Needs a fixed ``seed``.
+            seed) already in ``checkpoint`` (with none there yet, start);
+            bitwise identical to an uninterrupted run. Needs a fixed ``seed``.
         chunk_size : int or None, default None
             Initial conditions per batch; None: about 3000 orbits per batch, fewer
             if the memory budget asks for it.
@@ -229,6 +231,12 @@ class Study(ParamsObject):
         preflight : bool, default True
             First run the whole pipeline on a tiny copy (a second or so), so that
             a misconfiguration fails at once.
+        keep_checkpoint : bool, default False
+            Keep the finished chunks in ``checkpoint`` after the run, and remove
+            them only when :meth:`save` has written the result file, flushed it to
+            disk and renamed it into place: a crash or a failed save between the
+            run and the file loses nothing (``resume=True`` then rebuilds the
+            result from the chunks without computing them again).
 
         Returns
         -------
@@ -258,7 +266,11 @@ class Study(ParamsObject):
         ctx = RunContext(seed=seed, n_jobs=ctx.n_jobs, progress=ctx.progress,
                          chunk_size=ctx.chunk_size, memory_budget=ctx.memory_budget)
         # the checkpoint is claimed (locked) first, so a second run on it fails at once
-        with self._checkpoint(checkpoint, resume, seed) as ckpt:
+        self._kept_checkpoint = None
+        claim = self._checkpoint(checkpoint, resume, seed)
+        if keep_checkpoint and hasattr(claim, "keep"):
+            claim.keep = True
+        with claim as ckpt:
             if preflight:
                 self._preflight()
             if ckpt is not None:
@@ -266,6 +278,8 @@ class Study(ParamsObject):
                                  chunk_size=ctx.chunk_size, checkpoint=ckpt,
                                  memory_budget=ctx.memory_budget)
             ds = self._compute(ctx)
+        if getattr(ckpt, "kept", False):
+            self._kept_checkpoint = ckpt  # removed by save(), after the result file is in place
         self.seed_ = seed
         self._finish(ds)
         return self
@@ -497,11 +511,34 @@ class Study(ParamsObject):
         -------
         Study
             ``self``.
+
+        Notes
+        -----
+        After ``run(checkpoint=..., keep_checkpoint=True)`` the checkpoint is
+        removed here, only once the file is written, flushed to disk and renamed
+        into place. If the save fails, the checkpoint stays and the error says
+        where it is and how to finish the save.
         """
         from ..results import save
 
         self._check_run()
-        save(self, path, overwrite=overwrite)
+        kept = getattr(self, "_kept_checkpoint", None)
+        try:
+            save(self, path, overwrite=overwrite)
+        except Exception as exc:
+            if kept is not None and hasattr(exc, "add_note"):
+                exc.add_note(
+                    f"the finished run is kept in the checkpoint {kept.path}: fix the cause and call "
+                    f"save({str(path)!r}) again; in a new session, {type(self).__name__}(...).run("
+                    f"checkpoint={str(kept.path)!r}, resume=True, keep_checkpoint=True) with the same "
+                    "parameters rebuilds the result from it without computing it again, then save()")
+            raise
+        if kept is not None:
+            self._kept_checkpoint = None
+            if not kept.remove():
+                warnings.warn(f"{type(self).__name__}.save: the result is in {path}, but the checkpoint "
+                              f"{kept.path} was left in place (in use by another run or changed)",
+                              RuntimeWarning, stacklevel=2)
         return self
 
 

@@ -390,7 +390,7 @@ class GridStudy(Study):
     # -- seeds and checkpoints ------------------------------------------------------------------
     def run(self, *, n_jobs: int = 1, progress: bool = False, checkpoint: Path | str | None = None,
             resume: bool = False, chunk_size: int | None = None, memory_budget: int | None = None,
-            preflight: bool = True) -> GridStudy:
+            preflight: bool = True, keep_checkpoint: bool = False) -> GridStudy:
         """Run every cell; returns ``self`` with ``result_``, ``estimators_`` and ``seed_``.
 
         As :meth:`dynnet.studies.base.Study.run`, with cells as the unit of
@@ -415,6 +415,9 @@ class GridStudy(Study):
         preflight : bool, default True
             First run the grid on tiny cells (the first and last value of every
             grid parameter), so that a misconfiguration fails at once.
+        keep_checkpoint : bool, default False
+            Keep the finished cells in ``checkpoint`` until :meth:`save` has written
+            the result (see :meth:`dynnet.studies.base.Study.run`).
 
         Returns
         -------
@@ -422,7 +425,8 @@ class GridStudy(Study):
             ``self``.
         """
         settings = dict(n_jobs=n_jobs, progress=progress, checkpoint=checkpoint, resume=resume,
-                        chunk_size=chunk_size, memory_budget=memory_budget, preflight=preflight)
+                        chunk_size=chunk_size, memory_budget=memory_budget, preflight=preflight,
+                        keep_checkpoint=keep_checkpoint)
         inherited = self._inherited_seed() if self.seed is None else None
         if not (resume and inherited is not None):
             return super().run(**settings)
