@@ -121,7 +121,58 @@ def test_no_tangent_path_starts_from_coordinate_axes():
     assert starts == []
 
 
-def _ignore_warnings(fn):
+# ---------------------------------------------------------------------------
+# item 2: FiniteLyapunov never returns NaN silently
+# ---------------------------------------------------------------------------
+
+def _curves(logd):
+    """Distances (T, 3, 2) with the log-curve ``logd`` (T,) for every member."""
+    return np.exp(logd)[:, None, None] * np.ones((1, 3, 2))
+
+
+def test_no_window_fits_n_steps_warns_with_the_lengths_and_n_steps():
+    # 40 steps whose growth saturates at step 20: no window of length 30-100 fits before saturation
+    t = np.arange(41.0)
+    d = _curves(np.log(1e-8) + 0.5 * np.minimum(t, 20.0))
+    with pytest.warns(RuntimeWarning, match=r"mle_ \(lambda_nMLE\) is NaN: 3 of 3 have no fit "
+                                            r"\(no window fits: window lengths 30-100 against n_steps = 40"):
+        f = dn.FiniteLyapunov().fit(d)
+    assert np.isnan(f.mle_) and np.isnan(f.summary()["mle"]) and f.kept_fraction_ == 0.0
+
+
+def test_every_fit_below_r2_min_warns():
+    d = np.random.default_rng(0).uniform(1e-9, 1e-8, (120, 3, 2))
+    with pytest.warns(RuntimeWarning, match=r"3 of 3 fit with R\^2 <= r2_min = 0.9"):
+        f = dn.FiniteLyapunov(n_boot=0).fit(d)
+    assert np.isnan(f.exponent_)
+
+
+def test_every_lambda_below_lambda_min_warns():
+    d = _curves(np.log(1e-8) + 0.01 * np.arange(150.0))
+    want = r"3 of 3 fit with Lambda <= lambda_min = 0.05 \(largest Lambda 0.01\)"
+    with pytest.warns(RuntimeWarning, match=want):
+        f = dn.FiniteLyapunov().fit(d)
+    assert np.isnan(f.mle_)
+
+
+def test_mixed_reasons_are_counted_in_one_warning():
+    t = np.arange(150.0)
+    d = np.ones((150, 3, 1))
+    d[:, 0, 0] = 1e-8 * np.exp(0.01 * t)
+    d[:, 1, 0] = np.random.default_rng(1).uniform(1e-9, 1e-8, 150)
+    d[:, 2, 0] = np.nan
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        dn.FiniteLyapunov(n_boot=0).fit(d)
+    msgs = [str(x.message) for x in w if issubclass(x.category, RuntimeWarning)]
+    assert len(msgs) == 1
+    assert "1 of 3 initial conditions have no valid member" in msgs[0]
+    assert "1 of 3 fit with R^2" in msgs[0] and "1 of 3 fit with Lambda" in msgs[0]
+
+
+def test_a_kept_fit_does_not_warn():
+    d = _curves(np.log(1e-8) + 0.2 * np.arange(150.0))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn()
+        warnings.simplefilter("error", RuntimeWarning)
+        f = dn.FiniteLyapunov().fit(d)
+    assert f.mle_ == pytest.approx(0.2, rel=1e-9)

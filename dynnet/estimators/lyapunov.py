@@ -227,7 +227,10 @@ class FiniteLyapunov(Estimator):
     ----------
     exponent_ : float
         :math:`\lambda_\mathrm{nMLE}`, the mean of the kept exponents (the
-        same number as ``mle_``; NaN when none is kept).
+        same number as ``mle_``; NaN when none is kept, and :meth:`fit` then
+        gives one RuntimeWarning counting the reasons: no window fits before
+        saturation, :math:`R^2 \le` ``r2_min``, :math:`\Lambda \le`
+        ``lambda_min``, or no valid member).
     exponents_ : (n_init,) best-window slopes :math:`\Lambda_i` (NaN: no valid window)
     r2_ : (n_init,) their :math:`R^2`
     windows_ : (n_init, 2) the best window ``[t1, t2)`` as times of the
@@ -398,6 +401,40 @@ class FiniteLyapunov(Estimator):
         win[usable, 1] = steps[end[usable]]
         return slope, r2, win, limit, sat
 
+    def _warn_nothing_kept(self, steps, slope, r2, n_ok, sat_t, r2_min, lambda_min, window):
+        """One RuntimeWarning saying why no fit was kept (so ``mle_`` is NaN), by reason."""
+        n = slope.size
+        invalid = n_ok == 0
+        nofit = ~invalid & ~np.isfinite(slope)
+        with np.errstate(invalid="ignore"):
+            low_r2 = np.isfinite(slope) & ~(r2 > r2_min)
+        low_lam = np.isfinite(slope) & ~low_r2
+        span = float(steps[-1] - steps[0])
+        parts = []
+        if invalid.any():
+            parts.append(f"{int(invalid.sum())} of {n} initial conditions have no valid member "
+                         "(every distance NaN, infinite or, for average='log', zero)")
+        if nofit.any():
+            sat = sat_t[nofit]
+            where = (f"saturation (median {float(np.median(sat)):g} time units after the first record)"
+                     if sat.size else "saturation")
+            if window == "eq3":
+                what = "the Eq. 3 interval [0, tau] has fewer than 3 records or an invalid point"
+            else:
+                lengths = _grid(self, "lengths", self.lengths, 1)
+                what = (f"no window fits: window lengths {lengths.min()}-{lengths.max()} against "
+                        f"n_steps = {span:g} time units ({steps.size} records), and windows may not "
+                        f"run past {where}")
+            parts.append(f"{int(nofit.sum())} of {n} have no fit ({what})")
+        if low_r2.any():
+            parts.append(f"{int(low_r2.sum())} of {n} fit with R^2 <= r2_min = {r2_min:g} "
+                         f"(best R^2 {float(np.nanmax(r2[low_r2])):.3g})")
+        if low_lam.any():
+            parts.append(f"{int(low_lam.sum())} of {n} fit with Lambda <= lambda_min = {lambda_min:g} "
+                         f"(largest Lambda {float(np.max(slope[low_lam])):.3g})")
+        warnings.warn("FiniteLyapunov: no fit is kept, so mle_ (lambda_nMLE) is NaN: " + "; ".join(parts),
+                      RuntimeWarning, stacklevel=3)
+
     # ---- fitting -------------------------------------------------------
     def fit(self, data: ArrayLike, *, map: None = None,
             steps: ArrayLike | None = None) -> FiniteLyapunov:
@@ -490,6 +527,8 @@ class FiniteLyapunov(Estimator):
             kept = np.isfinite(slope) & (r2 > r2_min) & (slope > lambda_min)
         self.kept_ = kept
         self.kept_fraction_ = float(kept.mean())
+        if not kept.any():
+            self._warn_nothing_kept(steps, slope, r2, n_ok, sat_t, r2_min, lambda_min, window)
         ex = slope[kept]
         self.mle_ = float(ex.mean()) if ex.size else np.nan
         self.exponent_ = self.mle_
@@ -556,6 +595,16 @@ class FiniteLyapunov(Estimator):
             ``exponent`` (:math:`\lambda_\mathrm{nMLE}`), ``mle`` (the same),
             ``mle_std``, ``mle_ci_low``, ``mle_ci_high``, ``kept_fraction``,
             ``pooled_mle``, ``pooled_r2``, ``n_excluded``, ``n_collapsed``.
+            What NaN means in each: ``exponent`` and ``mle`` are NaN when no
+            fit is kept (``kept_fraction`` 0: no window fits before saturation,
+            every :math:`R^2 \le` ``r2_min``, or every :math:`\Lambda \le`
+            ``lambda_min``; :meth:`fit` then gives one RuntimeWarning naming
+            the reason); ``mle_std`` is NaN with fewer than two kept fits;
+            ``mle_ci_low`` and ``mle_ci_high`` are NaN when none is kept or
+            ``n_boot=0``; ``pooled_mle`` and ``pooled_r2`` are NaN when the
+            pooled curve has no valid window (no member usable in a mean of
+            :math:`\ln d`, or saturation before the shortest window).
+            ``kept_fraction``, ``n_excluded`` and ``n_collapsed`` are never NaN.
         """
         self._check_fitted("exponents_")
         return {
