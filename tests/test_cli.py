@@ -126,3 +126,43 @@ def test_a_second_run_on_the_same_output_fails_at_once(tmp_path):
         p = run("run", "perturbation", "--quick", "--out", str(out), check=False)
     assert p.returncode == 1 and "in use by another dynnet run" in p.stderr
     assert not out.exists()
+
+
+def test_a_file_size_limit_at_save_keeps_the_run_for_resume(tmp_path):
+    # issue 24 item 1, as reported (`ulimit -f`): the chunk files fit the limit, the result file
+    # does not; the run must survive in its checkpoint and the printed command must finish it
+    import resource
+    import shlex
+
+    args = ["run", "perturbation", "--set", "n_init=12", "--set", "n_steps=60", "--set", "map=henon",
+            "--set", "perturber__on='all'", "--quiet", "--chunk-size", "2"]
+    ref = tmp_path / "ref.nc"
+    run(*args, "--out", str(ref))
+    assert ref.stat().st_size > 16384
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+
+    out = tmp_path / "r.nc"
+    p = run(*args, "--out", str(out), check=False, preexec_fn=limit, cwd=tmp_path)
+    ckpt = tmp_path / "r.nc.ckpt"
+    assert p.returncode == 1 and "File too large" in p.stderr and "Traceback" not in p.stderr
+    assert not out.exists() and len(list(ckpt.glob("chunk-*.npz"))) == 6
+    command = shlex.split(p.stderr.split("`")[1])
+    assert command[0] == "dynnet" and "--resume" in command
+    run(*command[1:], cwd=tmp_path)
+    np.testing.assert_array_equal(dn.load(out).result_["distance"].values,
+                                  dn.load(ref).result_["distance"].values)
+    assert not ckpt.exists()
+
+
+def test_the_readme_command_works_twice(tmp_path):
+    # issue 23 item 5: the same command a second time writes a second result, beside the first
+    args = ["run", "perturbation", "--quick", "--set", "map=henon", "--set", "perturber__on='all'"]
+    first = run(*args, cwd=tmp_path)
+    assert "result written to perturbation.nc" in first.stdout
+    before = (tmp_path / "perturbation.nc").read_bytes()
+    second = run(*args, cwd=tmp_path)
+    assert "result written to perturbation-2.nc" in second.stdout
+    assert (tmp_path / "perturbation.nc").read_bytes() == before
+    assert dn.load(tmp_path / "perturbation-2.nc").n_init == 8
