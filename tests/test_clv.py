@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import dynnet as dn
 from dynnet.testing import parametrize_with_checks
@@ -62,6 +64,37 @@ def test_linear_non_normal_map_clvs_are_its_eigenvectors():
     want = np.arccos([cos[0, 1], cos[0, 2], cos[1, 2]])
     np.testing.assert_allclose(clv.angles_, np.broadcast_to(want, (20, 3)), atol=1e-8)
     np.testing.assert_array_equal(clv.pairs_, [[0, 1], [0, 2], [1, 2]])
+
+
+@settings(max_examples=20)
+@given(dim=st.integers(2, 4), seed=st.integers(0, 2**32 - 1))
+def test_clvs_of_random_non_normal_linear_maps_are_their_eigenvectors(dim, seed):
+    rng = np.random.default_rng(seed)
+    # moduli at least 1.3 apart (ratio), random signs: distinct exponents, so the CLVs are defined
+    gaps = np.cumsum(rng.uniform(np.log(1.3), 1.0, size=dim))
+    mu = np.exp(0.4 - (gaps - gaps[0]))               # decreasing, the largest e^0.4: no overflow
+    mu *= rng.choice([-1.0, 1.0], size=dim)
+    S = rng.standard_normal((dim, dim))
+    assume(np.linalg.cond(S) < 30)
+    S /= np.linalg.norm(S, axis=0)
+    A = S @ np.diag(mu) @ np.linalg.inv(S)
+    # ratios >= 1.3 over 120 steps: the forward and backward passes converge to 1.3^-120 = 2e-14
+    clv = dn.CovariantLyapunovVectors(n_steps=5, n_transient=120, n_backward=120, seed=seed)
+    clv.fit(rng.standard_normal(dim), map=dn.LinearMap(A))
+    np.testing.assert_allclose(clv.exponents_, np.log(np.abs(mu)), atol=1e-10)
+    for j in range(dim):
+        assert _same_direction(clv.vectors_[2, j], S[:, j]) < 1e-8
+
+
+def test_vectors_are_covariant_on_the_henon_map():
+    """J(x_t) v_t = +- exp(local_t) v_{t+1}: the tangent dynamics carries each vector to the next."""
+    m = dn.HenonMap()
+    clv = dn.CovariantLyapunovVectors(n_steps=300, n_transient=200, n_backward=200).fit([0.1, 0.1], map=m)
+    x = m.trajectory(np.array([0.1, 0.1]), n_steps=200 + 299)[200:]
+    V, g = clv.vectors_, np.exp(clv.local_exponents_)
+    JV = np.einsum("tab,tjb->tja", np.stack([m.jacobian(s) for s in x[:-1]]), V[:-1])
+    sign = np.sign(np.einsum("tja,tja->tj", JV, V[1:]))
+    np.testing.assert_allclose(JV, (sign * g[:-1])[..., None] * V[1:], atol=1e-12)
 
 
 def test_gram_schmidt_vectors_are_not_the_clvs():
@@ -136,6 +169,12 @@ def test_gradient_descent_map_matches_the_spectrum():
     V = clv.vectors_
     assert V.shape == (300, 2, m.dim) and np.all(np.isfinite(V))
     np.testing.assert_allclose(np.linalg.norm(V, axis=-1), 1.0, atol=1e-12)
+    # covariant: J(x_t) v_t = +- exp(local_t) v_{t+1}, with the map's matrix-free products
+    x = m.trajectory(x0, n_steps=100 + 299)[100:]
+    JV = m.jvp(x[:-1], V[:-1])
+    sign = np.sign(np.einsum("tja,tja->tj", JV, V[1:]))
+    g = np.exp(clv.local_exponents_[:-1])
+    np.testing.assert_allclose(JV, (sign * g)[..., None] * V[1:], atol=1e-12)
     # shares per coordinate group: weights + biases = 1; each is the squared norm on the group
     g = m.coordinate_groups()
     w, b = clv.groups_.index("weights"), clv.groups_.index("biases")

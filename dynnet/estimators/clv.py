@@ -138,7 +138,10 @@ class CovariantLyapunovVectors(Estimator):
         ``keep="vectors"``; signs are arbitrary).
     exponents_ : ndarray, shape (k,)
         The Lyapunov exponents, per step, from the forward :math:`R`
-        factors over the window (QR order, decreasing once converged).
+        factors over the window, in QR order: decreasing once the vectors
+        have converged (they are not sorted, so that column ``j`` of every
+        result stays the ``j``-th covariant direction; exponents out of order
+        say that ``n_transient`` or ``n_steps`` is too short).
     exponent_ : float
         The largest exponent, ``exponents_[0]``.
     local_exponents_ : ndarray, shape (n_steps, k)
