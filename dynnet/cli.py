@@ -410,7 +410,8 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="a parameter, e.g. n_init=100 or map__eta=2.0 or map=sgd (values are literals)")
     r.add_argument("--config", help="a TOML file of parameters ([params] table or top level)")
-    r.add_argument("--out", help="the result file (default: STUDY.nc); an existing one only with --force")
+    r.add_argument("--out", help="the result file (default: STUDY.nc, or the first free STUDY-2.nc, ... "
+                   "if it exists); an existing one only with --force")
     r.add_argument("--force", action="store_true", help="replace an existing result file")
     r.add_argument("--jobs", type=int, default=None,
                    help="parallel workers (-1: all cores; default 1, or every worker with --scheduler)")
@@ -419,7 +420,8 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the chunks on a dask.distributed cluster, e.g. tcp://host:8786")
     r.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run from its checkpoint (OUT.ckpt)")
+                   help="continue an interrupted run from its checkpoint (OUT.ckpt), or start it if "
+                   "there is none yet (one line says which)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=cmd_run)
     _add_debug(r)
