@@ -42,7 +42,7 @@ def test_summary_is_labelled_by_the_parameter(logistic):
     assert "r" in S.coords and np.array_equal(S["r"].values, r)
     for name in ("period", "tangent_exponent", "tangent_exponent_whole", "regime", "state_late"):
         assert S[name].dims == ("r",), name
-    assert s.result_["state"].dims == ("r", "init", "record")
+    assert s.result_["state"].dims == ("r", "init", "step")
 
 
 def test_period_two_and_stable_between_the_first_two_doublings(logistic):
@@ -142,3 +142,13 @@ def test_gd_quick_preset_runs_saves_and_plots(tmp_path):
     axes = figs[0].axes
     assert axes[-1].get_xlabel() == r"$\eta$"
     assert axes[1].get_ylabel().startswith(r"$\lambda$")
+
+
+def test_series_estimators_are_fitted_value_by_value():
+    s = dn.BifurcationStudy(map=dn.LogisticMap(), param="r", values=(3.2, 3.83, 4.0), n_init=3,
+                            n_transient=500, n_keep=1000, n_record=1000,
+                            estimators=[dn.ZeroOneTest(variable="state")], seed=0).run()
+    K = s.summary()["zeroonetest.K"]
+    assert K.dims == ("r",)
+    assert abs(float(K.sel(r=3.2))) < 0.1 and abs(float(K.sel(r=3.83))) < 0.1  # periods 2 and 3
+    assert float(K.sel(r=4.0)) > 0.9  # chaos

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
     from ..base import SeedLike
+    from ..estimators.base import Estimator
     from ..maps.base import Map
 
 __all__ = ["BifurcationStudy", "detect_period", "classify_orbit", "REGIMES"]
@@ -194,6 +195,12 @@ class BifurcationStudy(Study):
         Test accuracy whose first crossing is timed (maps with ``accuracy``).
     accuracy_every : int, default 10
         Steps between test-accuracy checks (the time resolution), >= 1.
+    estimators : list of Estimator or None, default None
+        Estimators fitted value by value on the late-time records (their
+        ``fit_result`` sees the records of one value, ``(init, step)``), for
+        example ``ZeroOneTest(variable="state")``, the 0-1 test for chaos;
+        their numbers go into the summary as ``<class>.<number>`` along
+        ``param``. None: none.
     seed : int, SeedSequence, Generator or None, default 0
         The run's seed: initial states from its child 0, the tangent vector of
         initial state ``j`` from ``stream(child 1, j)``, the projection vector
@@ -225,7 +232,8 @@ class BifurcationStudy(Study):
                  n_init: int = 16, n_transient: int = 1500, n_keep: int = 500, n_record: int = 256,
                  max_period: int = 64, period_tol: float = 1e-6, lambda_tol: float = 1e-3,
                  observables: Sequence[str] | None = None, accuracy_threshold: float = 0.9,
-                 accuracy_every: int = 10, seed: SeedLike = 0) -> None:
+                 accuracy_every: int = 10, estimators: Sequence[Estimator] | None = None,
+                 seed: SeedLike = 0) -> None:
         self.map = map
         self.param = param
         self.values = values
@@ -239,6 +247,7 @@ class BifurcationStudy(Study):
         self.observables = observables
         self.accuracy_threshold = accuracy_threshold
         self.accuracy_every = accuracy_every
+        self.estimators = estimators
         self.seed = seed
 
     @staticmethod
@@ -301,7 +310,7 @@ class BifurcationStudy(Study):
     def _tiny_params(self):
         q = min(int(self.max_period), 4)
         return {"values": tuple(self._values()[:2]), "n_init": 1, "n_transient": 0,
-                "n_keep": 2 * q, "n_record": 2 * q, "max_period": q}
+                "n_keep": 32, "n_record": 32, "max_period": q}
 
     def _memory(self, ctx):
         m = self.parts()["map"]
@@ -375,7 +384,7 @@ class BifurcationStudy(Study):
         period = detect_period(p.reshape(n_rec + 1, E), int(self.max_period),
                                float(self.period_tol)).reshape(shape)
         data = {
-            key: ((param, "init", "record"), np.ascontiguousarray(np.moveaxis(p, 0, -1))),
+            key: ((param, "init", "step"), np.ascontiguousarray(np.moveaxis(p, 0, -1))),
             "member_period": ((param, "init"), period),
             "member_tangent_exponent": ((param, "init"), (late / n_keep).reshape(shape)),
             "member_tangent_exponent_whole": ((param, "init"), (whole / total).reshape(shape)),
@@ -383,12 +392,12 @@ class BifurcationStudy(Study):
         }
         for name in names:
             r = np.asarray(rec[name]).reshape(n_rec + 1, n_val, n_init)
-            data[name] = ((param, "init", "record"), np.ascontiguousarray(np.moveaxis(r, 0, -1)))
+            data[name] = ((param, "init", "step"), np.ascontiguousarray(np.moveaxis(r, 0, -1)))
         if timed:
             data["member_time_to_accuracy"] = ((param, "init"), t_acc.reshape(shape))
         warn_divergence(self, diverged)
         coords = {param: values, "init": np.arange(n_init),
-                  "record": np.arange(total - n_rec, total + 1)}
+                  "step": np.arange(total - n_rec, total + 1)}
         ds = xr.Dataset(data, coords=coords)
         ds.attrs["diagram_variable"] = names[0] if names else key
         return ds
@@ -424,7 +433,15 @@ class BifurcationStudy(Study):
             with _quiet_nanmean():
                 ds["time_to_accuracy"] = ((param,), np.nanmedian(t, axis=1))
             ds["reached_fraction"] = ((param,), np.isfinite(t).mean(axis=1))
-        return ds, []
+        ests = self._estimator_list()
+        if not ests:
+            return ds, []
+        from ..base import clone
+        from ._sweep import fit_over
+
+        m = self.parts()["map"]
+        maps = [clone(m).set_params(**{param: float(v)}) for v in ds[param].values]
+        return fit_over(ds, param, ests, maps, per_init_records=False)
 
     def _summary(self, ds):
         """Per value: period, tangent exponents, regime, late-time means, time to accuracy."""
@@ -432,9 +449,10 @@ class BifurcationStudy(Study):
 
         out = {k: ds[k] for k in ("period", "tangent_exponent", "tangent_exponent_whole", "regime",
                                   "diverged_fraction", "time_to_accuracy", "reached_fraction") if k in ds}
+        out.update({k: ds[k] for k in ds.data_vars if "." in k})
         for name in ds.data_vars:
-            if ds[name].dims[-1:] == ("record",):
-                out[f"{name}_late"] = ds[name].mean(dim=("init", "record"), skipna=True)
+            if ds[name].dims[-1:] == ("step",):
+                out[f"{name}_late"] = ds[name].mean(dim=("init", "step"), skipna=True)
         return xr.Dataset(out)
 
     def plot(self) -> list[Figure]:
