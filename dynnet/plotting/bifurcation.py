@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     import xarray as xr
     from matplotlib.figure import Figure
 
-__all__ = ["bifurcation_figure", "param_label"]
+__all__ = ["bifurcation_figure"]
 
 _REGIME_COLORS = {"fixed point": "tab:green", "periodic": "tab:blue", "aperiodic": "0.8",
                   "chaotic": "tab:red", "divergent": "k"}
@@ -21,7 +21,7 @@ _GREEK = {"eta": r"\eta", "r": "r", "mu": r"\mu", "a": "a", "b": "b", "lambda": 
           "weight_decay": r"\lambda_{wd}"}
 
 
-def param_label(name: str) -> str:
+def _param_label(name: str) -> str:
     r"""A mathtext axis label for a parameter's name: ``"eta"`` gives ``$\eta$``.
 
     Parameters
@@ -76,6 +76,12 @@ def bifurcation_figure(result: xr.Dataset, n_points: int = 64) -> Figure:
     -------
     matplotlib.figure.Figure
         Two panels.
+
+    References
+    ----------
+    R. M. May, "Simple mathematical models with very complicated dynamics",
+    Nature 261, 459 (1976) (the diagram); G. Benettin et al., Meccanica 15, 9
+    (1980) (the tangent exponent).
     """
     param = next(d for d in result["member_period"].dims if d != "init")
     v = np.asarray(result[param].values, dtype=np.float64)
@@ -100,7 +106,7 @@ def bifurcation_figure(result: xr.Dataset, n_points: int = 64) -> Figure:
     ax2.plot(vs, np.asarray(result["tangent_exponent"].values)[order], "-", color="tab:red", lw=1.0)
     ax2.axhline(0.0, color="k", lw=0.6)
     ax2.set_ylabel(r"$\lambda$ (late-time tangent exponent)")
-    ax2.set_xlabel(param_label(param))
+    ax2.set_xlabel(_param_label(param))
     if log:
         ax2.set_xscale("log")
     regimes = np.asarray(result["regime"].values)[order]
@@ -118,5 +124,5 @@ def bifurcation_figure(result: xr.Dataset, n_points: int = 64) -> Figure:
     ax1.set_xlim(edges[0], edges[-1])
     ax1.legend(handles=[patch_handle(color=_REGIME_COLORS.get(r, "0.9"), alpha=0.3, label=r) for r in seen],
                loc="best", fontsize="small", title="regime")
-    ax1.set_title(f"bifurcation and Lyapunov diagrams over {param_label(param)}")
+    ax1.set_title(f"bifurcation and Lyapunov diagrams over {_param_label(param)}")
     return fig
