@@ -176,3 +176,34 @@ def test_a_kept_fit_does_not_warn():
         warnings.simplefilter("error", RuntimeWarning)
         f = dn.FiniteLyapunov().fit(d)
     assert f.mle_ == pytest.approx(0.2, rel=1e-9)
+
+
+# ---------------------------------------------------------------------------
+# item 6: the quick presets do not warn about their own settings
+# ---------------------------------------------------------------------------
+
+def test_intermittency_quick_preset_does_not_warn_about_its_kantz_radius():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        s = dn.IntermittencyStudy.quick(compare_eta=()).run(progress=False)
+    kantz = next(e for e in s.estimators if isinstance(e, dn.Kantz))
+    assert kantz.radius_units == "std"
+    # most reference points of the Figs. 10-11 stretch have a neighbour (the paper's absolute
+    # radius gave 86 of 1000)
+    assert int(s.summary()["kantz_ref_n_tested"]) > 500
+
+
+def test_kantz_radius_in_standard_deviations_is_scale_free():
+    x = np.empty(3000)
+    x[0] = 0.3
+    for t in range(1, x.size):
+        x[t] = 4.0 * x[t - 1] * (1.0 - x[t - 1])
+    a = dn.Kantz(radius=1e-2, radius_units="std").fit(x)
+    b = dn.Kantz(radius=1e-2, radius_units="std").fit(1e-6 * x)
+    assert a.radius_ == pytest.approx(1e-2 * np.std(x), rel=1e-12)
+    assert b.radius_ == pytest.approx(1e-8 * np.std(x), rel=1e-12)
+    np.testing.assert_array_equal(a.n_neighbors_, b.n_neighbors_)
+    assert a.exponent_ == pytest.approx(b.exponent_, abs=1e-9)
+    assert dn.Kantz(radius=1e-2).fit(x).radius_ == 1e-2
+    with pytest.raises(ValueError, match="radius_units"):
+        dn.Kantz(radius_units="relative").fit(x)

@@ -320,11 +320,19 @@ class Kantz(_DivergenceEstimator):
         average over every neighbour instead of the nearest one.
     seed : int, Generator, SeedSequence or None, default 0
         Seed of the reference-time sample.
+    radius_units : {"absolute", "std"}, default "absolute"
+        "absolute": ``radius`` is in the units of the series (the paper's).
+        "std": ``radius`` is in standard deviations of the series (after
+        ``transient``), so one value suits series of any scale; the radius
+        used is ``radius_``.
 
     Attributes
     ----------
     exponent_ : float
         Slope of ``divergence_`` over the best fit region (per sample).
+    radius_ : float
+        The neighbour radius used, in the units of the series (``radius``
+        times the standard deviation with ``radius_units="std"``).
     divergence_ : ndarray, shape (n_steps + 1,)
         :math:`S(n)`.
     fit_range_ : tuple of int
@@ -385,10 +393,11 @@ class Kantz(_DivergenceEstimator):
     def __init__(self, dim: int = 1, delay: int = 1, radius: float = 5e-5, min_tsep: int = 0,
                  n_ref: int | None = 1000, n_steps: int = 25, min_fit: int = 5, n_sig: int = 10,
                  alpha: float = 0.05, alternative: str = "two-sided", transient: int = 0,
-                 average: str = "distance", seed: SeedLike = 0) -> None:
+                 average: str = "distance", seed: SeedLike = 0, radius_units: str = "absolute") -> None:
         self.dim = dim
         self.delay = delay
         self.radius = radius
+        self.radius_units = radius_units
         self.average = average
         self.min_tsep = min_tsep
         self.n_ref = n_ref
@@ -417,6 +426,10 @@ class Kantz(_DivergenceEstimator):
         """
         x, n_usable, n_steps, min_fit, n_sig, min_tsep, alpha = self._validate(data, map, steps)
         radius = check_scalar(self, "radius", self.radius, low=0.0, low_open=True)
+        units = check_option(self, "radius_units", self.radius_units, ["absolute", "std"])
+        if units == "std":
+            radius = radius * float(np.std(x))
+        self.radius_ = radius
         average = check_option(self, "average", self.average, ["distance", "log"])
         # an exact rescaling by a power of two (radius alike): no difference overflows
         xs, k = _pow2_scale(x)
@@ -452,7 +465,9 @@ class Kantz(_DivergenceEstimator):
                 "the divergence curve is "
                 + ("empty and exponent_ is NaN" if not has.any() else
                    "an average over few points")
-                + ". radius is absolute: choose it against the scale of the series",
+                + (". radius is absolute: choose it against the scale of the series (or give it "
+                   "in standard deviations of the series, radius_units='std')" if units == "absolute"
+                   else f" (radius={float(self.radius):g} standard deviations of the series)"),
                 RuntimeWarning, stacklevel=2,
             )
         # slopes are fitted on the rescaled logs (so they are bitwise invariant under a
