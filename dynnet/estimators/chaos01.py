@@ -142,7 +142,10 @@ class ZeroOneTest(Estimator):
     cumulative sums, and :math:`M_c(n)` for all lags at once is an
     expansion of the square whose cross term is one FFT autocorrelation per
     :math:`c`. The test assumes a stationary series: give it the part of a
-    loss curve after its transient (a trend in the mean reads as chaos). A
+    loss curve after its transient. A series that is still falling gives
+    any :math:`K` in :math:`[-1, 1]` (a trend can read as chaos, and a
+    strongly negative :math:`K`, a displacement that shrinks with the lag,
+    is a sign of one). A
     regular series gives :math:`K` near 0 only once :math:`N` is large
     enough to see its bounded oscillation (a few thousand points); a
     series sampled far faster than its dynamics (a flow) should be
