@@ -195,6 +195,10 @@ def test_statistics_mode_gives_the_same_numbers_and_projections():
         np.testing.assert_array_equal(getattr(full, name), getattr(stats, name))
     np.testing.assert_allclose(full.projections_, full.vectors_ @ P.T, atol=1e-12)
     np.testing.assert_array_equal(full.steps_, 100 + np.arange(200))
+    thin = dn.CovariantLyapunovVectors(vectors_every=7, **kw).fit([0.1, 0.1], map=m)
+    np.testing.assert_array_equal(thin.vectors_, full.vectors_[::7])
+    np.testing.assert_array_equal(thin.vector_steps_, full.steps_[::7])
+    np.testing.assert_array_equal(thin.angles_, full.angles_)
 
 
 def test_divergent_orbit_gives_nan_and_a_warning():

@@ -120,8 +120,9 @@ class CovariantLyapunovVectors(Estimator):
         normalised. :class:`~dynnet.LyapunovSpectrum` given ``Q0=Q0_`` runs
         the same forward iteration and gives the same exponents.
     keep : {"vectors", "statistics"}, default "vectors"
-        ``"vectors"``: store ``vectors_`` ``(T, k, dim)`` (memory
-        :math:`O(T k\,\mathrm{dim})`). ``"statistics"``: no vectors, only what
+        ``"vectors"``: store ``vectors_`` ``(T / e, k, dim)`` (memory
+        :math:`O(T k\,\mathrm{dim} / e)`, :math:`e` = ``vectors_every``).
+        ``"statistics"``: no vectors, only what
         the coefficients give: angles, finite-time exponents, projections
         (``project``) and coordinate-group shares, in
         :math:`O(T k^2 + \mathrm{dim}\,k)` memory (plus :math:`O(T k m)` for
@@ -130,12 +131,19 @@ class CovariantLyapunovVectors(Estimator):
         Vectors :math:`p_i` on which to project the CLVs: ``projections_``
         holds :math:`p_i \cdot v_t^{(j)}`, computed as :math:`(P Q_t) C_t`
         without forming :math:`v_t`. None: no projections.
+    vectors_every : int, default 1
+        With ``keep="vectors"``, store the vectors of every
+        ``vectors_every``-th step of the window only (steps
+        ``vector_steps_``); the other results keep every step.
 
     Attributes
     ----------
-    vectors_ : ndarray, shape (n_steps, k, dim)
-        The unit CLVs, in the order of ``exponents_`` (only with
-        ``keep="vectors"``; signs are arbitrary).
+    vectors_ : ndarray, shape (n_records, k, dim)
+        The unit CLVs at ``vector_steps_``, in the order of ``exponents_``
+        (only with ``keep="vectors"``; signs are arbitrary; ``n_records =
+        ceil(n_steps / vectors_every)``).
+    vector_steps_ : ndarray of int, shape (n_records,)
+        Only with ``keep="vectors"``: the step of each row of ``vectors_``.
     exponents_ : ndarray, shape (k,)
         The Lyapunov exponents, per step, from the forward :math:`R`
         factors over the window, in QR order: decreasing once the vectors
@@ -207,7 +215,7 @@ class CovariantLyapunovVectors(Estimator):
 
     def __init__(self, n_vectors: int | None = None, n_steps: int = 1000, n_transient: int = 1000,
                  n_backward: int = 1000, seed: SeedLike = 0, keep: str = "vectors",
-                 project: ArrayLike | None = None) -> None:
+                 project: ArrayLike | None = None, vectors_every: int = 1) -> None:
         self.n_vectors = n_vectors
         self.n_steps = n_steps
         self.n_transient = n_transient
@@ -215,6 +223,7 @@ class CovariantLyapunovVectors(Estimator):
         self.seed = seed
         self.keep = keep
         self.project = project
+        self.vectors_every = vectors_every
 
     def fit(self, data: ArrayLike, *, map: Map | None = None,
             steps: None = None) -> CovariantLyapunovVectors:
@@ -252,6 +261,7 @@ class CovariantLyapunovVectors(Estimator):
         n_tr = check_int(self, "n_transient", self.n_transient, low=0)
         n_bw = check_int(self, "n_backward", self.n_backward, low=0)
         keep = check_option(self, "keep", self.keep, ("vectors", "statistics"))
+        every = check_int(self, "vectors_every", self.vectors_every, low=1)
         P = None
         if self.project is not None:
             P = np.atleast_2d(check_array(self, "project", self.project, ndim=(1, 2)))
@@ -271,7 +281,7 @@ class CovariantLyapunovVectors(Estimator):
 
         Rs = np.empty((T, k, k))
         Rb = np.empty((n_bw, k, k))
-        QT = np.empty((T, k, n)) if keep == "vectors" else None
+        QT = np.empty((-(-T // every), k, n)) if keep == "vectors" else None
         PQ = np.empty((T, P.shape[0], k)) if P is not None else None
         grams = np.empty((T, len(groups), k, k))
         diverged = False
@@ -289,8 +299,8 @@ class CovariantLyapunovVectors(Estimator):
                     break
                 Q, _ = np.linalg.qr(Y)
             for t in range(T if not diverged else 0):
-                if QT is not None:
-                    QT[t] = Q.T
+                if QT is not None and t % every == 0:
+                    QT[t // every] = Q.T
                 if PQ is not None:
                     PQ[t] = P @ Q
                 for i, idx in enumerate(groups.values()):
@@ -317,7 +327,7 @@ class CovariantLyapunovVectors(Estimator):
                 f"{name}: the orbit of {type(m).__name__} diverged (non-finite state or vectors); "
                 "the results are NaN", DivergenceWarning, stacklevel=2,
             )
-            self._set_nan(T, k, n, keep, P)
+            self._set_nan(T, k, n, keep, P, every)
             return self
 
         # backward pass: C_{t} = R_{t+1}^{-1} C_{t+1}, columns normalised
@@ -332,8 +342,8 @@ class CovariantLyapunovVectors(Estimator):
                 C, nu = _unit_columns(R_inv[t] @ C)
                 Cs[t] = C
                 local[t] = -np.log(nu)
-                if QT is not None:  # V_t = Q_t C_t, stored as rows (k, dim) in place of Q_t^T
-                    QT[t] = C.T @ QT[t]
+                if QT is not None and t % every == 0:  # V_t = Q_t C_t, rows (k, dim), in place of Q_t^T
+                    QT[t // every] = C.T @ QT[t // every]
         self.R_ = Rs
         self.C_ = Cs
         self.exponents_ = np.log(np.abs(np.diagonal(Rs, axis1=1, axis2=2))).mean(axis=0)
@@ -344,13 +354,14 @@ class CovariantLyapunovVectors(Estimator):
         self.angles_ = np.arccos(np.clip(cos[:, i, j], 0.0, 1.0))
         if QT is not None:
             self.vectors_ = QT
+            self.vector_steps_ = self.steps_[::every]
         if PQ is not None:
             self.projections_ = np.swapaxes(PQ @ Cs, 1, 2)
         # share of group g in v_j: c_j^T (Q_g^T Q_g) c_j (c_j unit, Q orthonormal: shares of "all" sum to 1)
         self.shares_ = np.einsum("taj,tgab,tbj->tjg", Cs, grams, Cs)
         return self
 
-    def _set_nan(self, T, k, n, keep, P):
+    def _set_nan(self, T, k, n, keep, P, every):
         self.R_ = np.full((T, k, k), np.nan)
         self.C_ = np.full((T, k, k), np.nan)
         self.exponents_ = np.full(k, np.nan)
@@ -358,7 +369,8 @@ class CovariantLyapunovVectors(Estimator):
         self.local_exponents_ = np.full((T, k), np.nan)
         self.angles_ = np.full((T, self.pairs_.shape[0]), np.nan)
         if keep == "vectors":
-            self.vectors_ = np.full((T, k, n), np.nan)
+            self.vectors_ = np.full((-(-T // every), k, n), np.nan)
+            self.vector_steps_ = self.steps_[::every]
         if P is not None:
             self.projections_ = np.full((T, k, P.shape[0]), np.nan)
         self.shares_ = np.full((T, k, len(self.groups_)), np.nan)
