@@ -79,7 +79,7 @@ def test_diverged_members_are_excluded_and_counted():
 
 def test_nan_exponent_warns_with_its_reason():
     d = np.full((20, 3, 2), 1e-8)  # nothing grows
-    with pytest.warns(RuntimeWarning, match=r"exponent_ is NaN: no two thresholds fit"):
+    with pytest.warns(dn.NoExponentWarning, match=r"exponent_ is NaN: no two thresholds fit"):
         f = dn.FiniteSizeLyapunov().fit(d)
     assert np.isnan(f.exponent_) and np.isnan(f.summary()["exponent"])
     with pytest.warns(RuntimeWarning, match="every member has a NaN or infinite distance"):

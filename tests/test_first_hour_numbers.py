@@ -134,10 +134,11 @@ def test_no_window_fits_n_steps_warns_with_the_lengths_and_n_steps():
     # 40 steps whose growth saturates at step 20: no window of length 30-100 fits before saturation
     t = np.arange(41.0)
     d = _curves(np.log(1e-8) + 0.5 * np.minimum(t, 20.0))
-    with pytest.warns(RuntimeWarning, match=r"mle_ \(lambda_nMLE\) is NaN: 3 of 3 have no fit "
+    with pytest.warns(dn.NoExponentWarning, match=r"mle_ \(lambda_nMLE\) is NaN: 3 of 3 have no fit "
                                             r"\(no window fits: window lengths 30-100 against n_steps = 40"):
         f = dn.FiniteLyapunov().fit(d)
     assert np.isnan(f.mle_) and np.isnan(f.summary()["mle"]) and f.kept_fraction_ == 0.0
+    assert issubclass(dn.NoExponentWarning, RuntimeWarning)
 
 
 def test_every_fit_below_r2_min_warns():

@@ -29,9 +29,20 @@ if TYPE_CHECKING:
     from ..base import SeedLike
     from ..maps.base import Map
 
-__all__ = ["FiniteLyapunov", "FiniteSizeLyapunov"]
+__all__ = ["FiniteLyapunov", "FiniteSizeLyapunov", "NoExponentWarning"]
 
 _LN10 = float(np.log(10.0))
+
+
+class NoExponentWarning(RuntimeWarning):
+    r"""Issued once per fit when an exponent estimator keeps no fit, so its ``exponent_`` is NaN.
+
+    The message names the reason (for :class:`FiniteLyapunov`: no window fits
+    before saturation, every :math:`R^2 \le` ``r2_min``, every
+    :math:`\Lambda \le` ``lambda_min``, or no valid member). A sweep for
+    which NaN is an expected answer (no growth at a small learning rate) may
+    filter this category and report the kept fraction instead.
+    """
 
 
 # ----------------------------------------------------------------------------
@@ -433,7 +444,7 @@ class FiniteLyapunov(Estimator):
             parts.append(f"{int(low_lam.sum())} of {n} fit with Lambda <= lambda_min = {lambda_min:g} "
                          f"(largest Lambda {float(np.max(slope[low_lam])):.3g})")
         warnings.warn("FiniteLyapunov: no fit is kept, so mle_ (lambda_nMLE) is NaN: " + "; ".join(parts),
-                      RuntimeWarning, stacklevel=3)
+                      NoExponentWarning, stacklevel=3)
 
     # ---- fitting -------------------------------------------------------
     def fit(self, data: ArrayLike, *, map: None = None,
@@ -882,7 +893,7 @@ class FiniteSizeLyapunov(Estimator):
             reason = (f"no member crosses two of the {n_small} small-scale thresholds "
                       f"(d0 = {d0:.3g}, r = {r:g})")
         if reason is not None:
-            warnings.warn(f"FiniteSizeLyapunov: exponent_ is NaN: {reason}", RuntimeWarning,
+            warnings.warn(f"FiniteSizeLyapunov: exponent_ is NaN: {reason}", NoExponentWarning,
                           stacklevel=2)
         self.thresholds_ = theta[:-1] if n_thr else np.empty(0)
         self.fsle_ = fsle
