@@ -15,6 +15,7 @@ perturber, metric, estimator and study runs on the user's own model:
 
 from ._module import ModuleParam, architecture
 from ._version import __version__
-from .maps import DATA_PARAMS, Layout, TorchMap, attach
+from .maps import DATA_PARAMS, Layout, TorchMap, attach, load
 
-__all__ = ["TorchMap", "attach", "ModuleParam", "architecture", "Layout", "DATA_PARAMS", "__version__"]
+__all__ = ["TorchMap", "attach", "load", "ModuleParam", "architecture", "Layout", "DATA_PARAMS",
+           "__version__"]

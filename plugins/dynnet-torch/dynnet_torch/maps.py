@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from ._module import ModuleParam, architecture
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-__all__ = ["TorchMap", "attach"]
+__all__ = ["TorchMap", "attach", "load"]
 
 _LOSSES = ("cross_entropy", "mse")
 _INITS = ("normal", "module")
@@ -257,9 +258,11 @@ class TorchMap(dn.Map):
 
     **Results.** In a saved study the module is recorded as its architecture
     (class, repr, parameter shapes and a SHA-256 of them: :class:`ModuleParam`);
-    loading imports and runs nothing. To run a loaded study again, give the
-    module back with :func:`attach`, which refuses a module whose parameter
-    shapes differ.
+    loading imports and runs nothing. Load such a file with
+    :func:`dynnet_torch.load` ``(path, module)``, which gives the module back
+    (``dn.load`` alone refuses it with a line that says so) and refuses, in
+    one line, a module whose parameter names or shapes differ from the record.
+    A loaded map knows its ``dim`` and coordinate groups from the record.
 
     **Refused** (one line each, before any computing): a module without
     parameters, integer or complex parameters, buffers, a loss that does not
@@ -343,10 +346,14 @@ class TorchMap(dn.Map):
             raise ValueError("TorchMap: parameter module=None; give a torch.nn.Module")
         if isinstance(mod, str):
             desc = architecture(mod)
+            given = _GIVEN.get()
+            if given is not None:
+                _check_against(given, desc)
+                return given
             raise ValueError(
-                f"TorchMap: this map was loaded from a result file, which records the module's "
+                f"TorchMap: this map comes from a result file, which records the module's "
                 f"architecture only ({desc['class']}, {len(desc['parameters'])} parameter tensors); "
-                "give the module back with dynnet_torch.attach(study, module)")
+                "give the module back: dynnet_torch.load(path, module) or dynnet_torch.attach(study, module)")
         raise TypeError(f"TorchMap: parameter module={mod!r} must be a torch.nn.Module, "
                         f"got {type(mod).__name__}")
 
@@ -368,6 +375,8 @@ class TorchMap(dn.Map):
         TypeError
             If a parameter is not real floating point.
         """
+        if isinstance(self.module, str) and not isinstance(self.module, ModuleParam):
+            return self._recorded_layout()
         mod = self._module()
         params = list(mod.named_parameters())
         key = (id(mod), tuple((n, tuple(p.shape), p.dtype) for n, p in params))
@@ -393,6 +402,21 @@ class TorchMap(dn.Map):
         lay = Layout(tuple(n for n, _ in params), tuple(tuple(p.shape) for _, p in params),
                      tuple(offsets))
         self._store()["layout"] = (key, mod, lay)
+        return lay
+
+    def _recorded_layout(self) -> Layout:
+        """The layout of a loaded map, from its architecture record (no module needed)."""
+        text = str(self.module)
+        entry = self._store().get("recorded")
+        if entry is not None and entry[0] == text:
+            return entry[1]
+        rec = architecture(text)
+        offsets = [0]
+        for _, shape in rec["parameters"]:
+            offsets.append(offsets[-1] + math.prod(shape))
+        lay = Layout(tuple(n for n, _ in rec["parameters"]),
+                     tuple(tuple(int(k) for k in s) for _, s in rec["parameters"]), tuple(offsets))
+        self._store()["recorded"] = (text, lay)
         return lay
 
     @property
@@ -972,6 +996,62 @@ def _copy_module(module: torch.nn.Module) -> torch.nn.Module:
     return copy.deepcopy(module)
 
 
+#: the module given to :func:`load` while dynnet rebuilds and validates the study
+_GIVEN: contextvars.ContextVar[torch.nn.Module | None] = contextvars.ContextVar("dynnet_torch_given",
+                                                                                 default=None)
+
+
+def _check_against(module: torch.nn.Module, rec: dict) -> None:
+    """Refuse (one line) a module whose parameter names and shapes are not the record's."""
+    have = architecture(module)
+    if [list(x) for x in rec["parameters"]] != [list(x) for x in have["parameters"]]:
+        raise ValueError(f"the module's parameters {have['parameters']} are not the recorded "
+                         f"{rec['parameters']}")
+    if rec["repr"] != have["repr"]:
+        warnings.warn(f"the module's repr differs from the recorded one ({rec['repr']!r}); its "
+                      "parameter shapes match", UserWarning, stacklevel=3)
+
+
+def load(path: Any, module: torch.nn.Module, classes: Sequence[type] = ()) -> Any:
+    """Load a saved study whose map is a :class:`TorchMap`, giving its module back.
+
+    A result file records the module as its architecture only (no code, no
+    pickle), so ``dn.load`` alone cannot rebuild a TorchMap study: it refuses
+    the file with a line that points here. This function runs ``dn.load``
+    with ``module`` standing in for the record (its parameter names and
+    shapes must match the record's; a different repr is a warning), then
+    :func:`attach` es it, so the loaded study can run again.
+
+    Parameters
+    ----------
+    path : str or Path
+        The result file.
+    module : torch.nn.Module
+        The module of the saved map (its weights do not matter).
+    classes : sequence of classes, default ()
+        As for :func:`dynnet.load`.
+
+    Returns
+    -------
+    Study
+        The study, with ``result_``; its TorchMaps hold ``module``.
+
+    Raises
+    ------
+    dynnet.results.ResultFileError
+        For a file ``dn.load`` refuses, or a module whose parameters do not
+        match the record (one line).
+    """
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"load: module must be a torch.nn.Module, got {type(module).__name__}")
+    token = _GIVEN.set(module)
+    try:
+        study = dn.load(path, classes=classes)
+    finally:
+        _GIVEN.reset(token)
+    return attach(study, module)
+
+
 def attach(obj: Any, module: torch.nn.Module) -> Any:
     """Give a module back to the TorchMaps of a loaded study (or to one loaded TorchMap).
 
@@ -992,7 +1072,7 @@ def attach(obj: Any, module: torch.nn.Module) -> Any:
     Returns
     -------
     Study or TorchMap
-        ``obj``, so that ``attach(dn.load(path), net).run()`` reads in one line.
+        ``obj``, so that calls chain: ``attach(study, net).run()``.
 
     Raises
     ------
@@ -1012,14 +1092,11 @@ def attach(obj: Any, module: torch.nn.Module) -> Any:
     waiting = [m for m in found if isinstance(m.module, str) and not isinstance(m.module, ModuleParam)]
     if not waiting:
         raise ValueError("attach: no TorchMap here waits for a module (none was loaded from a file)")
-    have = architecture(module)
     for m in waiting:
-        rec = architecture(m.module)
-        if [list(x) for x in rec["parameters"]] != [list(x) for x in have["parameters"]]:
-            raise ValueError(f"attach: the module's parameters {have['parameters']} are not the recorded "
-                             f"{rec['parameters']}")
-        if rec["repr"] != have["repr"]:
-            warnings.warn(f"attach: the module's repr differs from the recorded one "
-                          f"({rec['repr']!r}); its parameter shapes match", UserWarning, stacklevel=2)
+        try:
+            _check_against(module, architecture(m.module))
+        except ValueError as exc:
+            raise ValueError(f"attach: {exc}") from None
+    for m in waiting:
         m.set_params(module=module)
     return obj
