@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 import xarray as xr
+from hypothesis import given
 
 import dynnet as dn
 from dynnet.estimators.chaos01 import _kc
-from dynnet.testing import parametrize_with_checks
+from dynnet.testing import parametrize_with_checks, series
 
 
 def logistic(r, n, x0=0.3, transient=1000):
@@ -45,6 +46,15 @@ def test_displacement_follows_the_definition():
             want[n - 1] = M - phi.mean() ** 2 * (1 - np.cos(n * ca)) / (1 - np.cos(ca))
         np.testing.assert_allclose(D[a], want, rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(Kc[a], np.corrcoef(np.arange(1, n_cut + 1), want)[0, 1], atol=1e-12)
+
+
+@given(series(min_size=20, max_size=300))
+def test_k_is_a_correlation_and_does_not_see_the_scale(x):
+    z = dn.ZeroOneTest(n_c=10).fit(x)
+    ok = np.isfinite(z.Kc_)
+    assert np.all(np.abs(z.Kc_[ok]) <= 1.0 + 1e-12)
+    # D_c(n) scales with phi^2, so K_c does not change; by a power of two, not even in its last bit
+    np.testing.assert_array_equal(dn.ZeroOneTest(n_c=10).fit(4.0 * x).Kc_, z.Kc_)
 
 
 def test_results_and_seed():
