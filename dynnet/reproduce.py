@@ -295,8 +295,8 @@ def headline_rows(results: dict) -> list[dict]:
                 "slope of lambda_nMLE against log10 eps over the smallest eps (per decade)",
                 f"{CONVERGENCE_LEVEL:.0%} interval {lo:.4f} to {hi:.4f} over {k} eps; negative: "
                 "lambda_nMLE still grows as eps shrinks (no plateau)", ci=(lo, hi))
-        if "tangent_ftle_mean" in s:
-            add("edge.tangent_ftle", "", float(s["tangent_ftle_mean"]), ".3f",
+        if "tangent_ftle" in s and s["tangent_ftle"].ndim == 0:
+            add("edge.tangent_ftle", "", float(s["tangent_ftle"]), ".3f",
                 "whole-run tangent-map exponent (no window, no fit), mean over networks",
                 "below lambda_nMLE: the best-window fit selects the fastest stretch of a chaotic transient")
         if "long_final_loss_median" in s:
