@@ -222,6 +222,8 @@ def test_parameters_are_validated_when_fitting():
 
 @parametrize_with_checks([dn.CovariantLyapunovVectors(n_steps=200, n_transient=100, n_backward=100),
                           dn.CovariantLyapunovVectors(n_vectors=1, n_steps=100, n_transient=50,
-                                                      n_backward=50, keep="statistics")])
+                                                      n_backward=50, keep="statistics"),
+                          dn.CovariantLyapunovVectors(n_steps=50, n_transient=20, n_backward=20,
+                                                      project=np.ones((1, 2)), vectors_every=3)])
 def test_conformance(obj, check):
     check(obj)
