@@ -208,6 +208,14 @@ def test_divergent_orbit_gives_nan_and_a_warning():
     assert np.all(np.isnan(clv.exponents_)) and np.all(np.isnan(clv.vectors_))
 
 
+def test_a_singular_tangent_map_is_reported():
+    A = np.array([[2.0, 1.0], [0.0, 0.0]])          # sends (1, -2) to zero in one step
+    with pytest.warns(RuntimeWarning, match="singular"):
+        clv = dn.CovariantLyapunovVectors(n_steps=10, n_transient=5, n_backward=5).fit(
+            [0.3, 0.1], map=dn.LinearMap(A))
+    assert clv.exponents_[0] == pytest.approx(np.log(2.0)) and np.all(np.isnan(clv.vectors_[:, 1]))
+
+
 def test_parameters_are_validated_when_fitting():
     m = dn.HenonMap()
     with pytest.raises(ValueError, match="keep"):

@@ -344,9 +344,16 @@ class CovariantLyapunovVectors(Estimator):
                 local[t] = -np.log(nu)
                 if QT is not None and t % every == 0:  # V_t = Q_t C_t, rows (k, dim), in place of Q_t^T
                     QT[t // every] = C.T @ QT[t // every]
+        if not np.all(np.isfinite(Cs)):
+            warnings.warn(
+                f"{name}: a forward R factor of {type(m).__name__} is singular (the tangent map sent a "
+                "direction to zero); the vectors from there back are NaN",
+                RuntimeWarning, stacklevel=2,
+            )
         self.R_ = Rs
         self.C_ = Cs
-        self.exponents_ = np.log(np.abs(np.diagonal(Rs, axis1=1, axis2=2))).mean(axis=0)
+        with np.errstate(divide="ignore"):   # a singular factor: -inf, reported above
+            self.exponents_ = np.log(np.abs(np.diagonal(Rs, axis1=1, axis2=2))).mean(axis=0)
         self.exponent_ = float(self.exponents_[0])
         self.local_exponents_ = local
         cos = np.abs(np.einsum("tai,taj->tij", Cs, Cs))
