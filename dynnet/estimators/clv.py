@@ -192,7 +192,10 @@ class CovariantLyapunovVectors(Estimator):
     :math:`Q_t` would be returned, which differ from the CLVs whenever the
     tangent map is not normal (a test checks that on a non-normal linear
     map, whose CLVs are its eigenvectors). A divergent orbit gives NaN
-    results and a :class:`~dynnet.DivergenceWarning`.
+    results and a :class:`~dynnet.DivergenceWarning`; a tangent map that
+    sends a direction exactly to zero (a singular :math:`R` factor) gives
+    an exponent of :math:`-\infty`, NaN vectors behind it and a
+    ``RuntimeWarning``.
 
     References
     ----------
