@@ -208,3 +208,43 @@ def test_kantz_radius_in_standard_deviations_is_scale_free():
     assert dn.Kantz(radius=1e-2).fit(x).radius_ == 1e-2
     with pytest.raises(ValueError, match="radius_units"):
         dn.Kantz(radius_units="relative").fit(x)
+
+
+# ---------------------------------------------------------------------------
+# item 3: unscaled features and saturated units do not pass silently
+# ---------------------------------------------------------------------------
+
+def _build(**kw):
+    m = dn.GradientDescentMap(**kw)
+    assert m.dim > 0  # builds the problem (the data preparation)
+    return m
+
+
+def test_the_paper_iris_default_does_not_warn():
+    # unscaled Iris: feature ranges 2.4 to 5.9 (factor 2.5), a few saturated units
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        m = _build()
+        _build(scale=True)
+        _build(dataset="wine", scale=True)
+        _build(dataset="breast_cancer", scale=True, activation="tanh", hidden=(10, 10))
+    span = np.ptp(m.data("train")[0], axis=0)
+    assert span.max() / span.min() < 3.0
+
+
+def test_unscaled_wine_warns_naming_the_ranges_and_scale_true():
+    with pytest.warns(RuntimeWarning, match=r"dataset='wine'\): the features' ranges differ by a factor "
+                                            r"[0-9.e+]+ .*and scale=False.*scale=True") as rec:
+        _build(dataset="wine", hidden=(10, 10), activation="tanh", eta=2.0)
+    assert len([r for r in rec if "ranges differ" in str(r.message)]) == 1   # once
+    assert rec[0].filename == __file__     # points at the user's line, not inside dynnet
+
+
+def test_saturated_units_at_the_initial_state_warn_whatever_the_scaling():
+    # standardised Iris with weights of standard deviation 100: |z| ~ 200, sigmoid flat
+    with pytest.warns(RuntimeWarning, match=r"9[0-9]% of the hidden units are saturated at the initial "
+                                            r"state") as rec:
+        _build(init_std=100.0, scale=True)
+    assert not any("ranges differ" in str(r.message) for r in rec)
+    with pytest.warns(RuntimeWarning, match="hidden units are saturated"):
+        _build(dataset="digits", activation="tanh")

@@ -337,6 +337,9 @@ class GradientDescentMap(Map):
         if not same:
             entry = (key, self._build_problem())
             cache["problem"] = entry
+            from ..datasets import _warn_unprepared  # unscaled features, saturated units: one warning
+
+            _warn_unprepared(self)
         return entry[1]
 
     def _build_problem(self) -> Problem:
