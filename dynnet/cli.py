@@ -349,10 +349,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _scheduler(address):
-    import contextlib
-
-    if not address:
+    if address is None:
         return contextlib.nullcontext()
+    if not address.strip():
+        raise CLIError("--scheduler '' is not an address; give the dask scheduler's address, e.g. "
+                       "tcp://host:8786, or leave --scheduler out to run here")
     from . import parallel
 
     if not hasattr(parallel, "scheduler"):  # pragma: no cover - defensive

@@ -419,7 +419,9 @@ def scheduler(address: str, timeout: float = 10.0) -> Iterator[Client]:
     ValueError
         If ``address`` is not a non-empty string or ``timeout`` is not positive.
     ConnectionError
-        If the scheduler cannot be reached within ``timeout`` seconds.
+        If the scheduler cannot be reached, or does not answer dask's handshake,
+        within ``timeout`` seconds (a port that accepts but never answers, or a
+        server that is not a dask scheduler, included).
 
     Examples
     --------
@@ -450,9 +452,12 @@ def scheduler(address: str, timeout: float = 10.0) -> Iterator[Client]:
                           "with: pip install \"dask[distributed]\"") from exc
     import joblib
 
+    address = address.strip()
+    _probe_scheduler(address, float(timeout))  # distributed's own handshake read has no deadline
     try:
-        client = Client(address.strip(), timeout=float(timeout), set_as_default=False)
+        client = Client(address, timeout=float(timeout), set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - any failure to connect becomes one line
+        _quiet_failed_clients()
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise ConnectionError(f"dynnet: cannot connect to the dask scheduler at {address!r} within "
                               f"{timeout:g} s: {detail}") from exc
@@ -461,3 +466,64 @@ def scheduler(address: str, timeout: float = 10.0) -> Iterator[Client]:
             yield client
     finally:
         client.close()
+
+
+def _probe_scheduler(address: str, timeout: float) -> None:
+    """Open one comm to ``address`` and complete dask's handshake within ``timeout`` seconds, in a
+    thread with its own event loop; raise ConnectionError otherwise.
+
+    ``distributed.Client`` waits for the scheduler's handshake without a deadline, so a port
+    that accepts but never answers would hang it; and a server that is not a dask scheduler
+    answers bytes that dask reads as frame lengths (an "Unable to allocate ... EiB" error)."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    outcome: list = []
+
+    async def handshake():
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        await comm.close()
+
+    def target():
+        try:
+            asyncio.run(handshake())
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - reported below, in the caller's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=target, name="dynnet-scheduler-probe", daemon=True)
+    worker.start()
+    worker.join(timeout + 2.0)  # the probe's own deadline ends it first; this is a last guard
+    if outcome and outcome[0] is None:
+        return
+    if not outcome or isinstance(outcome[0], (asyncio.TimeoutError, TimeoutError)):
+        raise ConnectionError(f"dynnet: cannot connect to the dask scheduler at {address!r} within "
+                              f"{timeout:g} s: no answer to dask's handshake (is a dask scheduler "
+                              "running there?)")
+    exc = outcome[0]
+    if isinstance(exc, OSError):
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise ConnectionError(f"dynnet: cannot connect to the dask scheduler at {address!r} within "
+                              f"{timeout:g} s: {detail}") from None
+    raise ConnectionError(f"dynnet: cannot connect to the dask scheduler at {address!r} within "
+                          f"{timeout:g} s: the server there did not answer as a dask scheduler "
+                          f"({type(exc).__name__}); check the address and port") from None
+
+
+def _quiet_failed_clients() -> None:
+    """A Client whose construction failed is closed again by its ``__del__`` later, which prints
+    a second traceback after the one-line error; drop those (and only those)."""
+    if getattr(sys.unraisablehook, "_dynnet", False):
+        return
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        obj = getattr(unraisable, "object", None)
+        if getattr(obj, "__qualname__", "") == "Client.__del__" and \
+                getattr(obj, "__module__", "").startswith("distributed"):
+            return
+        previous(unraisable)
+
+    hook._dynnet = True
+    sys.unraisablehook = hook
