@@ -3,7 +3,7 @@
 Maps, Perturbers, Metrics, Estimators and Studies; see the README and docs/.
 """
 
-from . import checkpoint, datasets, plugins
+from . import _numba_cache, checkpoint, datasets, plugins  # _numba_cache first: before any kernel
 from . import estimators as _estimators
 from ._version import __version__
 from .base import ParamsObject, as_seed_sequence, clone, stream

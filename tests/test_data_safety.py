@@ -429,3 +429,27 @@ def test_an_empty_scheduler_address_is_refused(tmp_path, main):
     status, _, err = main("run", "perturbation", "--quick", "--scheduler", "",
                           "--out", str(tmp_path / "r.nc"))
     assert status == 2 and "--scheduler" in err and not (tmp_path / "r.nc").exists()
+
+
+# -- issue 24 item 8: no writable cache folder for numba ---------------------------------------------
+def test_import_and_help_work_without_a_writable_numba_cache(tmp_path):
+    import subprocess
+    import sys
+
+    # numba finds no cache folder (as with a read-only installation and no writable HOME): only the
+    # user-provided locator is left, and NUMBA_CACHE_DIR is unset
+    script = ("import numba.core.caching as c\n"
+              "c.CacheImpl._locator_classes = [c.UserProvidedCacheLocator]\n"
+              "import sys\n"
+              "sys.argv = ['dynnet', '--help']\n"
+              "from dynnet.cli import main\n"
+              "main()\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "NUMBA_CACHE_LOCATOR_CLASSES")}
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env,
+                       cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "usage: dynnet" in p.stdout
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dynnet: no writable folder for numba's cache"), p.stderr
+    folder = lines[0].split(" kept in ")[1].split(" for this run")[0]
+    assert not os.path.exists(folder), "the temporary cache folder is removed at exit"

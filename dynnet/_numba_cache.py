@@ -1,0 +1,84 @@
+"""Where numba caches dynnet's compiled kernels, with a fallback when nowhere is writable.
+
+dynnet's kernels are compiled with ``cache=True``. numba looks for a cache folder
+when a kernel is *defined* (at ``import dynnet``): next to the source file
+(``__pycache__``), or in the user's cache folder under ``HOME``. With a read-only
+installation and no writable ``HOME`` it finds none and the import itself fails
+("cannot cache function ...: no locator available"). :func:`ensure_cache` checks
+that before the kernels are defined and, where no folder would do, points numba at
+a fresh temporary folder for this process (and its workers): the kernels then
+compile as usual but are not kept between runs, and one line says so.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["ensure_cache"]
+
+#: the source files that define kernels with ``cache=True`` (their folders are where numba looks)
+KERNEL_FILES = ("maps/_gd_engine.py", "maps/_gd_simd.py", "maps/_gd_blas.py", "estimators/timeseries.py",
+                "estimators/graphs.py")
+
+
+def _probe() -> None:  # pragma: no cover - never called; its code object stands for a kernel
+    pass
+
+
+def _has_location(source: str) -> bool:
+    """Whether one of numba's cache locators accepts a kernel defined in ``source``."""
+    from numba.core import caching
+
+    for cls in caching.CacheImpl._locator_classes:
+        try:
+            if cls.from_function(_probe, source) is not None:
+                return True
+        except (OSError, RuntimeError, ValueError):
+            continue
+    return False
+
+
+def ensure_cache() -> str | None:
+    """Make sure numba can cache dynnet's kernels; otherwise use a temporary cache folder.
+
+    Nothing is changed when ``NUMBA_CACHE_DIR`` or ``NUMBA_CACHE_LOCATOR_CLASSES``
+    is set (the user chose), or when numba finds a writable folder by itself.
+
+    Returns
+    -------
+    str or None
+        The temporary cache folder now in use, or None if nothing was changed.
+    """
+    if os.environ.get("NUMBA_CACHE_DIR") or os.environ.get("NUMBA_CACHE_LOCATOR_CLASSES"):
+        return None
+    try:
+        from numba.core import caching, config
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    if not hasattr(caching, "CacheImpl") or not hasattr(caching.CacheImpl, "_locator_classes"):
+        return None  # pragma: no cover - a numba whose cache internals differ: leave it alone
+    here = Path(__file__).resolve().parent
+    sources = [str(here / f) for f in KERNEL_FILES if (here / f).exists()]
+    if all(_has_location(s) for s in sources):
+        return None
+    import tempfile
+
+    try:
+        folder = tempfile.mkdtemp(prefix="dynnet-numba-cache-")
+    except OSError:  # pragma: no cover - no writable temporary folder either
+        return None
+    import atexit
+    import shutil
+
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # "for this run only"
+    config.CACHE_DIR = folder
+    os.environ["NUMBA_CACHE_DIR"] = folder  # worker processes read it when they import numba
+    print(f"dynnet: no writable folder for numba's cache (the installation and HOME are read-only); "
+          f"compiled kernels are kept in {folder} for this run only (set NUMBA_CACHE_DIR to a "
+          "writable folder to keep them)", file=sys.stderr)
+    return folder
+
+
+ensure_cache()  # on import, from dynnet/__init__.py, before any kernel is defined
