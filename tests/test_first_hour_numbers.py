@@ -44,10 +44,18 @@ def test_full_spectrum_of_the_trap_map_is_its_log_eigenvalues():
     np.testing.assert_allclose(fit.exponents_, want, atol=0.02)
 
 
+def _issue_wine_map():
+    """The issue's network: unscaled wine, hidden=(10, 10), tanh, eta = 2 (it warns: item 3)."""
+    m = dn.GradientDescentMap(eta=2.0, dataset="wine", hidden=(10, 10), activation="tanh")
+    with pytest.warns(RuntimeWarning, match="ranges differ"):
+        assert m.dim == 283
+    return m
+
+
 def test_saturated_network_has_a_positive_top_exponent():
     # the issue's case: unscaled wine, two tanh layers of 10, eta = 2; at the initial state 140 of
     # the 283 Hessian columns are exactly zero (saturated units), the first three among them
-    m = dn.GradientDescentMap(eta=2.0, dataset="wine", hidden=(10, 10), activation="tanh")
+    m = _issue_wine_map()
     x0 = m.initial_state(1, seed=0)[0]
     dead = np.all(m.hessian(x0) == 0.0, axis=0)
     assert dead[:3].all() and dead.sum() > 100
@@ -57,6 +65,23 @@ def test_saturated_network_has_a_positive_top_exponent():
     assert fit.exponents_[0] > 0.3
     assert abs(fit.exponents_[0] - 0.344) < 0.02
     assert np.all(fit.exponents_[1:] > 0.0) and np.all(fit.exponents_[1:] < 0.06)
+
+
+def test_edge_study_tangent_start_is_a_random_perturbation_and_escapes_saturation():
+    # the edge study's tangent exponent starts each orbit from its perturbation 0 (a seeded
+    # uniform box on the weights), not from a coordinate axis: on the saturated wine network it
+    # finds the top exponent, where the axis e_0 (a saturated unit's weight) reports exactly 0
+    from dynnet.studies.edge import tangent_log_growth
+
+    m = _issue_wine_map()
+    x0 = m.initial_state(1, seed=0)
+    v0 = dn.UniformPerturber(eps=1e-14, n=1, on="weights").perturb(x0[0], map=m, seed=1) - x0[0]
+    grown = tangent_log_growth(m, x0, v0, 1000)[-1, 0] / 1000
+    top = dn.LyapunovSpectrum(n_steps=1000, n_transient=0, n_exponents=1).fit(x0[0], map=m).exponent_
+    assert grown > 0.3 and abs(grown - top) < 0.01
+    axis = np.zeros_like(x0)
+    axis[0, 0] = 1.0
+    assert tangent_log_growth(m, x0, axis, 200)[-1, 0] == 0.0
 
 
 def test_seed_makes_the_start_reproducible_and_changes_it():
