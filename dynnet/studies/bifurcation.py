@@ -215,7 +215,9 @@ class BifurcationStudy(Study):
     ``(n_record + 1) * len(values) * n_init`` numbers per recorded variable.
     Near a bifurcation point the convergence to the new orbit is slow
     (critical slowing down), so its period may read 0 within about
-    :math:`1/T` of the point.
+    :math:`1/T` of the point. The run is one ensemble, threaded inside the
+    map's engine: ``run(n_jobs=...)``, ``chunk_size`` and ``checkpoint`` do
+    not split it.
 
     References
     ----------
