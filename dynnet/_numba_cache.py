@@ -8,6 +8,10 @@ installation and no writable ``HOME`` it finds none and the import itself fails
 that before the kernels are defined and, where no folder would do, points numba at
 a fresh temporary folder for this process (and its workers): the kernels then
 compile as usual but are not kept between runs, and one line says so.
+
+:func:`check_threads` does the same for ``NUMBA_NUM_THREADS``: numba refuses a value
+below 1 with a traceback at its own import; dynnet ignores such a value, with one
+line, before numba reads it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["ensure_cache"]
+__all__ = ["ensure_cache", "check_threads"]
 
 #: the source files that define kernels with ``cache=True`` (their folders are where numba looks)
 KERNEL_FILES = ("maps/_gd_engine.py", "maps/_gd_simd.py", "maps/_gd_blas.py", "estimators/timeseries.py",
@@ -38,6 +42,29 @@ def _has_location(source: str) -> bool:
         except (OSError, RuntimeError, ValueError):
             continue
     return False
+
+
+def check_threads() -> bool:
+    """Ignore (unset, with one line) a ``NUMBA_NUM_THREADS`` that is not a positive integer.
+
+    Returns
+    -------
+    bool
+        True if the variable was unset.
+    """
+    text = os.environ.get("NUMBA_NUM_THREADS")
+    if text is None:
+        return False
+    try:
+        ok = int(text.strip()) >= 1
+    except ValueError:
+        ok = False
+    if ok:
+        return False
+    del os.environ["NUMBA_NUM_THREADS"]
+    print(f"dynnet: NUMBA_NUM_THREADS={text!r} is not a positive number of threads; ignoring it "
+          "(numba uses every core; set it to 1 or more, or unset it)", file=sys.stderr)
+    return True
 
 
 def ensure_cache() -> str | None:
@@ -81,4 +108,6 @@ def ensure_cache() -> str | None:
     return folder
 
 
+if "numba" not in sys.modules:  # numba reads NUMBA_NUM_THREADS when it is first imported
+    check_threads()
 ensure_cache()  # on import, from dynnet/__init__.py, before any kernel is defined

@@ -229,6 +229,18 @@ def study_attrs(study: Study, seed: np.random.SeedSequence | None = None,
 # files
 # ----------------------------------------------------------------------------
 
+def _as_path(path) -> Path:
+    """A path given as str, bytes (decoded as the file system does) or os.PathLike."""
+    if isinstance(path, (bytes, bytearray)):
+        return Path(os.fsdecode(bytes(path)))
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"a path must be a str, bytes or os.PathLike, got {type(path).__name__} {path!r}")
+    try:
+        return Path(os.fsdecode(os.fspath(path)))
+    except TypeError as exc:  # an os.PathLike whose __fspath__ returns something else
+        raise TypeError(f"a path must be a str, bytes or os.PathLike: {exc}") from None
+
+
 def check_output_path(path: Path | str, overwrite: bool = False) -> Path:
     """Decide, before any computing, whether a result may be written to ``path``.
 
@@ -253,7 +265,7 @@ def check_output_path(path: Path | str, overwrite: bool = False) -> Path:
     FileNotFoundError
         The folder of ``path`` does not exist.
     """
-    p = Path(path)
+    p = _as_path(path)
     if p.is_symlink():
         raise FileExistsError(f"{p} is a symbolic link; dynnet writes results only to regular files")
     if p.exists():
@@ -397,7 +409,7 @@ def load(path: Path | str, classes: Sequence[type] = ()) -> Study:
     """
     import xarray as xr
 
-    path = Path(path)
+    path = _as_path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such result file: {path}")
     if not path.is_file():

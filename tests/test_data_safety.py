@@ -453,3 +453,43 @@ def test_import_and_help_work_without_a_writable_numba_cache(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("dynnet: no writable folder for numba's cache"), p.stderr
     folder = lines[0].split(" kept in ")[1].split(" for this run")[0]
     assert not os.path.exists(folder), "the temporary cache folder is removed at exit"
+
+
+# -- issue 23 item 16: one-line errors, no tracebacks --------------------------------------------------
+def test_an_unreadable_config_is_one_line(tmp_path, main, monkeypatch):
+    from pathlib import Path
+
+    cfg = tmp_path / "study.toml"
+    cfg.write_text("[params]\nn_init = 3\n")
+    real = Path.read_text
+
+    def unreadable(self, *args, **kw):  # as chmod 000 makes it for a user other than root
+        if self == cfg:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(Path, "read_text", unreadable)
+    for study in ("perturbation", "grid"):
+        status, _, err = main("run", study, "--config", str(cfg), "--out", str(tmp_path / "r.nc"))
+        assert status == 2 and err.count("\n") == 1 and "Permission denied" in err and str(cfg) in err
+
+
+def test_numba_num_threads_zero_is_ignored_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_NUM_THREADS="0")
+    p = subprocess.run([sys.executable, "-c", "import sys; sys.argv = ['dynnet', 'list']\n"
+                        "from dynnet.cli import main; sys.exit(main())"],
+                       capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert p.returncode == 0 and "edge-of-stability" in p.stdout, p.stderr
+    assert p.stderr.count("\n") == 1 and "NUMBA_NUM_THREADS='0'" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_result_paths_may_be_bytes_and_other_types_are_named(tmp_path):
+    s = henon(n_init=2).run()
+    path = os.fsencode(tmp_path / "r.nc")
+    s.save(path)
+    np.testing.assert_array_equal(dn.load(path).result_["distance"].values, s.result_["distance"].values)
+    with pytest.raises(TypeError, match="a path must be a str, bytes or os.PathLike, got int"):
+        dn.load(5)
