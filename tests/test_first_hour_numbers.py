@@ -67,6 +67,23 @@ def test_saturated_network_has_a_positive_top_exponent():
     assert np.all(fit.exponents_[1:] > 0.0) and np.all(fit.exponents_[1:] < 0.06)
 
 
+def test_dead_relu_units_do_not_trap_the_start():
+    # three hidden relu units killed by a bias of -100 (and unit 3 dead at this draw): the weights
+    # of dead units are exactly neutral coordinates, coordinates 0-3 among them
+    m = dn.GradientDescentMap(eta=1.0, activation="relu", hidden=(10,))
+    x0 = m.initial_state(1, seed=0)[0].copy()
+    m.problem().unpack(x0)[0][1][:3] = -100.0
+    neutral = np.flatnonzero(np.all(m.hessian(x0) == 0.0, axis=0))
+    assert {0, 1, 2, 3} <= set(neutral.tolist())
+    trapped = dn.LyapunovSpectrum(n_steps=300, n_transient=0, n_exponents=2, Q0=np.eye(m.dim, 2))
+    np.testing.assert_array_equal(trapped.fit(x0, map=m).exponents_, [0.0, 0.0])
+    for seed in (0, 1, 2):
+        fit = dn.LyapunovSpectrum(n_steps=300, n_transient=0, n_exponents=2, seed=seed).fit(x0, map=m)
+        # the network's weakly unstable directions (top of the dense spectrum over these steps:
+        # 0.0089, 0.0074), not the neutral ones
+        assert fit.exponents_[0] > 0.006 and fit.exponents_[1] > 0.004
+
+
 def test_edge_study_tangent_start_is_a_random_perturbation_and_escapes_saturation():
     # the edge study's tangent exponent starts each orbit from its perturbation 0 (a seeded
     # uniform box on the weights), not from a coordinate axis: on the saturated wine network it
