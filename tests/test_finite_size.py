@@ -123,3 +123,11 @@ def test_registered_as_a_plugin_and_exported():
     root = pathlib.Path(dn.__file__).parent.parent
     eps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["entry-points"]
     assert eps["dynnet.estimators"]["finite-size-lyapunov"] == "dynnet.estimators.lyapunov:FiniteSizeLyapunov"
+
+
+def test_a_study_feeds_it_as_it_feeds_finite_lyapunov():
+    s = dn.PerturbationStudy(estimators=[dn.FiniteLyapunov(), dn.FiniteSizeLyapunov()], n_init=5,
+                             n_steps=100).run(progress=False)
+    direct = dn.FiniteSizeLyapunov().fit(s.result_["distance"].transpose("step", "init", "pert").values)
+    got = float(s.summary()["finitesizelyapunov.exponent"])
+    assert got == direct.exponent_ and 0.1 < got < 0.5
