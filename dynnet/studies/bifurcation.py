@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..base import check_array, check_int, check_scalar, stream
+from ..base import check_array, check_int, check_option, check_scalar, stream
 from ..maps.base import DivergenceWarning
 from ._ensemble import warn_divergence
 from .base import Study
@@ -195,6 +195,19 @@ class BifurcationStudy(Study):
         Test accuracy whose first crossing is timed (maps with ``accuracy``).
     accuracy_every : int, default 10
         Steps between test-accuracy checks (the time resolution), >= 1.
+    tangent : {"jvp", "orbit"}, default "jvp"
+        How the tangent vector advances: ``"jvp"``, exactly, by the map's
+        Jacobian-vector products (:meth:`Map.jvp`; for gradient descent
+        :math:`v - \eta H v`, a batched Hessian-vector product in numpy);
+        ``"orbit"``, by a companion orbit at distance
+        :math:`d = \epsilon \max(1, \lVert x\rVert_2)` along the vector,
+        :math:`J v \approx (g(x + d v) - g(x)) / d`, renormalised every step
+        (Benettin's two-orbit method: only steps of the map, so the whole
+        ensemble of ``2E`` members runs in the map's engine, at about twice
+        the cost of the orbits alone; its relative error is of order
+        :math:`\epsilon` plus rounding over :math:`\epsilon`).
+    orbit_eps : float, default 1e-7
+        :math:`\epsilon` of ``tangent="orbit"``, in (0, 1e-2].
     estimators : list of Estimator or None, default None
         Estimators fitted value by value on the late-time records (their
         ``fit_result`` sees the records of one value, ``(init, step)``), for
@@ -234,8 +247,8 @@ class BifurcationStudy(Study):
                  n_init: int = 16, n_transient: int = 1500, n_keep: int = 500, n_record: int = 256,
                  max_period: int = 64, period_tol: float = 1e-6, lambda_tol: float = 1e-3,
                  observables: Sequence[str] | None = None, accuracy_threshold: float = 0.9,
-                 accuracy_every: int = 10, estimators: Sequence[Estimator] | None = None,
-                 seed: SeedLike = 0) -> None:
+                 accuracy_every: int = 10, tangent: str = "jvp", orbit_eps: float = 1e-7,
+                 estimators: Sequence[Estimator] | None = None, seed: SeedLike = 0) -> None:
         self.map = map
         self.param = param
         self.values = values
@@ -249,6 +262,8 @@ class BifurcationStudy(Study):
         self.observables = observables
         self.accuracy_threshold = accuracy_threshold
         self.accuracy_every = accuracy_every
+        self.tangent = tangent
+        self.orbit_eps = orbit_eps
         self.estimators = estimators
         self.seed = seed
 
@@ -294,9 +309,9 @@ class BifurcationStudy(Study):
         if not isinstance(self.param, str) or self.param not in m._param_names():
             raise ValueError(f"{type(self).__name__}: param={self.param!r} is not a parameter of "
                              f"{type(m).__name__} (parameters: {sorted(m._param_names())})")
-        if not _has_tangent(m):
+        if self.tangent == "jvp" and not _has_tangent(m):
             raise ValueError(f"{type(self).__name__}: {type(m).__name__} has neither jvp nor jacobian; "
-                             "the tangent exponent needs one of them")
+                             "tangent='jvp' needs one of them (tangent='orbit' needs neither)")
         self._values()
         check_int(self, "n_init", self.n_init, low=1)
         check_int(self, "n_transient", self.n_transient, low=0)
@@ -307,6 +322,8 @@ class BifurcationStudy(Study):
         check_scalar(self, "lambda_tol", self.lambda_tol, low=0.0)
         check_scalar(self, "accuracy_threshold", self.accuracy_threshold, low=0.0, high=1.0)
         check_int(self, "accuracy_every", self.accuracy_every, low=1)
+        check_option(self, "tangent", self.tangent, ["jvp", "orbit"])
+        check_scalar(self, "orbit_eps", self.orbit_eps, low=0.0, low_open=True, high=1e-2)
         self._observable_names(m)
 
     def _tiny_params(self):
@@ -345,7 +362,12 @@ class BifurcationStudy(Study):
         # member e = i * n_init + j: value i, initial state j
         x = np.ascontiguousarray(np.tile(x0, (n_val, 1)))
         v = np.ascontiguousarray(np.tile(v0, (n_val, 1)))
-        bm = m.batched(param, np.repeat(values, n_init))
+        per_member = np.repeat(values, n_init)
+        bm = m.batched(param, per_member)
+        orbit = self.tangent == "orbit"
+        if orbit:  # the orbits and their companions, one ensemble of 2E members
+            bm2 = m.batched(param, np.concatenate([per_member, per_member]))
+            h = float(self.orbit_eps)
         timed = callable(getattr(m, "accuracy", None)) and hasattr(m, "problem")
         thr, every = float(self.accuracy_threshold), int(self.accuracy_every)
         t_acc = np.full(E, np.nan)
@@ -361,8 +383,14 @@ class BifurcationStudy(Study):
             for t in steps:
                 if timed and t % every == 0:
                     self._time_accuracy(m, x, t, thr, t_acc)
-                Jv = bm.jvp(x, v[:, None, :])[:, 0]
-                x = bm._advance(x, 1)
+                if orbit:
+                    d = h * np.maximum(1.0, np.sqrt(np.einsum("ij,ij->i", x, x)))
+                    both = bm2._advance(np.concatenate([x, x + d[:, None] * v]), 1)
+                    x = both[:E]
+                    Jv = (both[E:] - x) / d[:, None]
+                else:
+                    Jv = bm.jvp(x, v[:, None, :])[:, 0]
+                    x = bm._advance(x, 1)
                 x[~np.all(np.isfinite(x), axis=1)] = np.nan
                 g = np.sqrt(np.einsum("ij,ij->i", Jv, Jv))
                 v = Jv / g[:, None]
