@@ -5,6 +5,8 @@ Usage::
     python benchmarks/bench_eta_batch.py            # E = 512 and 3000, 200 steps; the Iris diagram
     python benchmarks/bench_eta_batch.py --smoke    # tiny sizes, seconds (CI); no timing assertions
     python benchmarks/bench_eta_batch.py --no-diagram --repeat 9
+    python benchmarks/bench_eta_batch.py --no-throughput --tangent orbit       # the diagram only
+    python benchmarks/bench_eta_batch.py --no-throughput --tangent jvp --values 100   # a tenth of it
 
 1. **Throughput** (the SIMD engine, forced with ``DYNNET_GD_PATH=simd``; float64, the paper's
    Iris 4-10-3 map): ``GradientDescentMap(eta=1).iterate(X, n)`` against
@@ -16,7 +18,10 @@ Usage::
 2. **The Iris diagram**: ``BifurcationStudy(values=np.geomspace(0.01, 20, 1000), n_init=16,
    n_transient=1500, n_keep=500, seed=0).run()`` (16,000 members, 2,000 steps, the tangent
    exponent from a seeded random tangent vector per network), wall time of the whole run,
-   preflight included (the issue's target: under 2 minutes on 2 cores).
+   preflight included (the issue's target: under 2 minutes on 2 cores), for each
+   ``--tangent`` mode: ``jvp`` (exact Jacobian-vector products, numpy Hessian-vector
+   products) and ``orbit`` (a companion orbit, every step in the SIMD engine). ``--values``
+   runs fewer learning rates (the cost is linear in the number of members).
 
 Timings on a shared machine are noisy; the script never asserts on them.
 """
@@ -65,20 +70,20 @@ def throughput(E: int, n_steps: int, repeat: int) -> list:
 
 
 def diagram(n_values: int, n_init: int, n_transient: int, n_keep: int, n_record: int,
-            max_period: int) -> list:
+            max_period: int, tangent: str) -> list:
     """One table row: the wall time of a BifurcationStudy on the Iris map (and of its parts)."""
     import dynnet as dn
 
     s = dn.BifurcationStudy(values=np.geomspace(0.01, 20.0, n_values), n_init=n_init,
                             n_transient=n_transient, n_keep=n_keep, n_record=n_record,
-                            max_period=max_period, seed=0)
+                            max_period=max_period, tangent=tangent, seed=0)
     t0 = time.perf_counter()
     s.run()
     wall = time.perf_counter() - t0
     S = s.summary()
     chaotic = int((S["regime"].values == "chaotic").sum())
-    return [n_values, n_init, n_transient + n_keep, wall, n_values * n_init * (n_transient + n_keep) / wall,
-            chaotic]
+    n_steps = n_transient + n_keep
+    return [tangent, n_values, n_init, n_steps, wall, n_values * n_init * n_steps / wall, chaotic]
 
 
 def main(argv=None) -> None:
@@ -86,6 +91,10 @@ def main(argv=None) -> None:
     ap.add_argument("--smoke", action="store_true", help="tiny sizes (CI)")
     ap.add_argument("--repeat", type=int, default=7, help="interleaved rounds (medians)")
     ap.add_argument("--no-diagram", action="store_true", help="skip the Iris diagram")
+    ap.add_argument("--no-throughput", action="store_true", help="skip the throughput table")
+    ap.add_argument("--tangent", choices=["jvp", "orbit", "both"], default="both",
+                    help="tangent mode(s) of the diagram")
+    ap.add_argument("--values", type=int, default=1000, help="learning rates of the diagram")
     args = ap.parse_args(argv)
     os.environ["DYNNET_GD_PATH"] = "simd"
     import numba
@@ -95,16 +104,18 @@ def main(argv=None) -> None:
         sizes, n_steps, repeat = [24], 10, 2
     else:
         sizes, n_steps, repeat = [512, 3000], 200, args.repeat
-    rows = [throughput(E, n_steps, repeat) for E in sizes]
-    print_table(["E", "steps", "fixed eta steps/s", "eta per member steps/s", "ratio"], rows,
-                title=f"SIMD engine, Iris 4-10-3, interleaved medians of {repeat}")
+    if not args.no_throughput:
+        rows = [throughput(E, n_steps, repeat) for E in sizes]
+        print_table(["E", "steps", "fixed eta steps/s", "eta per member steps/s", "ratio"], rows,
+                    title=f"SIMD engine, Iris 4-10-3, interleaved medians of {repeat}")
     if args.no_diagram:
         return
     os.environ.pop("DYNNET_GD_PATH")  # the study's own path choice (SIMD for Iris)
-    spec = (6, 2, 40, 32, 32, 16) if args.smoke else (1000, 16, 1500, 500, 256, 64)
-    row = diagram(*spec)
-    print_table(["values", "networks", "steps", "wall s", "member-steps/s", "chaotic values"], [row],
-                title="BifurcationStudy on Iris (eta in [0.01, 20], with the tangent exponent)")
+    spec = (6, 2, 40, 32, 32, 16) if args.smoke else (args.values, 16, 1500, 500, 256, 64)
+    rows = [diagram(*spec, tangent) for tangent in
+            (("orbit", "jvp") if args.tangent == "both" else (args.tangent,))]
+    print_table(["tangent", "values", "networks", "steps", "wall s", "member-steps/s", "chaotic values"],
+                rows, title="BifurcationStudy on Iris (eta in [0.01, 20], with the tangent exponent)")
 
 
 if __name__ == "__main__":
