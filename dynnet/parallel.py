@@ -290,7 +290,7 @@ def _explicit_backend():
 
 def map_chunks(func: Callable[..., _T], arg_tuples: Iterable[tuple], n_jobs: int = 1,
                progress: bool = False, desc: str | None = None,
-               on_result: Callable[[int, _T], Any] | None = None) -> list[_T]:
+               on_result: Callable[[int, _T], Any] | None = None, unit: str = "chunk") -> list[_T]:
     """``[func(*args) for args in arg_tuples]``, in order, maybe in parallel.
 
     Parameters
@@ -313,6 +313,8 @@ def map_chunks(func: Callable[..., _T], arg_tuples: Iterable[tuple], n_jobs: int
     on_result : callable, optional
         ``on_result(i, value)`` is called in this process as each chunk's
         result arrives, in order, so a caller can checkpoint.
+    unit : str, default "chunk"
+        What the progress bar counts (``"cell"`` for a grid's cells).
 
     Returns
     -------
@@ -365,7 +367,7 @@ def map_chunks(func: Callable[..., _T], arg_tuples: Iterable[tuple], n_jobs: int
             if progress:
                 from tqdm.auto import tqdm
 
-                bar = tqdm(total=len(arg_tuples), desc=desc, unit="chunk")
+                bar = tqdm(total=len(arg_tuples), desc=desc, unit=unit)
             if par is None:
                 it = (func(*a) for a in arg_tuples)
             else:

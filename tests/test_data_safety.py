@@ -493,3 +493,11 @@ def test_result_paths_may_be_bytes_and_other_types_are_named(tmp_path):
     np.testing.assert_array_equal(dn.load(path).result_["distance"].values, s.result_["distance"].values)
     with pytest.raises(TypeError, match="a path must be a str, bytes or os.PathLike, got int"):
         dn.load(5)
+
+
+# -- issue 23 item 8: the grid's progress bar counts cells ------------------------------------------
+def test_the_grid_progress_bar_counts_cells(capsys):
+    g = dn.GridStudy(henon(n_init=2, n_steps=10), grid={"map__a": [1.2, 1.3, 1.4]})
+    g.run(progress=True, preflight=False)
+    err = capsys.readouterr().err
+    assert "3/3" in err and "cell" in err and "chunk" not in err

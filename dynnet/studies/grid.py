@@ -492,7 +492,7 @@ class GridStudy(Study):
 
         fresh = map_chunks(_run_cell, args, n_jobs=ctx.n_jobs if len(todo) > 1 else 1,
                            progress=ctx.progress and len(todo) > 1, desc=type(self).__name__,
-                           on_result=store)
+                           on_result=store, unit="cell")
         packed = dict(done)
         packed.update(zip(todo, fresh, strict=True))
         summaries = [_unpack(packed[i]) for i in range(n)]
