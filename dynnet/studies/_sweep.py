@@ -10,13 +10,15 @@ studies) or a map parameter such as ``eta`` or ``weight_decay``
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..base import as_seed_sequence, check_int, check_scalar, clone
-from ..estimators import FiniteLyapunov
+from ..estimators import FiniteLyapunov, NoExponentWarning
 from ..maps.base import check_every
 from ..parallel import effective_n_jobs
 from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
@@ -181,6 +183,20 @@ def ensembles_over(owner: object, ctx: RunContext, map: Map, name: str, values: 
             "diverged": diverged, "final_reference": np.stack([f[:, 0] for _, _, f in runs]), "maps": maps}
 
 
+@contextlib.contextmanager
+def sweep_fits():
+    """Fits over the values of a sweep: a value with no kept fit is a result, not a warning.
+
+    Within the block, :class:`~dynnet.NoExponentWarning` is not shown: a sweep
+    over eta expects NaN exponents where nothing grows, and it reports the kept
+    fraction of every value beside the exponent (0 where the exponent is NaN).
+    Other warnings pass.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoExponentWarning)
+        yield
+
+
 def fit_over(ds: xr.Dataset, dim: str, ests: Sequence[Estimator], maps: Sequence[Map],
              per_init_records: bool = True) -> tuple[xr.Dataset, list[Estimator]]:
     r"""Fit each estimator on the records of each value of ``dim`` (``fit_result``).
@@ -216,7 +232,8 @@ def fit_over(ds: xr.Dataset, dim: str, ests: Sequence[Estimator], maps: Sequence
     fitted, rows = [], []
     per_init: dict[str, list] = {"exponent": [], "kept": []}
     for k in range(ds.sizes[dim]):
-        f, numbers = fit_estimators(None, ests, ds.isel({dim: k}), maps[k])
+        with sweep_fits():
+            f, numbers = fit_estimators(None, ests, ds.isel({dim: k}), maps[k])
         fitted += f
         rows.append(numbers)
         for est in f if per_init_records else ():

@@ -12,6 +12,7 @@ from ..metrics import L1
 from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
 from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
+from ._sweep import sweep_fits
 from .base import Study
 
 if TYPE_CHECKING:
@@ -299,6 +300,7 @@ def _lyapunov_columns(fl, dist):
     """lambda_nMLE, its spread, the kept fraction and the pooled exponent of one eta."""
     if fl is None:
         return {"mle": np.nan, "mle_std": np.nan, "kept_fraction": np.nan, "pooled_mle": np.nan}
-    f = clone(fl).fit(dist, steps=np.arange(dist.shape[0]))
+    with sweep_fits():
+        f = clone(fl).fit(dist, steps=np.arange(dist.shape[0]))
     return {"mle": f.mle_, "mle_std": f.mle_std_, "kept_fraction": f.kept_fraction_,
             "pooled_mle": f.pooled_mle_}

@@ -20,6 +20,7 @@ from ._ensemble import (
     run_ensemble,
     warn_divergence,
 )
+from ._sweep import sweep_fits
 from .base import Study
 
 if TYPE_CHECKING:
@@ -448,7 +449,8 @@ class LearningWindowStudy(Study):
         exps, kept = [], []
         lsteps = ds["lstep"].values
         for k in range(n_eta):
-            f = clone(fl).fit(ds["distance"].values[k], steps=lsteps)
+            with sweep_fits():
+                f = clone(fl).fit(ds["distance"].values[k], steps=lsteps)
             fitted.append(f)
             cols["mle"].append(f.mle_)
             cols["mle_std"].append(f.mle_std_)
