@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 import dynnet as dn
 from dynnet import plotting as P
 from dynnet.plotting import _common as C
+from dynnet.plotting._common import EPS, ETA, LAM, MLE
 from dynnet.studies import (
     EdgeOfStabilityStudy,
     EtaScanStudy,
@@ -130,6 +131,13 @@ def test_all_is_exactly_the_public_figure_functions():
         assert defined == set(m.__all__), mod
         union += m.__all__
     assert sorted(union) == sorted(names)
+    # the README's figure has its own module (python -m dynnet.plotting.headline), documented alike
+    import dynnet.plotting.headline as H
+
+    for name in H.__all__:
+        obj = getattr(H, name)
+        assert obj.__doc__ and "Returns" in obj.__doc__ and "References" in obj.__doc__, name
+        assert list(inspect.signature(obj).parameters)[0] == "result", name
     # the figures every study draws today are importable from dynnet.plotting
     for name in ("plot_distances", "edge_figure", "lyapunov_eps_figure", "drift_figure",
                  "eps_panels_figure", "orbital_figure", "post_learning_figure", "loss_norm_figure",
@@ -204,8 +212,12 @@ def test_every_study_figure_is_a_figure_with_greek_notation(study):
         assert isinstance(fig, Figure)
         texts = _texts(fig)
         assert texts
-        bad = [t for t in texts if ascii_names.search(t)]
+        # symbols are mathtext ($\eta$, $\lambda_{\mathrm{nMLE}}$): no ASCII or underscore spellings
+        bad = [t for t in texts if ascii_names.search(re.sub(r"\$[^$]*\$", "", t)) or "λ_nMLE" in t]
         assert not bad, bad
+        # and no internal names (parameter paths, estimator prefixes, tuple reprs)
+        internal = [t for t in texts if re.search(r"\w__\w|finitelyapunov\.|\(\d+,\)", t)]
+        assert not internal, internal
         # every figure says what it shows: a suptitle or an axes title
         assert fig.get_suptitle() or any(ax.get_title() for ax in fig.axes)
         # and draws something
@@ -249,7 +261,7 @@ def test_orbital_figure(orbital):
     assert len(fig.axes) == 2 * n  # each panel has its loss twin
     assert fig.legends
     k = C.pick_eps(r, 1e-8)
-    assert f"ε = {C.sci(r['eps'].values[k])}" in fig.get_suptitle()
+    assert f"{EPS} = {C.sci(r['eps'].values[k])}" in fig.get_suptitle()
     panels = [ax for ax in fig.axes if ax.get_title().startswith("initial condition")]
     assert [ax.get_title() for ax in panels] == [f"initial condition {i}" for i in range(n)]
     for i, ax in enumerate(panels):
@@ -271,9 +283,9 @@ def test_eps_panels_figure_normalised_distance(orbital):
     fig = P.eps_panels_figure(r, n_perturbed=70)
     n_eps = r.sizes["eps"]
     assert len(fig.axes) == 2 * n_eps
-    assert [ax.get_title() for ax in fig.axes[:n_eps]] == [f"ε = {C.sci(e)}" for e in r["eps"].values]
+    assert [ax.get_title() for ax in fig.axes[:n_eps]] == [f"{EPS} = {C.sci(e)}" for e in r["eps"].values]
     label = fig.axes[n_eps].get_ylabel()
-    assert "d(t) / (ε N)" in label and "N = 70 perturbed weights" in label
+    assert f"d(t) / ({EPS} N)" in label and "N = 70 perturbed weights" in label
     for k, e in enumerate(r["eps"].values):
         mean = r["distance"].isel(eps=k, init=0).values.mean(axis=1)
         np.testing.assert_allclose(fig.axes[n_eps + k].get_lines()[0].get_ydata(), mean / (e * 70),
@@ -354,7 +366,7 @@ def test_post_learning_figures(post_learning):
     n_eps, n_init = r.sizes["eps"], min(4, r.sizes["init"])
     assert len(d.axes) == n_eps * n_init
     assert all(ax.get_xlabel() == "t after the perturbation (steps)" for ax in d.axes[-n_eps:])
-    assert [ax.get_title() for ax in d.axes[:n_eps]] == [f"ε = {C.sci(e)}" for e in r["eps"].values]
+    assert [ax.get_title() for ax in d.axes[:n_eps]] == [f"{EPS} = {C.sci(e)}" for e in r["eps"].values]
     # row i, column k: the mean distance of init i at eps k
     ax = d.axes[1 * n_eps + 1]
     (black,) = _black(ax)
@@ -363,7 +375,7 @@ def test_post_learning_figures(post_learning):
     ax = spec.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert [s for s in labels if s.startswith("init")] == [f"init {i}" for i in range(r.sizes["init"])]
-    assert "|μ − 1|" in ax.get_ylabel() and "I − ηH" in ax.get_ylabel()
+    assert "|μ − 1|" in ax.get_ylabel() and r"$I - \eta H$" in ax.get_ylabel()
     mu = np.sort(r["jacobian_eigenvalues"].isel(init=2).values)
     (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "init 2"]
     np.testing.assert_allclose(line.get_ydata(), np.abs(mu - 1.0) + 1e-18, rtol=1e-12)
@@ -378,7 +390,7 @@ def test_edge_figure_fit_through_window_mean_point(edge):
     fig = P.edge_figure(r)
     n_rows = min(4, r.sizes["init"])
     assert len(fig.axes) == 4 * n_rows
-    assert "η = 1" in fig.get_suptitle() and "ε = 1e-8" in fig.get_suptitle()
+    assert f"{ETA} = 1" in fig.get_suptitle() and f"{EPS} = 1e-8" in fig.get_suptitle()
     assert all(ax.get_xlabel() == "t (steps)" for ax in fig.axes[-4:])
     labels = _legend_labels(fig)
     assert any("perturbed copy" in s for s in labels) and any("mean" in s for s in labels)
@@ -389,13 +401,13 @@ def test_edge_figure_fit_through_window_mean_point(edge):
     checked = 0
     for row in range(n_rows):
         ax = fig.axes[4 * row + 1]
-        fits = [ln for ln in ax.get_lines() if ln.get_label().startswith("Λ =")]
+        fits = [ln for ln in ax.get_lines() if ln.get_label().startswith(f"{LAM} =")]
         lam = float(rk["exponent"].isel(init=row))
         if not np.isfinite(lam):
             assert not fits
             continue
         (line,) = fits
-        assert line.get_label().startswith(f"Λ = {lam:.2f}")
+        assert line.get_label().startswith(f"{LAM} = {lam:.2f}")
         assert line.get_label().endswith("(not kept)") != bool(rk["kept"].isel(init=row))
         w0, w1 = rk["window"].isel(init=row).values
         sel = (t >= w0) & (t < w1)
@@ -421,15 +433,16 @@ def test_lyapunov_eps_figure(edge):
     kept = r["kept"].values[k].astype(bool)
     lam = r["exponent"].values[k][kept]
     title = a0.get_title()
-    assert "ε = 1e-8" in title and f"{kept.mean():.0%}" in title and f"mean Λ = {lam.mean():.3f}" in title
+    assert f"{EPS} = 1e-8" in title and f"{kept.mean():.0%}" in title
+    assert f"mean {LAM} = {lam.mean():.3f}" in title
     (vline,) = [ln for ln in a0.get_lines() if ln.get_label().startswith("mean =")]
     assert vline.get_xdata()[0] == pytest.approx(lam.mean(), rel=1e-12)
     # the histogram holds exactly the kept exponents (density: areas sum to 1)
     assert sum(p.get_width() * p.get_height() for p in a0.patches) == pytest.approx(1.0, rel=1e-9)
-    assert f"kept Λ ({kept.sum()} of {kept.size})" in [t.get_text() for t in a0.get_legend().get_texts()]
+    assert f"kept {LAM} ({kept.sum()} of {kept.size})" in [t.get_text() for t in a0.get_legend().get_texts()]
     labels = [t.get_text() for t in a1.get_legend().get_texts()]
-    assert any("mean ± std of the kept Λ" in s for s in labels)
-    assert "paper (η = 1): ≈ 0.33" in labels
+    assert any(f"mean ± std of the kept {LAM}" in s for s in labels)
+    assert f"paper ({ETA} = 1): ≈ 0.33" in labels
     (mle,) = [ln for ln in a1.get_lines() if ln.get_marker() == "o"]
     np.testing.assert_array_equal(mle.get_xdata(), r["eps"].values)
     np.testing.assert_array_equal(mle.get_ydata(), r["mle"].values)
@@ -439,7 +452,7 @@ def test_lyapunov_eps_figure(edge):
     np.testing.assert_allclose(ends[:, 1] - ends[:, 0], 2 * r["mle_std"].values, rtol=1e-12)
     (pooled,) = [ln for ln in a1.get_lines() if ln.get_marker() == "s"]
     np.testing.assert_array_equal(pooled.get_ydata(), r["pooled_mle"].values)
-    assert a1.get_xlabel().startswith("ε") and a1.get_xscale() == "log"
+    assert a1.get_xlabel().startswith(f"{EPS}") and a1.get_xscale() == "log"
 
 
 # ---------------------------------------------------------------- intermittency
@@ -450,7 +463,7 @@ def test_loss_norm_figure(intermittency):
     fig = P.loss_norm_figure(r)
     n = min(4, r.sizes["init"])
     assert len(fig.axes) == 2 * n
-    assert "η = 5" in fig.get_suptitle()
+    assert f"{ETA} = 5" in fig.get_suptitle()
     assert all(ax.get_xlabel() for ax in fig.axes)
     np.testing.assert_array_equal(fig.axes[1].get_lines()[0].get_ydata(), r["loss"].isel(init=1).values)
     np.testing.assert_array_equal(fig.axes[n + 1].get_lines()[0].get_ydata(),
@@ -496,7 +509,7 @@ def test_kantz_figure(intermittency):
     r = intermittency
     fig = P.kantz_figure(r)
     ax = fig.axes[0]
-    assert ax.get_legend() is not None and "η = 5" in ax.get_title()
+    assert ax.get_legend() is not None and f"{ETA} = 5" in ax.get_title()
     lam = r["kantz_ref_exponent"].values
     sig = r["kantz_ref_significant"].values.astype(bool)
     ok = np.isfinite(lam)
@@ -528,7 +541,7 @@ def test_compare_eta_figure(intermittency):
     r = intermittency
     fig = P.compare_eta_figure(r, init=1)
     etas = r["compare_eta"].values
-    assert [ax.get_title() for ax in fig.axes] == [f"η = {e:g}" for e in etas]
+    assert [ax.get_title() for ax in fig.axes] == [f"{ETA} = {e:g}" for e in etas]
     assert fig.axes[0].get_ylabel() == "loss L(t)"
     for k, ax in enumerate(fig.axes):
         np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(),
@@ -561,7 +574,7 @@ def test_phase_diagram_figure(eta_scan):
     # regimes in a figure-level legend, one entry per regime present, with η
     (leg,) = fig.legends
     labels = [t.get_text() for t in leg.get_texts()]
-    present = {str(x).replace("eta", "η") for x in r["regime"].values}
+    present = {str(x).replace("eta", f"{ETA}") for x in r["regime"].values}
     assert set(labels) == present
     # one shaded band per eta on every panel
     assert all(len(ax.patches) == r.sizes["eta"] for ax in main)
@@ -570,7 +583,7 @@ def test_phase_diagram_figure(eta_scan):
     missing = ~np.isfinite(r["mle"].values)
     assert len(notes) == int(np.sum(missing))
     assert sorted(t.get_position()[0] for t in notes) == sorted(r["eta"].values[missing])
-    assert main[3].get_xlabel().startswith("η") and main[3].get_xscale() == "log"
+    assert main[3].get_xlabel().startswith(f"{ETA}") and main[3].get_xscale() == "log"
 
 
 def test_dataset_figure_marks_what_the_typical_network_gets_wrong(orbital):
@@ -596,3 +609,135 @@ def test_edge_long_figure_shows_the_long_run(edge):
     black = [ln for ln in fig.axes[0].get_lines() if ln.get_color() == "k"]
     np.testing.assert_allclose(black[0].get_ydata(), r["long_distance"].isel(long_init=0).values.mean(axis=1))
     assert f"{int(r['long_step'].values[-1])} steps" in fig.get_suptitle()
+
+
+# ---------------------------------------------------------------- figures fit to publish (issues 22, 23)
+
+
+def test_dataset_figure_plots_sepal_length_against_sepal_width_by_default(orbital):
+    r = orbital
+    fig = P.dataset_figure(r, init=0)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "sepal width (cm)" and ax.get_ylabel() == "sepal length (cm)"
+    X = r["sample_features"].values
+    cls, test = r["sample_class"].values, r["sample_split"].values == 1
+    (train0,) = [c for c in ax.collections if c.get_label() == "class 0 (train)"]
+    np.testing.assert_array_equal(train0.get_offsets(), X[(cls == 0) & ~test][:, [1, 0]])
+
+
+def test_edge_figures_normalise_by_eps_n(edge):
+    r = edge
+    k = C.pick_eps(r, 1e-8)
+    e = float(r["eps"].values[k])
+    fig = P.edge_figure(r, n_perturbed=70)
+    assert fig.axes[1].get_ylabel() == f"d(t) / ({EPS} N)" and "N = 70" in fig.get_suptitle()
+    mean = r["distance"].isel(eps=k, init=0).values.mean(axis=1)
+    (black,) = _black(fig.axes[0])
+    np.testing.assert_allclose(black.get_ydata(), mean / (e * 70), rtol=1e-12)
+    # the fitted slope is the estimator's exponent, whatever the normalisation
+    for row in range(min(4, r.sizes["init"])):
+        fits = [ln for ln in fig.axes[4 * row + 1].get_lines() if ln.get_label().startswith(f"{LAM} =")]
+        for line in fits:
+            slope = np.polyfit(line.get_xdata(), np.log(line.get_ydata()), 1)[0]
+            assert abs(slope - float(r["exponent"].isel(eps=k, init=row))) < 1e-9
+    long = P.edge_long_figure(r, n_perturbed=70)
+    le = float(r["long_distance"].attrs["long_eps"])
+    (black,) = _black(long.axes[0])
+    np.testing.assert_allclose(black.get_ydata(),
+                               r["long_distance"].isel(long_init=0).values.mean(axis=1) / (le * 70),
+                               rtol=1e-12)
+    assert long.legends and long.axes[0].get_legend() is None   # the legend is off the data
+    # the study draws them normalised by its own N (the perturber's 70 weights)
+    study = _run(EdgeOfStabilityStudy)
+    assert "N = 70" in study.plot()[0].get_suptitle()
+
+
+def test_edge_long_figure_says_how_often_it_samples(edge):
+    r = edge
+    assert np.all(np.diff(r["long_step"].values) == 1)
+    assert "every step" in P.edge_long_figure(r).get_suptitle()
+    every4 = r.isel(long_step=slice(None, None, 4))
+    assert "every 4th step" in P.edge_long_figure(every4).get_suptitle()
+
+
+def test_perturbation_study_plot_shows_fits_and_p_lambda():
+    fl = dn.FiniteLyapunov(starts=range(0, 21, 5), lengths=range(10, 31, 5))
+    s = PerturbationStudy.quick(estimators=[fl]).run()
+    (fig,) = s.plot()
+    a0, a1 = fig.axes
+    fitted = s.estimators_[0]
+    n = min(4, s.result_.sizes["init"])
+    means = [ln for ln in a0.get_lines() if ln.get_label().startswith("initial condition")]
+    assert len(means) == n  # not only initial condition 0
+    d = s.result_["distance"].values
+    np.testing.assert_allclose(means[2].get_ydata(), d[:, 2, :].mean(axis=1), rtol=1e-12)
+    fits = [ln for ln in a0.get_lines() if ln.get_label().startswith("fit:")]
+    assert len(fits) == int(np.isfinite(fitted.exponents_[:n]).sum()) >= 1
+    for line in fits:
+        i = int(np.flatnonzero(np.isclose(fitted.exponents_[:n], float(line.get_label().split("= ")[1]),
+                                          atol=5e-3))[0])
+        slope = np.polyfit(line.get_xdata(), np.log(line.get_ydata()), 1)[0]
+        assert abs(slope - fitted.exponents_[i]) < 1e-9
+    # P(Lambda): the kept exponents of every initial condition, their mean the estimator's mle_
+    kept = fitted.kept_ & np.isfinite(fitted.exponents_)
+    assert sum(p.get_width() * p.get_height() for p in a1.patches) == pytest.approx(1.0, rel=1e-9)
+    (vline,) = [ln for ln in a1.get_lines() if ln.get_label().startswith(MLE)]
+    assert vline.get_xdata()[0] == pytest.approx(fitted.exponents_[kept].mean(), rel=1e-12)
+    assert vline.get_xdata()[0] == pytest.approx(fitted.mle_, rel=1e-12)
+    # without an estimator the figure says there is no fit
+    (plain,) = _run(PerturbationStudy).plot()
+    assert any("no FiniteLyapunov" in t.get_text() for t in plain.axes[1].texts)
+
+
+def test_sharpening_eta_figure_legends_the_twin_axes_and_the_limit():
+    from dynnet.studies import SharpeningStudy
+
+    s = _run(SharpeningStudy)
+    fig = P.sharpening_eta_figure(s.result_)
+    left, ratio = fig.axes[0], fig.axes[1]
+    labels = [t.get_text() for t in left.get_legend().get_texts()]
+    assert any("(left)" in x and MLE in x for x in labels)
+    assert any("kept fraction (right)" in x for x in labels)
+    (limit,) = [ln for ln in ratio.get_lines() if "edge of stability" in ln.get_label()]
+    assert np.all(np.asarray(limit.get_ydata()) == 1.0) and C.TWO_ETA in limit.get_label()
+    assert C.TWO_ETA in [t.get_text() for t in ratio.get_legend().get_texts()][-1]
+    assert ratio.get_ylabel().startswith(r"$S\eta/2$")
+
+
+def test_grid_figure_reads_as_a_figure_not_as_internal_names():
+    from dynnet.studies import GridStudy
+
+    fig = P.grid_figure(_run(GridStudy).result_)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "activation" and ax.get_ylabel() == "hidden layer sizes"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["10", "20"]
+    assert fig.get_suptitle().startswith(MLE) and f"{EPS} = 1e-8" in fig.get_suptitle()
+    assert fig.axes[-1].get_ylabel() == MLE   # the colour bar
+
+
+def test_labels_and_values_in_one_place():
+    assert C.label("map__hidden") == "hidden layer sizes" and C.label("finitelyapunov.mle") == MLE
+    assert C.label("map__eta") == ETA and C.label("perturber__eps") == EPS
+    assert C.label("study__map__some_new_param") == "some new param"
+    assert [C.value_text(v) for v in ("(10,)", "(10, 10)", "1e-08", "tanh", "()")] == \
+        ["10", "10-10", "1e-8", "tanh", "none"]
+
+
+def test_headline_figure_states_the_result_numbers(edge):
+    from dynnet.plotting import headline
+
+    r = edge
+    k = C.pick_eps(r, 1e-8)
+    nums = headline.headline_numbers(r)
+    assert nums == {"edge.mle[eps=1e-08]": f"{float(r['mle'].values[k]):.3f}",
+                    "edge.kept_fraction[eps=1e-08]": f"{float(r['kept_fraction'].values[k]):.3f}"}
+    fig = headline.headline_figure(r)
+    title = fig.get_suptitle()
+    assert f"{MLE} = {nums['edge.mle[eps=1e-08]']}" in title
+    assert f"{100 * float(nums['edge.kept_fraction[eps=1e-08]']):.1f}% of fits kept" in title
+    (mean,) = [ln for ln in fig.axes[0].get_lines() if ln.get_label().startswith("mean")]
+    assert mean.get_xdata()[0] == pytest.approx(float(r["mle"].values[k]), rel=1e-12)
+    # the error bars are the 95% interval
+    (bars,) = fig.axes[1].containers[0].lines[2]
+    ends = np.array([seg[:, 1] for seg in bars.get_segments()])
+    np.testing.assert_allclose(ends, r["mle_ci"].transpose("eps", "bound").values, rtol=1e-12)

@@ -5,7 +5,7 @@ and plain arguments, returns matplotlib Figure(s) and never calls ``show()``.
 ====================  ========================================================
 module                figures
 ====================  ========================================================
-``perturbation``      :func:`plot_distances`
+``perturbation``      :func:`plot_distances`, :func:`perturbation_figure`
 ``orbital``           :func:`orbital_figure`, :func:`eps_panels_figure`, :func:`drift_figure`,
                       :func:`dataset_figure`
 ``post_learning``     :func:`post_learning_figure`
@@ -33,7 +33,7 @@ from .grid import grid_figure
 from .intermittency import acf_figure, compare_eta_figure, kantz_figure, loss_norm_figure, weights_figure
 from .learning_window import accuracy_curves_figure, learning_window_figure
 from .orbital import dataset_figure, drift_figure, eps_panels_figure, orbital_figure
-from .perturbation import plot_distances
+from .perturbation import perturbation_figure, plot_distances
 from .post_learning import post_learning_figure
 from .regularization import regularization_distance_figure, regularization_figure
 from .sharpening import sharpening_eta_figure, sharpness_figure
@@ -43,6 +43,7 @@ __all__ = [
     "bifurcation_figure",
     # perturbation
     "plot_distances",
+    "perturbation_figure",
     # orbital
     "orbital_figure",
     "eps_panels_figure",

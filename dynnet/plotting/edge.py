@@ -8,8 +8,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._common import (
+    EPS,
+    ETA,
     GREY,
+    LAM,
     LOSS,
+    MLE,
     distance_handles,
     eta_text,
     figure,
@@ -27,7 +31,7 @@ __all__ = ["edge_figure", "lyapunov_eps_figure", "edge_long_figure"]
 
 
 def edge_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3), eps: float = 1e-8,
-                late: int = 50) -> Figure:
+                late: int = 50, n_perturbed: int | None = None) -> Figure:
     r"""Perturbation growth per initial condition: full run, early phase with its fit, late times, loss.
 
     One row per initial condition; columns: :math:`d_k(t)` of each copy (grey)
@@ -39,6 +43,10 @@ def edge_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3), eps: fl
 
     of slope :math:`\Lambda` (the finite exponent of that initial condition;
     "not kept" when the estimator rejected it); the last ``late`` steps; the loss.
+    With ``n_perturbed`` the distances are divided by :math:`\varepsilon N`,
+    the largest initial L1 distance of a uniform perturbation of :math:`N`
+    coordinates (the paper's normalisation), so that 1 is the initial size;
+    the fit's slope is unchanged.
 
     Parameters
     ----------
@@ -52,6 +60,8 @@ def edge_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3), eps: fl
         The perturbation size shown: the result's ε nearest to it on a log scale.
     late : int, default 50
         Number of final steps in the third column.
+    n_perturbed : int or None, default None
+        :math:`N`, the number of perturbed coordinates; None draws :math:`d(t)` unnormalised.
 
     Returns
     -------
@@ -69,33 +79,34 @@ def edge_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3), eps: fl
     axes = fig.subplots(len(inits), 4, squeeze=False)
     t = r["step"].values
     fitted = False
+    scale, ylab = _normalisation(float(r["eps"].item()), n_perturbed)
     for row, i in enumerate(inits):
-        d = r["distance"].isel(init=i).values
+        d = r["distance"].isel(init=i).values / scale
         mean = np.nanmean(d, axis=1)
         a0, a1, a2, a3 = axes[row]
         a0.plot(t, d, color=GREY, lw=0.5)
         a0.plot(t, mean, color="k", lw=1.2)
-        a0.set_ylabel(f"init {i}\nd(t)")
+        a0.set_ylabel(f"init {i}\n{ylab}")
         a1.semilogy(t, d, color=GREY, lw=0.5)
         a1.semilogy(t, mean, color="k", lw=1.2)
-        a1.set_ylabel("d(t)")
+        a1.set_ylabel(ylab)
         if "window" in r:
             lam = float(r["exponent"].isel(init=i))
             line = window_fit_line(t, mean, r["window"].isel(init=i).values.astype(float), lam)
             if line is not None:
                 kept = bool(r["kept"].isel(init=i)) if "kept" in r else True
-                a1.semilogy(line[0], line[1], "r--", lw=1.4, label=f"Λ = {lam:.2f}"
+                a1.semilogy(line[0], line[1], "r--", lw=1.4, label=f"{LAM} = {lam:.2f}"
                             + ("" if kept else " (not kept)"))
-                a1.legend(loc="lower right", fontsize=8)
+                a1.legend(loc="lower right", fontsize=8, framealpha=0.9)
                 fitted = True
         a1.set_xlim(t[0], min(t[-1], t[0] + 120))
         a2.plot(t[-late:], d[-late:], color=GREY, lw=0.5)
         a2.plot(t[-late:], mean[-late:], color="k", lw=1.2)
-        a2.set_ylabel("d(t)")
+        a2.set_ylabel(ylab)
         if "loss" in r:
             a3.plot(t, r["loss"].isel(init=i).values, color=LOSS, lw=1.0)
         a3.set_ylabel("loss")
-    for a, title in zip(axes[0], ["d(t)", "early phase (semi-log) and fit",
+    for a, title in zip(axes[0], ["the whole run", "early phase (semi-log) and fit",
                                   f"last {late} steps", "loss"], strict=True):
         a.set_title(title)
     for a in axes[-1]:
@@ -103,10 +114,19 @@ def edge_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3), eps: fl
     handles = distance_handles()
     if fitted:
         handles.append(line_handle(color="r", ls="--", lw=1.4,
-                                   label="least-squares fit of ln(mean d) over the best window, slope Λ"))
+                                   label=f"least-squares fit of ln(mean d) over the best window, "
+                                   f"slope {LAM}"))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9)
-    fig.suptitle(f"Perturbation growth at η = {eta_text(result)}, ε = {sci(r['eps'].item())}")
+    norm = "" if n_perturbed is None else f" (N = {int(n_perturbed)} perturbed coordinates)"
+    fig.suptitle(f"Perturbation growth at {ETA} = {eta_text(result)}, {EPS} = {sci(r['eps'].item())}{norm}")
     return fig
+
+
+def _normalisation(eps: float, n_perturbed: int | None) -> tuple[float, str]:
+    """The divisor of d(t) and the axis label: (eps N, 'd(t) / (eps N)') or (1, 'd(t)')."""
+    if n_perturbed is None:
+        return 1.0, "d(t)"
+    return eps * int(n_perturbed), f"d(t) / ({EPS} N)"
 
 
 def lyapunov_eps_figure(result: xr.Dataset, eps: float = 1e-8) -> Figure:
@@ -144,33 +164,34 @@ def lyapunov_eps_figure(result: xr.Dataset, eps: float = 1e-8) -> Figure:
     mean = float(np.mean(lam[kept])) if kept.any() else np.nan
     if kept.any():
         a0.hist(lam[kept], bins=min(30, max(5, int(kept.sum()) // 2)), density=True,
-                color="tab:blue", alpha=0.8, label=f"kept Λ ({kept.sum()} of {kept.size})")
+                color="tab:blue", alpha=0.8, label=f"kept {LAM} ({kept.sum()} of {kept.size})")
         a0.axvline(mean, color="k", ls="--", lw=1.2, label=f"mean = {mean:.3f}")
-        a0.legend(fontsize=8)
+        a0.legend(fontsize=8, loc="best", framealpha=0.9)
     else:
-        a0.text(0.5, 0.5, "no fit kept at this ε", transform=a0.transAxes, ha="center")
-    a0.set_xlabel("Λ (finite exponent of one initial condition, per step)")
-    a0.set_ylabel("P(Λ)")
-    a0.set_title(f"P(Λ) at ε = {sci(e_k)}: {kept.mean():.0%} of fits kept, mean Λ = {mean:.3f}")
+        a0.text(0.5, 0.5, f"no fit kept at this {EPS}", transform=a0.transAxes, ha="center")
+    a0.set_xlabel(f"{LAM} (finite exponent of one initial condition, per step)")
+    a0.set_ylabel(f"P({LAM})")
+    a0.set_title(f"P({LAM}) at {EPS} = {sci(e_k)}: {kept.mean():.0%} of fits kept, "
+                 f"mean {LAM} = {mean:.3f}")
     e = result["eps"].values
     a1.errorbar(e, result["mle"].values, yerr=result["mle_std"].values, fmt="o-", capsize=3,
-                label="λ_nMLE: mean ± std of the kept Λ")
+                label=f"{MLE}: mean ± std of the kept {LAM}")
     if "pooled_mle" in result:
         a1.plot(e, result["pooled_mle"].values, "s--",
                 label="pooled fit (mean ln d over all initial conditions)")
     a1.set_xscale("log")
-    a1.set_xlabel("ε (perturbation size)")
-    a1.set_ylabel("λ_nMLE (per step)")
-    a1.set_title("λ_nMLE(ε)")
+    a1.set_xlabel(f"{EPS} (perturbation size)")
+    a1.set_ylabel(f"{MLE} (per step)")
+    a1.set_title(f"{MLE}({EPS})")
     eta = eta_text(result)
     if eta in ("1", "?"):
-        a1.axhline(0.33, color="0.5", ls=":", label="paper (η = 1): ≈ 0.33")
-    a1.legend(fontsize=8)
-    fig.suptitle(f"Finite Lyapunov exponents at η = {eta}")
+        a1.axhline(0.33, color="0.5", ls=":", label=f"paper ({ETA} = 1): ≈ 0.33")
+    a1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, frameon=False)
+    fig.suptitle(f"Finite Lyapunov exponents at {ETA} = {eta}")
     return fig
 
 
-def edge_long_figure(result: xr.Dataset) -> Figure:
+def edge_long_figure(result: xr.Dataset, n_perturbed: int | None = None) -> Figure:
     r"""The long horizon of Fig. 7: distance and loss of the first networks far beyond the fit.
 
     One column per network: the distances :math:`d_k(t)` of its perturbed copies
@@ -184,6 +205,9 @@ def edge_long_figure(result: xr.Dataset) -> Figure:
         ``result_`` of an EdgeOfStabilityStudy run with ``n_steps_long > 0``:
         ``long_distance (long_step, long_init, pert)`` and ``long_loss
         (long_step, long_init)``, with the attribute ``long_eps`` on the first.
+    n_perturbed : int or None, default None
+        :math:`N`, the number of perturbed coordinates: the distances are drawn as
+        :math:`d(t) / (\varepsilon N)` (1: the initial size); None draws :math:`d(t)`.
 
     Returns
     -------
@@ -201,10 +225,12 @@ def edge_long_figure(result: xr.Dataset) -> Figure:
     d = result["long_distance"]
     t = result["long_step"].values
     n = d.sizes["long_init"]
-    fig = figure(figsize=(3.6 * n, 3.4), layout="constrained")
+    eps = float(d.attrs.get("long_eps", float("nan")))
+    scale, ylab = _normalisation(eps, n_perturbed)
+    fig = figure(figsize=(3.6 * n, 3.9), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, n, sharey=True))
     for k, ax in enumerate(axes):
-        dk = d.isel(long_init=k).values
+        dk = d.isel(long_init=k).values / scale
         with np.errstate(divide="ignore", invalid="ignore"):
             ax.semilogy(t, dk, color=GREY, lw=0.5)
             ax.semilogy(t, np.nanmean(dk, axis=1), color="k", lw=1.2)
@@ -215,9 +241,11 @@ def edge_long_figure(result: xr.Dataset) -> Figure:
             twin.plot(t, result["long_loss"].isel(long_init=k).values, color=LOSS, lw=0.8)
             if k == n - 1:
                 twin.set_ylabel("loss L(t)", color=LOSS)
-    axes[0].set_ylabel("d(t)")
-    axes[0].legend(handles=distance_handles(loss="long_loss" in result), fontsize=7, loc="lower right")
-    eps = d.attrs.get("long_eps", float("nan"))
-    fig.suptitle(f"Long horizon at η = {eta_text(result)}, ε = {sci(float(eps))}: "
-                 f"{int(t[-1])} steps")
+    axes[0].set_ylabel(ylab)
+    fig.legend(handles=distance_handles(loss="long_loss" in result), loc="outside lower center",
+               ncols=3, fontsize=9)
+    every = int(np.min(np.diff(t))) if t.size > 1 else 1
+    shown = "every step" if every == 1 else f"every {every}th step"
+    fig.suptitle(f"Long horizon at {ETA} = {eta_text(result)}, {EPS} = {sci(eps)}: "
+                 f"{int(t[-1])} steps, {shown}")
     return fig

@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import figure, line_handle, patch_handle
+from ._common import (
+    ETA,
+    LAM,
+    MLE,
+    TWO_ETA,
+    figure,
+    line_handle,
+    patch_handle,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -54,6 +62,9 @@ def phase_diagram_figure(result: xr.Dataset) -> Figure:
     c_loss, c_acc = "tab:blue", "tab:green"
     axes[0].plot(eta, result["final_loss"].values, "o-", color=c_loss)
     axes[0].set_yscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    axes[0].yaxis.set_minor_formatter(NullFormatter())  # 2, 3, 4, 6 x 10^k labels collide
     axes[0].set_ylabel("final loss", color=c_loss)
     axes[0].tick_params(axis="y", which="both", colors=c_loss)
     ax2 = axes[0].twinx()
@@ -66,28 +77,32 @@ def phase_diagram_figure(result: xr.Dataset) -> Figure:
     axes[0].set_title("Training outcome")
     mle = result["mle"].values
     axes[1].errorbar(eta, mle, yerr=result["mle_std"].values, fmt="o-", capsize=3,
-                     label="λ_nMLE: mean ± std of the kept finite Λ")
+                     label=f"{MLE}: mean ± std of the kept finite {LAM}")
     axes[1].plot(eta, result["top_exponent"].values, "s--",
                  label="top Lyapunov exponent of the GD map (QR)")
     missing = ~np.isfinite(mle)
     # a note (text, not a point: there is no value) at each η without λ_nMLE
     for x in eta[missing]:
-        axes[1].text(x, 0.12, "no λ_nMLE\n(no fit kept)", transform=axes[1].get_xaxis_transform(),
+        axes[1].text(x, 0.12, f"no {MLE}\n(no fit kept)", transform=axes[1].get_xaxis_transform(),
                      ha="center", va="bottom", fontsize=7, color="tab:blue", gid="no-mle-note")
     axes[1].axhline(0, color="0.5", lw=0.8)
     axes[1].set_ylabel("exponent (per step)")
     axes[1].set_title("Lyapunov exponents")
     axes[1].legend(fontsize=8)
     axes[2].plot(eta, result["sharpness_ratio"].values, "o-")
-    axes[2].axhline(1, color="tab:red", ls=":", label="S = 2/η (GD stability limit)")
-    axes[2].set_ylabel("S η / 2\n(S: max Hessian eigenvalue,\nmax over the run)")
+    axes[2].axhline(1, color="tab:red", ls=":", label=f"S = {TWO_ETA} (GD stability limit)")
+    axes[2].set_ylabel(f"S {ETA} / 2\n(S: max Hessian eigenvalue,\nmax over the run)")
     axes[2].set_yscale("log")
     axes[2].set_title("Sharpness")
     axes[2].legend(fontsize=8)
     axes[3].plot(eta, result["laminar_fraction"].values, "o-")
     axes[3].set_ylabel("laminar fraction\nof the loss series")
-    axes[3].set_xlabel("η (learning rate)")
+    axes[3].set_xlabel(f"{ETA} (learning rate)")
     axes[3].set_xscale("log")
+    from matplotlib.ticker import LogLocator
+
+    axes[3].xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    axes[3].xaxis.set_minor_formatter(NullFormatter())  # 3, 4, 6... x 10^k labels collide
     axes[3].set_title("Intermittency")
     regime = result["regime"].values
     edges = np.sqrt(eta[1:] * eta[:-1]) if eta.size > 1 else np.array([])
@@ -97,11 +112,11 @@ def phase_diagram_figure(result: xr.Dataset) -> Figure:
         for a, b, r in zip(lo, hi, regime, strict=True):
             ax.axvspan(a, b, color=_REGIME_COLORS.get(str(r), "0.8"), alpha=0.12, lw=0)
     present = [str(r) for r in regime]
-    handles = [patch_handle(color=c, alpha=0.35, label=name.replace("eta", "η"))
+    handles = [patch_handle(color=c, alpha=0.35, label=name.replace("eta", f"{ETA}"))
                for name, c in _REGIME_COLORS.items() if name in present]
     handles += [patch_handle(color="0.8", alpha=0.35, label=name) for name in dict.fromkeys(present)
                 if name not in _REGIME_COLORS]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5),
                fontsize=9, title="regime (shaded)")
-    fig.suptitle("Phase diagram of the learning rate η")
+    fig.suptitle(f"Phase diagram of the learning rate {ETA}")
     return fig

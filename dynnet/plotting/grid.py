@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import figure
+from ._common import figure, label, value_text
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -42,7 +42,7 @@ def _positions(coord: np.ndarray) -> tuple[np.ndarray, list[str] | None]:
     """x positions of a coordinate: its values if numeric, else 0, 1, ... with the labels."""
     if coord.dtype.kind in "iuf":
         return coord.astype(float), None
-    return np.arange(coord.size, dtype=float), [str(c) for c in coord]
+    return np.arange(coord.size, dtype=float), [value_text(c) for c in coord]
 
 
 def grid_figure(result: xr.Dataset, variable: str | None = None) -> Figure:
@@ -90,7 +90,7 @@ def grid_figure(result: xr.Dataset, variable: str | None = None) -> Figure:
         if d not in dims[:3] and da.sizes[d] > 0:
             sel[d] = 0
             if d in result.coords:
-                fixed.append(f"{d}={result[d].values[0]}")
+                fixed.append(f"{label(d)} = {value_text(result[d].values[0])}")
     da = da.isel(sel) if sel else da
     values = np.asarray(da.transpose(*dims[:3]).values, dtype=float)
     note = f" ({', '.join(fixed)})" if fixed else ""
@@ -103,31 +103,31 @@ def grid_figure(result: xr.Dataset, variable: str | None = None) -> Figure:
             ax.set_xticks(x, labels)
         elif np.all(x > 0) and x.max() / x.min() > 10:
             ax.set_xscale("log")
-        ax.set_xlabel(dims[0])
-        ax.set_ylabel(name)
-        ax.set_title(f"{name} over the grid{note}", fontsize=10)
+        ax.set_xlabel(label(dims[0]))
+        ax.set_ylabel(label(name))
+        ax.set_title(f"{label(name)} over the grid{note}", fontsize=10)
         return fig
     panels = result[dims[2]].values[:_MAX_PANELS] if len(dims) > 2 else [None]
     if len(dims) > 2 and result.sizes[dims[2]] > _MAX_PANELS:
-        note += f" (first {_MAX_PANELS} values of {dims[2]})"
+        note += f" (first {_MAX_PANELS} values of {label(dims[2])})"
     ncol = min(3, len(panels))
     nrow = int(np.ceil(len(panels) / ncol))
     fig = figure(figsize=(4.2 * ncol + 1.0, 3.6 * nrow), layout="constrained")
     axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False)).ravel()
     finite = values[np.isfinite(values)]
     vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    rows = [str(v) for v in result[dims[0]].values]
-    cols = [str(v) for v in result[dims[1]].values]
+    rows = [value_text(v) for v in result[dims[0]].values]
+    cols = [value_text(v) for v in result[dims[1]].values]
     image = None
-    for k, (ax, label) in enumerate(zip(axes, panels, strict=False)):
+    for k, (ax, panel) in enumerate(zip(axes, panels, strict=False)):
         z = values if len(dims) == 2 else values[:, :, k]
         image = ax.imshow(z, origin="lower", aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax)
         ax.set_xticks(np.arange(len(cols)), cols, rotation=30 if max(map(len, cols)) > 6 else 0)
         ax.set_yticks(np.arange(len(rows)), rows)
-        ax.set_xlabel(dims[1])
-        ax.set_ylabel(dims[0])
-        if label is not None:
-            ax.set_title(f"{dims[2]} = {label}", fontsize=9)
+        ax.set_xlabel(label(dims[1]))
+        ax.set_ylabel(label(dims[0]))
+        if panel is not None:
+            ax.set_title(f"{label(dims[2])} = {value_text(panel)}", fontsize=9)
         mid = 0.5 * (vmin + vmax)
         for i in range(z.shape[0]):
             for j in range(z.shape[1]):
@@ -135,6 +135,6 @@ def grid_figure(result: xr.Dataset, variable: str | None = None) -> Figure:
                         color="k" if np.isfinite(z[i, j]) and z[i, j] > mid else "w")
     for ax in axes[len(panels):]:
         ax.set_visible(False)
-    fig.colorbar(image, ax=axes[:len(panels)].tolist(), label=name)
-    fig.suptitle(f"{name} over the grid{note}", fontsize=10)
+    fig.colorbar(image, ax=axes[:len(panels)].tolist(), label=label(name))
+    fig.suptitle(f"{label(name)} over the grid{note}", fontsize=10)
     return fig

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import eta_text, figure
+from ._common import (
+    ETA,
+    LAM,
+    eta_text,
+    figure,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -51,7 +56,7 @@ def loss_norm_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3)) ->
         axes[1, k].set_xlabel("t (steps)")
     axes[0, 0].set_ylabel("loss L(t)")
     axes[1, 0].set_ylabel("‖w‖₁ = Σ |w| (all parameters)")
-    fig.suptitle(f"Loss and weight norm during training at η = {eta_text(result)}")
+    fig.suptitle(f"Loss and weight norm during training at {ETA} = {eta_text(result)}")
     return fig
 
 
@@ -173,8 +178,8 @@ def acf_figure(result: xr.Dataset, init: int | None = None, zoom: int = 50,
         a2.set_xlabel("lag (steps)")
         a2.set_ylabel("autocorrelation")
         a2.set_title("autocorrelation of the loss")
-        a2.legend(fontsize=8)
-    fig.suptitle(f"Loss series of initial condition {init}{chosen} at η = {eta_text(result)}")
+        a2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=2, frameon=False)
+    fig.suptitle(f"Loss series of initial condition {init}{chosen} at {ETA} = {eta_text(result)}")
     return fig
 
 
@@ -236,10 +241,11 @@ def kantz_figure(result: xr.Dataset) -> Figure:
         n_t = int(tested.sum())
         frac = f"{(sig & tested).sum() / n_t:.0%}" if n_t else "n/a"
         detail = (f"\n{side + ' ' if side else ''}slope test on n = 1..10; significant: {frac} "
-                  f"of the {n_t} of {lam.size} reference points with a neighbour")
-    ax.set_xlabel("Λ (Kantz exponent of one reference point, per step)")
+                  f"of the {n_t} of {lam.size}\nreference points with a neighbour")
+    ax.set_xlabel(f"{LAM} (Kantz exponent of one reference point, per step)")
     ax.set_ylabel("number of reference points")
-    ax.set_title(f"Kantz exponents of the loss series{which} (η = {eta_text(result)}){detail}",
+    ax.set_title(f"Kantz exponents of the loss series ({ETA} = {eta_text(result)})\n{which.lstrip(', ')}"
+                 f"{detail}",
                  fontsize=10)
     return fig
 
@@ -284,7 +290,7 @@ def weights_figure(result: xr.Dataset, series: int = 0, n_weights: int = 6,
         ax.set_ylabel(label)
     axes[-1].set_xlabel("t (steps)")
     title = (f"The {len(top)} parameters of largest variance over time "
-             f"(series {series}: initial condition {series}, η = {eta_text(result)})")
+             f"(series {series}: initial condition {series}, {ETA} = {eta_text(result)})")
     if names is not None and any(str(n).startswith("W") and "[" in str(n) for n in names):
         title += "\nWl[i,j]: weight from neuron i of layer l−1 to neuron j of layer l; bl[j]: bias"
     fig.suptitle(title)
@@ -321,8 +327,8 @@ def compare_eta_figure(result: xr.Dataset, init: int = 0) -> Figure:
     for k, ax in enumerate(axes):
         ax.plot(t, result["compare_loss"].isel(compare_eta=k, init=init).values, lw=0.4)
         ax.set_yscale("log")
-        ax.set_title(f"η = {etas[k]:g}")
+        ax.set_title(f"{ETA} = {etas[k]:g}")
         ax.set_xlabel("t (steps)")
     axes[0].set_ylabel("loss L(t)")
-    fig.suptitle(f"The same initial network (initial condition {init}) trained at several η")
+    fig.suptitle(f"The same initial network (initial condition {init}) trained at several {ETA}")
     return fig

@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import figure, line_handle, patch_handle
+from ._common import (
+    ETA,
+    LAM,
+    MLE,
+    figure,
+    line_handle,
+    patch_handle,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -58,17 +65,17 @@ def learning_window_figure(result: xr.Dataset) -> Figure:
     ax_l, ax_t = fig.subplots(2, 1, sharex=True)
     mle = result["mle"].values.astype(float)
     ax_l.errorbar(eta, mle, yerr=result["mle_std"].values, fmt="o-", capsize=3, color="tab:blue",
-                  label="λ_nMLE: mean ± std of the kept finite Λ")
+                  label=f"{MLE}: mean ± std of the kept finite {LAM}")
     for x in eta[~np.isfinite(mle)]:
-        ax_l.text(x, 0.1, "no λ_nMLE\n(no fit kept)", transform=ax_l.get_xaxis_transform(),
+        ax_l.text(x, 0.1, f"no {MLE}\n(no fit kept)", transform=ax_l.get_xaxis_transform(),
                   ha="center", va="bottom", fontsize=7, color="tab:blue", gid="no-mle-note")
     ax_l.axhline(0, color="0.5", lw=0.8)
-    ax_l.set_ylabel("λ_nMLE (per step)")
+    ax_l.set_ylabel(f"{MLE} (per step)")
     ax_k = ax_l.twinx()
     ax_k.plot(eta, result["kept_fraction"].values, "s:", color="tab:gray")
     ax_k.set_ylim(-0.05, 1.05)
     ax_k.set_ylabel("kept fraction of the fits", color="tab:gray")
-    ax_l.legend(handles=[line_handle(color="tab:blue", marker="o", label="λ_nMLE ± std (left)"),
+    ax_l.legend(handles=[line_handle(color="tab:blue", marker="o", label=f"{MLE} ± std (left)"),
                          line_handle(color="tab:gray", marker="s", ls=":", label="kept fraction (right)")],
                 fontsize=8, loc="best")
     ax_l.set_title("Sensitive dependence on initial conditions")
@@ -98,10 +105,10 @@ def learning_window_figure(result: xr.Dataset) -> Figure:
     ax_t.legend(handles=[line_handle(color="tab:green", marker="o", label="time-to-accuracy (left)"),
                          line_handle(color="tab:gray", marker="s", ls=":", label="reached fraction (right)"),
                          line_handle(color="gold", marker="*", ms=12, mec="k", ls="none",
-                                     label="fastest η")],
+                                     label=f"fastest {ETA}")],
                 fontsize=8, loc="best")
     ax_t.set_xscale("log")
-    ax_t.set_xlabel("η (learning rate)")
+    ax_t.set_xlabel(f"{ETA} (learning rate)")
     ax_t.set_title("Speed of learning")
     lo, hi = _bands(eta)
     sens = result["sensitive"].values.astype(bool)
@@ -112,10 +119,10 @@ def learning_window_figure(result: xr.Dataset) -> Figure:
                 ax.axvspan(a, b, color="tab:green", alpha=0.18, lw=0)
             elif s:
                 ax.axvspan(a, b, color="tab:red", alpha=0.12, lw=0)
-    fig.legend(handles=[patch_handle(color="tab:red", alpha=0.3, label="λ_nMLE > 0 (sensitive)"),
+    fig.legend(handles=[patch_handle(color="tab:red", alpha=0.3, label=f"{MLE} > 0 (sensitive)"),
                         patch_handle(color="tab:green", alpha=0.35, label="window: sensitive and fast")],
                loc="outside lower center", ncols=2, fontsize=9)
-    fig.suptitle("The learning window: chaos and speed of learning against η")
+    fig.suptitle(f"The learning window: chaos and speed of learning against {ETA}")
     return fig
 
 
@@ -160,7 +167,7 @@ def accuracy_curves_figure(result: xr.Dataset) -> Figure:
                 med[good] = np.nanmedian(a[good], axis=1)
                 q25[good] = np.nanpercentile(a[good], 25, axis=1)
                 q75[good] = np.nanpercentile(a[good], 75, axis=1)
-        ax.plot(steps, med, color=color, label=f"η = {e:g}")
+        ax.plot(steps, med, color=color, label=f"{ETA} = {e:g}")
         ax.fill_between(steps, q25, q75, color=color, alpha=0.15, lw=0)
     thr = float(result["threshold"].values)
     ax.axhline(thr, color="k", ls="--", lw=1, label=f"threshold {thr:g}")

@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._regression import ols
-from ._common import GREY, distance_handles, eta_text, figure, intercept_through_mean, pick_eps, sci
+from ._common import (
+    EPS,
+    ETA,
+    GREY,
+    distance_handles,
+    eta_text,
+    figure,
+    intercept_through_mean,
+    pick_eps,
+    sci,
+)
 from .perturbation import plot_distances
 
 if TYPE_CHECKING:
@@ -55,8 +65,8 @@ def orbital_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3), eps:
         ax.set_title(f"initial condition {i}")
     fig.legend(handles=distance_handles(loss="loss" in r), loc="outside lower center",
                ncols=3, fontsize=9)
-    fig.suptitle(f"Distance between perturbed and reference orbits, η = {eta_text(result)}, "
-                 f"ε = {sci(r['eps'].item())}")
+    fig.suptitle(f"Distance between perturbed and reference orbits, {ETA} = {eta_text(result)}, "
+                 f"{EPS} = {sci(r['eps'].item())}")
     return fig
 
 
@@ -94,13 +104,13 @@ def eps_panels_figure(result: xr.Dataset, init: int = 0, n_perturbed: int = 70) 
         d = result["distance"].isel(eps=k, init=init).values
         axes[0, k].plot(t, d, color=GREY, lw=0.5)
         axes[0, k].plot(t, d.mean(axis=1), color="k", lw=1.2)
-        axes[0, k].set_title(f"ε = {sci(e)}")
+        axes[0, k].set_title(f"{EPS} = {sci(e)}")
         axes[1, k].plot(t, d.mean(axis=1) / (e * n_perturbed), color="k", lw=1.2)
         axes[1, k].set_xlabel("t (steps)")
     axes[0, 0].set_ylabel("d(t)")
-    axes[1, 0].set_ylabel(f"mean d(t) / (ε N)\nN = {n_perturbed} perturbed weights")
+    axes[1, 0].set_ylabel(f"mean d(t) / ({EPS} N)\nN = {n_perturbed} perturbed weights")
     fig.legend(handles=distance_handles(), loc="outside lower center", ncols=2, fontsize=9)
-    fig.suptitle(f"Initial condition {init} at η = {eta_text(result)}: raw (top) and normalised "
+    fig.suptitle(f"Initial condition {init} at {ETA} = {eta_text(result)}: raw (top) and normalised "
                  "(bottom) distance")
     return fig
 
@@ -211,11 +221,14 @@ def drift_figure(result: xr.Dataset, groups: Mapping[str, ArrayLike], sizes: Seq
         ax.set_title(f"log10 Δ_w = a + b log10 D_w, b = {b:.2f}")
     ax.set_xlabel("distance travelled D_w = Σ_t |w(t) − w(t−1)|")
     ax.set_ylabel("displacement Δ_w = |w(T) − w(0)| / |w(0)|")
-    fig.suptitle(f"Weights after training (initial condition {init}, η = {eta_text(result)})")
+    fig.suptitle(f"Weights after training (initial condition {init}, {ETA} = {eta_text(result)})")
     return fig
 
 
-def dataset_figure(result: xr.Dataset, features: Sequence[int] = (2, 3), init: int | None = None) -> Figure:
+_IRIS_FEATURES = ("sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)")
+
+
+def dataset_figure(result: xr.Dataset, features: Sequence[int] = (1, 0), init: int | None = None) -> Figure:
     r"""The data in two of their features, with the samples a trained network gets wrong (Fig. 2).
 
     Each sample is a point at its two chosen features, coloured by class
@@ -229,8 +242,9 @@ def dataset_figure(result: xr.Dataset, features: Sequence[int] = (2, 3), init: i
         ``sample_features (sample, feature)``, ``sample_class``,
         ``sample_split`` (0 train, 1 test), ``predicted_class (init, sample)``,
         ``train_accuracy`` and ``test_accuracy`` (``init``).
-    features : sequence of two int, default (2, 3)
-        The features on the axes (for Iris: petal length and petal width).
+    features : sequence of two int, default (1, 0)
+        The features on the horizontal and vertical axes (for Iris: sepal width
+        and sepal length, the paper's Fig. 2: sepal length against sepal width).
     init : int or None, default None
         The network; None: the one with the median training accuracy (a
         typical network, as in the paper).
@@ -268,9 +282,11 @@ def dataset_figure(result: xr.Dataset, features: Sequence[int] = (2, 3), init: i
     ax.scatter(X[wrong, f0], X[wrong, f1], s=90, facecolors="none", edgecolors="red", linewidths=1.4,
                label=f"misclassified ({int(wrong.sum())})")
     names = result["sample_features"].attrs.get("names")
+    if names is None and str(result.attrs.get("param.map__dataset", "")) == "iris":
+        names = _IRIS_FEATURES
     ax.set_xlabel(names[f0] if isinstance(names, (list, tuple, np.ndarray)) else f"feature {f0}")
     ax.set_ylabel(names[f1] if isinstance(names, (list, tuple, np.ndarray)) else f"feature {f1}")
     ax.legend(fontsize=7)
     ax.set_title(f"network {init}: train accuracy {acc[init]:.2f}, "
-                 f"test accuracy {result['test_accuracy'].values[init]:.2f} (η = {eta_text(result)})")
+                 f"test accuracy {result['test_accuracy'].values[init]:.2f} ({ETA} = {eta_text(result)})")
     return fig

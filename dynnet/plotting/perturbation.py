@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import GREY, LOSS, distance_handles, figure, sci
+from ._common import (
+    EPS,
+    GREY,
+    LAM,
+    LOSS,
+    MLE,
+    distance_handles,
+    figure,
+    sci,
+    window_fit_line,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
 
-__all__ = ["plot_distances"]
+__all__ = ["plot_distances", "perturbation_figure"]
 
 
 def plot_distances(result: xr.Dataset, init: int = 0, ax: Axes | None = None,
@@ -62,8 +74,88 @@ def plot_distances(result: xr.Dataset, init: int = 0, ax: Axes | None = None,
         ax2.tick_params(axis="y", colors=LOSS)
     title = f"initial condition {init}"
     if "eps" in result.coords and result["eps"].ndim == 0:
-        title += f", ε = {sci(result['eps'].item())}"
+        title += f", {EPS} = {sci(result['eps'].item())}"
     ax.set_title(title)
     if legend:
         ax.legend(handles=distance_handles(loss=has_loss), fontsize=8, loc="best")
+    return fig
+
+
+def perturbation_figure(result: xr.Dataset, exponents: ArrayLike | None = None,
+                        windows: ArrayLike | None = None, kept: ArrayLike | None = None,
+                        inits: Sequence[int] = (0, 1, 2, 3)) -> Figure:
+    r"""Mean distance of several initial conditions with their fitted lines, and P(Λ).
+
+    Left: for each initial condition in ``inits``, the mean distance of its
+    copies :math:`\bar d(t)` (semi-log, one colour each) and, when the fit is
+    given, the least-squares line :math:`\ln \hat d(t) = a + \Lambda t` over its
+    window (dashed, same colour). Right: the histogram :math:`P(\Lambda)` of the
+    kept finite exponents of every initial condition, with their mean
+    :math:`\lambda_{\mathrm{nMLE}}`.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        A study's ``result_`` with ``distance`` (``step, init, pert``).
+    exponents : array of float, shape (n_init,), or None, default None
+        :math:`\Lambda` of each initial condition (``FiniteLyapunov.exponents_``);
+        None: no fit is drawn and the right panel says so.
+    windows : array of float, shape (n_init, 2), or None, default None
+        The fitted window ``[t1, t2)`` of each (``FiniteLyapunov.windows_``).
+    kept : array of bool, shape (n_init,), or None, default None
+        Which fits are kept (``FiniteLyapunov.kept_``); None keeps the finite ones.
+    inits : sequence of int, default (0, 1, 2, 3)
+        Initial conditions drawn on the left; those beyond the result's ``init`` size are skipped.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels: the distances with their fits, and P(Λ).
+
+    References
+    ----------
+    Danovski, Soriano & Lacasa (2024), sections 3.1 and 4.1, Figs. 3 and 8.
+    """
+    d = result["distance"].values
+    t = result["step"].values.astype(np.float64)
+    inits = [i for i in inits if i < d.shape[1]]
+    fig = figure(figsize=(11, 4.2), layout="constrained")
+    a0, a1 = fig.subplots(1, 2)
+    lam = None if exponents is None else np.asarray(exponents, dtype=np.float64)
+    win = None if windows is None else np.asarray(windows, dtype=np.float64)
+    for c, i in enumerate(inits):
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(d[:, i, :], axis=1)
+        a0.semilogy(t, mean, color=f"C{c}", lw=1.2, label=f"initial condition {i}")
+        if lam is not None and win is not None:
+            line = window_fit_line(t, mean, tuple(win[i]), float(lam[i]))
+            if line is not None:
+                a0.semilogy(line[0], line[1], "--", color=f"C{c}", lw=1.6,
+                            label=f"fit: {LAM} = {lam[i]:.2f}")
+    a0.set_xlabel("t (steps)")
+    a0.set_ylabel("mean d(t) over the copies")
+    a0.set_title("Distance and the fitted exponential growth")
+    a0.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, frameon=False)
+    if lam is None:
+        a1.text(0.5, 0.5, "no FiniteLyapunov in this study:\nno fitted exponents", ha="center",
+                va="center", transform=a1.transAxes)
+        a1.set_title(f"P({LAM})")
+    else:
+        ok = np.isfinite(lam) if kept is None else np.asarray(kept, dtype=bool) & np.isfinite(lam)
+        if ok.any():
+            m = float(lam[ok].mean())
+            a1.hist(lam[ok], bins=min(30, max(5, int(ok.sum()) // 2)), density=True, color="tab:blue",
+                    alpha=0.8, label=f"kept {LAM} ({int(ok.sum())} of {ok.size})")
+            a1.axvline(m, color="k", ls="--", lw=1.2, label=f"{MLE} = {m:.3f}")
+            a1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, frameon=False)
+            a1.set_title(f"P({LAM}): {ok.mean():.0%} of fits kept")
+        else:
+            a1.text(0.5, 0.5, "no fit kept", ha="center", va="center", transform=a1.transAxes)
+            a1.set_title(f"P({LAM})")
+        a1.set_xlabel(f"{LAM} (per step)")
+        a1.set_ylabel(f"P({LAM})")
+    title = "Perturbed orbits"
+    if "eps" in result.coords and result["eps"].ndim == 0:
+        title += f" at {EPS} = {sci(result['eps'].item())}"
+    fig.suptitle(title)
     return fig

@@ -7,13 +7,24 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import GREY, distance_handles, eta_text, figure, sci
+from ._common import (
+    EPS,
+    ETA,
+    GREY,
+    distance_handles,
+    eta_text,
+    figure,
+    sci,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
     from matplotlib.figure import Figure
 
 __all__ = ["post_learning_figure"]
+
+_JAC = r"$I - \eta H$"
+"""The GD Jacobian, as mathtext."""
 
 
 def post_learning_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3)) -> list[Figure]:
@@ -60,7 +71,7 @@ def post_learning_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3)
             ax.semilogy(t, d, color=GREY, lw=0.5)
             ax.semilogy(t, d.mean(axis=1), color="k", lw=1.2)
             if row == 0:
-                ax.set_title(f"ε = {sci(e)}")
+                ax.set_title(f"{EPS} = {sci(e)}")
             if k == 0:
                 ax.set_ylabel(f"init {i}\nd(t)")
     for ax in axes[-1]:
@@ -68,7 +79,7 @@ def post_learning_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3)
     fig.legend(handles=distance_handles(), loc="outside lower center", ncols=2, fontsize=9)
     n_before = result.attrs.get("n_before", result.attrs.get("param.n_before", None))
     when = f" after {n_before} training steps" if n_before is not None else ""
-    fig.suptitle(f"Perturbing the trained network{when} (η = {eta})")
+    fig.suptitle(f"Perturbing the trained network{when} ({ETA} = {eta})")
     figs = [fig]
     if "jacobian_eigenvalues" in result:
         f2 = figure(figsize=(7, 4.2), layout="constrained")
@@ -86,8 +97,8 @@ def post_learning_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3)
         ax.axhline(2.0, color="0.4", ls=":", lw=1.0, label="|μ − 1| = 2 (μ = −1: stability limit)")
         ax.set_yscale("log")
         ax.set_xlabel("mode (eigenvalues sorted by μ)")
-        ax.set_ylabel("|μ − 1| = η |h|\n(μ: eigenvalue of I − ηH, h: of H)")
-        ax.set_title(f"Spectrum of the GD Jacobian I − ηH at the perturbation point (η = {eta})\n"
+        ax.set_ylabel(f"|μ − 1| = {ETA} |h|\n(μ: eigenvalue of {_JAC}, h: of H)")
+        ax.set_title(f"Spectrum of the GD Jacobian {_JAC} at the perturbation point ({ETA} = {eta})\n"
                      "|μ − 1| ≈ 0: flat directions, where a perturbation neither grows nor "
                      "shrinks", fontsize=10)
         ax.legend(fontsize=8, title=None if n_init <= 10 else f"{n_init} initial conditions")

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import LOSS, figure, sci
+from ._common import (
+    LAM,
+    LOSS,
+    MLE,
+    figure,
+    sci,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -58,7 +64,7 @@ def regularization_figure(result: xr.Dataset) -> Figure:
     std = (result["finitelyapunov.mle_std"].values[order] if "finitelyapunov.mle_std" in result
            else np.zeros_like(mle))
     ax1.errorbar(x, mle, yerr=np.nan_to_num(std), fmt="o-", color="k", capsize=3)
-    ax1.set_ylabel("λ_nMLE")
+    ax1.set_ylabel(f"{MLE}")
     if not np.isfinite(mle).any():
         ax1.text(0.5, 0.5, "no fit kept", transform=ax1.transAxes, ha="center")
     ax2 = ax1.twinx()
@@ -69,7 +75,7 @@ def regularization_figure(result: xr.Dataset) -> Figure:
     ch, se = summ["mle_change"][1][order], summ["mle_change_se"][1][order]
     ax3.errorbar(x, ch, yerr=2 * np.nan_to_num(se), fmt="o-", color="tab:purple", capsize=3)
     ax3.axhline(0.0, color="0.5", lw=0.8)
-    ax3.set_ylabel("paired change of Λ vs μ = 0")
+    ax3.set_ylabel(f"paired change of {LAM} vs μ = 0")
     ax4.plot(x, summ["d_final_over_d_0"][1][order], "o-", color="k")
     ax4.set_yscale("log")
     ax4.set_ylabel("⟨d(T)⟩ / ⟨d(0)⟩")

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import GREY, figure, line_handle, sci
+from ._common import (
+    ETA,
+    GREY,
+    MLE,
+    TWO_ETA,
+    figure,
+    line_handle,
+    sci,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -60,7 +68,9 @@ def sharpness_figure(result: xr.Dataset) -> Figure:
         ax.plot(steps, med, color="k", lw=1.5)
         ax.axhline(2.0 / eta, color="tab:red", ls="--", lw=1.2)
         ax.set_yscale("log")
-        ax.set_title(f"η = {sci(eta)}")
+        ax.set_title(f"{ETA} = {sci(eta)}")
+        ax.text(0.98, 0.04, f"{TWO_ETA} = {sci(2.0 / eta)}", transform=ax.transAxes, ha="right",
+                va="bottom", fontsize=8, color="tab:red")
         if k % ncols == 0:
             ax.set_ylabel("sharpness S(t)")
         if k >= n - ncols:
@@ -69,8 +79,9 @@ def sharpness_figure(result: xr.Dataset) -> Figure:
         ax.set_visible(False)
     fig.legend(handles=[line_handle(color=GREY, lw=0.6, label="each network"),
                         line_handle(color="k", lw=1.5, label="median"),
-                        line_handle(color="tab:red", ls="--", label="2/η")],
+                        line_handle(color="tab:red", ls="--", label=f"{TWO_ETA}")],
                loc="outside lower center", ncols=3)
+    fig.suptitle(f"Sharpness S(t) along training against the stability limit {TWO_ETA}")
     return fig
 
 
@@ -112,8 +123,8 @@ def sharpening_eta_figure(result: xr.Dataset) -> Figure:
            else np.zeros_like(mle))
     ax1.errorbar(e, mle, yerr=np.nan_to_num(std), fmt="o-", color="k", capsize=3)
     ax1.set_xscale("log")
-    ax1.set_xlabel("η")
-    ax1.set_ylabel("λ_nMLE")
+    ax1.set_xlabel(f"{ETA}")
+    ax1.set_ylabel(f"{MLE}")
     if not np.isfinite(mle).any():
         ax1.text(0.5, 0.5, "no fit kept", transform=ax1.transAxes, ha="center")
     ax2 = ax1.twinx()
@@ -121,17 +132,21 @@ def sharpening_eta_figure(result: xr.Dataset) -> Figure:
     ax2.set_ylim(-0.05, 1.05)
     ax2.set_ylabel("kept fraction", color="tab:blue")
     ax2.tick_params(axis="y", colors="tab:blue")
+    ax1.legend(handles=[line_handle(color="k", marker="o", label=f"{MLE} ± std (left)"),
+                        line_handle(color="tab:blue", marker="s", ls="--", label="kept fraction (right)")],
+               fontsize="small", loc="upper left", bbox_to_anchor=(0.0, -0.22), ncols=2, frameon=False)
     for key, style, label in (("initial_ratio", "v:", "at t = 0"), ("max_ratio", "o-", "max over t"),
                               ("late_ratio", "s--", "second half")):
         ax3.plot(e, summ[key][1][order], style, label=label)
-    ax3.axhline(1.0, color="tab:red", ls="--", lw=1.2)
+    ax3.axhline(1.0, color="tab:red", ls="--", lw=1.2, label=f"S = {TWO_ETA} (edge of stability)")
     ax3.set_yscale("log")
-    ax3.set_xlabel("η")
+    ax3.set_xlabel(f"{ETA}")
     from matplotlib.ticker import NullFormatter
 
     for ax in (ax1, ax3):  # the etas themselves as ticks, in plain numbers
         ax.set_xticks(e, [sci(v) for v in e])
         ax.xaxis.set_minor_formatter(NullFormatter())
-    ax3.set_ylabel("S η / 2  (median network)")
-    ax3.legend(fontsize="small")
+    ax3.set_ylabel(r"$S\eta/2$  (median network)")
+    ax3.legend(fontsize="small", loc="upper left", bbox_to_anchor=(0.0, -0.22), ncols=2, frameon=False)
+    fig.suptitle(f"{MLE} and the sharpness ratio against {ETA}")
     return fig

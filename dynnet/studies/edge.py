@@ -337,10 +337,13 @@ class EdgeOfStabilityStudy(SweepStudy):
             The two figures.
         """
         from ..plotting import edge_figure, edge_long_figure, lyapunov_eps_figure
+        from ..plotting._common import perturbed_count
 
         self._check_run()
-        return [edge_figure(self.result_), lyapunov_eps_figure(self.result_)] + (
-            [edge_long_figure(self.result_)] if "long_distance" in self.result_ else [])
+        c = self.parts()
+        n = perturbed_count(c["map"], c["perturber"])  # Fig. 7 draws d(t) / (eps N)
+        return [edge_figure(self.result_, n_perturbed=n), lyapunov_eps_figure(self.result_)] + (
+            [edge_long_figure(self.result_, n_perturbed=n)] if "long_distance" in self.result_ else [])
 
 
 def _n_rows(m) -> int:

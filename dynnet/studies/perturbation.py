@@ -215,14 +215,21 @@ class PerturbationStudy(Study):
         return summary.merge(super()._summary(ds))
 
     def plot(self) -> list[Figure]:
-        """Distances against time, per initial condition and their mean.
+        """The mean distance of several initial conditions with their fits, and P(Lambda).
 
         Returns
         -------
         list of matplotlib.figure.Figure
-            One figure: every distance, and their mean, against time.
+            One figure: the mean distance of several initial conditions with their fitted
+            lines, and P(Lambda) of the kept fits (see
+            :func:`dynnet.plotting.perturbation_figure`).
         """
-        from ..plotting import plot_distances
+        from ..estimators import FiniteLyapunov
+        from ..plotting import perturbation_figure
 
         self._check_run()
-        return [plot_distances(self.result_)]
+        fl = next((e for e in getattr(self, "estimators_", []) if isinstance(e, FiniteLyapunov)), None)
+        if fl is None:
+            return [perturbation_figure(self.result_)]
+        return [perturbation_figure(self.result_, exponents=fl.exponents_, windows=fl.windows_,
+                                    kept=fl.kept_)]
