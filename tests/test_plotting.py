@@ -741,3 +741,36 @@ def test_headline_figure_states_the_result_numbers(edge):
     (bars,) = fig.axes[1].containers[0].lines[2]
     ends = np.array([seg[:, 1] for seg in bars.get_segments()])
     np.testing.assert_allclose(ends, r["mle_ci"].transpose("eps", "bound").values, rtol=1e-12)
+
+
+def test_edge_long_horizon_records_every_step_at_paper_length():
+    # the paper's 2000 steps (the quick preset's 400 were never sampled): every step is recorded
+    s = EdgeOfStabilityStudy.quick(n_init=2, n_steps_long=2000, eps=(1e-8,)).run()
+    t = s.result_["long_step"].values
+    np.testing.assert_array_equal(t, np.arange(2001))
+    assert "every step" in P.edge_long_figure(s.result_).get_suptitle()
+
+
+def test_kantz_figure_shows_example_divergence_curves(intermittency):
+    from dynnet.studies import IntermittencyStudy as I
+
+    s = _run(I)
+    div = s._stretch_divergence()
+    assert div is not None and div.shape[0] == intermittency.sizes["ref"]
+    fig = P.kantz_figure(intermittency, divergence=div, n_examples=4)
+    hist, ex = fig.axes
+    assert hist.get_legend() is not None   # the histogram is unchanged, first
+    curves = [ln for ln in ex.get_lines() if ln.get_label().startswith("$t_0$")]
+    assert len(curves) == 4
+    times = list(intermittency["kantz_ref_time"].values)
+    sig = intermittency["kantz_ref_significant"].values.astype(bool)
+    for ln in curves:
+        j = times.index(int(ln.get_label().split("= ")[1].split(" ")[0]))
+        np.testing.assert_array_equal(ln.get_ydata(), div[j])
+        assert ln.get_label().endswith("(significant)") == bool(sig[j])
+    if sig.any() and (~sig).any():
+        assert {ln.get_label().endswith("(significant)") for ln in curves} == {True, False}
+    (mean,) = [ln for ln in ex.get_lines() if ln.get_label().startswith("S(n)")]
+    tested = intermittency["kantz_ref_tested"].values.astype(bool) & np.isfinite(div).all(axis=1)
+    np.testing.assert_allclose(mean.get_ydata(), div[tested].mean(axis=0), rtol=1e-12)
+    assert len(P.kantz_figure(intermittency).axes) == 1   # without the curves: one panel

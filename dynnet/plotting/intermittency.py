@@ -17,6 +17,7 @@ from ._common import (
 if TYPE_CHECKING:
     import xarray as xr
     from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
 
 __all__ = ["loss_norm_figure", "acf_figure", "kantz_figure", "weights_figure", "compare_eta_figure"]
 
@@ -183,7 +184,7 @@ def acf_figure(result: xr.Dataset, init: int | None = None, zoom: int = 50,
     return fig
 
 
-def kantz_figure(result: xr.Dataset) -> Figure:
+def kantz_figure(result: xr.Dataset, divergence: ArrayLike | None = None, n_examples: int = 4) -> Figure:
     r"""Histogram of the Kantz exponents of the loss series, one per reference point, by significance.
 
     For each reference point of the delay-embedded loss series, the finite
@@ -194,6 +195,12 @@ def kantz_figure(result: xr.Dataset) -> Figure:
     test: :math:`H_0` slope 0) from the rest. Only reference points with a
     neighbour have an exponent; the others are not counted.
 
+    With ``divergence`` a second panel shows the example curves
+    :math:`\ln d_n(t_0)` against :math:`n` of ``n_examples`` reference points
+    with a neighbour (half significant, half not, where there are both; red
+    significant, blue not), whose slopes the histogram counts, and their mean
+    over every tested reference point, :math:`S(n)` (black).
+
     Parameters
     ----------
     result : xarray.Dataset
@@ -203,6 +210,12 @@ def kantz_figure(result: xr.Dataset) -> Figure:
         ``alternative`` (the side of the slope test; the paper's is
         two-sided), and ``kantz_ref_tested`` (reference points with a
         neighbour). Without the Kantz variables the axes are empty.
+    divergence : array of float, shape (n_ref, n_steps + 1), or None, default None
+        :math:`\ln d_n(t_0)` of each reference point, in the order of
+        ``kantz_ref_exponent`` (the fitted Kantz's ``divergence_per_ref_``);
+        None: no example panel.
+    n_examples : int, default 4
+        Number of example curves in the second panel.
 
     Returns
     -------
@@ -217,8 +230,12 @@ def kantz_figure(result: xr.Dataset) -> Figure:
     H. Kantz, "A robust method to estimate the maximal Lyapunov exponent of a time
     series", Phys. Lett. A 185, 77 (1994).
     """
-    fig = figure(figsize=(7, 4.4), layout="constrained")
-    ax = fig.add_subplot(1, 1, 1)
+    examples = divergence is not None and "kantz_ref_exponent" in result
+    fig = figure(figsize=(12.5 if examples else 7, 4.6), layout="constrained")
+    ax = fig.add_subplot(1, 2 if examples else 1, 1)
+    if examples:
+        _kantz_examples(fig.add_subplot(1, 2, 2), result, np.asarray(divergence, dtype=np.float64),
+                        int(n_examples))
     which, detail = "", ""
     if "kantz_ref_exponent" in result:
         lam = result["kantz_ref_exponent"].values
@@ -248,6 +265,31 @@ def kantz_figure(result: xr.Dataset) -> Figure:
                  f"{detail}",
                  fontsize=10)
     return fig
+
+
+def _kantz_examples(ax, result, div, n_examples):
+    """Example ln d_n(t0) curves (half significant, half not) and the mean S(n) over the tested."""
+    sig = result["kantz_ref_significant"].values.astype(bool)
+    tested = (result["kantz_ref_tested"].values.astype(bool) if "kantz_ref_tested" in result
+              else np.isfinite(result["kantz_ref_exponent"].values))
+    tested &= np.isfinite(div).all(axis=1)
+    n = np.arange(div.shape[1])
+    picks = []
+    for pool in (np.flatnonzero(tested & sig), np.flatnonzero(tested & ~sig)):
+        want = (n_examples + 1) // 2 if not picks else n_examples - len(picks)
+        if pool.size:
+            picks += [int(j) for j in pool[np.linspace(0, pool.size - 1, min(want, pool.size)).astype(int)]]
+    times = result["kantz_ref_time"].values if "kantz_ref_time" in result else np.arange(div.shape[0])
+    for j in picks:
+        ax.plot(n, div[j], "o-", ms=2.5, lw=0.9, color="tab:red" if sig[j] else "tab:blue",
+                label=f"$t_0$ = {int(times[j])}" + (" (significant)" if sig[j] else ""))
+    if tested.any():
+        ax.plot(n, div[tested].mean(axis=0), color="k", lw=2.0,
+                label=f"S(n): mean over the {int(tested.sum())} tested")
+    ax.set_xlabel("n (steps after the reference time)")
+    ax.set_ylabel(r"$\ln d_n(t_0)$")
+    ax.set_title(r"Example divergence curves $\ln d_n(t_0)$ of single reference points", fontsize=10)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=3, frameon=False)
 
 
 def weights_figure(result: xr.Dataset, series: int = 0, n_weights: int = 6,

@@ -9,6 +9,7 @@ import numpy as np
 from ..base import check_int, clone, stream
 from ..metrics import L1
 from ..perturbers import UniformPerturber
+from ._ensemble import owns_divergence
 from ._sweep import SweepStudy, eps_seed
 
 if TYPE_CHECKING:
@@ -106,8 +107,9 @@ class EdgeOfStabilityStudy(SweepStudy):
         behaviour of dynnet before this option).
     n_steps_long : int, default 2000
         The long horizon of Fig. 7: the first (up to) four networks and their
-        copies at the eps nearest 1e-8 train this many steps (about 500
-        records), so the late-time loss and distances are seen; 0: none.
+        copies at the eps nearest 1e-8 train this many steps, recorded at
+        every step (sampling would hide the short-period oscillations), so the
+        late-time loss and distances are seen; 0: none.
 
     Attributes
     ----------
@@ -198,6 +200,7 @@ class EdgeOfStabilityStudy(SweepStudy):
                                        "n_init")
         return out
 
+    @owns_divergence
     def _compute(self, ctx):
         c = self.parts()
         m = c["map"]
@@ -228,8 +231,8 @@ class EdgeOfStabilityStudy(SweepStudy):
         c = self.parts()
         eps = np.atleast_1d(np.asarray(self.eps, dtype=float))
         k = int(np.argmin(np.abs(np.log10(eps) + 8.0)))
-        every = max(1, int(self.n_steps_long) // 500)
-        n_long = (int(self.n_steps_long) // every) * every
+        every = 1  # every step: sampling hides the short-period oscillations of Fig. 7
+        n_long = int(self.n_steps_long)
         sel = x0[:min(4, x0.shape[0])]
         p = clone(c["perturber"]).set_params(eps=float(eps[k]))
         seed = eps_seed(ctx.seed, k, self._common_directions())

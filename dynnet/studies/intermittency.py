@@ -11,6 +11,7 @@ from ..estimators.graphs import HorizontalVisibilityGraph
 from ..estimators.intermittency import LaminarPhases
 from ..estimators.timeseries import Kantz, ShuffledAutocorrelation
 from ..maps.base import Map
+from ._ensemble import owns_divergence
 from .base import Study, estimator_key
 
 if TYPE_CHECKING:
@@ -240,6 +241,7 @@ class IntermittencyStudy(Study):
                 "recorded weight series": (8 * T * int(self.n_weight_series) * m.dim,
                                            "n_weight_series or n_steps")}
 
+    @owns_divergence
     def _compute(self, ctx):
         """Train and record: observables and W(t).v of every orbit in one pass, the weights
         of the first series, the loss at each compared eta."""
@@ -473,6 +475,20 @@ class IntermittencyStudy(Study):
 
         return float(next((e.alpha for e in self._estimator_list() if isinstance(e, Kantz)), Kantz().alpha))
 
+    def _stretch_divergence(self):
+        """ln d_n(t0) per reference point of the Figs. 10-11 stretch's fitted Kantz (Fig. 11's
+        example curves), or None (a loaded result has no fitted estimators)."""
+        from ..estimators import Kantz
+
+        if "kantz_ref_exponent" not in self.result_:
+            return None
+        lam = self.result_["kantz_ref_exponent"].values
+        for e in reversed(getattr(self, "estimators_", None) or []):
+            per = getattr(e, "exponents_per_ref_", None)
+            if isinstance(e, Kantz) and per is not None and np.array_equal(per, lam, equal_nan=True):
+                return e.divergence_per_ref_
+        return None
+
     def plot(self) -> list[Figure]:
         """Figs. 9-12 and the eta comparison panel.
 
@@ -492,7 +508,7 @@ class IntermittencyStudy(Study):
         if "acf" in self.result_:
             figs.append(P.acf_figure(self.result_, quantiles=getattr(acf, "quantiles", None)))
         if "kantz_exponent" in self.result_:
-            figs.append(P.kantz_figure(self.result_))
+            figs.append(P.kantz_figure(self.result_, divergence=self._stretch_divergence()))
         if "weights" in self.result_:
             names = getattr(parts["map"], "coordinate_names", None)
             figs.append(P.weights_figure(self.result_, names=names() if names else None))
