@@ -10,6 +10,8 @@ condition. Studies call them; they write no object's state.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import warnings
 from typing import TYPE_CHECKING
 
@@ -25,7 +27,9 @@ if TYPE_CHECKING:
 
     from .base import RunContext
 
-__all__ = ["run_ensemble", "map_over_inits", "check_parts", "ensemble_memory", "default_chunk"]
+__all__ = ["run_ensemble", "map_over_inits", "check_parts", "ensemble_memory", "default_chunk",
+           "warn_divergence", "divergence_once", "owns_divergence", "quiet_divergence", "held_divergence",
+           "divergence_counts"]
 
 
 def check_parts(map: Map, perturber: Perturber, metric: Metric) -> None:
@@ -108,7 +112,10 @@ def map_over_inits(fn: Callable[..., dict[str, np.ndarray]], args_of: Callable[[
         if ckpt is not None:
             ckpt.save(key, chunks[i], part)
 
-    parts = map_chunks(fn, [args_of(idx) for idx in chunks], n_jobs=ctx.n_jobs,
+    # divergence is data in the rows (the caller flags it): a worker, in this process or another,
+    # does not warn about it, and the study warns once for the run
+    parts = map_chunks(functools.partial(quiet_divergence, fn), [args_of(idx) for idx in chunks],
+                       n_jobs=ctx.n_jobs,
                        progress=ctx.progress if progress is None else progress, desc=desc, on_result=keep)
     rows = {int(i): v for i, v in done.items()}
     for idx, part in zip(chunks, parts, strict=True):
@@ -174,11 +181,9 @@ def run_ensemble(map: Map, perturber: Perturber, metric: Metric, x0: np.ndarray,
     n_pert = check_int(perturber, "n", perturber.n, low=1)
     chunk = ctx.chunk_size or default_chunk(n_pert, dim, n_steps // every + 1, ctx.memory_budget,
                                             effective_n_jobs(ctx.n_jobs))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DivergenceWarning)  # the study warns once, for the run
-        rows = map_over_inits(_run_chunk,
-                              lambda idx: (map, metric, perturber, x0[idx], idx, seed, n_steps, every),
-                              n_init, ctx, key, chunk, desc=desc)
+    rows = map_over_inits(_run_chunk,
+                          lambda idx: (map, metric, perturber, x0[idx], idx, seed, n_steps, every),
+                          n_init, ctx, key, chunk, desc=desc)
     # C order, as a loaded result has it: numpy's reductions sum in memory order, and a summary
     # must give the same bits before and after save/load
     dist = np.ascontiguousarray(np.moveaxis(rows.pop("distance"), 0, 1))
@@ -187,12 +192,149 @@ def run_ensemble(map: Map, perturber: Perturber, metric: Metric, x0: np.ndarray,
     return dist, obs, final
 
 
+def quiet_divergence(fn: Callable, *args):
+    """``fn(*args)`` with its :class:`~dynnet.DivergenceWarning` s not shown (a chunk's rows
+    carry the divergence as data; module level, so that worker processes can run it).
+
+    Parameters
+    ----------
+    fn : callable
+        The function.
+    *args
+        Its arguments.
+
+    Returns
+    -------
+    object
+        ``fn(*args)``.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DivergenceWarning)
+        return fn(*args)
+
+
 def warn_divergence(owner: object, diverged: np.ndarray) -> None:
-    """One DivergenceWarning for a whole run, with the count of diverged orbits."""
-    n = int(np.asarray(diverged).sum())
+    """One DivergenceWarning for a whole run, with the count of diverged orbits.
+
+    Inside :func:`divergence_once` the warning is not shown but counted: the
+    block issues the run's one warning on exit.
+
+    Parameters
+    ----------
+    owner : object
+        The study (its class names the warning).
+    diverged : array of bool
+        One flag per orbit (any shape).
+    """
+    flags = np.asarray(diverged, dtype=bool)
+    n = int(flags.sum())
     if n:
-        warnings.warn(
-            f"{type(owner).__name__}: {n} of {np.asarray(diverged).size} orbits diverged (overflow); "
-            "they are NaN and flagged in result_['diverged']",
-            DivergenceWarning, stacklevel=4,
-        )
+        w = DivergenceWarning(
+            f"{type(owner).__name__}: {n} of {flags.size} orbits diverged (overflow); "
+            "they are NaN and flagged in result_['diverged']")
+        w.counts = (n, int(flags.size))
+        warnings.warn(w, stacklevel=4)
+
+
+@contextlib.contextmanager
+def held_divergence():
+    """Hold back every :class:`~dynnet.DivergenceWarning` issued inside the block.
+
+    Other warnings issued inside the block are shown on exit, in their order.
+
+    Yields
+    ------
+    list of DivergenceWarning
+        Filled on exit with the warnings held back; one that
+        :func:`warn_divergence` issued has ``counts``, ``(diverged, orbits)``.
+    """
+    held: list = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DivergenceWarning)
+        yield held
+    for w in caught:
+        if issubclass(w.category, DivergenceWarning):
+            held.append(w.message)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+
+
+def divergence_counts(held: list) -> tuple[int, int] | None:
+    """The summed ``(diverged, orbits)`` of the held warnings that carry counts, or None.
+
+    Parameters
+    ----------
+    held : list of DivergenceWarning
+        As :func:`held_divergence` fills it.
+
+    Returns
+    -------
+    tuple of int, or None
+        ``(diverged, orbits)``; None if no warning carries counts.
+    """
+    counts = [c for c in (getattr(w, "counts", None) for w in held) if c is not None]
+    if not counts:
+        return None
+    return sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+
+@contextlib.contextmanager
+def divergence_once(owner: object, stacklevel: int = 4):
+    """Inside the block, every :class:`~dynnet.DivergenceWarning` (a map's, an estimator's,
+    a nested study's) is held back; on exit, one warning is issued for the whole block.
+
+    The one warning carries the orbit counts given to :func:`warn_divergence`
+    inside the block (summed); where none was given (a divergence only a map
+    or an estimator saw), it repeats the first one's message. Other warnings
+    issued inside the block are shown on exit, in their order. Nested blocks
+    give their one warning to the enclosing block.
+
+    Parameters
+    ----------
+    owner : object
+        The study that owns the run (its class names the warning).
+    stacklevel : int, default 4
+        Passed to :func:`warnings.warn` for the one warning.
+
+    Yields
+    ------
+    None
+    """
+    with held_divergence() as held:
+        yield
+    if not held:
+        return
+    counts = divergence_counts(held)
+    if len(held) == 1 or counts is None:
+        text = str(held[0])
+        if not text.startswith(f"{type(owner).__name__}:"):
+            text = f"{type(owner).__name__}: {text}"
+    else:
+        text = (f"{type(owner).__name__}: {counts[0]} of {counts[1]} orbits diverged (overflow); "
+                "they are NaN and flagged in the result")
+    w = DivergenceWarning(text)
+    if counts is not None:
+        w.counts = counts
+    warnings.warn(w, stacklevel=stacklevel)
+
+
+def owns_divergence(method: Callable) -> Callable:
+    """Decorate a study's ``_compute(ctx)`` so that its run gives exactly one
+    :class:`~dynnet.DivergenceWarning` (see :func:`divergence_once`).
+
+    Parameters
+    ----------
+    method : callable
+        The method ``method(self, *args, **kwargs)``.
+
+    Returns
+    -------
+    callable
+        The wrapped method.
+    """
+    @functools.wraps(method)
+    def wrapped(self, *args, **kwargs):
+        with divergence_once(self, stacklevel=5):  # points at the user's call of run()
+            return method(self, *args, **kwargs)
+
+    return wrapped

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..base import check_int, check_scalar, clone
+from ..base import check_int, clone
 from ..estimators import FiniteLyapunov, LaminarPhases, LyapunovSpectrum, Sharpness
 from ..metrics import L1
 from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
-from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
+from ._ensemble import check_parts, ensemble_memory, owns_divergence, run_ensemble, warn_divergence
 from ._sweep import sweep_fits
 from .base import Study
 
@@ -164,10 +164,9 @@ class EtaScanStudy(Study):
                                        Sharpness()]}
 
     def _etas(self):
-        etas = np.atleast_1d(np.asarray(self.etas, dtype=object))
-        if etas.size == 0:
-            raise ValueError(f"{type(self).__name__}: parameter etas must hold at least one value")
-        return np.array([check_scalar(self, "etas", e, low=0.0, low_open=True) for e in etas])
+        from ._sweep import check_values
+
+        return check_values(self, "etas", self.etas)  # > 0, each once
 
     def _roles(self):
         ests = self._estimator_list()
@@ -208,6 +207,7 @@ class EtaScanStudy(Study):
         return ensemble_memory(int(self.n_init), int(c["perturber"].n), m.dim, int(self.n_steps) + 1,
                                n_obs, chunk=ctx.chunk_size, n_jobs=effective_n_jobs(ctx.n_jobs))
 
+    @owns_divergence
     def _compute(self, ctx):
         """One perturbation ensemble per eta, and the spectrum and sharpness of the first orbit."""
         import xarray as xr

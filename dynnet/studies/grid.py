@@ -14,6 +14,7 @@ import numpy as np
 
 from ..base import ParamsObject, as_seed_sequence, clone
 from ..parallel import effective_n_jobs, map_chunks
+from ._ensemble import held_divergence, owns_divergence
 from .base import RunContext, Study
 
 if TYPE_CHECKING:
@@ -86,6 +87,20 @@ def grid_label(value: Any) -> str:
 
 def _is_number(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+
+
+def _same_value_key(v):
+    """A key equal for grid values that set the same study: numbers by value (10 and 10.0),
+    sequences as tuples ([10] and (10,)), and a one-element sequence as its element (10 and (10,)),
+    as dynnet's parameters read a number where they take a sequence."""
+    if isinstance(v, np.ndarray) and v.ndim > 0:
+        v = v.tolist()
+    if isinstance(v, (list, tuple)):
+        inner = tuple(_same_value_key(x) for x in v)
+        return inner[0] if len(inner) == 1 and inner[0][0] == "num" else ("seq",) + inner
+    if _is_number(v):
+        return ("num", float(v))
+    return ("repr", type(v).__name__, repr(v))
 
 
 def _coordinate(values: Sequence) -> np.ndarray:
@@ -242,10 +257,13 @@ class GridStudy(Study):
             labels = [str(v) for v in _coordinate(values)]
             seen = {}
             for v, lab in zip(values, labels, strict=True):
-                if lab in seen:
-                    raise ValueError(f"{name}: grid[{key!r}] repeats the value {seen[lab]!r} (as {v!r}); "
-                                     "give each value once")
-                seen[lab] = v
+                for k in {lab, _same_value_key(v)}:
+                    if k in seen:
+                        raise ValueError(f"{name}: grid[{key!r}] repeats the value {seen[k]!r} as {v!r} "
+                                         "(a number and a one-element sequence of it set the same value), "
+                                         "so two cells would be the same; give each value once")
+                for k in {lab, _same_value_key(v)}:
+                    seen[k] = v
             items.append((key, values))
         return items
 
@@ -468,6 +486,7 @@ class GridStudy(Study):
         return super()._saved_seed()
 
     # -- the run --------------------------------------------------------------------------------
+    @owns_divergence
     def _compute(self, ctx: RunContext):
         """Every cell's summary, stacked along the grid dimensions."""
         items = self._grid_items()
@@ -496,6 +515,7 @@ class GridStudy(Study):
         packed = dict(done)
         packed.update(zip(todo, fresh, strict=True))
         summaries = [_unpack(packed[i]) for i in range(n)]
+        _warn_cells_diverged(self, items, indices, [packed[i] for i in range(n)])
         return _stack(type(self).__name__, items, indices, summaries)
 
     def _summary(self, ds):
@@ -530,10 +550,38 @@ def _cell_text(items, index) -> str:
 # -- cells: run, pack (for workers and checkpoints), stack ------------------------------------------
 def _run_cell(study: Study, n_jobs: int, chunk_size: int | None, memory_budget: int,
               progress: bool) -> dict[str, np.ndarray]:
-    """Run one cell and return its summary as plain arrays (see :func:`_pack`)."""
-    study.run(n_jobs=n_jobs, chunk_size=chunk_size, memory_budget=memory_budget, progress=progress,
-              preflight=False)
-    return _pack(study.summary())
+    """Run one cell and return its summary as plain arrays (see :func:`_pack`), with the cell's
+    divergence as data: ``divergence`` is ``[diverged orbits, orbits, warnings]`` (the grid, not
+    the cell, warns, once for the whole grid, wherever the cell ran)."""
+    with held_divergence() as held:
+        study.run(n_jobs=n_jobs, chunk_size=chunk_size, memory_budget=memory_budget, progress=progress,
+                  preflight=False)
+    out = _pack(study.summary())
+    counts = [getattr(w, "counts", None) for w in held]
+    counts = [c for c in counts if c is not None]
+    out["divergence"] = np.array([sum(c[0] for c in counts), sum(c[1] for c in counts), len(held)],
+                                 dtype=np.int64)
+    return out
+
+
+def _warn_cells_diverged(owner, items, indices, packed: list) -> None:
+    """One DivergenceWarning for the grid: the cells in which orbits diverged."""
+    import warnings
+
+    from ..maps.base import DivergenceWarning
+
+    div = [np.asarray(p.get("divergence", np.zeros(3, dtype=np.int64))) for p in packed]
+    bad = [j for j, d in enumerate(div) if d[2] > 0]
+    if not bad:
+        return
+    cells = "; ".join(_cell_text(items, indices[j]) for j in bad[:3]) + ("; ..." if len(bad) > 3 else "")
+    n, total = sum(int(div[j][0]) for j in bad), sum(int(div[j][1]) for j in bad)
+    orbits = f"{n} of {total} orbits" if total else "orbits"
+    w = DivergenceWarning(f"{type(owner).__name__}: {orbits} diverged (overflow) in {len(bad)} of "
+                          f"{len(packed)} cells ({cells}); they are NaN in those cells' summaries")
+    if total:
+        w.counts = (n, total)
+    warnings.warn(w, stacklevel=2)
 
 
 def _plain(value):

@@ -17,6 +17,7 @@ from ._ensemble import (
     default_chunk,
     ensemble_memory,
     map_over_inits,
+    owns_divergence,
     run_ensemble,
     warn_divergence,
 )
@@ -326,6 +327,9 @@ class LearningWindowStudy(Study):
             raise ValueError(f"{type(self).__name__}: parameter etas={self.etas!r} must hold at least "
                              "one learning rate")
         out = np.array([check_scalar(self, "etas", e, low=0.0, low_open=True) for e in etas])
+        if np.unique(out).size != out.size:
+            raise ValueError(f"{type(self).__name__}: parameter etas={tuple(out.tolist())} repeats a value; "
+                             "give each value once")
         if np.any(np.diff(out) <= 0):
             raise ValueError(f"{type(self).__name__}: parameter etas={tuple(out.tolist())} must be "
                              "strictly increasing")
@@ -384,6 +388,7 @@ class LearningWindowStudy(Study):
         return out
 
     # ---- the run ----------------------------------------------------------------------
+    @owns_divergence
     def _compute(self, ctx):
         """Per eta: the perturbation ensemble (distances) and the training runs (test accuracy)."""
         import xarray as xr

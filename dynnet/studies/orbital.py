@@ -8,6 +8,7 @@ import numpy as np
 
 from ..base import clone
 from ..perturbers import UniformPerturber
+from ._ensemble import owns_divergence
 from ._sweep import SweepStudy, low_eta_parts
 
 if TYPE_CHECKING:
@@ -119,13 +120,14 @@ class OrbitalStabilityStudy(SweepStudy):
 
         check_int(self, "n_steps", self.n_steps, low=1)
 
+    @owns_divergence
     def _compute(self, ctx):
         """The eps sweep, and every reference orbit at every step for the per-network analyses."""
         m = self.parts()["map"]
         x0 = m.initial_state(int(self.n_init), seed=ctx.child_seed(0))
         ds = self._sweep(ctx, x0)
         traj = m.trajectory(x0, int(self.n_steps))  # (T+1, n_init, dim): the drift needs every step
-        losses = m.loss(traj.reshape(-1, traj.shape[-1])).reshape(traj.shape[:2])
+        losses = _losses(m, traj.reshape(-1, traj.shape[-1])).reshape(traj.shape[:2])
         ds["loss_monotone"] = (("init",), np.all(np.diff(losses, axis=0) <= 0, axis=0))
         ds["final_reference"] = (("init", "coord"), traj[-1])
         self._orbits = traj  # kept for _analyse of this run only (never saved)
@@ -145,9 +147,12 @@ class OrbitalStabilityStudy(SweepStudy):
             traj = m.trajectory(ds["initial_state"].values, int(self.n_steps))
         n_init, dim = ds["initial_state"].shape
         fitted = []
+        # a diverged network (NaN from its overflow on, flagged in `reference_diverged`) has NaN analyses
+        alive = np.all(np.isfinite(ds["final_reference"].values), axis=1)
+        ds["reference_diverged"] = (("init",), ~alive)
         if wi:
             importance = np.full((n_init, dim), np.nan)
-            for i in range(n_init):  # per-network analysis of each finished orbit
+            for i in np.flatnonzero(alive):  # per-network analysis of each finished orbit
                 f = clone(wi[0]).fit(ds["final_reference"].values[i], map=m)
                 importance[i] = f.values_
                 fitted.append(f)
@@ -158,7 +163,7 @@ class OrbitalStabilityStudy(SweepStudy):
             straight = np.full((n_init, dim), np.nan)
             slope = np.full(n_init, np.nan)
             counts = {k: np.zeros(n_init, dtype=np.int64) for k in ("moved", "straight", "frozen")}
-            for i in range(n_init):
+            for i in np.flatnonzero(alive):
                 f = clone(wd[0]).fit(traj[:, i], map=m)
                 disp[i, f.index_] = f.displacement_
                 trav[i, f.index_] = f.travelled_
@@ -237,11 +242,23 @@ class OrbitalStabilityStudy(SweepStudy):
                     [dataset_figure(self.result_)] if "sample_features" in self.result_ else [])
 
 
+def _losses(m, states):
+    """The training loss of each state: the map's ``loss`` where it has one, else its ``"loss"``
+    observable (a map that records one), else NaN."""
+    loss = getattr(m, "loss", None)
+    if callable(loss):
+        return np.asarray(loss(states), dtype=float)
+    obs = m.observables(states)
+    if "loss" in obs:
+        return np.asarray(obs["loss"], dtype=float)
+    return np.full(states.shape[0], np.nan)
+
+
 def _classification_metrics(ds, m):
     """The paper's Supplementary S1 and Fig. 2 data for a classification map (one with
     ``predict``, ``accuracy`` and ``data``): train and test accuracy and loss of each trained
     reference, every sample's features, class and split, and each network's predictions."""
-    if not all(hasattr(m, k) for k in ("predict", "accuracy", "data")):
+    if not all(hasattr(m, k) for k in ("predict", "accuracy", "data", "loss")):
         return ds
     W = ds["final_reference"].values
     X_tr, y_tr = m.data("train")
