@@ -27,11 +27,11 @@ R_CHAOS = 3.5699456
 R_P3 = 1.0 + np.sqrt(8.0)
 
 
-@pytest.fixture(scope="module")
-def logistic():
+@pytest.fixture(scope="module", params=["orbit", "jvp"])
+def logistic(request):
     r = np.linspace(R_LO, R_HI, N_R)
     s = dn.BifurcationStudy(map=dn.LogisticMap(), param="r", values=r, n_init=4, n_transient=1000,
-                            n_keep=1000, n_record=256, max_period=64, seed=0).run()
+                            n_keep=1000, n_record=256, max_period=64, tangent=request.param, seed=0).run()
     S = s.summary()
     return s, r, S["period"].values, S["tangent_exponent"].values
 
