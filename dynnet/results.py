@@ -355,9 +355,20 @@ def save(study: Study, path: Path | str, overwrite: bool = False) -> Path:
     """
     path = check_output_path(path, overwrite=overwrite)
     data = to_netcdf_bytes(study)
-    atomic_write(path, lambda fh: fh.write(data), prefix=f".{path.name}.",
-                 before_replace=lambda: check_output_path(path, overwrite=overwrite))
+    def last_check():
+        check_output_path(path, overwrite=overwrite)
+        _fault_injection()
+
+    atomic_write(path, lambda fh: fh.write(data), prefix=f".{path.name}.", before_replace=last_check)
     return path
+
+
+def _fault_injection() -> None:
+    """Test hook: ``DYNNET_TEST_EXIT_BEFORE_RESULT_REPLACE=1`` ends the process hard
+    (``os._exit``, as ``kill -9`` would) with the result written and flushed to its temporary
+    file but not yet renamed into place: the tests of the save window use it instead of timing."""
+    if os.environ.get("DYNNET_TEST_EXIT_BEFORE_RESULT_REPLACE"):
+        os._exit(137)
 
 
 def to_netcdf_bytes(study: Study) -> bytes:

@@ -166,3 +166,22 @@ def test_the_readme_command_works_twice(tmp_path):
     assert "result written to perturbation-2.nc" in second.stdout
     assert (tmp_path / "perturbation.nc").read_bytes() == before
     assert dn.load(tmp_path / "perturbation-2.nc").n_init == 8
+
+
+def test_a_hard_exit_in_the_save_window_leaves_the_checkpoint(tmp_path):
+    # issue 24 item 1: killed (as kill -9 would) after the result is written to its temporary
+    # file and before it is renamed into place; deterministic fault injection, no timing
+    args = ["run", "perturbation", "--set", "n_init=6", "--set", "n_steps=40", "--set", "map=henon",
+            "--set", "perturber__on='all'", "--quiet", "--chunk-size", "2"]
+    ref = tmp_path / "ref.nc"
+    run(*args, "--out", str(ref))
+    out = tmp_path / "r.nc"
+    env = dict(os.environ, DYNNET_TEST_EXIT_BEFORE_RESULT_REPLACE="1")
+    p = run(*args, "--out", str(out), check=False, env=env)
+    ckpt = tmp_path / "r.nc.ckpt"
+    assert p.returncode == 137 and not out.exists()
+    assert len(list(ckpt.glob("chunk-*.npz"))) == 3, "the finished run must outlive the save window"
+    run(*args, "--out", str(out), "--resume")
+    np.testing.assert_array_equal(dn.load(out).result_["distance"].values,
+                                  dn.load(ref).result_["distance"].values)
+    assert not ckpt.exists()
