@@ -108,6 +108,24 @@ class _MLPMap(dn.Map):
         x = np.asarray(states, dtype=np.float64)
         return x[..., : self._p()]
 
+    def loss(self, states: ArrayLike, split: str = "train") -> np.ndarray:
+        """The network's full-batch loss at the W part of each state (what the studies and
+        estimators that read a map's loss use, as for a GradientDescentMap).
+
+        Parameters
+        ----------
+        states : array_like, shape (E, dim) or (dim,)
+            States of this map.
+        split : {"train", "test"}, default "train"
+            The data the loss is taken over.
+
+        Returns
+        -------
+        ndarray, shape (E,) (or a float for one state)
+            The loss of each state's network parameters.
+        """
+        return self.network().loss(self.weights(states), split=split)
+
     def observables(self, states: np.ndarray) -> dict[str, np.ndarray]:
         """The network's observables of the W part of each state.
 
@@ -561,9 +579,22 @@ class AdamMap(_MLPMap):
         ndarray, shape (E, 3 P + 1)
             The next states ``[W', m', v', t + 1]``; a member whose W is not
             finite gives NaN in W, m and v.
+
+        Raises
+        ------
+        ValueError
+            If a member's second moment ``v`` is negative (outside the map's
+            domain: a perturber with ``on="all"`` moves the optimiser's state
+            too; perturb the parameters only, ``on="params"``).
         """
         eta, b1, b2, eps = self._consts()
         W, m, v, t = self._split(states)
+        neg = np.any(v < 0.0, axis=1)
+        if neg.any():
+            raise ValueError(
+                f"{type(self).__name__}: the second moment v is negative in {int(neg.sum())} of {neg.size} "
+                "states (it is a running mean of squared gradients, >= 0); a perturber with on='all' "
+                "moves the optimiser's state too: perturb the parameters only (on='params')")
         g = network_gradient(self.network(), W)
         m1 = b1 * m + (1.0 - b1) * g
         v1 = b2 * v + (1.0 - b2) * g * g

@@ -179,3 +179,26 @@ def test_version_has_one_source():
     except importlib.metadata.PackageNotFoundError:
         pytest.skip("dynnet-sgd is not installed")
     assert installed == dynnet_sgd.__version__
+
+
+@pytest.mark.parametrize("cls", [SGDMap, MomentumMap, AdamMap])
+def test_the_maps_run_in_the_orbital_study(cls):
+    """The study reads the loss by capability: every optimiser map has the network's loss."""
+    m = cls(hidden=(2,))
+    W = m.initial_state(2, seed=0)
+    np.testing.assert_array_equal(m.loss(W), m.network().loss(m.weights(W)))
+    s = dn.OrbitalStabilityStudy.quick(map=m, n_init=2, n_steps=10, every=1).run()
+    assert np.isfinite(s.summary()["final_loss_mean"].values)
+    assert not s.result_["reference_diverged"].values.any()
+
+
+def test_adam_refuses_a_negative_second_moment_with_one_line():
+    """on='all' perturbs Adam's v below 0 (sqrt of a negative): refused, naming the fix."""
+    s = dn.PerturbationStudy(map=AdamMap(hidden=(2,)), perturber=dn.UniformPerturber(n=2, on="all"),
+                             n_init=2, n_steps=5)
+    with pytest.raises(ValueError, match="second moment v is negative.*on='params'") as info:
+        s.run()
+    assert "\n" not in str(info.value)
+    ok = dn.PerturbationStudy(map=AdamMap(hidden=(2,)), perturber=dn.UniformPerturber(n=2, on="params"),
+                              n_init=2, n_steps=5).run()
+    assert not ok.result_["diverged"].values.any()
