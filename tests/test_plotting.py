@@ -27,16 +27,22 @@ from dynnet import plotting as P
 from dynnet.plotting import _common as C
 from dynnet.plotting._common import EPS, ETA, LAM, MLE
 from dynnet.studies import (
+    BifurcationStudy,
     EdgeOfStabilityStudy,
     EtaScanStudy,
+    GridStudy,
     IntermittencyStudy,
+    LearningWindowStudy,
     OrbitalStabilityStudy,
     PerturbationStudy,
     PostLearningStudy,
+    RegularizationStudy,
+    SharpeningStudy,
 )
 
 STUDIES = (PerturbationStudy, OrbitalStabilityStudy, PostLearningStudy,
-           EdgeOfStabilityStudy, IntermittencyStudy, EtaScanStudy)
+           EdgeOfStabilityStudy, IntermittencyStudy, EtaScanStudy, SharpeningStudy, RegularizationStudy,
+           LearningWindowStudy, GridStudy, BifurcationStudy)
 _RUNS = {}
 
 
@@ -212,8 +218,10 @@ def test_every_study_figure_is_a_figure_with_greek_notation(study):
         assert isinstance(fig, Figure)
         texts = _texts(fig)
         assert texts
-        # symbols are mathtext ($\eta$, $\lambda_{\mathrm{nMLE}}$): no ASCII or underscore spellings
-        bad = [t for t in texts if ascii_names.search(re.sub(r"\$[^$]*\$", "", t)) or "λ_nMLE" in t]
+        # symbols are mathtext ($\eta$, $\lambda_{\mathrm{nMLE}}$): no ASCII, Unicode or underscore spellings
+        plain = [re.sub(r"\$[^$]*\$", "", t) for t in texts]   # the text outside mathtext
+        bad = [t for t, u in zip(texts, plain, strict=True)
+               if ascii_names.search(u) or re.search(r"[α-ωΑ-Ω]|\w_\w", u)]
         assert not bad, bad
         # and no internal names (parameter paths, estimator prefixes, tuple reprs)
         internal = [t for t in texts if re.search(r"\w__\w|finitelyapunov\.|\(\d+,\)", t)]
@@ -316,11 +324,11 @@ def test_drift_figure(orbital):
         # the heatmap is the importance of W<layer>, rows from-neuron, columns to-neuron
         np.testing.assert_array_equal(ax.get_images()[0].get_array(),
                                       imp[groups[f"W{layer}"]].reshape(sizes[layer - 1], sizes[layer]))
-    bars = [ax for ax in fig.axes if ax.get_ylabel() == "L_w / L"]
+    bars = [ax for ax in fig.axes if ax.get_ylabel() == "$L_w / L$"]
     assert len(bars) == len(heat)
     scatter = fig.axes[len(heat)]
     b = float(r["drift_slope"].isel(init=0))
-    assert "log10 Δ_w = a + b log10 D_w" in scatter.get_title()
+    assert r"$\log_{10} \Delta_w = a + b \log_{10} D_w$" in scatter.get_title()
     assert f"b = {b:.2f}" in scatter.get_title()
     D, dl = r["travelled"].isel(init=0).values, r["displacement"].isel(init=0).values
     ok = np.isfinite(D) & np.isfinite(dl) & (D > 0) & (dl > 0)
@@ -375,7 +383,7 @@ def test_post_learning_figures(post_learning):
     ax = spec.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert [s for s in labels if s.startswith("init")] == [f"init {i}" for i in range(r.sizes["init"])]
-    assert "|μ − 1|" in ax.get_ylabel() and r"$I - \eta H$" in ax.get_ylabel()
+    assert r"$|\mu - 1|" in ax.get_ylabel() and r"$I - \eta H$" in ax.get_ylabel()
     mu = np.sort(r["jacobian_eigenvalues"].isel(init=2).values)
     (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "init 2"]
     np.testing.assert_allclose(line.get_ydata(), np.abs(mu - 1.0) + 1e-18, rtol=1e-12)
@@ -469,7 +477,7 @@ def test_loss_norm_figure(intermittency):
     np.testing.assert_array_equal(fig.axes[n + 1].get_lines()[0].get_ydata(),
                                   r["weight_norm"].isel(init=1).values)
     assert fig.axes[0].get_ylabel() == "loss L(t)" and fig.axes[0].get_yscale() == "log"
-    assert "‖w‖₁" in fig.axes[n].get_ylabel()
+    assert r"$\|w\|_1" in fig.axes[n].get_ylabel()
 
 
 def test_acf_figure(intermittency):

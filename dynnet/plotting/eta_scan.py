@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = ["phase_diagram_figure"]
 
+_BELOW = {"fontsize": 8, "loc": "upper center", "bbox_to_anchor": (0.5, -0.03), "ncols": 2,
+          "frameon": False}
+"""A panel's legend just below it (off the data; the shared η axis has no tick labels there)."""
+
 _REGIME_COLORS = {"convergent": "tab:green", "sharpness at 2/eta": "tab:orange",
                   "chaotic": "tab:red", "intermittent": "tab:purple", "divergent": "k"}
 
@@ -73,7 +77,7 @@ def phase_diagram_figure(result: xr.Dataset) -> Figure:
     ax2.tick_params(axis="y", colors=c_acc)
     axes[0].legend(handles=[line_handle(color=c_loss, marker="o", label="final loss (left)"),
                             line_handle(color=c_acc, marker="s", ls="--", label="test accuracy (right)")],
-                   fontsize=8, loc="best")
+                   **_BELOW)
     axes[0].set_title("Training outcome")
     mle = result["mle"].values
     axes[1].errorbar(eta, mle, yerr=result["mle_std"].values, fmt="o-", capsize=3,
@@ -81,20 +85,24 @@ def phase_diagram_figure(result: xr.Dataset) -> Figure:
     axes[1].plot(eta, result["top_exponent"].values, "s--",
                  label="top Lyapunov exponent of the GD map (QR)")
     missing = ~np.isfinite(mle)
-    # a note (text, not a point: there is no value) at each η without λ_nMLE
+    # a mark (text, not a point: there is no value) at each η without λ_nMLE, explained in the legend
     for x in eta[missing]:
-        axes[1].text(x, 0.12, f"no {MLE}\n(no fit kept)", transform=axes[1].get_xaxis_transform(),
-                     ha="center", va="bottom", fontsize=7, color="tab:blue", gid="no-mle-note")
+        axes[1].text(x, 0.08, "×", transform=axes[1].get_xaxis_transform(), ha="center", va="bottom",
+                     fontsize=11, color="tab:blue", gid="no-mle-note")
     axes[1].axhline(0, color="0.5", lw=0.8)
     axes[1].set_ylabel("exponent (per step)")
     axes[1].set_title("Lyapunov exponents")
-    axes[1].legend(fontsize=8)
+    handles, _ = axes[1].get_legend_handles_labels()
+    if missing.any():
+        handles.append(line_handle(color="tab:blue", marker="x", ls="none",
+                                   label=f"×: no {MLE} (no fit kept)"))
+    axes[1].legend(handles=handles, **_BELOW)
     axes[2].plot(eta, result["sharpness_ratio"].values, "o-")
     axes[2].axhline(1, color="tab:red", ls=":", label=f"S = {TWO_ETA} (GD stability limit)")
     axes[2].set_ylabel(f"S {ETA} / 2\n(S: max Hessian eigenvalue,\nmax over the run)")
     axes[2].set_yscale("log")
     axes[2].set_title("Sharpness")
-    axes[2].legend(fontsize=8)
+    axes[2].legend(**_BELOW)
     axes[3].plot(eta, result["laminar_fraction"].values, "o-")
     axes[3].set_ylabel("laminar fraction\nof the loss series")
     axes[3].set_xlabel(f"{ETA} (learning rate)")

@@ -56,7 +56,7 @@ def loss_norm_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3)) ->
         axes[1, k].plot(t, result["weight_norm"].isel(init=i).values, lw=0.6, color="tab:green")
         axes[1, k].set_xlabel("t (steps)")
     axes[0, 0].set_ylabel("loss L(t)")
-    axes[1, 0].set_ylabel("‖w‖₁ = Σ |w| (all parameters)")
+    axes[1, 0].set_ylabel(r"$\|w\|_1 = \sum_i |w_i|$ (all parameters)")
     fig.suptitle(f"Loss and weight norm during training at {ETA} = {eta_text(result)}")
     return fig
 

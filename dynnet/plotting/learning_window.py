@@ -66,9 +66,9 @@ def learning_window_figure(result: xr.Dataset) -> Figure:
     mle = result["mle"].values.astype(float)
     ax_l.errorbar(eta, mle, yerr=result["mle_std"].values, fmt="o-", capsize=3, color="tab:blue",
                   label=f"{MLE}: mean ± std of the kept finite {LAM}")
-    for x in eta[~np.isfinite(mle)]:
-        ax_l.text(x, 0.1, f"no {MLE}\n(no fit kept)", transform=ax_l.get_xaxis_transform(),
-                  ha="center", va="bottom", fontsize=7, color="tab:blue", gid="no-mle-note")
+    for x in eta[~np.isfinite(mle)]:  # a mark, not a point (there is no value), explained in the legend
+        ax_l.text(x, 0.08, "×", transform=ax_l.get_xaxis_transform(), ha="center", va="bottom",
+                  fontsize=11, color="tab:blue", gid="no-mle-note")
     ax_l.axhline(0, color="0.5", lw=0.8)
     ax_l.set_ylabel(f"{MLE} (per step)")
     ax_k = ax_l.twinx()
@@ -76,8 +76,10 @@ def learning_window_figure(result: xr.Dataset) -> Figure:
     ax_k.set_ylim(-0.05, 1.05)
     ax_k.set_ylabel("kept fraction of the fits", color="tab:gray")
     ax_l.legend(handles=[line_handle(color="tab:blue", marker="o", label=f"{MLE} ± std (left)"),
-                         line_handle(color="tab:gray", marker="s", ls=":", label="kept fraction (right)")],
-                fontsize=8, loc="best")
+                         line_handle(color="tab:gray", marker="s", ls=":", label="kept fraction (right)")]
+                + ([line_handle(color="tab:blue", marker="x", ls="none", label=f"×: no {MLE} (no fit kept)")]
+                   if not np.isfinite(mle).all() else []),
+                fontsize=8, loc="best", framealpha=0.9)
     ax_l.set_title("Sensitive dependence on initial conditions")
 
     tta = result["time_to_accuracy"].values.astype(float)

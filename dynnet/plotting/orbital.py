@@ -133,10 +133,13 @@ def _straightness_panel(ax, result, init):
         above = result["n_straight"].attrs.get("straight_min", 0.99)
     else:
         frac, above = (float(np.mean(moved > 0.99)) if moved.size else np.nan), 0.99
-    ax.set_title("r_w = |w(T) − w(0)| / D_w  (1: one direction)\n"
-                 f"{frac:.0%} with r_w > {above:g}, {n_frozen} frozen (D_w = 0)", fontsize=10)
-    ax.set_xlabel("r_w")
+    ax.set_title(r"$r_w = |w(T) - w(0)| / D_w$  (1: one direction)" "\n"
+                 f"{frac:.0%} with $r_w$ > {above:g}, {n_frozen} frozen ($D_w$ = 0)", fontsize=10)
+    ax.set_xlabel("$r_w$")
     ax.set_ylabel("weights")
+
+
+_DRIFT_LAW = r"$\log_{10} \Delta_w = a + b \log_{10} D_w$"
 
 
 def drift_figure(result: xr.Dataset, groups: Mapping[str, ArrayLike], sizes: Sequence[int] | None = None,
@@ -195,8 +198,8 @@ def drift_figure(result: xr.Dataset, groups: Mapping[str, ArrayLike], sizes: Seq
         layer = int(name[1:])
         shape = (sizes[layer - 1], sizes[layer]) if sizes is not None else (vals.size, 1)
         im = ax.imshow(vals.reshape(shape), aspect="auto", cmap="viridis", interpolation="nearest")
-        fig.colorbar(im, ax=ax, label="L_w / L")
-        ax.set_title(f"{name}: L_w / L (L_w: loss with w set to 0)", fontsize=10)
+        fig.colorbar(im, ax=ax, label="$L_w / L$")
+        ax.set_title(f"{name}: $L_w / L$ ($L_w$: loss with w set to 0)", fontsize=10)
         ax.set_xlabel(f"to neuron (layer {layer})")
         ax.set_ylabel(f"from neuron (layer {layer - 1})")
         _neuron_ticks(ax, shape[1], "x")
@@ -215,12 +218,12 @@ def drift_figure(result: xr.Dataset, groups: Mapping[str, ArrayLike], sizes: Seq
         if np.isfinite(a):
             xs = np.array([lx.min(), lx.max()])
             ax.loglog(10 ** xs, 10 ** (a + b * xs), "r-", lw=1.2, label="least-squares line")
-            ax.set_title(f"log10 Δ_w = a + b log10 D_w\na = {a:.2f}, b = {b:.2f}")
+            ax.set_title(f"{_DRIFT_LAW}\na = {a:.2f}, b = {b:.2f}")
             ax.legend(fontsize=8)
     if not ax.get_title():
-        ax.set_title(f"log10 Δ_w = a + b log10 D_w, b = {b:.2f}")
-    ax.set_xlabel("distance travelled D_w = Σ_t |w(t) − w(t−1)|")
-    ax.set_ylabel("displacement Δ_w = |w(T) − w(0)| / |w(0)|")
+        ax.set_title(f"{_DRIFT_LAW}, b = {b:.2f}")
+    ax.set_xlabel(r"distance travelled $D_w = \sum_t |w(t) - w(t-1)|$")
+    ax.set_ylabel(r"displacement $\Delta_w = |w(T) - w(0)| / |w(0)|$")
     fig.suptitle(f"Weights after training (initial condition {init}, {ETA} = {eta_text(result)})")
     return fig
 

@@ -94,13 +94,14 @@ def post_learning_figure(result: xr.Dataset, inits: Sequence[int] = (0, 1, 2, 3)
                 mu0 = np.sort(result["jacobian_eigenvalues_initial"].isel(init=i).values)
                 ax.plot(np.abs(mu0 - 1.0) + 1e-18, "--", color="0.6", lw=0.7,
                         label="at initialisation W(0)" if i == 0 else None)
-        ax.axhline(2.0, color="0.4", ls=":", lw=1.0, label="|μ − 1| = 2 (μ = −1: stability limit)")
+        ax.axhline(2.0, color="0.4", ls=":", lw=1.0, label=r"$|\mu - 1| = 2$ ($\mu = -1$: stability limit)")
         ax.set_yscale("log")
-        ax.set_xlabel("mode (eigenvalues sorted by μ)")
-        ax.set_ylabel(f"|μ − 1| = {ETA} |h|\n(μ: eigenvalue of {_JAC}, h: of H)")
+        ax.set_xlabel(r"mode (eigenvalues sorted by $\mu$)")
+        ax.set_ylabel(r"$|\mu - 1| = \eta |h|$" "\n" rf"($\mu$: eigenvalue of {_JAC}, $h$: of $H$)")
         ax.set_title(f"Spectrum of the GD Jacobian {_JAC} at the perturbation point ({ETA} = {eta})\n"
-                     "|μ − 1| ≈ 0: flat directions, where a perturbation neither grows nor "
+                     r"$|\mu - 1| \approx 0$: flat directions, where a perturbation neither grows nor "
                      "shrinks", fontsize=10)
-        ax.legend(fontsize=8, title=None if n_init <= 10 else f"{n_init} initial conditions")
+        ax.legend(fontsize=8, title=None if n_init <= 10 else f"{n_init} initial conditions",
+                  loc="upper left", bbox_to_anchor=(1.02, 1.0))
         figs.append(f2)
     return figs

@@ -12,6 +12,7 @@ from ._common import (
     LOSS,
     MLE,
     figure,
+    line_handle,
     sci,
 )
 
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["regularization_figure", "regularization_distance_figure"]
+
+_MU = r"$\mu$"
+_BELOW = {"fontsize": 8, "loc": "upper center", "bbox_to_anchor": (0.5, -0.2), "ncols": 1, "frameon": False}
+"""The weight decay."""
 
 
 def _positions(decays: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -72,10 +77,13 @@ def regularization_figure(result: xr.Dataset) -> Figure:
     ax2.set_ylim(-0.05, 1.05)
     ax2.set_ylabel("kept fraction", color="tab:blue")
     ax2.tick_params(axis="y", colors="tab:blue")
+    ax1.legend(handles=[line_handle(color="k", marker="o", label=f"{MLE} ± std (left)"),
+                        line_handle(color="tab:blue", marker="s", ls="--", label="kept fraction (right)")],
+               **_BELOW)
     ch, se = summ["mle_change"][1][order], summ["mle_change_se"][1][order]
     ax3.errorbar(x, ch, yerr=2 * np.nan_to_num(se), fmt="o-", color="tab:purple", capsize=3)
     ax3.axhline(0.0, color="0.5", lw=0.8)
-    ax3.set_ylabel(f"paired change of {LAM} vs μ = 0")
+    ax3.set_ylabel(f"paired change of {LAM} vs {_MU} = 0")
     ax4.plot(x, summ["d_final_over_d_0"][1][order], "o-", color="k")
     ax4.set_yscale("log")
     ax4.set_ylabel("⟨d(T)⟩ / ⟨d(0)⟩")
@@ -84,9 +92,14 @@ def regularization_figure(result: xr.Dataset) -> Figure:
         ax5.plot(x, summ["weight_norm_growth"][1][order], "s--", color=LOSS)
         ax5.set_ylabel("‖W(T)‖₁ / ‖W(0)‖₁", color=LOSS)
         ax5.tick_params(axis="y", colors=LOSS)
+        ax4.legend(handles=[line_handle(color="k", marker="o", label="distance growth (left)"),
+                            line_handle(color=LOSS, marker="s", ls="--", label="weight-norm growth (right)")],
+                   **_BELOW)
     for ax in (ax1, ax3, ax4):
         ax.set_xticks(x, labels)
-        ax.set_xlabel("weight decay μ")
+        ax.set_xlabel(f"weight decay {_MU}")
+    ax3.set_title("paired change ± 2 standard errors", fontsize=10)
+    fig.suptitle(f"{MLE} and orbital stability against the weight decay {_MU}")
     return fig
 
 
@@ -119,9 +132,9 @@ def regularization_distance_figure(result: xr.Dataset) -> Figure:
         loss = (np.nanmedian(result["loss"].transpose("weight_decay", "step", "init").values, axis=2)
                 if "loss" in result else None)
     for k in np.argsort(decays):
-        ax1.plot(steps, mean_d[k] / mean_d[k, 0], label=f"μ = {sci(decays[k])}")
+        ax1.plot(steps, mean_d[k] / mean_d[k, 0], label=f"{_MU} = {sci(decays[k])}")
         if loss is not None:
-            ax2.plot(steps, loss[k], label=f"μ = {sci(decays[k])}")
+            ax2.plot(steps, loss[k], label=f"{_MU} = {sci(decays[k])}")
     ax1.set_yscale("log")
     ax1.set_xlabel("step t")
     ax1.set_ylabel("⟨d(t)⟩ / ⟨d(0)⟩")
@@ -129,4 +142,5 @@ def regularization_distance_figure(result: xr.Dataset) -> Figure:
     ax2.set_yscale("log")
     ax2.set_xlabel("step t")
     ax2.set_ylabel("median loss")
+    fig.suptitle(f"Mean distance and median loss along training, one line per weight decay {_MU}")
     return fig
