@@ -782,3 +782,14 @@ def test_kantz_figure_shows_example_divergence_curves(intermittency):
     tested = intermittency["kantz_ref_tested"].values.astype(bool) & np.isfinite(div).all(axis=1)
     np.testing.assert_allclose(mean.get_ydata(), div[tested].mean(axis=0), rtol=1e-12)
     assert len(P.kantz_figure(intermittency).axes) == 1   # without the curves: one panel
+
+
+def test_kantz_example_curves_survive_save_and_load(tmp_path):
+    from dynnet.studies import IntermittencyStudy as I
+
+    s = _run(I)
+    s.save(tmp_path / "intermittency.nc")
+    back = dn.load(tmp_path / "intermittency.nc")
+    assert not getattr(back, "estimators_", None)   # load never refits: the figure fits the stretch again
+    np.testing.assert_array_equal(back._stretch_divergence(), s._stretch_divergence())
+    assert len([f for f in back.plot() if len(f.axes) == 2 and "Kantz" in f.axes[0].get_title()]) == 1

@@ -220,8 +220,10 @@ class IntermittencyStudy(Study):
         check_scalar(self, "projection_tol", self.projection_tol, low=0.0)
         check_int(self, "figure_min_length", self.figure_min_length, low=1)
         etas = np.atleast_1d(np.asarray(self.compare_eta, dtype=object))
-        for e in etas:
-            check_scalar(self, "compare_eta", e, low=0.0)
+        cmp = [check_scalar(self, "compare_eta", e, low=0.0) for e in etas]
+        if len(set(cmp)) != len(cmp):
+            raise ValueError(f"{type(self).__name__}: parameter compare_eta={tuple(cmp)} repeats a value; "
+                             "give each value once")
         if etas.size and "eta" not in m._param_names():
             raise ValueError(f"{type(self).__name__}: compare_eta needs a map with an eta parameter; "
                              f"{type(m).__name__} has none (give compare_eta=())")
@@ -476,16 +478,26 @@ class IntermittencyStudy(Study):
         return float(next((e.alpha for e in self._estimator_list() if isinstance(e, Kantz)), Kantz().alpha))
 
     def _stretch_divergence(self):
-        """ln d_n(t0) per reference point of the Figs. 10-11 stretch's fitted Kantz (Fig. 11's
-        example curves), or None (a loaded result has no fitted estimators)."""
-        from ..estimators import Kantz
-
-        if "kantz_ref_exponent" not in self.result_:
+        """ln d_n(t0) per reference point of the Figs. 10-11 stretch's Kantz fit (Fig. 11's example
+        curves): the fitted estimator's, or for a loaded study (no fitted estimators) the study's
+        Kantz fitted again on the stretch, used only if it gives the saved exponents; else None."""
+        r = self.result_
+        if "kantz_ref_exponent" not in r or "figure_init" not in r or int(r["figure_init"]) < 0:
             return None
-        lam = self.result_["kantz_ref_exponent"].values
-        for e in reversed(getattr(self, "estimators_", None) or []):
+        lam = r["kantz_ref_exponent"].values
+        fits = [e for e in reversed(getattr(self, "estimators_", None) or []) if isinstance(e, Kantz)]
+        if not fits:
+            proto = next((e for e in self._estimator_list() if isinstance(e, Kantz)), None)
+            if proto is None:
+                return None
+            x = r["loss"].values[int(r["figure_start"]):int(r["figure_stop"]), int(r["figure_init"])]
+            try:
+                fits = [clone(proto).fit(x)]
+            except ValueError:
+                return None
+        for e in fits:
             per = getattr(e, "exponents_per_ref_", None)
-            if isinstance(e, Kantz) and per is not None and np.array_equal(per, lam, equal_nan=True):
+            if per is not None and np.array_equal(per, lam, equal_nan=True):
                 return e.divergence_per_ref_
         return None
 
