@@ -329,7 +329,69 @@ def _mnist(who: str, data_home) -> tuple[np.ndarray, np.ndarray]:
 # ---- the user's arrays --------------------------------------------------------------
 
 
+def _is_frame(obj) -> bool:
+    """A pandas DataFrame (duck-typed: pandas is not imported)."""
+    return hasattr(obj, "columns") and hasattr(obj, "dtypes") and getattr(obj, "ndim", 0) == 2
+
+
+def _is_series(obj) -> bool:
+    """A pandas Series (duck-typed)."""
+    return hasattr(obj, "to_frame") and getattr(obj, "ndim", 0) == 1
+
+
+def feature_names(X: Any) -> tuple[str, ...] | None:
+    """The column names of a pandas ``X`` (a DataFrame, or a Series as one column), else None.
+
+    Parameters
+    ----------
+    X : object
+        The inputs as the user passed them.
+
+    Returns
+    -------
+    tuple of str or None
+        One name per feature, in column order; None for an array.
+    """
+    if _is_series(X):
+        return (str(X.name) if X.name is not None else "0",)
+    if _is_frame(X):
+        return tuple(str(c) for c in X.columns)
+    return None
+
+
+def _from_pandas(who: str, X_raw, y_raw):
+    """pandas inputs as numpy: a Series X is one feature column, a one-column DataFrame y is its
+    column; non-numeric or missing (NA) values of X are refused naming their columns."""
+    if _is_series(X_raw):
+        X_raw = X_raw.to_frame()
+    if _is_frame(y_raw) and y_raw.shape[1] == 1:
+        y_raw = y_raw.iloc[:, 0]
+    if _is_series(y_raw):
+        n_missing = int(y_raw.isna().sum())
+        if n_missing:
+            raise ValueError(f"{who}: dataset=(X, y): y contains {n_missing} missing labels (NaN or NA); "
+                             "every sample needs a class label (drop the unlabelled samples)")
+        y_raw = y_raw.to_numpy()
+    if _is_frame(X_raw):
+        from pandas.api.types import is_complex_dtype, is_numeric_dtype
+
+        names = [str(c) for c in X_raw.columns]
+        bad = [n for n, t in zip(names, X_raw.dtypes, strict=True)
+               if not is_numeric_dtype(t) or is_complex_dtype(t)]
+        if bad:
+            raise TypeError(f"{who}: dataset=(X, y): X's column(s) {bad} are not numeric; encode them as "
+                            "numbers or drop them")
+        na = X_raw.isna().to_numpy()
+        if na.any():
+            cols = [n for n, hit in zip(names, na.any(axis=0), strict=True) if hit]
+            raise ValueError(f"{who}: dataset=(X, y): X has {int(na.sum())} missing values (NaN or NA) in "
+                             f"column(s) {cols[:5]}; impute or drop them first")
+        X_raw = X_raw.to_numpy(dtype=np.float64)
+    return X_raw, y_raw
+
+
 def _arrays(who: str, X_raw, y_raw) -> tuple[np.ndarray, np.ndarray]:
+    X_raw, y_raw = _from_pandas(who, X_raw, y_raw)
     try:
         X = np.array(X_raw, dtype=np.float64, order="C")
     except (TypeError, ValueError) as exc:
@@ -477,13 +539,38 @@ def _feature_range_note(X: np.ndarray) -> str | None:
             f"feature {lo} {span[lo]:.3g}) and scale=False")
 
 
+#: bytes the saturation check may use (it runs when a GradientDescentMap first builds its problem)
+CHECK_BYTES = 2**28
+
+
+def _check_network_size(m: Any, sizes: tuple) -> None:
+    """Refuse, before any array of states exists, a network whose two states (a reference and one
+    perturbed copy) would not fit the available memory, naming ``hidden``."""
+    from .studies.base import MemoryBudgetError, _fmt_bytes, available_memory
+
+    dim = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    need = 2 * 8 * dim
+    have = available_memory()
+    if need > have:
+        raise MemoryBudgetError(
+            f"{type(m).__name__}: parameter hidden={getattr(m, 'hidden', None)!r} gives a network of "
+            f"{dim:,} parameters, {_fmt_bytes(8 * dim)} per state; two states (a reference and one "
+            f"perturbed copy) need {_fmt_bytes(need)} but {_fmt_bytes(have)} is available: lower hidden")
+
+
 def _saturated_fraction(m: Any, n_networks: int = 4, max_rows: int = 1000) -> float:
     """Mean fraction of hidden units saturated (or dead) at ``m.initial_state(n_networks, seed=0)``."""
     from .maps import _nn
 
     p = m.problem()
-    X = p.X[:max_rows]
-    if X.shape[0] == 0 or len(p.sizes) < 3:
+    _check_network_size(m, p.sizes)
+    width = max(p.sizes[1:-1], default=1)
+    # the check's working set (activations and derivatives, four arrays rows x width) stays small;
+    # a network too wide to check on 10 rows within it is not checked
+    rows = min(max_rows, CHECK_BYTES // (32 * width))
+    n_networks = max(1, min(n_networks, CHECK_BYTES // (8 * int(m.dim))))
+    X = p.X[:rows]
+    if rows < 10 or X.shape[0] == 0 or len(p.sizes) < 3:
         return 0.0
     try:
         W = m.initial_state(n_networks, seed=0)

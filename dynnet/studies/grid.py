@@ -359,7 +359,7 @@ class GridStudy(Study):
             try:
                 cell._validate()
             except (ValueError, TypeError) as exc:
-                raise type(exc)(f"{name}: cell {_cell_text(items, ix)}: {exc}") from None
+                raise type(exc)(f"{name}: cell {_cell_text(items, ix)}: {exc}{_feed_hint(cell)}") from None
 
     def _memory(self, ctx):
         items = self._grid_items()
@@ -541,6 +541,33 @@ class GridStudy(Study):
 
         self._check_run()
         return [grid_figure(self.result_, variable=variable)]
+
+
+def _feed_hint(cell: Study) -> str:
+    """Where a cell's estimators are what its study refuses: which of dynnet's estimators (each
+    with its defaults) that study can feed, asked of the study itself; else ""."""
+    from .. import estimators as E
+    from ..estimators.base import Estimator
+
+    ests = cell.get_params(deep=False).get("estimators", None)
+    if not ests:
+        return ""
+    try:
+        clone(cell).set_params(estimators=[])._validate()
+    except (ValueError, TypeError):
+        return ""  # the cell fails without its estimators too: the estimators are not the problem
+    feedable = []
+    for key in E.__all__:
+        cls = getattr(E, key, None)
+        if not isinstance(cls, type) or not issubclass(cls, Estimator) or cls is Estimator:
+            continue
+        try:
+            clone(cell).set_params(estimators=[cls()])._validate()
+        except (ValueError, TypeError):
+            continue
+        feedable.append(key)
+    can = ", ".join(feedable) if feedable else "none of dynnet's estimators"
+    return f" ({type(cell).__name__} can feed: {can})"
 
 
 def _cell_text(items, index) -> str:
