@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/bench_torch.py              # E = 8, 32, 128, 256; Iris MLP, digits MLP and CNN
+    python benchmarks/bench_torch.py --workloads iris-mlp --E 8 256 --steps 10 --repeat 5
     python benchmarks/bench_torch.py --smoke      # tiny sizes, seconds (CI); no timing assertions
     python benchmarks/bench_torch.py --threads 1  # torch's intra-op threads (default: torch's own)
 
@@ -22,14 +23,15 @@ step) is timed against, on the same model, data and float64:
 Rounds are interleaved (TorchMap, peer, TorchMap, peer, ... for every peer,
 ``--repeat`` rounds after a warm-up) and the table gives the medians of the
 throughput in member-steps per second and ratio = peer time / TorchMap time
-(> 1: TorchMap is faster). Before timing, each peer's final states are checked
-against TorchMap's (relative 1e-10). Memory per member: peak RSS of an
+(> 1: TorchMap is faster); defaults 5 steps per call, 3 rounds. Before timing,
+each peer's final states are checked against TorchMap's (relative 1e-10). Memory per member: peak RSS of an
 ``iterate`` call above the RSS before it, in a fresh subprocess for the
 smallest and the largest E, divided by the difference in E.
 
 Workloads: Iris 4-10-3 sigmoid (83 parameters, 120 samples), digits 64-16-10
 sigmoid (1,210 parameters, 1,407 samples) and a digits CNN (Conv2d 1->4, 3x3,
-tanh, Linear 144->10: 1,490 parameters).
+tanh, Linear 144->10: 1,490 parameters; a 330-sample subsample, 300 training
+samples: a vmapped Conv2d's backward is slow on the CPU).
 """
 
 from __future__ import annotations
@@ -48,13 +50,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import have, print_table  # noqa: E402 - the benchmarks' own helpers, next to this file
 
+WORKLOADS = ("iris-mlp", "digits-mlp", "digits-cnn")
+
 
 def make(name):
     """``(TorchMap, GradientDescentMap or None)`` of a workload."""
     import torch
+    from dynnet_torch import TorchMap
 
     import dynnet as dn
-    from dynnet_torch import TorchMap
 
     torch.manual_seed(0)
     if name == "iris-mlp":
@@ -67,7 +71,7 @@ def make(name):
     if name == "digits-cnn":
         net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.Tanh(), torch.nn.Flatten(),
                                   torch.nn.Linear(144, 10))
-        return TorchMap(module=net, dataset="digits", input_shape=(1, 8, 8), eta=0.1), None
+        return TorchMap(module=net, dataset="digits", input_shape=(1, 8, 8), n_samples=330, eta=0.1), None
     raise ValueError(name)
 
 
@@ -234,6 +238,9 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=None, help="steps per call (default 20; 2 smoke)")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
+    ap.add_argument("--workloads", nargs="+", default=None, choices=WORKLOADS,
+                    help="which workloads (default: all; smoke: iris-mlp, digits-cnn)")
+    ap.add_argument("--E", nargs="+", type=int, default=None, help="ensemble sizes (default 8 32 128 256)")
     ap.add_argument("--_memory", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if not (have("torch") and have("dynnet_torch")):
@@ -248,14 +255,15 @@ def main(argv=None):
         name, E, n = args._memory
         memory_child(name, int(E), int(n))
         return
-    repeat = args.repeat or (1 if args.smoke else 5)
-    n_steps = args.steps or (2 if args.smoke else 20)
-    Es = (4,) if args.smoke else (8, 32, 128, 256)
-    names = ["iris-mlp", "digits-cnn"] if args.smoke else ["iris-mlp", "digits-mlp", "digits-cnn"]
+    repeat = args.repeat or (1 if args.smoke else 3)
+    n_steps = args.steps or (2 if args.smoke else 5)
+    Es = tuple(args.E or ((4,) if args.smoke else (8, 32, 128, 256)))
+    names = args.workloads or (["iris-mlp", "digits-cnn"] if args.smoke else list(WORKLOADS))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, float64")
     bench(names, Es, n_steps, repeat)
     if not args.no_memory:
-        bench_memory(["iris-mlp"] if args.smoke else names, (2, 8) if args.smoke else (8, 256), n_steps)
+        bench_memory(["iris-mlp"] if args.smoke else names, (2, 8) if args.smoke else (Es[0], Es[-1]),
+                     n_steps)
 
 
 if __name__ == "__main__":
