@@ -1,0 +1,105 @@
+"""Hostile input on the newer surface (issue 23 items 12, 14, 15, 17): refused with one line that
+names what to fix, before anything is computed, or accepted as a user means it."""
+
+import numpy as np
+import pytest
+
+import dynnet as dn
+from dynnet import datasets
+
+
+def small_gd(**kw):
+    return dn.GradientDescentMap(hidden=(2,), **kw)
+
+
+# -- item 17: duplicates --------------------------------------------------------------------------
+@pytest.mark.parametrize("make", [
+    lambda: dn.EtaScanStudy.quick(etas=(0.3, 0.3)),
+    lambda: dn.LearningWindowStudy.quick(etas=(0.3, 0.3)),
+    lambda: dn.SharpeningStudy.quick(etas=(0.3, 0.3)),
+    lambda: dn.EdgeOfStabilityStudy.quick(eps=(1e-8, 1e-8)),
+    lambda: dn.OrbitalStabilityStudy.quick(eps=(1e-8, 1e-8)),
+    lambda: dn.IntermittencyStudy.quick(compare_eta=(2.0, 2.0)),
+    lambda: dn.RegularizationStudy.quick(weight_decays=(0.0, 0.0)),
+], ids=["eta_scan", "learning_window", "sharpening", "edge", "orbital", "intermittency", "regularization"])
+def test_a_repeated_value_is_refused_with_one_line(make):
+    with pytest.raises(ValueError, match="repeats a value|distinct") as info:
+        make().run()
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("values", [[10, (10,)], [(10,), [10]], [3, 3.0]])
+def test_a_grid_listing_the_same_network_twice_is_refused(values):
+    g = dn.GridStudy(study=dn.PerturbationStudy(map=small_gd(), n_init=2, n_steps=5),
+                     grid={"map__hidden": values})
+    with pytest.raises(ValueError, match=r"grid\['map__hidden'\] repeats the value") as info:
+        g.run()
+    assert "\n" not in str(info.value)
+
+
+def test_distinct_grid_networks_still_run():
+    g = dn.GridStudy(study=dn.PerturbationStudy(map=small_gd(), n_init=2, n_steps=5),
+                     grid={"map__hidden": [2, (2, 2)]}, seed=0).run()
+    assert g.result_.sizes["map__hidden"] == 2
+
+
+# -- item 12: data as users pass it ----------------------------------------------------------------
+def iris_frame():
+    pd = pytest.importorskip("pandas")
+    X, y = datasets.load("iris")
+    names = ["sepal length", "sepal width", "petal length", "petal width"]
+    return pd, pd.DataFrame(np.array(X), columns=names), pd.Series(np.array(y), name="species")
+
+
+def test_a_dataframe_and_series_load_as_the_arrays():
+    pd, X, y = iris_frame()
+    Xa, ya = datasets.load((X, y))
+    Xb, yb = datasets.load((X.to_numpy(), y.to_numpy()))
+    np.testing.assert_array_equal(Xa, Xb)
+    np.testing.assert_array_equal(ya, yb)
+    assert datasets.feature_names(X) == tuple(X.columns)
+    assert datasets.feature_names(X.to_numpy()) is None
+    # a one-column frame as y, a Series as X (one feature)
+    np.testing.assert_array_equal(datasets.load((X, y.to_frame()))[1], yb)
+    assert datasets.load((X["petal length"], y))[0].shape == (150, 1)
+    assert datasets.feature_names(X["petal length"]) == ("petal length",)
+
+
+def test_pandas_columns_that_cannot_be_features_are_named():
+    pd, X, y = iris_frame()
+    with pytest.raises(TypeError, match=r"column\(s\) \['kind'\] are not numeric"):
+        datasets.load((X.assign(kind="a"), y))
+    Xn = X.astype("Float64")
+    Xn.iloc[2, 1] = pd.NA
+    with pytest.raises(ValueError, match=r"1 missing values .* \['sepal width'\]"):
+        datasets.load((Xn, y))
+    yn = y.astype("Int64")
+    yn.iloc[3] = pd.NA
+    with pytest.raises(ValueError, match="y contains 1 missing labels"):
+        datasets.load((X, yn))
+
+
+def test_labels_mixing_strings_and_numbers_get_a_message_about_the_labels():
+    X, _ = datasets.load("iris")
+    y = np.array(["a", 1, "b"] * 50, dtype=object)
+    with pytest.raises(TypeError, match="labels y cannot be sorted") as info:
+        dn.GradientDescentMap(dataset=(X, y)).data("train")
+    assert "test_size" not in str(info.value)
+
+
+# -- item 15: messages that name what to fix -------------------------------------------------------
+def test_a_network_too_large_for_memory_names_hidden_before_allocating():
+    s = dn.PerturbationStudy(map=dn.GradientDescentMap(hidden=(2**40,)), n_init=2, n_steps=5)
+    with pytest.raises(dn.MemoryBudgetError, match=r"hidden=\(1099511627776,\).*lower hidden") as info:
+        s.run()
+    assert "Unable to allocate" not in str(info.value)
+
+
+def test_a_grid_estimator_its_study_cannot_feed_names_what_it_can():
+    g = dn.GridStudy(study=dn.PerturbationStudy(map=dn.HenonMap(), perturber=dn.UniformPerturber(on="all"),
+                                                n_init=2, n_steps=5),
+                     grid={"n_steps": [5, 6]}, estimators=[dn.Kantz()])
+    with pytest.raises(ValueError, match=r"PerturbationStudy can feed: .*FiniteLyapunov") as info:
+        g.run()
+    assert "Kantz" in str(info.value).split("can feed")[0]
+    assert "Kantz" not in str(info.value).split("can feed")[1]
