@@ -18,12 +18,15 @@ module                figures
 ``learning_window``   :func:`learning_window_figure`, :func:`accuracy_curves_figure`
 ``grid``              :func:`grid_figure`
 ``bifurcation``       :func:`bifurcation_figure`
+``headline``          :func:`headline.headline_figure` (the README's figure, drawn from
+                      ``edge.nc``: ``python -m dynnet.plotting.headline``)
 ====================  ========================================================
 
 Notation in every title and label: η the learning rate, ε the perturbation
 size, d(t) the distance between a perturbed copy and its reference orbit,
 Λ the finite exponent of one initial condition, λ_nMLE the mean of the kept
-Λ (the network maximal Lyapunov exponent).
+Λ (the network maximal Lyapunov exponent), all written as mathtext; internal
+names (``map__hidden``, ``finitelyapunov.mle``) are shown through one label map.
 """
 
 from .bifurcation import bifurcation_figure
