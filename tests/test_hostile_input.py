@@ -103,3 +103,23 @@ def test_a_grid_estimator_its_study_cannot_feed_names_what_it_can():
         g.run()
     assert "Kantz" in str(info.value).split("can feed")[0]
     assert "Kantz" not in str(info.value).split("can feed")[1]
+
+
+# -- item 14: no silent hour ------------------------------------------------------------------------
+def test_a_grid_of_a_million_cells_is_refused_at_once_with_its_size():
+    g = dn.GridStudy(study=dn.PerturbationStudy(), grid={"map__eta": list(np.linspace(0.1, 1.0, 1000)),
+                                                         "n_steps": list(range(5, 1005))})
+    with pytest.raises(ValueError, match=r"1,000,000 cells \(map__eta: 1000 x n_steps: 1000\)"):
+        g.run()
+
+
+def test_a_large_grid_checks_each_value_once_and_still_finds_a_bad_one():
+    from dynnet.studies.grid import CHECK_ALL_CELLS
+
+    etas = list(np.linspace(0.1, 1.0, CHECK_ALL_CELLS // 2))
+    g = dn.GridStudy(study=dn.PerturbationStudy(map=small_gd(), n_init=2, n_steps=5),
+                     grid={"map__eta": etas, "n_steps": [5, 6, -1]})
+    checked = g._checked_indices(g._grid_items())
+    assert len(checked) == len(etas) + 2 < len(etas) * 3
+    with pytest.raises(ValueError, match="n_steps=-1"):
+        g.run()

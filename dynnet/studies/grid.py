@@ -89,6 +89,12 @@ def _is_number(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
 
 
+#: a grid of at most this many cells has every cell checked before the run (else each value once)
+CHECK_ALL_CELLS = 256
+#: the most cells one run of a grid takes (a larger one is refused before anything is computed)
+MAX_CELLS = 100_000
+
+
 def _same_value_key(v):
     """A key equal for grid values that set the same study: numbers by value (10 and 10.0),
     sequences as tuples ([10] and (10,)), and a one-element sequence as its element (10 and (10,)),
@@ -353,20 +359,47 @@ class GridStudy(Study):
             except ValueError as exc:
                 raise ValueError(f"{name}: grid key {key!r} is not a parameter of the study "
                                  f"{type(study).__name__}: {exc}") from None
-        indices = self._cell_indices(items)
-        for ix in indices:
+        n_cells = int(np.prod([len(v) for _, v in items]))
+        if n_cells > MAX_CELLS:
+            shape = " x ".join(f"{k}: {len(v)}" for k, v in items)
+            raise ValueError(f"{name}: the grid has {n_cells:,} cells ({shape}); one run takes at most "
+                             f"{MAX_CELLS:,} cells: give fewer values, or split the grid into several runs")
+        for ix in self._checked_indices(items):
             cell = self._make_cell(study, items, ix, None)
             try:
                 cell._validate()
             except (ValueError, TypeError) as exc:
                 raise type(exc)(f"{name}: cell {_cell_text(items, ix)}: {exc}{_feed_hint(cell)}") from None
 
+    def _checked_indices(self, items) -> list[tuple[int, ...]]:
+        """The cells checked before the run: every cell of a grid of at most ``CHECK_ALL_CELLS``
+        cells; of a larger one, each value of each grid parameter once (the others at their first
+        value), so that the checks take seconds, not hours (each cell is checked again when it runs)."""
+        n_cells = int(np.prod([len(v) for _, v in items]))
+        if n_cells <= CHECK_ALL_CELLS:
+            return self._cell_indices(items)
+        out = {tuple([0] * len(items))}
+        for d, (_, values) in enumerate(items):
+            for j in range(len(values)):
+                ix = [0] * len(items)
+                ix[d] = j
+                out.add(tuple(ix))
+        return sorted(out)
+
     def _memory(self, ctx):
         items = self._grid_items()
-        indices = self._cell_indices(items)
+        n_cells = int(np.prod([len(v) for _, v in items]))
         study = self.parts()["study"]
-        conc = min(effective_n_jobs(ctx.n_jobs), len(indices)) if len(indices) > 1 else 1
-        sub = replace(ctx, n_jobs=1 if len(indices) > 1 else ctx.n_jobs)
+        conc = min(effective_n_jobs(ctx.n_jobs), n_cells) if n_cells > 1 else 1
+        sub = replace(ctx, n_jobs=1 if n_cells > 1 else ctx.n_jobs)
+        indices = self._checked_indices(items)
+        if len(indices) < n_cells:  # a large grid: each parameter at its largest value, together
+            worst = []
+            for d in range(len(items)):
+                axis = [ix for ix in indices if all(ix[e] == 0 for e in range(len(items)) if e != d)]
+                worst.append(max(axis, key=lambda ix: sum(
+                    b for b, _ in self._make_cell(study, items, ix, None)._memory(sub).values()))[d])
+            indices = indices + [tuple(worst)]
         best, best_total = {}, -1
         for ix in indices:
             parts = self._make_cell(study, items, ix, None)._memory(sub)
