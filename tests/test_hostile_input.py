@@ -123,3 +123,11 @@ def test_a_large_grid_checks_each_value_once_and_still_finds_a_bad_one():
     assert len(checked) == len(etas) + 2 < len(etas) * 3
     with pytest.raises(ValueError, match="n_steps=-1"):
         g.run()
+
+
+def test_the_learning_window_preflight_is_short_whatever_lyapunov_steps():
+    """The tiny copy checked before the run does not run the user's 100,000 steps."""
+    s = dn.LearningWindowStudy(lyapunov_steps=100_000)
+    tiny = s._tiny_params()
+    assert tiny["lyapunov_steps"] == 300 and tiny["n_init"] == 1
+    assert dn.LearningWindowStudy(lyapunov_steps=40)._tiny_params()["lyapunov_steps"] == 40

@@ -372,6 +372,9 @@ class LearningWindowStudy(Study):
         every = self.accuracy_every
         if isinstance(every, (int, np.integer)) and isinstance(self.n_steps, (int, np.integer)):
             out["n_steps"] = int(min(int(self.n_steps), 2 * int(every)))
+        if isinstance(self.lyapunov_steps, (int, np.integer)) and not isinstance(self.lyapunov_steps, bool):
+            # the preflight checks the pipeline in a second, whatever the run's length (the default's 300)
+            out["lyapunov_steps"] = int(min(int(self.lyapunov_steps), 300))
         return out
 
     def _memory(self, ctx):
