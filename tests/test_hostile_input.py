@@ -131,3 +131,16 @@ def test_the_learning_window_preflight_is_short_whatever_lyapunov_steps():
     tiny = s._tiny_params()
     assert tiny["lyapunov_steps"] == 300 and tiny["n_init"] == 1
     assert dn.LearningWindowStudy(lyapunov_steps=40)._tiny_params()["lyapunov_steps"] == 40
+
+
+@pytest.mark.parametrize("kw, left", [({"test_size": 0.999}, 0), ({"n_samples": 10, "test_size": 0.96}, 0),
+                                      ({"test_size": 149}, 1)])
+def test_a_test_size_that_leaves_no_training_rows_is_refused_before_computing(kw, left):
+    with pytest.raises(ValueError, match=f"leaves {left} of the .* samples for training"):
+        dn.PerturbationStudy(map=small_gd(**kw), n_init=2, n_steps=5).run()
+
+
+def test_n_samples_with_the_default_test_size_says_how_to_set_it():
+    with pytest.raises(ValueError, match=r"with n_samples=10, give test_size <= 8 \(e.g. 2\) or a fraction"):
+        small_gd(n_samples=10).data("train")
+    assert small_gd(n_samples=10, test_size=0.2).data("train")[0].shape == (8, 4)

@@ -367,7 +367,14 @@ class GradientDescentMap(Map):
             ts = check_scalar(self, "test_size", ts, low=0.0, high=1.0, high_open=True)
             n_test = int(round(ts * n))
         else:
-            n_test = check_int(self, "test_size", ts, low=0, high=n - 2)
+            n_test = check_int(self, "test_size", ts, low=0)
+        if n - n_test < 2:  # refused before anything trains on an empty (or one-row) training set
+            where = f"with n_samples={n_samples}, " if n_samples is not None else ""
+            raise ValueError(
+                f"GradientDescentMap: parameter test_size={self.test_size!r} is out of range: it leaves "
+                f"{max(n - n_test, 0)} of the {n} samples for training (at least 2 are needed): {where}give "
+                f"test_size <= {n - 2} "
+                f"(e.g. {max(0, min(n - 2, int(round(0.2 * n))))}) or a fraction such as 0.2")
         for name in ("scale", "stratify"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(
