@@ -144,3 +144,19 @@ def test_n_samples_with_the_default_test_size_says_how_to_set_it():
     with pytest.raises(ValueError, match=r"with n_samples=10, give test_size <= 8 \(e.g. 2\) or a fraction"):
         small_gd(n_samples=10).data("train")
     assert small_gd(n_samples=10, test_size=0.2).data("train")[0].shape == (8, 4)
+
+
+def test_a_huge_data_set_gets_small_batches_so_the_progress_bar_moves():
+    """The batch of orbits is sized by its work too (rows x dim x steps): on a million rows a
+    batch is a few networks, on Iris it stays the memory-sized batch."""
+    from dynnet.studies._ensemble import default_chunk, orbit_work
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((1000, 4)), rng.integers(0, 3, 1000)
+    big = dn.GradientDescentMap(dataset=(X, y), test_size=0)
+    assert orbit_work(big, 60) == 6.0 * big.dim * 1000 * 60
+    iris = dn.GradientDescentMap()
+    assert default_chunk(5, 83, 201, 2**34, 1, orbit_work(iris, 200)) == default_chunk(5, 83, 201, 2**34, 1)
+    million_rows = orbit_work(big, 60) * 1000  # the same network on 10^6 rows
+    assert default_chunk(5, big.dim, 61, 2**34, 1, million_rows) <= 20
+    assert orbit_work(dn.HenonMap(), 100) == 6.0 * 2 * 100

@@ -124,12 +124,70 @@ def map_over_inits(fn: Callable[..., dict[str, np.ndarray]], args_of: Callable[[
     return {name: np.stack([rows[i][name] for i in range(n_init)]) for name in rows[0]}
 
 
-def default_chunk(n_pert: int, dim: int, n_records: int, budget: int, n_jobs: int) -> int:
+#: floating-point operations one batch of orbits may take (about a minute of one core), so that
+#: the progress bar moves on large data sets (a batch of Iris orbits takes 1000 times less)
+CHUNK_WORK = 2e12
+
+
+def default_chunk(n_pert: int, dim: int, n_records: int, budget: int, n_jobs: int,
+                  work_per_orbit: float = 0.0) -> int:
     """Initial conditions per batch: about 3000 orbits, fewer if a batch's working set
-    (states, engine buffers and records) would not fit ``budget / n_jobs``."""
+    (states, engine buffers and records) would not fit ``budget / n_jobs``, or if its work
+    (``work_per_orbit`` operations per orbit, see :func:`orbit_work`) would exceed
+    :data:`CHUNK_WORK`. Results do not depend on the batches.
+
+    Parameters
+    ----------
+    n_pert : int
+        Perturbed copies per initial condition.
+    dim : int
+        The map's dimension.
+    n_records : int
+        Records per orbit.
+    budget : int
+        Memory budget in bytes.
+    n_jobs : int
+        Jobs sharing the budget.
+    work_per_orbit : float, default 0.0
+        Operations per orbit for the whole run (0: not counted).
+
+    Returns
+    -------
+    int
+        Initial conditions per batch, >= 1.
+    """
     per_init = (1 + n_pert) * dim * 8 * 6 + (n_pert + 4) * n_records * 8
     fit = max(1, int(budget // max(1, n_jobs) // max(1, per_init)))
+    if work_per_orbit > 0:
+        fit = min(fit, max(1, int(CHUNK_WORK // (work_per_orbit * (1 + n_pert)))))
     return max(1, min(3000 // (1 + n_pert), fit))
+
+
+def orbit_work(map: Map, n_steps: int) -> float:
+    """Rough operations of one orbit of ``n_steps`` steps: ``6 * dim * rows`` per step, where
+    ``rows`` is the number of training rows of a map with ``data`` (a gradient over the data
+    set), else 1.
+
+    Parameters
+    ----------
+    map : Map
+        The map.
+    n_steps : int
+        Steps of the orbit.
+
+    Returns
+    -------
+    float
+        The estimate.
+    """
+    rows = 1
+    data = getattr(map, "data", None)
+    if callable(data):
+        try:
+            rows = max(1, int(data("train")[0].shape[0]))
+        except (ValueError, TypeError, NotImplementedError):
+            rows = 1
+    return 6.0 * float(map.dim) * rows * max(1, int(n_steps))
 
 
 def ensemble_memory(n_init: int, n_pert: int, dim: int, n_records: int, n_obs: int, n_runs: int = 1,
@@ -180,7 +238,7 @@ def run_ensemble(map: Map, perturber: Perturber, metric: Metric, x0: np.ndarray,
     n_init, dim = x0.shape
     n_pert = check_int(perturber, "n", perturber.n, low=1)
     chunk = ctx.chunk_size or default_chunk(n_pert, dim, n_steps // every + 1, ctx.memory_budget,
-                                            effective_n_jobs(ctx.n_jobs))
+                                            effective_n_jobs(ctx.n_jobs), orbit_work(map, n_steps))
     rows = map_over_inits(_run_chunk,
                           lambda idx: (map, metric, perturber, x0[idx], idx, seed, n_steps, every),
                           n_init, ctx, key, chunk, desc=desc)
