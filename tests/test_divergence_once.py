@@ -44,6 +44,7 @@ def test_a_diverging_run_warns_exactly_once(name):
     assert len(div) == 1, [str(w.message) for w in div]
     assert str(div[0].message).startswith(type(s).__name__ + ":")
     assert "diverged" in str(div[0].message)
+    assert div[0].filename == __file__  # the user's line that ran the study
 
 
 def test_the_grid_names_the_cells_that_diverged():

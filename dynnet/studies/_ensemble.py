@@ -336,8 +336,25 @@ def divergence_counts(held: list) -> tuple[int, int] | None:
     return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
 
+def _user_stacklevel() -> int:
+    """The ``stacklevel``, for a warning issued by the caller of this function, of the first frame
+    outside dynnet and contextlib (the user's line that started the run)."""
+    import os
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    skip = os.path.abspath(contextlib.__file__)
+    frame, level = sys._getframe(2), 2
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not (path.startswith(root) or path == skip):
+            break
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 @contextlib.contextmanager
-def divergence_once(owner: object, stacklevel: int = 4):
+def divergence_once(owner: object, stacklevel: int | None = None):
     """Inside the block, every :class:`~dynnet.DivergenceWarning` (a map's, an estimator's,
     a nested study's) is held back; on exit, one warning is issued for the whole block.
 
@@ -351,8 +368,9 @@ def divergence_once(owner: object, stacklevel: int = 4):
     ----------
     owner : object
         The study that owns the run (its class names the warning).
-    stacklevel : int, default 4
-        Passed to :func:`warnings.warn` for the one warning.
+    stacklevel : int or None, default None
+        Passed to :func:`warnings.warn` for the one warning; None: the first
+        line outside dynnet (the user's call that started the run).
 
     Yields
     ------
@@ -373,7 +391,7 @@ def divergence_once(owner: object, stacklevel: int = 4):
     w = DivergenceWarning(text)
     if counts is not None:
         w.counts = counts
-    warnings.warn(w, stacklevel=stacklevel)
+    warnings.warn(w, stacklevel=_user_stacklevel() if stacklevel is None else stacklevel)
 
 
 def owns_divergence(method: Callable) -> Callable:
@@ -392,7 +410,7 @@ def owns_divergence(method: Callable) -> Callable:
     """
     @functools.wraps(method)
     def wrapped(self, *args, **kwargs):
-        with divergence_once(self, stacklevel=5):  # points at the user's call of run()
+        with divergence_once(self):  # the warning points at the user's call of run()
             return method(self, *args, **kwargs)
 
     return wrapped
