@@ -35,7 +35,7 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-__all__ = ["available", "describe", "load", "clear_cache"]
+__all__ = ["available", "describe", "load", "clear_cache", "feature_names"]
 
 #: name -> (N, d, C, canonical test rows or None, source)
 _TABLE: dict[str, tuple[int, int, int, int | None, str]] = {
@@ -146,7 +146,11 @@ def load(dataset: str | tuple[ArrayLike, ArrayLike], *, owner: Any = None,
         finite, shape ``(N, d)``; ``y`` of shape ``(N,)`` with any sortable
         labels (ints, strings, ...), mapped to ``0..C-1`` in sorted order;
         at least 2 classes. Missing labels (NaN, None), complex labels and
-        labels of mixed types are refused.
+        labels of mixed types are refused. pandas objects are taken as users
+        pass them: ``X`` a DataFrame (numeric columns; a Series is one
+        column), ``y`` a Series or a one-column DataFrame; a non-numeric or
+        incomplete (NA) column is refused by name, and
+        :func:`feature_names` gives the column names.
 
         - ``"mnist1d"``: ``mnist1d.data.make_dataset(mnist1d.data.get_dataset_args())``
           (the package's default arguments, seed 42), generated in memory in

@@ -149,7 +149,9 @@ class GridStudy(Study):
     grid : dict of str to sequence, or None, default None
         Parameter name of ``study`` (nested with ``__``) to the values it
         takes, e.g. ``{"map__eta": [0.5, 1.0], "map__hidden": [(10,), (20,)]}``.
-        Every list must be non-empty and must not repeat a value. None:
+        Every list must be non-empty and must not repeat a value (a number
+        and a one-element sequence of it, ``10`` and ``(10,)``, are one
+        value). None:
         ``{"map__hidden": ((10,), (20,), (10, 10)), "map__activation":
         ("sigmoid", "tanh")}``.
     estimators : list of Estimator or None, default None
@@ -194,6 +196,12 @@ class GridStudy(Study):
     preflight (on the first and last value of every grid parameter, each
     cell at the study's tiny size, a swept size such as ``n_init`` at its tiny
     value) finds it in seconds.
+
+    Before the run, every cell's parameters are checked, or, in a grid of
+    more than 256 cells, each value of each grid parameter once (each cell
+    is checked again when it runs); a grid of more than 100,000 cells is
+    refused, with its size. Orbits that diverge in any cell give one
+    :class:`~dynnet.DivergenceWarning` for the grid, naming the cells.
 
     The cells run in parallel with ``run(n_jobs=...)`` through
     :func:`dynnet.parallel.map_chunks` (joblib, or a dask cluster under
