@@ -166,6 +166,8 @@ class EtaScanStudy(Study):
     def _etas(self):
         from ._sweep import check_values
 
+        if np.atleast_1d(np.asarray(self.etas, dtype=object)).size == 0:
+            raise ValueError(f"{type(self).__name__}: parameter etas must hold at least one value")
         return check_values(self, "etas", self.etas)  # > 0, each once
 
     def _roles(self):
