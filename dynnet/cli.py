@@ -93,6 +93,15 @@ def _read_config(path) -> dict:
     if "grid" in data:
         raise CLIError(f"config file {path} has a [grid] table: a grid runs with "
                        f"`dynnet run grid --config {path}`")
+    if "params" in data:
+        extra = sorted(k for k in data if k != "params")
+        if extra:
+            raise CLIError(f"config file {path}: top-level key(s) {', '.join(map(repr, extra))} beside the "
+                           "[params] table would be ignored; move them into [params] (or drop the "
+                           "[params] header and give every parameter at the top level)")
+        if not isinstance(data["params"], dict):
+            raise CLIError(f"config file {path}: params must be a table ([params]), not "
+                           f"{type(data['params']).__name__}")
     return _flatten(data.get("params", data))
 
 

@@ -185,3 +185,12 @@ def test_a_hard_exit_in_the_save_window_leaves_the_checkpoint(tmp_path):
     np.testing.assert_array_equal(dn.load(out).result_["distance"].values,
                                   dn.load(ref).result_["distance"].values)
     assert not ckpt.exists()
+
+
+def test_top_level_keys_beside_a_params_table_are_refused(tmp_path):
+    cfg = tmp_path / "study.toml"
+    cfg.write_text("n_init = 3\n[params]\nn_steps = 40\n")   # n_init would be silently ignored
+    p = run("run", "perturbation", "--quick", "--config", str(cfg), "--out", str(tmp_path / "x.nc"),
+            check=False)
+    assert p.returncode == 2 and "'n_init'" in p.stderr and "[params]" in p.stderr
+    assert not (tmp_path / "x.nc").exists()
