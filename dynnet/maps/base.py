@@ -342,6 +342,20 @@ class Map(ParamsObject):
         """
         return {}
 
+    def observable_names(self) -> tuple[str, ...]:
+        """The names of :meth:`observables`, in order, without evaluating a state if it can.
+
+        Studies call this to size their records before they run. The default
+        evaluates :meth:`observables` on one zero state; a map whose single
+        evaluation is costly (a wide network) overrides it with the fixed names.
+
+        Returns
+        -------
+        tuple of str
+            The keys that :meth:`observables` returns.
+        """
+        return tuple(self.observables(np.zeros((1, self.dim))))
+
     def coordinate_groups(self) -> dict[str, np.ndarray]:
         """Named index sets of the coordinates.
 

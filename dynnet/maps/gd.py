@@ -727,6 +727,16 @@ class GradientDescentMap(Map):
             loss, _ = self._loss_grad(states, want_grad=False)
         return {"loss": loss, "weight_norm": np.abs(states).sum(axis=-1)}
 
+    def observable_names(self) -> tuple[str, ...]:
+        """``("loss", "weight_norm")``, the keys of :meth:`observables`, without evaluating a network.
+
+        Returns
+        -------
+        tuple of str
+            The observables' names.
+        """
+        return ("loss", "weight_norm")
+
     def engine_path(self) -> str:
         """Which engine advances this map's orbits: ``"simd"`` or ``"blas"``.
 

@@ -349,7 +349,7 @@ class SweepStudy(Study):
     def _memory(self, ctx):
         c = self.parts()
         m = c["map"]
-        n_obs = len(m.observables(np.zeros((1, m.dim))))
+        n_obs = len(m.observable_names())
         n_eps = np.atleast_1d(np.asarray(self.eps)).size
         return ensemble_memory(int(self.n_init), int(c["perturber"].n), m.dim,
                                int(self._sweep_steps()) // int(self.every) + 1, n_obs, n_runs=n_eps,

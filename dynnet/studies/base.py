@@ -259,6 +259,7 @@ class Study(ParamsObject):
                 f"{type(self).__name__}.run: resume=True needs a fixed seed; with seed=None each run "
                 "draws fresh entropy, so finished chunks could not be continued reproducibly"
             )
+        self._early_memory_check(ctx)
         self._validate()
         self._check_saveable()
         self._check_memory(ctx)
@@ -387,8 +388,24 @@ class Study(ParamsObject):
         return RunContext(seed=np.random.SeedSequence(0), n_jobs=int(n_jobs), progress=bool(progress),
                           chunk_size=chunk_size, memory_budget=memory_budget)
 
-    def _check_memory(self, ctx: RunContext) -> None:
-        parts = self._memory(ctx)
+    def _early_memory_check(self, ctx: RunContext) -> None:
+        """The memory estimate before validation touches any array (validation steps a state).
+
+        The estimate reads only parameters and the map's size (``_memory``); a
+        study whose estimate cannot be made yet (a parameter that validation
+        would refuse) is left to :meth:`_validate`, which names the parameter.
+        """
+        try:
+            parts = self._memory(ctx)
+        except MemoryBudgetError:
+            raise
+        except Exception:  # a bad parameter: validation reports it with its own message, and the
+            # estimate after validation raises anything else again
+            return
+        self._check_memory(ctx, parts)
+
+    def _check_memory(self, ctx: RunContext, parts: dict | None = None) -> None:
+        parts = self._memory(ctx) if parts is None else parts
         total = sum(b for b, _ in parts.values())
         if total > ctx.memory_budget:
             what, (b, param) = max(parts.items(), key=lambda kv: kv[1][0])

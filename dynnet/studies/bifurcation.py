@@ -291,7 +291,7 @@ class BifurcationStudy(Study):
         return v
 
     def _observable_names(self, m) -> tuple:
-        available = tuple(m.observables(np.zeros((1, m.dim))))
+        available = tuple(m.observable_names())
         if self.observables is None:
             return ("loss",) if "loss" in available else ()
         if isinstance(self.observables, str):

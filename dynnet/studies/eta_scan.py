@@ -205,7 +205,7 @@ class EtaScanStudy(Study):
     def _memory(self, ctx):
         c = self.parts()
         m = c["map"]
-        n_obs = len(m.observables(np.zeros((1, m.dim))))
+        n_obs = len(m.observable_names())
         return ensemble_memory(int(self.n_init), int(c["perturber"].n), m.dim, int(self.n_steps) + 1,
                                n_obs, chunk=ctx.chunk_size, n_jobs=effective_n_jobs(ctx.n_jobs))
 

@@ -227,8 +227,7 @@ class IntermittencyStudy(Study):
         if etas.size and "eta" not in m._param_names():
             raise ValueError(f"{type(self).__name__}: compare_eta needs a map with an eta parameter; "
                              f"{type(m).__name__} has none (give compare_eta=())")
-        obs = m.observables(np.zeros((1, m.dim)))
-        if "loss" not in obs:
+        if "loss" not in m.observable_names():
             raise ValueError(f"{type(self).__name__}: the map {type(m).__name__} has no 'loss' "
                              "observable, which this study analyses")
 

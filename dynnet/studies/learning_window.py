@@ -380,7 +380,7 @@ class LearningWindowStudy(Study):
     def _memory(self, ctx):
         c = self.parts()
         m = c["map"]
-        n_obs = len(m.observables(np.zeros((1, m.dim))))
+        n_obs = len(m.observable_names())
         n_etas = np.atleast_1d(np.asarray(self.etas, dtype=object)).size
         n_init = int(self.n_init)
         out = ensemble_memory(n_init, int(c["perturber"].n), m.dim, int(self.lyapunov_steps) + 1, n_obs,

@@ -161,7 +161,7 @@ class PerturbationStudy(Study):
 
     def _memory(self, ctx):
         c = self.parts()
-        n_obs = len(c["map"].observables(np.zeros((1, c["map"].dim))))
+        n_obs = len(c["map"].observable_names())
         return ensemble_memory(int(self.n_init), int(c["perturber"].n), c["map"].dim,
                                int(self.n_steps) // int(self.every) + 1, n_obs,
                                chunk=ctx.chunk_size, n_jobs=effective_n_jobs(ctx.n_jobs))

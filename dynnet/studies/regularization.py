@@ -166,7 +166,7 @@ class RegularizationStudy(Study):
     def _memory(self, ctx):
         c = self.parts()
         m = c["map"]
-        n_obs = len(m.observables(np.zeros((1, m.dim))))
+        n_obs = len(m.observable_names())
         return ensemble_memory(int(self.n_init), int(c["perturber"].n), m.dim,
                                int(self.n_steps) // int(self.every) + 1, n_obs,
                                n_runs=self._decays().size, chunk=ctx.chunk_size,

@@ -247,7 +247,7 @@ class SharpeningStudy(Study):
     def _memory(self, ctx):
         c = self.parts()
         m = c["map"]
-        n_obs = len(m.observables(np.zeros((1, m.dim))))
+        n_obs = len(m.observable_names())
         n_init, n_steps = int(self.n_init), int(self.n_steps)
         n_eta = self._etas().size
         out = ensemble_memory(n_init, int(c["perturber"].n), m.dim, n_steps + 1, n_obs, n_runs=n_eta,
