@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .studies.base import Study
 
 __all__ = ["save", "load", "encode_params", "decode_params", "study_attrs", "check_output_path",
-           "ResultFileError"]
+           "ResultFileError", "check_result", "check_records"]
 
 _FORMAT = "dynnet-result/2"
 #: the largest parameter text a file may carry (a study's parameters are a few kB)
@@ -223,6 +223,157 @@ def study_attrs(study: Study, seed: np.random.SeedSequence | None = None,
         elif not isinstance(v, np.ndarray):
             attrs[f"param.{k}"] = repr(v)
     return attrs
+
+
+# ----------------------------------------------------------------------------
+# a loaded result's consistency with its parameters
+# ----------------------------------------------------------------------------
+
+#: the longest range, the largest array and the longest string a parameter may hold
+_MAX_RANGE = 10**8
+_MAX_ARRAY = 10**8
+_MAX_STR = 10**5
+
+
+def _walk_params(obj: ParamsObject, prefix: str = ""):
+    """``(name, value)`` of every parameter, nested objects and containers included."""
+    def walk(name, value, depth=0):
+        if depth > 50:
+            raise ValueError(f"parameter {name} is nested too deeply")
+        yield name, value
+        if isinstance(value, ParamsObject):
+            for k, v in value.get_params(deep=False).items():
+                yield from walk(f"{name}__{k}" if name else k, v, depth + 1)
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                yield from walk(f"{name}[{i}]", v, depth + 1)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield from walk(f"{name}[{k!r}]", k, depth + 1)
+                yield from walk(f"{name}[{k!r}]", v, depth + 1)
+
+    for k, v in obj.get_params(deep=False).items():
+        yield from walk(prefix + k, v)
+
+
+def _check_param_value(name: str, value) -> str | None:
+    """Why a decoded parameter value is not of a sane size or type (None: it is)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and not -2**63 <= value < 2**64:
+        return f"parameter {name} is an integer of {value.bit_length()} bits (at most 64)"
+    if isinstance(value, range) and len(value) > _MAX_RANGE:
+        return f"parameter {name}={value!r} has {len(value):.3g} values (at most {_MAX_RANGE:.0e})"
+    if isinstance(value, str) and len(value) > _MAX_STR:
+        return f"parameter {name} is a string of {len(value)} characters (at most {_MAX_STR})"
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biufcUS":
+            return f"parameter {name} is an array of dtype {value.dtype} (numbers or strings only)"
+        if value.size > _MAX_ARRAY:
+            return f"parameter {name} is an array of {value.size} values (at most {_MAX_ARRAY:.0e})"
+    return None
+
+
+def _check_seed(seed) -> str | None:
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        return None
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return None if seed >= 0 else f"seed={seed} is negative"
+    if isinstance(seed, (list, tuple)) and 0 < len(seed) <= 64 and all(
+            isinstance(e, int) and not isinstance(e, bool) and e >= 0 for e in seed):
+        return None
+    text = repr(seed)
+    return (f"seed={text if len(text) < 60 else text[:57] + '...'} is not an int >= 0, a short list of "
+            "them, a SeedSequence or None")
+
+
+def _check_variables(ds) -> str | None:
+    """dtypes every dynnet result keeps: float64 floats, strings as the only objects, states float."""
+    for name in sorted(map(str, ds.variables)):
+        v = ds[name]
+        kind = v.dtype.kind
+        if kind == "O":
+            bad = next((x for x in v.values.ravel().tolist() if not isinstance(x, str)), None)
+            if bad is not None or v.size > _MAX_ARRAY:
+                return (f"variable {name} is an object array holding a {type(bad).__name__} "
+                        "(only numbers, flags and strings are results)")
+        elif kind == "f" and v.dtype != np.float64:
+            return f"variable {name} is {v.dtype}; dynnet records floats as float64"
+        elif kind not in "biufUS":
+            return f"variable {name} has dtype {v.dtype} (numbers, flags and strings only)"
+        if "coord" in v.dims and kind != "f":
+            return f"variable {name} holds states (dimension coord) but is {v.dtype}, not float64"
+    return None
+
+
+def check_records(ds, records: dict) -> str | None:
+    """Whether ``ds`` has each record with its dimensions and kind of values.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    records : dict
+        ``{name: (dims, kind)}``: dims a tuple of dimension names, kind ``"f"``
+        (float64), ``"b"`` (bool, or the int8 a file stores it as), ``"i"`` (integer)
+        or None (any).
+
+    Returns
+    -------
+    str or None
+        What is wrong, in one line; None if nothing is.
+    """
+    for name, (dims, kind) in records.items():
+        if name not in ds.variables:
+            return f"record {name} {tuple(dims)} is missing"
+        v = ds[name]
+        if tuple(v.dims) != tuple(dims):
+            return f"record {name} has dimensions {tuple(v.dims)}, expected {tuple(dims)}"
+        k = v.dtype.kind
+        ok = {"f": k == "f", "b": k in "bi", "i": k in "iu", None: True}[kind]
+        if not ok:
+            want = {"f": "float64", "b": "bool", "i": "integers"}[kind]
+            return f"record {name} is {v.dtype}, expected {want}"
+    return None
+
+
+def check_result(study: Study, ds: xr.Dataset) -> str | None:
+    """What makes a loaded result inconsistent with its own parameters (None: nothing).
+
+    The checks are generic: every parameter value of a sane type and size (the
+    seed an int, a SeedSequence or None; no range, array or string beyond
+    10^8 values; no object array); every float variable float64, no object
+    variable but strings, states (dimension ``coord``) float; every dimension a
+    parameter sizes of the size it implies (:meth:`Study._result_sizes`, for
+    example ``init`` and ``n_init``); and then the study's own checks
+    (:meth:`Study._check_result`, for example the records it always writes).
+
+    Parameters
+    ----------
+    study : Study
+        The study rebuilt from the file's parameters.
+    ds : xarray.Dataset
+        The file's data.
+
+    Returns
+    -------
+    str or None
+        The first problem, in one line.
+    """
+    for name, value in _walk_params(study):
+        problem = _check_param_value(name, value)
+        if problem:
+            return problem
+    if "seed" in study.get_params(deep=False):
+        problem = _check_seed(study.get_params(deep=False)["seed"])
+        if problem:
+            return problem
+    problem = _check_variables(ds)
+    if problem:
+        return problem
+    for dim, (size, why) in study._result_sizes().items():
+        if dim in ds.sizes and ds.sizes[dim] != size:
+            return f"dimension {dim} has {ds.sizes[dim]} entries but {why} implies {size}"
+    return study._check_result(ds)
 
 
 # ----------------------------------------------------------------------------
@@ -476,6 +627,9 @@ def _rebuild(path, ds, classes):
         ds[name].attrs.pop("_FillValue", None)
         ds[name].encoding.pop("_FillValue", None)
     ds.attrs.pop("dynnet_checksum", None)
+    problem = check_result(study, ds)  # whatever the checksum says, the data must fit the parameters
+    if problem:
+        raise ResultFileError(f"{path}: inconsistent {type(study).__name__} result: {problem}")
     try:  # the parameters must be valid and the records must be the study's own
         study._validate()
         study._summary(ds)

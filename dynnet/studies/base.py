@@ -347,6 +347,52 @@ class Study(ParamsObject):
                     raise TypeError(f"{type(self).__name__}: parameter {name}={value!r} must be a dynnet "
                                     f"{kinds[name].__name__} (or None for the default)")
 
+    #: records every result of the study holds, ``{name: (dims, kind)}`` (kind "f", "b", "i" or
+    #: None), checked by :func:`dynnet.load` (see :func:`dynnet.results.check_records`)
+    _records: dict = {}
+
+    def _result_sizes(self) -> dict[str, tuple[int, str]]:
+        """The sizes of result dimensions that the parameters imply: ``{dim: (size, why)}``.
+
+        Generic: ``init`` has ``n_init`` entries, ``pert`` the perturber's ``n``, a
+        dimension named after a sequence parameter (``eps``, or ``eta`` for ``etas``)
+        one entry per value, and ``step`` ``n_steps // every + 1`` where the study
+        records every ``every`` steps. :func:`dynnet.load` refuses a file that
+        disagrees. A study may add its own.
+        """
+        params = self.get_params(deep=False)
+        out = {}
+
+        def plain_int(v):
+            return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 0
+
+        if plain_int(params.get("n_init")):
+            out["init"] = (int(params["n_init"]), f"n_init={params['n_init']}")
+        if "perturber" in self._part_defaults():
+            n = getattr(self.parts()["perturber"], "n", None)
+            if plain_int(n):
+                out["pert"] = (int(n), f"perturber__n={n}")
+        for name, value in params.items():
+            if isinstance(value, (tuple, list, range, np.ndarray)) and np.ndim(value) == 1:
+                why = (len(value), f"{name} with {len(value)} values")
+                out.setdefault(name, why)
+                if name.endswith("s") and name[:-1] not in params:  # etas -> eta
+                    out.setdefault(name[:-1], why)
+        n_steps, every = params.get("n_steps"), params.get("every")
+        if plain_int(n_steps) and plain_int(every) and every > 0:
+            out["step"] = (int(n_steps) // int(every) + 1, f"n_steps={n_steps} and every={every}")
+        return out
+
+    def _check_result(self, ds) -> str | None:
+        """The study's own checks of a loaded result, after the generic ones of
+        :func:`dynnet.results.check_result`; returns what is wrong in one line, or None.
+
+        The default checks the records the class declares in ``_records``.
+        """
+        from ..results import check_records
+
+        return check_records(ds, self._records)
+
     def _compute(self, ctx: RunContext):  # pragma: no cover - abstract
         """The records of the run, an ``xarray.Dataset``."""
         raise NotImplementedError(f"{type(self).__name__} must implement _compute(ctx)")

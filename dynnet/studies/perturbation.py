@@ -96,6 +96,8 @@ class PerturbationStudy(Study):
     """
 
     _quick_params = {"n_init": 8, "n_steps": 60}
+    _records = {"distance": (("step", "init", "pert"), "f"), "initial_state": (("init", "coord"), "f"),
+                "final_state": (("init", "member", "coord"), "f"), "diverged": (("init", "member"), "b")}
 
     def __init__(self, map: Map | None = None, perturber: Perturber | None = None,
                  metric: Metric | None = None, estimators: Sequence[Estimator] | None = (),

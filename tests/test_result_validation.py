@@ -1,0 +1,107 @@
+"""A loaded result must fit its own parameters, whatever its checksum says (issue 23 item 13).
+
+Each crafted file below carries a valid SHA-256 checksum (recomputed with
+``dynnet.results.checksums``, as ``save`` computes it), so only the consistency
+checks of ``dn.load`` can refuse it.
+"""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import dynnet as dn
+from dynnet.results import ResultFileError, checksums
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    s = dn.PerturbationStudy(map=dn.HenonMap(), perturber=dn.UniformPerturber(eps=1e-10, n=3, on="all"),
+                             n_init=6, n_steps=20, seed=0).run()
+    path = tmp_path_factory.mktemp("r") / "r.nc"
+    s.save(path)
+    return path
+
+
+def _craft(src, out, edit):
+    import xarray as xr
+
+    with xr.open_dataset(src, engine="scipy", mask_and_scale=False) as ds:
+        ds = ds.load()
+    ds = edit(ds)
+    ds.attrs.pop("dynnet_checksum", None)
+    ds.attrs["dynnet_checksum"] = json.dumps(checksums(ds), sort_keys=True)
+    with warnings.catch_warnings():  # scipy casting a float fill value for an int variable
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ds.to_netcdf(out, engine="scipy", format="NETCDF3_64BIT")
+    return out
+
+
+def _set_param(ds, key, value):
+    params = json.loads(ds.attrs["dynnet_study"])
+    params["params"][key] = value
+    ds.attrs["dynnet_study"] = json.dumps(params, sort_keys=True)
+    return ds
+
+
+def _as_int(ds):
+    ds["distance"] = ds["distance"].astype(np.int32)
+    return ds
+
+
+CRAFTS = {
+    "dropped": (lambda ds: ds.drop_vars("final_state"), "record final_state .* is missing"),
+    "int-distance": (_as_int, "record distance is int32, expected float64"),
+    "object-array": (lambda ds: _set_param(ds, "initial_states", {"__array__": [[{"a": 1}, 2]] * 6,
+                                                                   "dtype": "object"}),
+                     "parameter initial_states is an array of dtype object"),
+    "huge-n_init": (lambda ds: _set_param(ds, "n_init", 10**15),
+                    "dimension init has 6 entries but n_init=1000000000000000"),
+    "range-seed": (lambda ds: _set_param(ds, "seed", {"__range__": [0, 10**18, 1]}),
+                   r"parameter seed=range\(0, 1000000000000000000\) has 1e\+18 values"),
+    "list-seed": (lambda ds: _set_param(ds, "seed", [1.5]), "seed=.* is not an int"),
+    "float32": (lambda ds: ds.assign(loss_copy=ds["distance"].astype(np.float32)),
+                "variable loss_copy is float32"),
+    "int-states": (lambda ds: ds.assign(initial_state=ds["initial_state"].astype(np.int32)),
+                   "initial_state .*int32"),
+    "pert-size": (lambda ds: _set_param(ds, "perturber", {"__class__": "dynnet.perturbers:UniformPerturber",
+                                                          "params": {"eps": 1e-10, "n": 7, "on": "all"}}),
+                  "dimension pert has 3 entries but perturber__n=7 implies 7"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTS))
+def test_a_well_checksummed_but_inconsistent_file_is_refused_in_one_line(saved, tmp_path, case):
+    edit, match = CRAFTS[case]
+    out = _craft(saved, tmp_path / f"{case}.nc", edit)
+    with pytest.raises(ResultFileError, match=match) as info:
+        dn.load(out)
+    assert "\n" not in str(info.value)
+    assert "inconsistent PerturbationStudy result" in str(info.value)
+
+
+def test_the_untouched_file_and_a_rechecksummed_copy_load(saved, tmp_path):
+    a = dn.load(saved)
+    b = dn.load(_craft(saved, tmp_path / "same.nc", lambda ds: ds))
+    np.testing.assert_array_equal(a.result_["distance"].values, b.result_["distance"].values)
+
+
+def test_sizes_implied_by_parameters_are_generic():
+    s = dn.EtaScanStudy(etas=(0.1, 1.0, 2.0), n_init=4)
+    sizes = s._result_sizes()
+    assert sizes["eta"][0] == 3 and sizes["init"][0] == 4
+    o = dn.OrbitalStabilityStudy(n_steps=400, every=5, eps=(1e-10, 1e-6))
+    assert o._result_sizes()["step"][0] == 81 and o._result_sizes()["eps"][0] == 2
+
+
+def test_check_records_names_the_problem():
+    import xarray as xr
+
+    from dynnet.results import check_records
+
+    ds = xr.Dataset({"d": (("a",), np.zeros(3))})
+    assert check_records(ds, {"d": (("a",), "f")}) is None
+    assert "dimensions" in check_records(ds, {"d": (("b",), "f")})
+    assert "expected bool" in check_records(ds, {"d": (("a",), "b")})
+    assert "missing" in check_records(ds, {"e": (("a",), None)})
