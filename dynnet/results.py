@@ -55,6 +55,9 @@ def _encode(value):
         )
     if isinstance(value, np.ndarray):
         return {"__array__": value.tolist(), "dtype": str(value.dtype)}
+    pandas = _encode_pandas(value)
+    if pandas is not None:
+        return pandas
     if isinstance(value, np.random.SeedSequence):
         return {"__seedseq__": [int(e) for e in np.atleast_1d(value.entropy)],
                 "spawn_key": list(value.spawn_key)}
@@ -78,8 +81,80 @@ def _encode(value):
         return os.fspath(value)
     raise TypeError(
         f"cannot save parameter value {value!r} of type {type(value).__name__}: dynnet saves "
-        "numbers, strings, arrays, ranges, tuples, lists, dicts and dynnet objects"
+        "numbers, strings, arrays, pandas DataFrames and Series, ranges, tuples, lists, dicts and "
+        "dynnet objects"
     )
+
+
+def _pandas_column(values, name):
+    """A pandas column's values as an encoded array (numbers, flags, or strings)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "O":
+        if not all(isinstance(x, str) for x in arr.tolist()):
+            raise TypeError(f"cannot save pandas column {name!r}: it holds objects other than strings")
+        return {"__array__": arr.tolist(), "dtype": "str"}
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"cannot save pandas column {name!r} of dtype {values.dtype}: dynnet saves "
+                        "numeric, boolean and string columns")
+    return {"__array__": arr.tolist(), "dtype": str(arr.dtype)}
+
+
+def _pandas_index(index):
+    """An index worth saving: None for the default 0..n-1 (a RangeIndex from 0 by 1)."""
+    if type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1:
+        return None
+    return _pandas_column(index.to_numpy(), "index")
+
+
+def _encode_pandas(value):
+    """A pandas DataFrame or Series as its columns' values, column names and index (None: not pandas).
+
+    Decoded back to a pandas object of the same kind (:func:`_decode_pandas`). The
+    index is saved only if it is not the default ``0..n-1``.
+    """
+    mod = type(value).__module__
+    if not mod.startswith("pandas"):
+        return None
+    kind = type(value).__name__
+    if kind == "DataFrame":
+        names = [_column_name(c) for c in value.columns]
+        cols = [_pandas_column(value.iloc[:, i].to_numpy(), n) for i, n in enumerate(names)]
+        return {"__frame__": cols, "columns": names, "index": _pandas_index(value.index)}
+    if kind == "Series":
+        name = None if value.name is None else _column_name(value.name)
+        return {"__series__": _pandas_column(value.to_numpy(), name), "name": name,
+                "index": _pandas_index(value.index)}
+    return None
+
+
+def _column_name(name):
+    if isinstance(name, (np.integer, np.floating, np.bool_)):
+        name = name.item()
+    if name is None or isinstance(name, (str, int, float, bool)):
+        return name
+    raise TypeError(f"cannot save the pandas column name {name!r} of type {type(name).__name__}: "
+                    "give columns str or int names")
+
+
+def _decode_pandas(value):
+    import pandas as pd
+
+    def column(enc):
+        arr = np.asarray(enc["__array__"], dtype=np.dtype(enc["dtype"]))
+        if arr.ndim != 1:
+            raise ResultFileError("malformed pandas column (not one-dimensional)")
+        return arr.astype(object) if arr.dtype.kind == "U" else arr
+
+    index = None if value.get("index") is None else column(value["index"])
+    if "__frame__" in value:
+        names = value["columns"]
+        if not isinstance(names, list) or len(names) != len(value["__frame__"]):
+            raise ResultFileError("malformed pandas frame (columns do not match the values)")
+        data = {i: column(enc) for i, enc in enumerate(value["__frame__"])}
+        frame = pd.DataFrame(data, index=index)
+        frame.columns = pd.Index(names)
+        return frame
+    return pd.Series(column(value["__series__"]), index=index, name=value.get("name"))
 
 
 def _allowed_class(path: str, extra=()):
@@ -122,6 +197,8 @@ def _decode(value, extra=()):
             return cls(**{k: _decode(v, extra) for k, v in value["params"].items()})
         if "__array__" in value:
             return np.asarray(value["__array__"], dtype=np.dtype(value["dtype"]))
+        if "__frame__" in value or "__series__" in value:
+            return _decode_pandas(value)
         if "__seedseq__" in value:
             return np.random.SeedSequence(value["__seedseq__"], spawn_key=tuple(value["spawn_key"]))
         if "__range__" in value:
@@ -483,7 +560,11 @@ def save(study: Study, path: Path | str, overwrite: bool = False) -> Path:
     """Write ``study.result_`` to ``path`` (netCDF) so :func:`load` can rebuild the study.
 
     The file carries the study's parameters (with the seed the run drew) and a
-    SHA-256 checksum of every variable, verified by :func:`load`. The data go to
+    SHA-256 checksum of every variable, verified by :func:`load`. A pandas
+    DataFrame or Series among the parameters (a map's ``dataset=(X, y)``) is
+    written as its columns' values with their dtypes, its column names (or
+    Series name) and, unless it is the default ``0..n-1``, its index;
+    :func:`load` gives back a DataFrame or Series equal to it. The data go to
     a temporary file in the same folder, which replaces ``path`` only when
     complete (:func:`os.replace`); on failure it is removed.
 

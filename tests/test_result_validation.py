@@ -105,3 +105,54 @@ def test_check_records_names_the_problem():
     assert "dimensions" in check_records(ds, {"d": (("b",), "f")})
     assert "expected bool" in check_records(ds, {"d": (("a",), "b")})
     assert "missing" in check_records(ds, {"e": (("a",), None)})
+
+
+# -- pandas data sets are saved with the result (issue 23 item 12) ---------------------------------
+def _wine_frame():
+    import pandas as pd
+
+    X, y = dn.datasets.load("wine")
+    names = [f"f{i}" for i in range(X.shape[1])]
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    return pd.DataFrame(X, columns=names), pd.Series(y, name="cultivar")
+
+
+def test_a_pandas_dataset_is_saved_and_loaded_as_pandas(tmp_path):
+    import pandas as pd
+
+    X, y = _wine_frame()
+    s = dn.PerturbationStudy(map=dn.GradientDescentMap(eta=0.5, dataset=(X, y)), n_init=2, n_steps=5,
+                             seed=0).run()
+    s.save(tmp_path / "wine.nc")
+    back = dn.load(tmp_path / "wine.nc")
+    X2, y2 = back.map.dataset
+    assert isinstance(X2, pd.DataFrame) and isinstance(y2, pd.Series)
+    assert list(X2.columns) == list(X.columns) and y2.name == "cultivar"
+    pd.testing.assert_frame_equal(X2, X)
+    pd.testing.assert_series_equal(y2, y)
+    again = dn.clone(back).run()
+    np.testing.assert_array_equal(again.result_["distance"].values, s.result_["distance"].values)
+
+
+def test_pandas_codec_keeps_a_non_default_index_strings_and_names():
+    import pandas as pd
+
+    from dynnet.results import decode_params, encode_params
+
+    X = pd.DataFrame({"a": [1.0, 2.0, 3.0], 7: [4, 5, 6]}, index=[10, 20, 30])
+    y = pd.Series(["x", "y", "x"], index=[10, 20, 30])
+    m = decode_params(encode_params(dn.GradientDescentMap(dataset=(X, y))))
+    X2, y2 = m.dataset
+    pd.testing.assert_frame_equal(X2, X)
+    pd.testing.assert_series_equal(y2, y)
+
+
+def test_a_pandas_column_of_objects_is_refused_before_running():
+    import pandas as pd
+
+    X = pd.DataFrame({"a": [1.0, 2.0]})
+    X["b"] = [object(), object()]
+    from dynnet.results import encode_params
+
+    with pytest.raises(TypeError, match="column 'b'"):
+        encode_params(dn.GradientDescentMap(dataset=(X, pd.Series([0, 1]))))
