@@ -297,8 +297,8 @@ def study_attrs(study: Study, seed: np.random.SeedSequence | None = None,
             attrs[f"param.{k}"] = v
         elif v is None:
             attrs[f"param.{k}"] = "None"
-        elif not isinstance(v, np.ndarray):
-            attrs[f"param.{k}"] = repr(v)
+        elif not isinstance(v, np.ndarray):  # a nested study: its parameters, not its run state
+            attrs[f"param.{k}"] = v._params_repr() if hasattr(v, "_params_repr") else repr(v)
     return attrs
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
+    import pandas as pd
     import xarray as xr
     from matplotlib.figure import Figure
 
@@ -530,18 +532,96 @@ class Study(ParamsObject):
                 f"{type(self).__name__}: estimators must be a list of Estimators, got {ests!r}") from None
 
     # -- results ------------------------------------------------------------------------------
-    def summary(self) -> xr.Dataset:
+    def summary(self, as_frame: bool = False) -> xr.Dataset | pd.DataFrame:
         """The headline numbers of the run, labelled.
+
+        Parameters
+        ----------
+        as_frame : bool, default False
+            Return a flat :class:`pandas.DataFrame` instead: one column per
+            coordinate (``eps``, ``eta``, a grid's parameters...) and one per
+            number, one row per combination of the coordinates (a number along
+            fewer coordinates is repeated on each row it applies to, as
+            :meth:`xarray.Dataset.to_dataframe` broadcasts); a summary of scalars
+            only is one row.
 
         Returns
         -------
-        xarray.Dataset
+        xarray.Dataset or pandas.DataFrame
             Scalars, or tables along coordinates such as ``eps`` or ``eta``.
             Estimator numbers are named ``<class name, lower case>.<key>``
             (for example ``finitelyapunov.mle``).
         """
+        if not isinstance(as_frame, (bool, np.bool_)):
+            raise TypeError(f"{type(self).__name__}.summary: as_frame={as_frame!r} must be True or False")
         self._check_run()
-        return self._summary(self.result_)
+        out = self._summary(self.result_)
+        return summary_frame(out) if as_frame else out
+
+    def _run_state(self) -> str:
+        """One line: whether the study has run, and what it holds."""
+        if not hasattr(self, "result_"):
+            return "not run"
+        sizes = ", ".join(f"{k}: {v}" for k, v in self.result_.sizes.items())
+        n = len(self.result_.data_vars)
+        held = f"result_ with {n} variables" + (f" ({sizes})" if sizes else "")
+        if hasattr(self, "estimators_"):
+            k = len(self.estimators_)
+            return f"run: {held}, {k} fitted estimator{'' if k == 1 else 's'}"
+        return f"loaded: {held}; refit() rebuilds the estimators"
+
+    def _params_repr(self) -> str:
+        """The parameters that differ from their defaults, as ``ParamsObject`` writes them
+        (no run state: files and nested reprs use this)."""
+        _REPR.depth = getattr(_REPR, "depth", 0) + 1
+        try:
+            return super().__repr__()
+        finally:
+            _REPR.depth -= 1
+
+    def __repr__(self) -> str:
+        """The parameters that differ from their defaults, then whether the study has run
+        (as a comment, so the text still rebuilds the study); a study nested in another
+        object's parameters shows its parameters only."""
+        if getattr(_REPR, "depth", 0):
+            return self._params_repr()
+        return f"{self._params_repr()}  # {self._run_state()}"
+
+    def _repr_html_(self) -> str:
+        """Rich display in Jupyter: the parameters (set ones first), and after a run the
+        headline summary as a table.
+
+        Returns
+        -------
+        str
+            An HTML fragment (every value escaped).
+        """
+        from html import escape
+
+        params = self.get_params(deep=True)
+        defaults = type(self)().get_params(deep=False)
+        rows = []
+        for name in sorted(params, key=lambda k: (k.count("__"), k)):
+            value = params[name]
+            top = "__" not in name
+            changed = top and not _same_param(value, defaults.get(name, inspect_empty))
+            style = ' style="font-weight:bold"' if changed else ""
+            rows.append(f"<tr><td{style}>{escape(name)}</td><td><code>{escape(_html_value(value))}"
+                        "</code></td></tr>")
+        head = (f"<div class=\"dynnet-study\"><strong>{escape(type(self).__name__)}</strong> "
+                f"<em>({escape(self._run_state())})</em>")
+        table = ("<details open><summary>parameters (bold: set, not default)</summary>"
+                 "<table><tr><th>parameter</th><th>value</th></tr>" + "".join(rows) + "</table></details>")
+        body = ""
+        if hasattr(self, "result_"):
+            try:
+                frame = self.summary(as_frame=True)
+                body = ("<details open><summary>summary()</summary>"
+                        + frame.to_html(index=False, float_format=lambda x: f"{x:.4g}", max_rows=60)
+                        + "</details>")
+            except Exception as exc:  # noqa: BLE001 - a display must not raise; it says what failed
+                body = f"<p>summary() failed: {escape(type(exc).__name__)}: {escape(str(exc))}</p>"
+        return head + table + body + "</div>"
 
     def _summary(self, ds):
         import xarray as xr
@@ -603,6 +683,59 @@ class Study(ParamsObject):
                               f"{kept.path} was left in place (in use by another run or changed)",
                               RuntimeWarning, stacklevel=2)
         return self
+
+
+inspect_empty = object()
+#: how deep the current thread is inside Study reprs (nested studies show parameters only)
+_REPR = threading.local()
+
+
+def _same_param(a, b) -> bool:
+    """Whether a parameter value equals its default, without elementwise comparisons."""
+    if a is b:
+        return True
+    if isinstance(a, ParamsObject) or isinstance(b, ParamsObject) or b is inspect_empty:
+        return False
+    try:
+        same = a == b
+        return bool(same) if isinstance(same, (bool, np.bool_)) else False
+    except Exception:  # noqa: BLE001 - arrays, frames: not the default
+        return False
+
+
+def _html_value(value, limit: int = 120) -> str:
+    """A parameter value in one short line (arrays and pandas objects by shape)."""
+    if isinstance(value, ParamsObject):
+        text = f"{type(value).__name__}(...)"
+    elif isinstance(value, np.ndarray):
+        text = f"array of shape {value.shape}, {value.dtype}"
+    elif hasattr(value, "shape") and type(value).__module__.startswith("pandas"):
+        text = f"{type(value).__name__} of shape {tuple(value.shape)}"
+    elif isinstance(value, (tuple, list)) and any(hasattr(v, "shape") for v in value):
+        text = "(" + ", ".join(_html_value(v, limit) for v in value) + ")"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def summary_frame(summary: xr.Dataset) -> pd.DataFrame:
+    """A summary dataset as one flat :class:`pandas.DataFrame` (see :meth:`Study.summary`).
+
+    Parameters
+    ----------
+    summary : xarray.Dataset
+        A study's summary.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Coordinates as columns, one row per combination of them; one row for scalars.
+    """
+    import pandas as pd
+
+    if not summary.sizes:
+        return pd.DataFrame([{k: summary[k].values.item() for k in summary.data_vars}])
+    return summary.to_dataframe().reset_index()
 
 
 def estimator_key(est: Estimator) -> str:
