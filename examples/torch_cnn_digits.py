@@ -60,7 +60,7 @@ for eta in etas:
             lam = study.estimators_[0].exponent_
             x0 = m.initial_state(n_init, seed=0)
             rec, final = m.observe(x0, n_steps, every=10)
-        reached = rec["train_accuracy"] >= 0.8
+        reached = rec["accuracy_train"] >= 0.8
         steps = np.where(reached.any(axis=0), reached.argmax(axis=0) * 10, np.nan)
         ok = np.all(np.isfinite(final), axis=1)
         sharp = dn.Sharpness().fit(final[ok], map=m).sharpness_ if ok.any() else np.array([np.nan])

@@ -742,13 +742,15 @@ class TorchMap(dn.Map):
         Returns
         -------
         dict of str to ndarray of shape (E,)
-            ``"loss"`` (the training objective), ``"train_accuracy"``,
-            ``"test_accuracy"`` (when the test split is not empty) and
-            ``"weight_norm"`` (sum of ``|w|``).
+            ``"loss"`` (the training objective), ``"accuracy_train"``,
+            ``"accuracy_test"`` (when the test split is not empty) and
+            ``"weight_norm"`` (sum of ``|w|``). The accuracies are not named
+            ``test_accuracy``: studies record that name themselves (of the
+            trained references), and an observable of the same name would clash.
         """
-        out = {"loss": self._loss_of(states), "train_accuracy": self.accuracy(states)}
+        out = {"loss": self._loss_of(states), "accuracy_train": self.accuracy(states)}
         if self._prepared().X_test.shape[0]:
-            out["test_accuracy"] = self.accuracy(states, split="test")
+            out["accuracy_test"] = self.accuracy(states, split="test")
         out["weight_norm"] = np.abs(states).sum(axis=-1)
         return out
 
