@@ -83,3 +83,22 @@ def test_summary_as_frame_has_one_row_per_combination_of_coordinates():
     per_eps = next(k for k in ds.data_vars if ds[k].dims == ("eps",))
     for _, row in frame.iterrows():  # a number along fewer coordinates is repeated on its rows
         assert row[per_eps] == pytest.approx(float(ds[per_eps].sel(eps=row["eps"])), nan_ok=True)
+
+
+def test_the_notebook_tutorial_runs(tmp_path, monkeypatch):
+    """docs/tutorials/notebook.rst's cells, in order, in a temporary folder (as the docs build runs them)."""
+    import re
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    text = (Path(__file__).parent.parent / "docs" / "tutorials" / "notebook.rst").read_text()
+    blocks = re.findall(r"\.\. dynnet-run:: (\S+)\n(?:   :.*\n)*\n((?:   .*\n|\n)+)", text)
+    assert len(blocks) >= 5
+    monkeypatch.chdir(tmp_path)
+    ns = {}
+    for name, code in blocks:
+        exec(compile("\n".join(line[3:] for line in code.splitlines()), name, "exec"), ns)
+    assert "# loaded:" in repr(ns["loaded"]) and len(ns["table"]) == 3
+    assert (tmp_path / "henon.nc").is_file()
