@@ -100,5 +100,5 @@ def test_the_notebook_tutorial_runs(tmp_path, monkeypatch):
     ns = {}
     for name, code in blocks:
         exec(compile("\n".join(line[3:] for line in code.splitlines()), name, "exec"), ns)
-    assert "# loaded:" in repr(ns["loaded"]) and len(ns["table"]) == 3
+    assert "# run:" in repr(ns["loaded"]) and len(ns["table"]) == 3  # loaded, then refit()
     assert (tmp_path / "henon.nc").is_file()
