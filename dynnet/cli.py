@@ -371,23 +371,36 @@ def _scheduler(address):
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    """Write a result's figures as PNG files: ``STEM-1.png``, ``STEM-2.png``... beside the
+    result file (no folder is made), or in the folder ``--out`` (made if missing). Every
+    path is checked before anything is written; an existing file is replaced only with
+    ``--force``."""
     from . import load
     from ._files import save_figure
     from .results import check_output_path
 
-    study = load(args.result)
-    outdir = Path(args.out or Path(args.result).with_suffix(""))
-    if outdir.exists() and not outdir.is_dir():
-        raise CLIError(f"--out {outdir} exists and is not a folder")
+    result = Path(args.result)
+    study = load(result)
+    if args.out:
+        outdir = Path(args.out)
+        if outdir.exists() and not outdir.is_dir():
+            raise CLIError(f"--out {outdir} exists and is not a folder")
+        if not outdir.exists() and not outdir.parent.is_dir():
+            raise CLIError(f"cannot make {outdir}: folder {outdir.parent} does not exist")
+    else:
+        outdir = result.parent  # beside the result: nothing new in the current folder
     figs = study.plot()
-    stem = Path(args.result).stem
-    paths = [outdir / f"{stem}-{i + 1}.png" for i in range(len(figs))]
+    paths = [outdir / f"{result.stem}-{i + 1}.png" for i in range(len(figs))]
     if outdir.is_dir():
         for path in paths:  # decide before writing anything
-            check_output_path(path, overwrite=args.force)
-    elif not outdir.parent.is_dir():
-        raise CLIError(f"cannot make {outdir}: folder {outdir.parent} does not exist")
-    outdir.mkdir(exist_ok=True)  # the folder the user named (or the default one next to the result)
+            try:
+                check_output_path(path, overwrite=args.force)
+            except FileExistsError as exc:
+                raise CLIError(str(exc).replace("overwrite=True", "--force")) from None
+    if not figs:
+        print(f"dynnet: {type(study).__name__} has no figures", file=sys.stderr)
+        return 0
+    outdir.mkdir(exist_ok=True)  # only the folder the user named with --out can be new
     for fig, path in zip(figs, paths, strict=True):
         save_figure(fig, path, overwrite=args.force, dpi=110)  # temporary file, then os.replace
         print(path)
@@ -437,7 +450,8 @@ def make_parser() -> argparse.ArgumentParser:
     _add_debug(r)
     pl = sub.add_parser("plot", help="figures of a saved result")
     pl.add_argument("result", help="a result file written by `dynnet run` or Study.save (netCDF)")
-    pl.add_argument("--out", help="output directory for the PNGs (default: a folder named after the result)")
+    pl.add_argument("--out", help="a folder for the PNGs, made if missing (default: beside the result, as "
+                    "RESULT-1.png, RESULT-2.png, ...)")
     pl.add_argument("--force", action="store_true", help="replace existing figure files")
     pl.set_defaults(func=cmd_plot)
     _add_debug(pl)

@@ -156,3 +156,43 @@ def test_a_pandas_column_of_objects_is_refused_before_running():
 
     with pytest.raises(TypeError, match="column 'b'"):
         encode_params(dn.GradientDescentMap(dataset=(X, pd.Series([0, 1]))))
+
+
+# -- `dynnet plot RESULT` writes beside the result, never a folder in the current one (item 8) -----
+def test_plot_without_out_writes_beside_the_result_and_nothing_in_the_current_folder(
+        saved, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from dynnet.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    result = data / "henon.nc"
+    shutil.copy(saved, result)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    assert main(["plot", str(result)]) == 0
+    figures = sorted(p.name for p in data.glob("*.png"))
+    assert figures and figures[0] == "henon-1.png"
+    assert list(cwd.iterdir()) == []  # no folder, no file where the command was typed
+    assert sorted(p.name for p in data.iterdir()) == sorted(["henon.nc", *figures])
+    before = (data / "henon-1.png").read_bytes()
+    (data / "henon-1.png").write_bytes(b"mine")
+    capsys.readouterr()
+    assert main(["plot", str(result)]) != 0  # an existing figure is not replaced unasked
+    err = capsys.readouterr().err
+    assert "henon-1.png exists" in err and "--force" in err and "overwrite=True" not in err
+    assert (data / "henon-1.png").read_bytes() == b"mine"
+    assert main(["plot", str(result), "--force"]) == 0
+    assert (data / "henon-1.png").read_bytes()[:8] == before[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_with_out_makes_that_folder(saved, tmp_path, monkeypatch):
+    from dynnet.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", str(saved), "--out", "figs"]) == 0
+    assert [p.name for p in (tmp_path / "figs").iterdir()][0].startswith("r-")
+    assert main(["plot", str(saved), "--out", "no/such/figs"]) != 0
+    assert not (tmp_path / "no").exists()
