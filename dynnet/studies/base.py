@@ -128,7 +128,11 @@ class Study(ParamsObject):
       from the records (fits of estimators), written into ``ds``;
     * :meth:`_summary` ``(ds) -> xarray.Dataset`` and :meth:`plot`;
     * class attributes ``_quick_params`` (the quick preset) and, if it has
-      parts that default to None, :meth:`_part_defaults`.
+      parts that default to None, :meth:`_part_defaults`;
+    * optionally, for :func:`dynnet.load`'s consistency checks of a file (beyond the
+      generic ones: dtypes, parameter values, the ``init``/``pert``/``step``/per-value
+      dimensions of :meth:`_result_sizes`): ``_records`` (the records every result
+      holds, with their dimensions) or the one hook :meth:`_check_result` ``(ds)``.
 
     Nothing else: no study touches another object's private state.
     """
