@@ -196,3 +196,21 @@ def test_plot_with_out_makes_that_folder(saved, tmp_path, monkeypatch):
     assert [p.name for p in (tmp_path / "figs").iterdir()][0].startswith("r-")
     assert main(["plot", str(saved), "--out", "no/such/figs"]) != 0
     assert not (tmp_path / "no").exists()
+
+
+def test_the_checks_are_generic_for_a_study_that_declares_nothing(tmp_path):
+    s = dn.OrbitalStabilityStudy.quick().run()
+    assert type(s)._records == {}  # no schema written by hand for this study
+    path = tmp_path / "orbital.nc"
+    s.save(path)
+    dn.load(path)
+    cases = {
+        "n_init": (lambda ds: _set_param(ds, "n_init", 10**15), "dimension init has 3 entries but n_init"),
+        "eps": (lambda ds: _set_param(ds, "eps", {"__tuple__": [1e-10, 1e-8, 1e-6]}),
+                "dimension eps has 2 entries but eps with 3 values"),
+        "every": (lambda ds: _set_param(ds, "every", 1), "dimension step has 81 entries but n_steps=400"),
+        "states": (lambda ds: ds.assign(initial_state=ds["initial_state"].astype(np.int32)), "initial_state"),
+    }
+    for name, (edit, match) in cases.items():
+        with pytest.raises(ResultFileError, match=match):
+            dn.load(_craft(path, tmp_path / f"{name}.nc", edit))
