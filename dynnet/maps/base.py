@@ -381,6 +381,14 @@ class Map(ParamsObject):
         """True if the subclass implements :meth:`jacobian`."""
         return type(self).jacobian is not Map.jacobian
 
+    @property
+    def has_jvp(self) -> bool:
+        """True if :meth:`jvp` works: the subclass implements it, or :meth:`jacobian`.
+
+        Tangent dynamics (spectra, tangent exponents, covariant vectors) need only this.
+        """
+        return type(self).jvp is not Map.jvp or self.has_jacobian
+
     # ---- parameters as batch members -------------------------------------
     def batched(self, param: str, values: ArrayLike) -> Map:
         r"""This map with ``param`` taking one value per ensemble member.

@@ -192,7 +192,7 @@ class EdgeOfStabilityStudy(SweepStudy):
     def _memory(self, ctx):
         out = super()._memory(ctx)
         m = self.parts()["map"]
-        if m.has_jacobian:
+        if m.has_jvp:
             n, dim = int(self.n_init), int(m.dim)
             rows = _n_rows(m)
             out["tangent-map pass"] = (8 * n * (6 * dim + 8 * rows * max(dim // 8, 1))
@@ -206,7 +206,7 @@ class EdgeOfStabilityStudy(SweepStudy):
         m = c["map"]
         x0 = m.initial_state(int(self.n_init), seed=ctx.child_seed(0))
         ds = self._sweep(ctx, x0)
-        if m.has_jacobian:
+        if m.has_jvp:
             from ..base import as_seed_sequence
 
             eps = np.atleast_1d(np.asarray(self.eps, dtype=float))
@@ -357,16 +357,6 @@ def _n_rows(m) -> int:
         return 1
 
 
-def _gd_tangent(m) -> bool:
-    """True when ``J = I - eta H`` holds and Hessian-vector products are available: a
-    GradientDescentMap (or a subclass that keeps its step and Jacobian)."""
-    from ..maps.gd import GradientDescentMap
-
-    return (isinstance(m, GradientDescentMap) and callable(getattr(m, "hvp", None))
-            and type(m).jacobian is GradientDescentMap.jacobian
-            and type(m).step is GradientDescentMap.step)
-
-
 def tangent_log_growth(map: Map, states: ArrayLike, vectors: ArrayLike, n_steps: int,
                        every: int = 1) -> np.ndarray:
     r"""Log-growth of one tangent vector per orbit under the tangent map, renormalised each step.
@@ -381,15 +371,15 @@ def tangent_log_growth(map: Map, states: ArrayLike, vectors: ArrayLike, n_steps:
 
     with :math:`\hat v_s` the unit vector of :math:`v_s` (the vector is
     renormalised at every step, so it never overflows; Benettin et al. 1980).
-    For gradient descent, :math:`J = I - \eta H(x)` is applied matrix-free
-    with the map's batched ``hvp`` (no dense Hessian), vectorised over orbits;
-    any other map with a ``jacobian`` uses its dense Jacobian, one state at a
-    time.
+    :math:`J(x)\, v` comes from the map's batched :meth:`~dynnet.Map.jvp`,
+    vectorised over orbits (for gradient descent the matrix-free
+    :math:`v - \eta H(x) v`, no dense Hessian; a map with only a
+    ``jacobian`` gets :meth:`~dynnet.Map.jvp`'s dense product).
 
     Parameters
     ----------
     map : Map
-        A map with a Jacobian (``map.has_jacobian``).
+        A map with tangent dynamics (``map.has_jvp``: a ``jvp`` or a ``jacobian``).
     states : array_like, shape (n, dim)
         Initial states of the orbits.
     vectors : array_like, shape (n, dim)
@@ -408,7 +398,7 @@ def tangent_log_growth(map: Map, states: ArrayLike, vectors: ArrayLike, n_steps:
     Raises
     ------
     NotImplementedError
-        If the map has no Jacobian.
+        If the map has neither ``jvp`` nor ``jacobian``.
     ValueError
         If the shapes disagree or a vector is zero.
 
@@ -419,10 +409,10 @@ def tangent_log_growth(map: Map, states: ArrayLike, vectors: ArrayLike, n_steps:
     """
     from ..maps.base import check_every
 
-    if not map.has_jacobian:
+    if not map.has_jvp:
         raise NotImplementedError(
-            f"tangent_log_growth: {type(map).__name__} does not implement jacobian(state); "
-            "the tangent-map exponent needs it"
+            f"tangent_log_growth: {type(map).__name__} implements neither jvp(states, V) nor "
+            "jacobian(state); the tangent-map exponent needs one of them"
         )
     x = map.check_states(states)
     v = np.array(vectors, dtype=np.float64, ndmin=2)
@@ -436,8 +426,6 @@ def tangent_log_growth(map: Map, states: ArrayLike, vectors: ArrayLike, n_steps:
         raise ValueError(f"tangent_log_growth: vectors {np.flatnonzero(norm == 0).tolist()} are zero; "
                          "each orbit needs a non-zero tangent vector")
     v = v / norm[:, None]
-    gd = _gd_tangent(map)
-    eta = float(map._eta()) if gd else None
     out = np.empty((n_steps // every + 1, x.shape[0]))
     out[0] = 0.0
     acc = np.zeros(x.shape[0])
@@ -445,12 +433,9 @@ def tangent_log_growth(map: Map, states: ArrayLike, vectors: ArrayLike, n_steps:
         for t in range(1, n_steps + 1):
             ok = np.all(np.isfinite(x), axis=1) & np.all(np.isfinite(v), axis=1)
             Jv = np.full_like(v, np.nan)
-            if gd and ok.any():
-                Jv[ok] = v[ok] - eta * map.hvp(x[ok], v[ok][:, None, :])[:, 0]
-            else:  # the generic interface gives Jacobians of single states
-                for i in np.flatnonzero(ok):
-                    Jv[i] = np.asarray(map.jacobian(x[i]), dtype=np.float64) @ v[i]
-            x = map._advance(x, 1)
+            if ok.any():
+                Jv[ok] = map.jvp(x[ok], v[ok][:, None, :])[:, 0]
+            x = map.step(x)
             x = np.where(np.all(np.isfinite(x), axis=1)[:, None], x, np.nan)
             g = np.linalg.norm(Jv, axis=1)
             v = Jv
