@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "save_figure", "real_folder"]
+__all__ = ["atomic_write", "save_figure", "real_folder", "check_output_path"]
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], object], *, prefix: str = ".",
@@ -114,7 +114,7 @@ def save_figure(fig, path: Path | str, *, overwrite: bool = False, dpi: int = 10
     """Write a matplotlib figure as PNG through :func:`atomic_write`.
 
     The path is checked as a result file's is (see
-    :func:`dynnet.results.check_output_path`): a symbolic link, a folder or another
+    :func:`check_output_path`): a symbolic link, a folder or another
     non-regular file there is always refused, an existing file unless ``overwrite``;
     the check is repeated just before the replace.
 
@@ -134,9 +134,60 @@ def save_figure(fig, path: Path | str, *, overwrite: bool = False, dpi: int = 10
     Path
         ``path``.
     """
-    from .results import check_output_path
-
     path = check_output_path(path, overwrite=overwrite)
     atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=dpi), prefix=f".{path.name}.",
                  before_replace=lambda: check_output_path(path, overwrite=overwrite))
     return path
+
+
+def _as_path(path) -> Path:
+    """A path given as str, bytes (decoded as the file system does) or os.PathLike."""
+    if isinstance(path, (bytes, bytearray)):
+        return Path(os.fsdecode(bytes(path)))
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"a path must be a str, bytes or os.PathLike, got {type(path).__name__} {path!r}")
+    try:
+        return Path(os.fsdecode(os.fspath(path)))
+    except TypeError as exc:  # an os.PathLike whose __fspath__ returns something else
+        raise TypeError(f"a path must be a str, bytes or os.PathLike: {exc}") from None
+
+
+def check_output_path(path: Path | str, overwrite: bool = False) -> Path:
+    """Decide, before any computing, whether a result may be written to ``path``.
+
+    dynnet writes only regular files: a folder, a device, a fifo or a symbolic
+    link at ``path`` is always refused, and an existing file only with
+    ``overwrite=True``. The folder must exist.
+
+    Parameters
+    ----------
+    path : str or Path
+    overwrite : bool, default False
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    FileExistsError
+        A file is there and ``overwrite`` is False, or something other than a
+        regular file is there.
+    FileNotFoundError
+        The folder of ``path`` does not exist.
+    """
+    p = _as_path(path)
+    if p.is_symlink():
+        raise FileExistsError(f"{p} is a symbolic link; dynnet writes results only to regular files")
+    if p.exists():
+        if not p.is_file():
+            kind = "a folder" if p.is_dir() else "not a regular file (a device, fifo or socket)"
+            raise FileExistsError(f"{p} is {kind}; dynnet writes results only to regular files")
+        if not overwrite:
+            raise FileExistsError(f"{p} exists; give another path, or overwrite=True to replace it")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"cannot write {p}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"cannot write {p}: folder {parent} is not writable")
+    return p

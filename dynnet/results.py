@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._files import atomic_write
+from ._files import _as_path, atomic_write, check_output_path  # noqa: F401  (check_output_path: public here too)
 from ._version import __version__
 from .base import ParamsObject
 
@@ -456,59 +456,6 @@ def check_result(study: Study, ds: xr.Dataset) -> str | None:
 # ----------------------------------------------------------------------------
 # files
 # ----------------------------------------------------------------------------
-
-def _as_path(path) -> Path:
-    """A path given as str, bytes (decoded as the file system does) or os.PathLike."""
-    if isinstance(path, (bytes, bytearray)):
-        return Path(os.fsdecode(bytes(path)))
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"a path must be a str, bytes or os.PathLike, got {type(path).__name__} {path!r}")
-    try:
-        return Path(os.fsdecode(os.fspath(path)))
-    except TypeError as exc:  # an os.PathLike whose __fspath__ returns something else
-        raise TypeError(f"a path must be a str, bytes or os.PathLike: {exc}") from None
-
-
-def check_output_path(path: Path | str, overwrite: bool = False) -> Path:
-    """Decide, before any computing, whether a result may be written to ``path``.
-
-    dynnet writes only regular files: a folder, a device, a fifo or a symbolic
-    link at ``path`` is always refused, and an existing file only with
-    ``overwrite=True``. The folder must exist.
-
-    Parameters
-    ----------
-    path : str or Path
-    overwrite : bool, default False
-
-    Returns
-    -------
-    Path
-
-    Raises
-    ------
-    FileExistsError
-        A file is there and ``overwrite`` is False, or something other than a
-        regular file is there.
-    FileNotFoundError
-        The folder of ``path`` does not exist.
-    """
-    p = _as_path(path)
-    if p.is_symlink():
-        raise FileExistsError(f"{p} is a symbolic link; dynnet writes results only to regular files")
-    if p.exists():
-        if not p.is_file():
-            kind = "a folder" if p.is_dir() else "not a regular file (a device, fifo or socket)"
-            raise FileExistsError(f"{p} is {kind}; dynnet writes results only to regular files")
-        if not overwrite:
-            raise FileExistsError(f"{p} exists; give another path, or overwrite=True to replace it")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise FileNotFoundError(f"cannot write {p}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise PermissionError(f"cannot write {p}: folder {parent} is not writable")
-    return p
-
 
 def _canonical_bytes(values: np.ndarray) -> bytes:
     """Bytes of an array's values that survive a netCDF round trip unchanged."""
