@@ -12,15 +12,70 @@ compile as usual but are not kept between runs, and one line says so.
 :func:`check_threads` does the same for ``NUMBA_NUM_THREADS``: numba refuses a value
 below 1 with a traceback at its own import; dynnet ignores such a value, with one
 line, before numba reads it.
+
+:func:`compile_notice` says, once per process and only while it happens, that the
+engine is being compiled: the first run on a machine compiles the SIMD kernels
+(a minute or two on 2 cores), and without a word that looks like a hang.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 from pathlib import Path
 
-__all__ = ["ensure_cache", "check_threads"]
+__all__ = ["ensure_cache", "check_threads", "compile_notice"]
+
+#: seconds a first kernel call may take before the compile notice is printed (loading a
+#: cached kernel takes well under this; compiling one takes a minute or more)
+NOTICE_DELAY = 3.0
+#: no notice at all (``dynnet ... --quiet`` sets it)
+QUIET = False
+_notice = {"shown": False}
+_NOTICE = ("dynnet: compiling the engine for this machine (once: later runs load it from numba's cache); "
+           "this takes a minute or two")
+
+
+@contextlib.contextmanager
+def compile_notice(dispatcher, delay: float | None = None, file=None):
+    """Print one line if a first call of the numba ``dispatcher`` is still running after ``delay`` s.
+
+    Nothing is printed when the dispatcher already holds a compiled signature in
+    this process, when the notice was shown before, with :data:`QUIET`, or when the
+    call ends first (a kernel loaded from the cache).
+
+    Parameters
+    ----------
+    dispatcher : numba dispatcher
+        The kernel about to be called (its ``signatures`` tell whether it is ready).
+    delay : float, optional
+        Seconds before the line; :data:`NOTICE_DELAY` by default.
+    file : file object, optional
+        Where the line goes; ``sys.stderr`` by default.
+
+    Yields
+    ------
+    None
+        The block runs the call.
+    """
+    if QUIET or _notice["shown"] or getattr(dispatcher, "signatures", ()):
+        yield
+        return
+
+    def say():
+        if not _notice["shown"]:
+            _notice["shown"] = True
+            print(_NOTICE, file=sys.stderr if file is None else file, flush=True)
+
+    timer = threading.Timer(NOTICE_DELAY if delay is None else delay, say)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 #: the source files that define kernels with ``cache=True`` (their folders are where numba looks)
 KERNEL_FILES = ("maps/_gd_engine.py", "maps/_gd_simd.py", "maps/_gd_blas.py", "estimators/timeseries.py",

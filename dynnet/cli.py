@@ -549,6 +549,9 @@ def _warnings_for(args: argparse.Namespace):
         if quiet:
             warnings.simplefilter("ignore")
             os.environ["PYTHONWARNINGS"] = "ignore"
+            from . import _numba_cache
+
+            _numba_cache.QUIET = True  # no "compiling the engine" line either
         else:
             warnings.showwarning = _show_warning
         try:

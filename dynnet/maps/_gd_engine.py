@@ -56,6 +56,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .._numba_cache import compile_notice
 from ._gd_simd import (
     LANES,
     fetch_add,
@@ -617,8 +618,9 @@ def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndar
         done = 0
         while done < n_steps:
             k = min(seg, int(n_steps) - done)
-            _advance_kernel(out, k, etas, X, y, sizes, woff, boff, uoff, act, lossk, wd,
-                            _chunk(p), workers)
+            with compile_notice(_advance_kernel):
+                _advance_kernel(out, k, etas, X, y, sizes, woff, boff, uoff, act, lossk, wd,
+                                _chunk(p), workers)
             done += k
     return out
 
@@ -662,9 +664,10 @@ def _run_stream(gd_map, S, n_steps, every, group, metric_name, vectors, n_thread
     if n_threads is None and G * group * n_steps < 4096:
         n_threads = 1  # little work: waking worker threads would cost more than it saves
     with _threads(n_threads, n_tiles) as workers:
-        _stream_kernel(S, int(group), int(n_rec), int(every), etas, X, y, sizes, woff,
-                       boff, uoff, act, lossk, wd, _METRICS[metric_name], dist, loss, wnorm, V,
-                       proj, _chunk(p), workers)
+        with compile_notice(_stream_kernel):
+            _stream_kernel(S, int(group), int(n_rec), int(every), etas, X, y, sizes, woff,
+                           boff, uoff, act, lossk, wd, _METRICS[metric_name], dist, loss, wnorm, V,
+                           proj, _chunk(p), workers)
     return dist, loss, wnorm, proj
 
 
