@@ -62,6 +62,7 @@ def _small(common, eps=(1e-6, 1e-3), **kw):
     return dn.EdgeOfStabilityStudy(eps=eps, common_directions=common, **kw).run(preflight=False)
 
 
+@pytest.mark.filterwarnings("ignore::dynnet.NoExponentWarning")  # tiny runs: no fit kept, by design
 def test_initial_distances_scale_with_eps_only_with_common_directions():
     """d(0)/eps at two eps: identical up to rounding (common), different draws (independent).
 
@@ -77,6 +78,7 @@ def test_initial_distances_scale_with_eps_only_with_common_directions():
             assert rel.min() > 1e-6 and rel.max() > 1e-2
 
 
+@pytest.mark.filterwarnings("ignore::dynnet.NoExponentWarning")  # tiny runs: no fit kept, by design
 def test_common_directions_reproduce_the_old_sweep_bitwise():
     """True: every eps is run_ensemble with the run's own seed (the code before issue 11);
     False: with eps_seed(seed, k), so the perturbations come from stream(seed, 1, k, 1, i)."""
@@ -107,6 +109,7 @@ def test_eps_seed_is_addressed_not_spawned(k, entropy):
     assert eps_seed(ss, k, True) is ss
 
 
+@pytest.mark.filterwarnings("ignore::dynnet.NoExponentWarning")  # tiny runs: no fit kept, by design
 def test_independent_directions_do_not_depend_on_chunking():
     a = _small(False).result_["distance"].values
     s = dn.EdgeOfStabilityStudy(eps=(1e-6, 1e-3), n_init=3, n_steps=40)

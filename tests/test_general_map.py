@@ -244,6 +244,7 @@ def test_an_empty_batch_gives_empty_products():
         assert _gd_blas.loss_grad(m.problem(), x)[1].shape == (0, m.dim)
 
 
+@pytest.mark.filterwarnings("ignore::dynnet.NoExponentWarning")  # tiny runs: no fit kept, by design
 def test_edge_study_on_the_blas_path_with_every_member_diverged(monkeypatch):
     """The tangent exponent of a run whose orbits all overflow is NaN, not an error."""
     m = dn.GradientDescentMap(hidden=(8,), dataset="wine", activation="softplus", loss="mse",

@@ -75,6 +75,7 @@ def test_every_cell_is_the_study_run_alone_bitwise():
         data_vars_equal(got, alone)
 
 
+@pytest.mark.filterwarnings("ignore::dynnet.NoExponentWarning")  # tiny runs: no fit kept, by design
 def test_a_gd_cell_is_the_study_run_alone_bitwise():
     inner = dn.EdgeOfStabilityStudy(n_init=2, eps=(1e-8,), n_steps=40, n_steps_long=0)
     g = GridStudy(inner, grid={"map__eta": [0.5, 1.0]}).run(preflight=False)
@@ -120,6 +121,7 @@ def test_save_load_round_trip(tmp_path):
     data_vars_equal(dn.clone(t).run().result_, g.result_)
 
 
+@pytest.mark.filterwarnings("ignore::dynnet.NoExponentWarning")  # tiny runs: no fit kept, by design
 def test_tuple_grid_values_survive_save_and_load(tmp_path):
     g = GridStudy(henon_study(n_init=2, n_steps=10),
                   grid={"estimators": [(dn.FiniteLyapunov(starts=range(0, 3), lengths=range(4, 8)),),
