@@ -439,7 +439,9 @@ def test_import_and_help_work_without_a_writable_numba_cache(tmp_path):
     # numba finds no cache folder (as with a read-only installation and no writable HOME): only the
     # user-provided locator is left, and NUMBA_CACHE_DIR is unset
     script = ("import numba.core.caching as c\n"
-              "c.CacheImpl._locator_classes = [c.UserProvidedCacheLocator]\n"
+              # numba 0.61 (the lowest supported) names it _UserProvidedCacheLocator
+              "c.CacheImpl._locator_classes = [getattr(c, 'UserProvidedCacheLocator', None)\n"
+              "                                or c._UserProvidedCacheLocator]\n"
               "import sys\n"
               "sys.argv = ['dynnet', '--help']\n"
               "from dynnet.cli import main\n"
