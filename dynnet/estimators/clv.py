@@ -17,7 +17,7 @@ import numpy as np
 
 from ..base import as_seed_sequence, check_array, check_int, check_option
 from ..maps.base import DivergenceWarning, Map
-from ..maps.tangent import TangentMap, _has_tangent
+from ..maps.tangent import TangentMap
 from .base import Estimator
 
 if TYPE_CHECKING:
@@ -253,7 +253,7 @@ class CovariantLyapunovVectors(Estimator):
                                 "(any dynnet Map with jvp(states, V) or jacobian(state))")
         if not isinstance(m, Map):
             raise TypeError(f"{name}: map={m!r} must be a dynnet Map")
-        if not _has_tangent(m):
+        if not m.has_jvp:
             raise NotImplementedError(
                 f"{name}: {type(m).__name__} implements neither jvp(states, V) nor jacobian(state); "
                 "the tangent dynamics and the vectors need one of them"

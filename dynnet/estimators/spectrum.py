@@ -17,7 +17,7 @@ import numpy as np
 
 from ..base import as_seed_sequence, check_array, check_int, check_scalar
 from ..maps.base import DivergenceWarning, Map
-from ..maps.tangent import TangentMap, _has_tangent
+from ..maps.tangent import TangentMap
 from .base import Estimator
 
 if TYPE_CHECKING:
@@ -246,7 +246,7 @@ class LyapunovSpectrum(Estimator):
                                 "(any dynnet Map with jvp(states, V) or jacobian(state))")
         if not isinstance(m, Map):
             raise TypeError(f"LyapunovSpectrum: map={m!r} must be a dynnet Map")
-        if not _has_tangent(m):
+        if not m.has_jvp:
             raise NotImplementedError(
                 f"LyapunovSpectrum: {type(m).__name__} implements neither jvp(states, V) nor "
                 "jacobian(state); the tangent dynamics and the spectrum need one of them"

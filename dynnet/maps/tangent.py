@@ -10,11 +10,6 @@ from .base import Map
 __all__ = ["TangentMap"]
 
 
-def _has_tangent(m: Map) -> bool:
-    """True if ``m`` has tangent dynamics: a ``jvp`` of its own or a ``jacobian``."""
-    return type(m).jvp is not Map.jvp or m.has_jacobian
-
-
 class TangentMap(Map):
     r"""Tangent dynamics of a map, as a wrapper: :math:`(x, Q) \mapsto (g(x), J(x)\,Q)`.
 
@@ -55,7 +50,7 @@ class TangentMap(Map):
         m = self.map
         if not isinstance(m, Map):
             raise TypeError(f"TangentMap: parameter map={m!r} must be a dynnet Map")
-        if not _has_tangent(m):
+        if not m.has_jvp:
             raise NotImplementedError(
                 f"TangentMap: {type(m).__name__} implements neither jvp(states, V) nor "
                 "jacobian(state); tangent dynamics and Lyapunov spectra need one of them"

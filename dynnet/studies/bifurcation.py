@@ -305,14 +305,12 @@ class BifurcationStudy(Study):
         return names
 
     def _validate(self):
-        from ..maps.tangent import _has_tangent
-
         super()._validate()
         m = self.parts()["map"]
         if not isinstance(self.param, str) or self.param not in m._param_names():
             raise ValueError(f"{type(self).__name__}: param={self.param!r} is not a parameter of "
                              f"{type(m).__name__} (parameters: {sorted(m._param_names())})")
-        if self.tangent == "jvp" and not _has_tangent(m):
+        if self.tangent == "jvp" and not m.has_jvp:
             raise ValueError(f"{type(self).__name__}: {type(m).__name__} has neither jvp nor jacobian; "
                              "tangent='jvp' needs one of them (tangent='orbit' needs neither)")
         self._values()
