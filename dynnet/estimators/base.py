@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,7 +15,54 @@ if TYPE_CHECKING:
 
     from ..maps.base import Map
 
-__all__ = ["Estimator"]
+__all__ = ["Estimator", "Needs"]
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What an estimator's :meth:`Estimator.fit_result` reads from a study.
+
+    A study feeds an estimator whose needs its result and its map meet, and
+    refuses the others when it validates its parameters (before computing), with
+    one line that names what is missing.
+
+    Parameters
+    ----------
+    data : tuple of str, default ()
+        Names of the result variables ``fit_result`` reads (every one of them must
+        be in the study's result), e.g. ``("distance",)``.
+    map : tuple of str, default ()
+        Capabilities of the map it calls (every one of them), named as
+        :meth:`dynnet.Map.capabilities` names them: ``"jvp"``, ``"jacobian"``,
+        ``"hvp"``, ``"hessian"``, ``"groups"``.
+    """
+
+    data: tuple[str, ...] = ()
+    map: tuple[str, ...] = ()
+
+    def unmet(self, variables, capabilities) -> str | None:
+        """What is missing, in one line, or None when the needs are met.
+
+        Parameters
+        ----------
+        variables : collection of str
+            The result variables a study offers its estimators.
+        capabilities : collection of str
+            The map's capabilities (:meth:`dynnet.Map.capabilities`).
+
+        Returns
+        -------
+        str or None
+        """
+        data = [v for v in self.data if v not in set(variables)]
+        caps = [c for c in self.map if c not in set(capabilities)]
+        parts = []
+        if data:
+            parts.append("the result variable" + ("s " if len(data) > 1 else " ")
+                         + ", ".join(repr(v) for v in data))
+        if caps:
+            parts.append("a map with " + ", ".join(caps))
+        return " and ".join(parts) if parts else None
 
 
 def _logistic_orbit(n: int = 600, x0: float = 0.3) -> np.ndarray:
@@ -87,6 +135,30 @@ class Estimator(ParamsObject):
     ``_check_data()`` staticmethod with example ``fit`` arguments for
     :func:`dynnet.testing.check_estimator`.
     """
+
+    #: what :meth:`fit_result` reads (:class:`Needs`); None: it cannot be fed from a study result
+    needs: Needs | None = None
+
+    def unmet_needs(self, variables, map: Map | None = None) -> str | None:
+        """Why a study with these result variables and this map cannot feed this estimator
+        (one line), or None when it can.
+
+        Parameters
+        ----------
+        variables : collection of str
+            The result variables the study offers.
+        map : Map or None, default None
+            The study's map.
+
+        Returns
+        -------
+        str or None
+        """
+        if self.needs is None:
+            return "cannot be fitted from a study result (it declares no needs); call fit(...) directly"
+        caps = map.capabilities() if map is not None else frozenset()
+        missing = self.needs.unmet(variables, caps)
+        return None if missing is None else f"needs {missing}, which this study does not have"
 
     def fit(self, data: Any, *, map: Map | None = None,  # pragma: no cover
             steps: ArrayLike | None = None) -> Estimator:

@@ -389,6 +389,34 @@ class Map(ParamsObject):
         """
         return type(self).jvp is not Map.jvp or self.has_jacobian
 
+    def capabilities(self) -> frozenset[str]:
+        """What this map can do beyond :meth:`step`, by name.
+
+        ``"jvp"`` (:attr:`has_jvp`), ``"jacobian"`` (:attr:`has_jacobian`),
+        ``"hvp"`` and ``"hessian"`` (it has those methods: the Hessian of its
+        loss), ``"groups"`` (:meth:`coordinate_groups` names a group besides ``"all"``).
+        Studies and estimators ask for capabilities, never for a map's type
+        (see :class:`dynnet.estimators.base.Needs`).
+
+        Returns
+        -------
+        frozenset of str
+        """
+        caps = set()
+        if self.has_jvp:
+            caps.add("jvp")
+        if self.has_jacobian:
+            caps.add("jacobian")
+        for name in ("hvp", "hessian"):
+            if callable(getattr(self, name, None)):
+                caps.add(name)
+        try:
+            if set(self.coordinate_groups()) - {"all"}:
+                caps.add("groups")
+        except Exception:  # noqa: BLE001 - a map whose groups cannot be built has none to offer
+            pass
+        return frozenset(caps)
+
     # ---- parameters as batch members -------------------------------------
     def batched(self, param: str, values: ArrayLike) -> Map:
         r"""This map with ``param`` taking one value per ensemble member.

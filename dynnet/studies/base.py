@@ -12,19 +12,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..base import ParamsObject, as_seed_sequence, check_int, clone
+from ._feeding import check_estimators, estimator_key, estimator_list, fit_estimators
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
     from pathlib import Path
 
     import pandas as pd
     import xarray as xr
     from matplotlib.figure import Figure
 
-    from ..estimators.base import Estimator
-    from ..maps.base import Map
 
-__all__ = ["Study", "RunContext", "MemoryBudgetError"]
+__all__ = ["Study", "RunContext", "MemoryBudgetError", "estimator_key", "fit_estimators"]
 
 
 class MemoryBudgetError(MemoryError):
@@ -507,33 +505,20 @@ class Study(ParamsObject):
             raise RuntimeError(f"{type(self).__name__} has not been run yet; call run() first")
 
     def _check_estimators(self):
-        """Refuse, before any computing, what is not a list of distinct estimators."""
-        from ..estimators.base import Estimator
-
-        ests = self._estimator_list()
-        keys = set()
-        for est in ests:
-            if not isinstance(est, Estimator):
-                raise TypeError(f"{type(self).__name__}: estimators must be dynnet Estimators, got {est!r}")
-            key = estimator_key(est)
-            if key in keys:
-                raise ValueError(
-                    f"{type(self).__name__}: two estimators of class {type(est).__name__}; the summary "
-                    "keys are the class names, so give each class once"
-                )
-            keys.add(key)
+        """Refuse, before any computing, estimators this study cannot feed (see :mod:`._feeding`)."""
+        check_estimators(self)
 
     def _estimator_list(self) -> list:
-        ests = self.parts().get("estimators", getattr(self, "estimators", None))
-        if ests is None:
-            return []
-        if isinstance(ests, ParamsObject) or isinstance(ests, (str, bytes)):
-            raise TypeError(f"{type(self).__name__}: estimators must be a list of Estimators, got {ests!r}")
-        try:
-            return list(ests)
-        except TypeError:
-            raise TypeError(
-                f"{type(self).__name__}: estimators must be a list of Estimators, got {ests!r}") from None
+        return estimator_list(self)
+
+    def _fed_estimators(self) -> list:
+        """The estimators fitted through ``fit_result`` (default: all; a study whose own
+        computation uses one leaves it out)."""
+        return self._estimator_list()
+
+    def _estimator_variables(self) -> set[str]:
+        """The result variables offered to the estimators (default: the ``_records`` names)."""
+        return set(self._records)
 
     # -- results ------------------------------------------------------------------------------
     def summary(self, as_frame: bool = False) -> xr.Dataset | pd.DataFrame:
@@ -740,27 +725,3 @@ def summary_frame(summary: xr.Dataset) -> pd.DataFrame:
     if not summary.sizes:
         return pd.DataFrame([{k: summary[k].values.item() for k in summary.data_vars}])
     return summary.to_dataframe().reset_index()
-
-
-def estimator_key(est: Estimator) -> str:
-    """The name of an estimator in summaries and result variables: its class name, lower case."""
-    return type(est).__name__.lower()
-
-
-def fit_estimators(owner: object, ests: Iterable[Estimator], data: xr.Dataset,
-                   map: Map | None = None) -> tuple[list[Estimator], dict[str, Any]]:
-    """Fit each estimator on a study result with ``fit_result``; store each one's summary
-    numbers in a dict ``{"<key>.<number>": value}``.
-
-    Returns
-    -------
-    fitted : list of Estimator
-    numbers : dict
-    """
-    fitted, numbers = [], {}
-    for est in ests:
-        f = clone(est).fit_result(data, map)
-        fitted.append(f)
-        for k, v in f.summary().items():
-            numbers[f"{estimator_key(est)}.{k}"] = v
-    return fitted, numbers
