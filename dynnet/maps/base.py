@@ -616,6 +616,47 @@ class Map(ParamsObject):
                 x = self.step(x)
         return x
 
+    def stream_distances(self, states: np.ndarray, n_steps: int, every: int, group: int,
+                         metric) -> tuple[np.ndarray, dict, np.ndarray]:
+        r"""Advance groups of orbits and record, streamed, what a perturbation ensemble needs.
+
+        ``states`` is ``(G * group, dim)``: ``G`` groups, each a reference
+        orbit :math:`x_g` followed by ``group - 1`` perturbed copies
+        :math:`x'_{g,j}`. At :math:`t = 0, k, 2k, \dots, n` (``k = every``,
+        ``n = n_steps``) it records the distance of each copy to its reference,
+
+        .. math:: d_{g,j}(t) = \operatorname{metric}\big(x'_{g,j}(t), x_g(t)\big),
+
+        and the :meth:`observables` of the references; the states themselves are
+        never stored, so memory is that of the batch and of the records. This is
+        the engine of :func:`dynnet.studies.blocks.run_ensemble`. A map with a
+        fused engine overrides the private ``_stream`` (same records, same
+        bits as this reference loop for its fused metrics).
+
+        Parameters
+        ----------
+        states : numpy.ndarray, shape (G * group, dim)
+            The groups' states, float64, validated by the caller (no checks here).
+        n_steps : int
+            Steps to advance, a multiple of ``every``.
+        every : int
+            Record interval, >= 1.
+        group : int
+            Orbits per group (a reference and ``group - 1`` copies), >= 2.
+        metric : Metric
+            The distance (called as ``metric(copies, reference, map=self)``).
+
+        Returns
+        -------
+        distance : numpy.ndarray, shape (R, G, group - 1)
+            ``R = n_steps // every + 1``.
+        observables : dict of str to numpy.ndarray, shape (R, G)
+            The references' observables.
+        final : numpy.ndarray, shape (G * group, dim)
+            The final states (diverged rows are not flagged).
+        """
+        return self._stream(states, int(n_steps), int(every), int(group), metric)
+
     def _stream(self, states: np.ndarray, n_steps: int, every: int, group: int,
                 metric) -> tuple[np.ndarray, dict, np.ndarray]:
         """Advance groups of orbits and record what a perturbation study needs.

@@ -58,7 +58,7 @@ def _run_chunk(map, metric, perturber, init_states, init_index, seed, n_steps, e
     batch[:, 0] = init_states
     for j, i in enumerate(init_index):  # set-up only: one perturbation draw per condition
         batch[j, 1:] = perturber.perturb(init_states[j], map=map, seed=stream(seed, 1, int(i)))
-    dist, obs, final = map._stream(batch.reshape(-1, dim), n_steps, every, 1 + n_pert, metric)
+    dist, obs, final = map.stream_distances(batch.reshape(-1, dim), n_steps, every, 1 + n_pert, metric)
     rows = {"distance": np.moveaxis(dist, 1, 0), "final": final.reshape(len(init_index), 1 + n_pert, dim)}
     rows.update({f"obs_{k}": np.moveaxis(v, 1, 0) for k, v in obs.items()})
     return rows

@@ -9,8 +9,8 @@ import numpy as np
 
 from ..base import check_array, check_int, check_option, check_scalar, stream
 from ..maps.base import DivergenceWarning
-from ._ensemble import warn_divergence
 from .base import Study
+from .blocks import warn_divergence
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -468,7 +468,7 @@ class BifurcationStudy(Study):
         if not ests:
             return ds, []
         from ..base import clone
-        from ._sweep import fit_over
+        from .blocks import fit_over
 
         m = self.parts()["map"]
         maps = [clone(m).set_params(**{param: float(v)}) for v in ds[param].values]

@@ -9,14 +9,12 @@ import numpy as np
 from ..base import check_int, clone, stream
 from ..metrics import L1
 from ..perturbers import UniformPerturber
-from ._ensemble import owns_divergence
-from ._sweep import SweepStudy, eps_seed
+from .blocks import SweepStudy, eps_seed, owns_divergence, run_ensemble, tangent_log_growth
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from matplotlib.figure import Figure
-    from numpy.typing import ArrayLike
 
     from ..base import SeedLike
     from ..estimators.base import Estimator
@@ -185,7 +183,6 @@ class EdgeOfStabilityStudy(SweepStudy):
             raise ValueError(f"{type(self).__name__}: n_steps={self.n_steps!r} with every={self.every!r} "
                              f"records {records} distances; the exponent fit needs at least 3 "
                              "(n_steps >= 2 * every)")
-        from ..base import check_int
 
         check_int(self, "n_steps_long", self.n_steps_long, low=0)
 
@@ -225,8 +222,6 @@ class EdgeOfStabilityStudy(SweepStudy):
     def _long_horizon(self, ctx, ds, x0):
         """Fig. 7's late times: the first networks and their copies over ``n_steps_long`` steps."""
         from dataclasses import replace
-
-        from ._ensemble import run_ensemble
 
         c = self.parts()
         eps = np.atleast_1d(np.asarray(self.eps, dtype=float))
@@ -355,92 +350,3 @@ def _n_rows(m) -> int:
         return int(m.problem().X.shape[0])
     except AttributeError:
         return 1
-
-
-def tangent_log_growth(map: Map, states: ArrayLike, vectors: ArrayLike, n_steps: int,
-                       every: int = 1) -> np.ndarray:
-    r"""Log-growth of one tangent vector per orbit under the tangent map, renormalised each step.
-
-    For each orbit :math:`x_t` of ``map`` from ``states`` and its tangent vector
-
-    .. math::
-
-        v_{t+1} = J(x_t)\, v_t, \qquad
-        \ell(t) = \ln \frac{\lVert v_t \rVert_2}{\lVert v_0 \rVert_2}
-        = \sum_{s < t} \ln \lVert J(x_s)\, \hat v_s \rVert_2,
-
-    with :math:`\hat v_s` the unit vector of :math:`v_s` (the vector is
-    renormalised at every step, so it never overflows; Benettin et al. 1980).
-    :math:`J(x)\, v` comes from the map's batched :meth:`~dynnet.Map.jvp`,
-    vectorised over orbits (for gradient descent the matrix-free
-    :math:`v - \eta H(x) v`, no dense Hessian; a map with only a
-    ``jacobian`` gets :meth:`~dynnet.Map.jvp`'s dense product).
-
-    Parameters
-    ----------
-    map : Map
-        A map with tangent dynamics (``map.has_jvp``: a ``jvp`` or a ``jacobian``).
-    states : array_like, shape (n, dim)
-        Initial states of the orbits.
-    vectors : array_like, shape (n, dim)
-        Initial tangent vectors (non-zero; only their direction matters).
-    n_steps : int
-        Steps of each orbit, >= 0.
-    every : int, default 1
-        Record every ``every`` steps (``n_steps`` must be a multiple).
-
-    Returns
-    -------
-    ndarray, shape (n_steps // every + 1, n)
-        :math:`\ell(t)` at :math:`t = 0, \text{every}, \dots, n\_steps`
-        (0 at :math:`t = 0`; NaN from the step an orbit diverges on).
-
-    Raises
-    ------
-    NotImplementedError
-        If the map has neither ``jvp`` nor ``jacobian``.
-    ValueError
-        If the shapes disagree or a vector is zero.
-
-    References
-    ----------
-    G. Benettin, L. Galgani, A. Giorgilli, J.-M. Strelcyn, Meccanica 15, 9 (1980).
-    B. A. Pearlmutter, Neural Computation 6, 147 (1994) (Hessian-vector products).
-    """
-    from ..maps.base import check_every
-
-    if not map.has_jvp:
-        raise NotImplementedError(
-            f"tangent_log_growth: {type(map).__name__} implements neither jvp(states, V) nor "
-            "jacobian(state); the tangent-map exponent needs one of them"
-        )
-    x = map.check_states(states)
-    v = np.array(vectors, dtype=np.float64, ndmin=2)
-    if v.shape != x.shape:
-        raise ValueError(f"tangent_log_growth: vectors must have the shape of states {x.shape}, "
-                         f"got {v.shape}")
-    n_steps = check_int(map, "n_steps", n_steps, low=0)
-    every = check_every(map, n_steps, every)
-    norm = np.linalg.norm(v, axis=1)
-    if np.any(norm == 0):
-        raise ValueError(f"tangent_log_growth: vectors {np.flatnonzero(norm == 0).tolist()} are zero; "
-                         "each orbit needs a non-zero tangent vector")
-    v = v / norm[:, None]
-    out = np.empty((n_steps // every + 1, x.shape[0]))
-    out[0] = 0.0
-    acc = np.zeros(x.shape[0])
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for t in range(1, n_steps + 1):
-            ok = np.all(np.isfinite(x), axis=1) & np.all(np.isfinite(v), axis=1)
-            Jv = np.full_like(v, np.nan)
-            if ok.any():
-                Jv[ok] = map.jvp(x[ok], v[ok][:, None, :])[:, 0]
-            x = map.step(x)
-            x = np.where(np.all(np.isfinite(x), axis=1)[:, None], x, np.nan)
-            g = np.linalg.norm(Jv, axis=1)
-            v = Jv
-            acc = acc + np.log(g)
-            v = v / g[:, None]
-            if t % every == 0:
-                out[t // every] = acc
-    return out

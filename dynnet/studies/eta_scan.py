@@ -11,9 +11,8 @@ from ..estimators import FiniteLyapunov, LaminarPhases, LyapunovSpectrum, Sharpn
 from ..metrics import L1
 from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
-from ._ensemble import check_parts, ensemble_memory, owns_divergence, run_ensemble, warn_divergence
-from ._sweep import sweep_fits
 from .base import Study
+from .blocks import check_parts, ensemble_memory, owns_divergence, run_ensemble, sweep_fits, warn_divergence
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -164,7 +163,7 @@ class EtaScanStudy(Study):
                                        Sharpness()]}
 
     def _etas(self):
-        from ._sweep import check_values
+        from .blocks import check_values
 
         if np.atleast_1d(np.asarray(self.etas, dtype=object)).size == 0:
             raise ValueError(f"{type(self).__name__}: parameter etas must hold at least one value")

@@ -11,8 +11,8 @@ from ..estimators.graphs import HorizontalVisibilityGraph
 from ..estimators.intermittency import LaminarPhases
 from ..estimators.timeseries import Kantz, ShuffledAutocorrelation
 from ..maps.base import Map
-from ._ensemble import owns_divergence
-from .base import Study, estimator_key
+from .base import Study
+from .blocks import estimator_key, owns_divergence
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

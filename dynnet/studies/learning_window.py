@@ -12,17 +12,17 @@ from ..maps.base import check_every
 from ..metrics import L1
 from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
-from ._ensemble import (
+from .base import Study
+from .blocks import (
     check_parts,
     default_chunk,
     ensemble_memory,
     map_over_inits,
     owns_divergence,
     run_ensemble,
+    sweep_fits,
     warn_divergence,
 )
-from ._sweep import sweep_fits
-from .base import Study
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -8,8 +8,7 @@ import numpy as np
 
 from ..base import clone
 from ..perturbers import UniformPerturber
-from ._ensemble import owns_divergence
-from ._sweep import SweepStudy, low_eta_parts
+from .blocks import SweepStudy, low_eta_parts, owns_divergence
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

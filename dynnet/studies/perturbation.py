@@ -11,8 +11,8 @@ from ..maps.base import Map, check_every
 from ..metrics import L1
 from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
-from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
-from .base import Study, fit_estimators
+from .base import Study
+from .blocks import check_parts, ensemble_memory, fit_estimators, run_ensemble, warn_divergence
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

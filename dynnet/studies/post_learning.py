@@ -8,7 +8,7 @@ import numpy as np
 
 from ..base import check_array, check_int, check_scalar
 from ..perturbers import UniformPerturber
-from ._sweep import SweepStudy, low_eta_parts
+from .blocks import SweepStudy, low_eta_parts
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

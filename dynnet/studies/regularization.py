@@ -12,10 +12,9 @@ from ..maps.base import check_every
 from ..metrics import L1
 from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
-from ._ensemble import check_parts, ensemble_memory
 from ._summaries import regularization_summary
-from ._sweep import check_values, ensembles_over, fit_over, reference_accuracies
 from .base import Study
+from .blocks import check_parts, check_values, ensemble_memory, ensembles_over, fit_over, reference_accuracies
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -14,10 +14,17 @@ from ..maps.base import DivergenceWarning
 from ..metrics import L1
 from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
-from ._ensemble import check_parts, ensemble_memory, map_over_inits
 from ._summaries import sharpening_summary
-from ._sweep import check_values, ensembles_over, fit_over, reference_accuracies
 from .base import Study
+from .blocks import (
+    check_parts,
+    check_values,
+    ensemble_memory,
+    ensembles_over,
+    fit_over,
+    map_over_inits,
+    reference_accuracies,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
