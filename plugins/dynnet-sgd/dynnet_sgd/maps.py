@@ -1,13 +1,18 @@
 """Mini-batch SGD, heavy-ball momentum and Adam as dynnet Maps.
 
-All three train the MLP of :class:`dynnet.GradientDescentMap` (same data,
-split, layout and initialisation, through its public methods ``loss``,
-``gradient``, ``hessian``, ``data`` and ``sample_state``) and differ in the
-update rule and in what the state holds.
+All three train a network and differ in the update rule and in what the
+state holds. By default the network is the MLP of
+:class:`dynnet.GradientDescentMap` (same data, split, layout and
+initialisation); ``model=`` gives any other network map instead (a
+``dynnet_torch.TorchMap``, a GradientDescentMap of one's own). The update
+rules reach the network only through its public methods ``gradient(W,
+rows=)``, ``hessian(W, rows=)``, ``loss``, ``data``, ``sample_state``,
+``observables``, ``coordinate_groups`` and ``dim`` (:data:`NETWORK_METHODS`).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,21 +24,26 @@ from dynnet.base import check_int, check_scalar, stream
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-__all__ = ["SGDMap", "MomentumMap", "AdamMap", "network_gradient", "NETWORK_PARAMS"]
+__all__ = ["SGDMap", "MomentumMap", "AdamMap", "network_gradient", "NETWORK_PARAMS",
+           "NETWORK_METHODS"]
 
 # the parameters of dynnet.GradientDescentMap that these maps share (their network)
 NETWORK_PARAMS = ("eta", "hidden", "dataset", "test_size", "split_seed", "stratify", "scale",
                   "init_std")
+#: what a ``model=`` network must offer (the update rules call nothing else of it)
+NETWORK_METHODS = ("gradient", "hessian", "loss", "data", "sample_state", "observables",
+                   "coordinate_groups")
 
 
-def network_gradient(net: dn.GradientDescentMap, W: np.ndarray,
+def network_gradient(net: dn.Map, W: np.ndarray,
                      rows: ArrayLike | None = None) -> np.ndarray:
     """Gradient of a network's loss for each row of ``W``; diverged rows give NaN.
 
     Parameters
     ----------
-    net : dynnet.GradientDescentMap
-        The network and its data.
+    net : dynnet.Map
+        The network and its data: any map with ``gradient(W, rows=None)``
+        (a :class:`dynnet.GradientDescentMap`, a ``dynnet_torch.TorchMap``).
     W : ndarray, shape (E, P)
         Network parameters; rows that are not finite (diverged members) are
         skipped and give NaN.
@@ -66,25 +76,52 @@ def _same(a: Any, b: Any) -> bool:
 class _MLPMap(dn.Map):
     """Shared machinery: the network of a GradientDescentMap with the same data parameters."""
 
-    def network(self) -> dn.GradientDescentMap:
-        """The :class:`~dynnet.GradientDescentMap` on the same network and data.
+    def network(self) -> dn.Map:
+        """The network this map trains: ``model``, or the GradientDescentMap of the data parameters.
 
-        It is built from this map's ``eta, hidden, dataset, test_size,
-        split_seed, stratify, scale, init_std`` and reused while they stay the
-        same objects; the GradientDescentMap itself notices edits of the data
-        arrays (its cache is keyed by content).
+        Without ``model`` it is the :class:`~dynnet.GradientDescentMap` built
+        from this map's ``eta, hidden, dataset, test_size, split_seed,
+        stratify, scale, init_std``, reused while they stay the same objects
+        (the GradientDescentMap itself notices edits of the data arrays: its
+        cache is keyed by content).
 
         Returns
         -------
-        dynnet.GradientDescentMap
+        dynnet.Map
             The network.
+
+        Raises
+        ------
+        TypeError
+            If ``model`` is not a dynnet Map with the methods of :data:`NETWORK_METHODS`.
+        ValueError
+            If ``model`` is given together with a data parameter that is not
+            at its default (the model brings its own data and layout).
         """
+        model = getattr(self, "model", None)
+        if model is not None:
+            return self._checked_model(model)
         params = {k: getattr(self, k) for k in NETWORK_PARAMS}
         net = self.__dict__.get("_network")
         if net is None or not all(_same(v, getattr(net, k)) for k, v in params.items()):
             net = dn.GradientDescentMap(**params)
             self.__dict__["_network"] = net
         return net
+
+    def _checked_model(self, model: Any) -> dn.Map:
+        name = type(self).__name__
+        missing = [k for k in NETWORK_METHODS if not callable(getattr(model, k, None))]
+        if not isinstance(model, dn.Map) or missing:
+            raise TypeError(f"{name}: parameter model={type(model).__name__} must be a dynnet Map with "
+                            f"{', '.join(NETWORK_METHODS)}" + (f" (it lacks {', '.join(missing)})"
+                                                               if missing else ""))
+        defaults = inspect.signature(type(self).__init__).parameters
+        set_too = [k for k in NETWORK_PARAMS if k != "eta" and k in defaults
+                   and not _same(getattr(self, k), defaults[k].default)]
+        if set_too:
+            raise ValueError(f"{name}: model= brings its own data and layout; leave "
+                             f"{', '.join(set_too)} at their defaults (set them on the model)")
+        return model
 
     def _p(self) -> int:
         return self.network().dim
@@ -198,12 +235,20 @@ class SGDMap(_MLPMap):
         Standardise the features with the training mean and std.
     init_std : float, default 1.0
         Standard deviation of the initial weights (biases start at 0).
+    model : dynnet.Map, optional
+        The network to train instead of the GradientDescentMap MLP: any map
+        with the methods of :data:`NETWORK_METHODS`, e.g. a
+        ``dynnet_torch.TorchMap`` (its own ``eta`` is not used). It brings
+        its data, layout and initialisation, so ``hidden``, ``dataset``,
+        ``test_size``, ``split_seed``, ``stratify``, ``scale`` and
+        ``init_std`` must stay at their defaults. None (the default) trains
+        the GradientDescentMap of those parameters.
 
     Notes
     -----
     Jacobian (away from the measure-zero set where ``round(t)`` jumps):
     :math:`\begin{pmatrix} I - \eta H_B(W) & 0 \\ 0 & 1\end{pmatrix}` with the
-    exact batch Hessian :math:`H_B` (``GradientDescentMap.hessian(W, rows=batch)``,
+    exact batch Hessian :math:`H_B` of the network (``network().hessian(W, rows=batch)``,
     Pearlmutter's R-operator). With ``batch_size = N`` it is full-batch GD (up to the
     order of the samples in each sum).
 
@@ -218,7 +263,7 @@ class SGDMap(_MLPMap):
                  hidden: int | Sequence[int] = (10,),
                  dataset: str | tuple[ArrayLike, ArrayLike] = "iris", test_size: int | float = 30,
                  split_seed: int = 0, stratify: bool = False, scale: bool = False,
-                 init_std: float = 1.0) -> None:
+                 init_std: float = 1.0, model: dn.Map | None = None) -> None:
         self.eta = eta
         self.batch_size = batch_size
         self.batch_seed = batch_seed
@@ -229,6 +274,7 @@ class SGDMap(_MLPMap):
         self.stratify = stratify
         self.scale = scale
         self.init_std = init_std
+        self.model = model
 
     @property
     def dim(self) -> int:  # type: ignore[override]
@@ -374,6 +420,14 @@ class MomentumMap(_MLPMap):
         Standardise the features with the training mean and std.
     init_std : float, default 1.0
         Standard deviation of the initial weights (biases start at 0).
+    model : dynnet.Map, optional
+        The network to train instead of the GradientDescentMap MLP: any map
+        with the methods of :data:`NETWORK_METHODS`, e.g. a
+        ``dynnet_torch.TorchMap`` (its own ``eta`` is not used). It brings
+        its data, layout and initialisation, so ``hidden``, ``dataset``,
+        ``test_size``, ``split_seed``, ``stratify``, ``scale`` and
+        ``init_std`` must stay at their defaults. None (the default) trains
+        the GradientDescentMap of those parameters.
 
     Notes
     -----
@@ -395,7 +449,7 @@ class MomentumMap(_MLPMap):
     def __init__(self, eta: float = 1.0, beta: float = 0.9, hidden: int | Sequence[int] = (10,),
                  dataset: str | tuple[ArrayLike, ArrayLike] = "iris", test_size: int | float = 30,
                  split_seed: int = 0, stratify: bool = False, scale: bool = False,
-                 init_std: float = 1.0) -> None:
+                 init_std: float = 1.0, model: dn.Map | None = None) -> None:
         self.eta = eta
         self.beta = beta
         self.hidden = hidden
@@ -405,6 +459,7 @@ class MomentumMap(_MLPMap):
         self.stratify = stratify
         self.scale = scale
         self.init_std = init_std
+        self.model = model
 
     @property
     def dim(self) -> int:  # type: ignore[override]
@@ -521,6 +576,14 @@ class AdamMap(_MLPMap):
         Standardise the features with the training mean and std.
     init_std : float, default 1.0
         Standard deviation of the initial weights (biases start at 0).
+    model : dynnet.Map, optional
+        The network to train instead of the GradientDescentMap MLP: any map
+        with the methods of :data:`NETWORK_METHODS`, e.g. a
+        ``dynnet_torch.TorchMap`` (its own ``eta`` is not used). It brings
+        its data, layout and initialisation, so ``hidden``, ``dataset``,
+        ``test_size``, ``split_seed``, ``stratify``, ``scale`` and
+        ``init_std`` must stay at their defaults. None (the default) trains
+        the GradientDescentMap of those parameters.
 
     Notes
     -----
@@ -538,7 +601,7 @@ class AdamMap(_MLPMap):
                  epsilon: float = 1e-8, hidden: int | Sequence[int] = (10,),
                  dataset: str | tuple[ArrayLike, ArrayLike] = "iris", test_size: int | float = 30,
                  split_seed: int = 0, stratify: bool = False, scale: bool = False,
-                 init_std: float = 1.0) -> None:
+                 init_std: float = 1.0, model: dn.Map | None = None) -> None:
         self.eta = eta
         self.beta1 = beta1
         self.beta2 = beta2
@@ -550,6 +613,7 @@ class AdamMap(_MLPMap):
         self.stratify = stratify
         self.scale = scale
         self.init_std = init_std
+        self.model = model
 
     @property
     def dim(self) -> int:  # type: ignore[override]
