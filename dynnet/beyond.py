@@ -35,12 +35,27 @@ __all__ = ["beyond_studies", "beyond_rows", "BEYOND_RULES"]
 #: the rule of each verdict (the questions of the module docstring)
 BEYOND_RULES = {
     "regularization.lowers_mle": (
-        "yes if some weight decay lowers lambda_nMLE with paired z < -2; not clear if "
-        "fewer than half of the decays keep half of their fits; no otherwise"),
+        "yes if some weight decay lowers lambda_nMLE after Holm's correction over the decays tried: "
+        "one-sided p = Phi(z) of the paired z, family-wise level Phi(-2) = 0.023 (the level of an "
+        "uncorrected z < -2); not clear if fewer than half of the decays keep half of their fits; no "
+        "otherwise"),
+    "regularization.costs_accuracy": (
+        "at matched training time (the end of the fit windows): yes if some weight decay lowers the "
+        "networks' test accuracy (paired z over networks, one-sided p = Phi(z)) after Holm's correction "
+        "at family-wise level Phi(-2); no otherwise"),
     "sharpening.reaches_2_over_eta": (
         "at the smallest eta with lambda_nMLE > 0.05 (half of the fits kept): yes "
-        "if at least half of the networks reach 2/eta, no if none, not clear "
-        "otherwise or without such an eta"),
+        "if at least half of the networks reach 2/eta at a record after t = 0 (the t = 0 record does "
+        "not count), no if none, not clear otherwise or without such an eta"),
+    "sharpening.progressive_at_onset": (
+        "at the smallest eta whose lambda_nMLE with windows in the time eta*t is > 0.05 (half of the "
+        "fits kept): yes if at least half of the networks start below 2/eta, reach it at a record "
+        "after t = 0 and hover (|median of S eta/2 over the second half - 1| <= 0.1), no if none, "
+        "not clear otherwise or without such an eta"),
+    "grid.regime": (
+        "in order: dead if the median final training loss lies within 1e-3 of the entropy of the "
+        "class priors (the constant predictor); sensitive if half of the fits are kept and "
+        "lambda_nMLE > 0.05; insensitive otherwise"),
     "window.range": (
         "eta both sensitive (lambda_nMLE > 0.05, half of the fits kept, at most half diverged) and "
         "fast (median time to the test-accuracy threshold within 1.5x of the fastest)"),
@@ -135,11 +150,43 @@ def beyond_rows(results: dict) -> list[dict]:
                 f"errors, weight decay {mu:g}", _f(s["mle_change_z"][k]), ".1f")
             add("regularization.test_accuracy" + lab, f"test accuracy after training, weight decay {mu:g}",
                 _f(s["test_accuracy"][k]), ".3f")
-        lowest = _f(s["lowest_lowering_decay"])
+        from . import interpretation as I
+
+        hm = I.regularization_holm(s)
+        mt = I.regularization_matched(results["regularization"])
+        at = int(mt["step"])
+        zero = np.flatnonzero(decays == 0.0)
+        acc_z = np.full(decays.size, np.nan)
+        for k, mu in enumerate(decays):
+            lab = f"[wd={mu:g}]"
+            if mu > 0:
+                add("regularization.mle_change_p" + lab, f"one-sided p-value of the paired change of Lambda "
+                    f"(Phi(z)), weight decay {mu:g}", _f(hm["pvalue"][k]), ".2g",
+                    note=f"Holm ({hm['n_tests']} decays, level {I.HOLM_ALPHA:.3f}): "
+                    f"{'lowered' if hm['rejected'][k] else 'not lowered'}")
+            add("regularization.test_accuracy_matched" + lab, f"test accuracy at step {at} (the end of the "
+                f"fit windows), weight decay {mu:g}", _f(mt["test_accuracy_at"][k]), ".3f",
+                note=f"training accuracy {_f(mt['train_accuracy_at'][k]):.3f}")
+            add("regularization.grad_norm_final" + lab, f"gradient norm of the regularised objective after "
+                f"training (median), weight decay {mu:g}", _f(mt["grad_norm_final"][k]), ".3f",
+                note=f"at step {at}: {_f(mt['grad_norm_at'][k]):.3f}; 0 at a stationary point")
+            if mu > 0 and zero.size:
+                acc = mt["test_accuracy_at_per_init"]
+                acc_z[k] = I.paired_z(acc[k], acc[zero[0]])
+        lowest = hm["lowest"]
         usable = np.mean(np.asarray(s["kept_fraction"].values) >= 0.5)
         verdict = "yes" if np.isfinite(lowest) else ("not clear" if usable < 0.5 else "no")
-        add("regularization.lowers_mle", "smallest weight decay that lowers lambda_nMLE (z < -2)",
-            lowest, ".0e", BEYOND_RULES["regularization.lowers_mle"], verdict)
+        add("regularization.lowers_mle", "smallest weight decay that lowers lambda_nMLE (Holm-corrected)",
+            lowest, ".0e", BEYOND_RULES["regularization.lowers_mle"], verdict,
+            note=f"uncorrected z < -2 from {_f(s['lowest_lowering_decay']):.0e}")
+        acc_rej = I.holm(np.where(decays > 0, I.one_sided_p(acc_z), np.nan))
+        cost = float(decays[acc_rej].min()) if acc_rej.any() else np.nan
+        add("regularization.costs_accuracy",
+            f"smallest weight decay that lowers the test accuracy at step {at} (Holm-corrected)",
+            cost, ".0e", BEYOND_RULES["regularization.costs_accuracy"],
+            "yes" if acc_rej.any() else "no",
+            note="paired z " + ", ".join(f"{mu:g}: {z:.1f}" for mu, z in zip(decays, acc_z, strict=True)
+                                         if mu > 0))
     if "sharpening" in results:
         s = results["sharpening"].summary()
         for k, eta in enumerate(s["eta"].values):
@@ -147,23 +194,61 @@ def beyond_rows(results: dict) -> list[dict]:
             add("sharpening.max_ratio" + lab, f"largest sharpness times eta/2 along training (median), "
                 f"eta = {eta:g}", _f(s["max_ratio"][k]), ".2f")
             add("sharpening.fraction_reaching" + lab,
-                f"networks whose sharpness reaches 2/eta, eta = {eta:g}",
+                f"networks whose sharpness reaches 2/eta at any record (t = 0 included), eta = {eta:g}",
                 _f(s["fraction_reaching"][k]), ".2f")
             add("sharpening.mle" + lab, f"lambda_nMLE, eta = {eta:g}", _f(s["mle"][k]), ".3f",
                 note=f"kept {_f(s['kept_fraction'][k]):.2f}")
             add("sharpening.kept_fraction" + lab, f"fraction of fits kept, eta = {eta:g}",
                 _f(s["kept_fraction"][k]), ".2f")
+        from . import interpretation as I
+
+        res = results["sharpening"].result_
+        split = I.sharpening_split(res)
+        tm = I.eta_time_exponents(res)
+        etas = np.asarray(s["eta"].values, dtype=np.float64)
+        for k, eta in enumerate(etas):
+            lab = f"[eta={eta:g}]"
+            add("sharpening.starts_above" + lab,
+                f"networks whose sharpness starts at or above 2/eta (t = 0), eta = {eta:g}",
+                _f(split["starts_above"][k]), ".2f", note="the catapult regime")
+            add("sharpening.reaches_after_start" + lab, f"networks whose sharpness reaches 2/eta at a record "
+                f"after t = 0, eta = {eta:g}", _f(split["reaches_after_start"][k]), ".2f")
+            add("sharpening.progressive" + lab, f"networks that start below 2/eta, sharpen to it and hover "
+                f"(|late median of S eta/2 - 1| <= {I.HOVER_TOL:g}), eta = {eta:g}",
+                _f(split["progressive"][k]), ".2f", note="progressive sharpening (Cohen et al.)")
+            add("sharpening.mle_eta_time" + lab, f"lambda_nMLE per unit of eta*t, fit windows in eta*t, "
+                f"eta = {eta:g}", _f(tm["mle"][k]), ".3f",
+                note=f"kept {_f(tm['kept_fraction'][k]):.2f}; per step {_f(tm['mle_per_step'][k]):.3f}")
+            add("sharpening.kept_fraction_eta_time" + lab, f"fraction of fits kept, windows in eta*t, "
+                f"eta = {eta:g}", _f(tm["kept_fraction"][k]), ".2f")
         onset = _f(s["lambda_onset_eta"])
-        frac = _f(s["onset_fraction_reaching"])
+        reach = {float(e): _f(split["reaches_after_start"][k]) for k, e in enumerate(etas)}
+        frac = reach.get(onset, np.nan)
         if not np.isfinite(onset):
             verdict = "not clear"
         else:
             verdict = "yes" if frac >= 0.5 else ("no" if frac == 0 else "not clear")
-        add("sharpening.lambda_onset_eta", "smallest eta with lambda_nMLE > 0.05", onset, ".3g")
-        add("sharpening.reaches_2_over_eta", "networks reaching 2/eta at that eta", frac, ".2f",
-            BEYOND_RULES["sharpening.reaches_2_over_eta"], verdict)
-        add("sharpening.sharpness_onset_eta", "smallest eta where half of the networks reach 2/eta",
-            _f(s["sharpness_onset_eta"]), ".3g")
+        add("sharpening.lambda_onset_eta",
+            "smallest eta with lambda_nMLE > 0.05 (windows in steps, ending by step 200)", onset, ".3g")
+        add("sharpening.reaches_2_over_eta", "networks reaching 2/eta after t = 0 at that eta", frac, ".2f",
+            BEYOND_RULES["sharpening.reaches_2_over_eta"], verdict,
+            note=f"counting t = 0: {_f(s['onset_fraction_reaching']):.2f}")
+        add("sharpening.sharpness_onset_eta", "smallest eta where half of the networks reach 2/eta (any "
+            "record, t = 0 included)", _f(s["sharpness_onset_eta"]), ".3g")
+        t_onset = I.onset_eta(etas, tm["mle"], tm["kept_fraction"], tm["diverged_fraction"])
+        pos = {float(e): k for k, e in enumerate(etas)}
+        if np.isfinite(t_onset):
+            prog = _f(split["progressive"][pos[t_onset]])
+            above = _f(split["starts_above"][pos[t_onset]])
+            verdict = "yes" if prog >= 0.5 else ("no" if prog == 0 else "not clear")
+        else:
+            prog = above = np.nan
+            verdict = "not clear"
+        add("sharpening.lambda_onset_eta_time", "smallest eta with lambda_nMLE > 0.05 per unit of eta*t "
+            "(windows in eta*t, half of the fits kept)", t_onset, ".3g")
+        add("sharpening.progressive_at_onset", "networks that sharpen to 2/eta from below and hover, at that "
+            "eta", prog, ".2f", BEYOND_RULES["sharpening.progressive_at_onset"], verdict,
+            note=f"starting at or above 2/eta there (catapult): {above:.2f}")
     for name in ("window_iris", "window_mnist1d"):
         if name not in results:
             continue
@@ -190,10 +275,28 @@ def beyond_rows(results: dict) -> list[dict]:
         dims = list(mle.dims)
         import itertools
 
+        from . import interpretation as I
+        from .base import clone
+
+        base_map = results["grid"].parts()["study"].parts()["map"]
+        entropies = {}
+
+        def entropy(sel):
+            ds_name = str(sel.get("map__dataset", base_map.dataset))
+            if ds_name not in entropies:
+                entropies[ds_name] = I.prior_entropy(clone(base_map).set_params(dataset=ds_name))
+            return entropies[ds_name]
+
         for values in itertools.product(*(mle[d].values for d in dims)):
             sel = dict(zip(dims, values, strict=True))
             label = ",".join(_label(v) for v in values)
             what = ", ".join(f"{d.removeprefix('map__')} {v}" for d, v in sel.items())
+            if "final_loss_median" in s:
+                fl, h = _f(s["final_loss_median"].sel(sel)), entropy(sel)
+                add(f"grid.regime[{label}]", f"regime at eta = 1, {what}",
+                    I.grid_regime(fl, h, _f(kept.sel(sel)), _f(mle.sel(sel))), "",
+                    BEYOND_RULES["grid.regime"],
+                    note=f"final loss {fl:.4f}, prior entropy {h:.4f}")
             add(f"grid.mle[{label}]", f"lambda_nMLE at eta = 1, {what}", _f(mle.sel(sel)), ".2f",
                 note=f"kept {_f(kept.sel(sel)):.2f}")
             add(f"grid.kept_fraction[{label}]", f"fraction of fits kept, {what}", _f(kept.sel(sel)), ".2f")

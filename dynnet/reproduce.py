@@ -43,6 +43,13 @@ PAPER_VALUES = {
         "conjectured: many Jacobian eigenvalues at 1 at the solution reached by learning", None),
     "post_learning.sharp_drop_fraction": (
         "for many initial conditions, a relatively sharp drop of d(t), then a very slow decay", None),
+    "edge.fsle_disagreement": ("(not in the paper: the robust finite-size exponent beside the best "
+                               "window)", None),
+    "intermittency.laminar_collapsed_share": ("(the paper reads the period-3 phases as laminar phases "
+                                              "of training)", None),
+    "intermittency.laminar_saturation": ("(not in the paper)", None),
+    "intermittency.laminar_logit_spread": ("(not in the paper)", None),
+    "intermittency.kantz_significant_fraction_aperiodic": ("some significant, many not", None),
 }
 
 #: convergence as eps -> 0: the slope of lambda_nMLE against log10 eps over the smallest eps
@@ -71,6 +78,18 @@ RULES = {
         f"yes if after learning at least half of the eigenvalues lie within {UNIT_TOL:g} of 1 and learning "
         f"adds at least {UNIT_ADDED:.0%} of the parameters to that count (mean over networks, against "
         "initialisation)"),
+    "edge.fsle_disagreement": (
+        "a network's two exponents disagree when the best-window Lambda_i (kept fits) and the "
+        "small-scale FiniteSizeLyapunov lambda_i (r = 2, the same distances) differ by more than 0.1 per "
+        "step"),
+    "intermittency.laminar_collapsed_share": (
+        "a phase is collapsed when at least 99% of the (hidden unit, training sample) pairs are "
+        "saturated (f' below 1% of its largest value) and one class is predicted for every training "
+        "sample, at each of up to 20 states spread over the phase"),
+    "intermittency.kantz_significant_fraction_aperiodic": (
+        "'some significant, many not': more than 0 and less than half of the tested reference times "
+        "significant, on the longest stretch with no laminar phase at the tolerance 1e-3 x median |L| "
+        "(and an HVG verdict other than periodic)"),
     "post_learning.sharp_drop_fraction": (
         f"yes if at least half of the (eps, network) pairs drop (d({DROP_STEP})/d(0) < 1) at a per-step rate "
         f"at least {DROP_RATIO:g} times that of the rest of the run, |ln(d(T)/d({DROP_STEP}))| / (T - "
@@ -79,6 +98,7 @@ RULES = {
 
 #: the qualitative claims' rules: verdicts need no paper number
 QUALITATIVE = ("edge.mle_converges", "intermittency.kantz_significant_fraction",
+               "intermittency.kantz_significant_fraction_aperiodic",
                "post_learning.unit_eigenvalues_from_learning", "post_learning.sharp_drop_fraction")
 
 def _studies(quick: bool):
@@ -116,7 +136,8 @@ def _qualitative_verdict(base: str, value, evidence) -> str:
     if base == "edge.mle_converges":
         lo, hi = evidence
         return "yes" if lo <= 0.0 <= hi else "no"
-    if base == "intermittency.kantz_significant_fraction":
+    if base in ("intermittency.kantz_significant_fraction",
+                "intermittency.kantz_significant_fraction_aperiodic"):
         return "yes" if 0.0 < value < 0.5 else "no"
     if base == "post_learning.unit_eigenvalues_from_learning":
         after_share = evidence
@@ -290,6 +311,16 @@ def headline_rows(results: dict) -> list[dict]:
             add("edge.pooled_mle", f"eps={e:.0e}", float(row["finitelyapunov.pooled_mle"]), ".3f",
                 f"pooled exponent at eps = {e:.0e}")
         if "exponent" in results["edge"].result_:
+            from .interpretation import FSLE_TOL, fsle_disagreement
+
+            for e in wanted:
+                fd = fsle_disagreement(results["edge"].result_, e, FSLE_TOL)
+                add("edge.fsle_disagreement", f"eps={e:.0e}", fd["fraction"], ".2f",
+                    f"fraction of networks whose best-window and finite-size exponents differ by more than "
+                    f"{FSLE_TOL:g} per step, eps = {e:.0e}",
+                    f"{fd['n']} networks with both; median Lambda_i - lambda_i "
+                    f"{fd['median_difference']:.3f}; "
+                    f"small-scale FSLE of all networks {fd['fsle']:.3f}")
             slope, lo, hi, k = eps_slope(results["edge"].result_)
             add("edge.mle_converges", "", slope, ".4f",
                 "slope of lambda_nMLE against log10 eps over the smallest eps (per decade)",
@@ -327,6 +358,39 @@ def headline_rows(results: dict) -> list[dict]:
                 "fraction of tested reference times with significant Kantz divergence "
                 "(two-sided, as in Fig. 11)",
                 note)
+        from . import interpretation as I
+
+        study = results["intermittency"]
+        if "kantz_ref_significant_fraction_two_sided" in s:
+            ak = I.aperiodic_kantz(study)
+            where = (f"network {ak['init']}, steps {ak['start']}-{ak['stop'] - 1}, "
+                     f"tolerance {ak['tol']:.1e}; "
+                     f"{ak['n_tested']} of {ak['n']} reference times have neighbours; one-sided "
+                     f"{ak['greater']:.2f}" if ak["init"] >= 0 else "no stretch of that length")
+            lam_share = I.relative_laminar_share(study, int(get("figure_init")), int(get("figure_start")),
+                                                 int(get("figure_stop")))
+            rows[-1]["note"] += (f"; {lam_share:.0%} of this stretch is laminar at the tolerance "
+                                 f"{I.STRETCH_REL_TOL:g} x median |L|")
+            add("intermittency.kantz_significant_fraction_aperiodic", "", ak["two_sided"], ".2f",
+                "fraction of tested reference times with significant Kantz divergence (two-sided) on the "
+                "longest stretch aperiodic at a tolerance relative to the series' scale", where)
+        lc = I.laminar_collapse(study)
+        if lc["init"].size:
+            for label, sel in (("period=3", lc["period"] == 3), ("all", np.ones(lc["init"].size, bool))):
+                if not sel.any():
+                    continue
+                add("intermittency.laminar_collapsed_share", label, float(lc["collapsed"][sel].mean()), ".2f",
+                    f"share of the laminar phases ({label.replace('=', ' ')}) in which the networks are "
+                    "collapsed", f"{int(sel.sum())} phases in {np.unique(lc['init'][sel]).size} networks; "
+                    f"one class predicted in {lc['single_class'][sel].mean():.0%}; mean loss "
+                    f"{np.median(lc['loss'][sel]):.2f} (median over phases)")
+                add("intermittency.laminar_saturation", label, float(np.median(lc["saturation"][sel])), ".3f",
+                    f"saturated share of (hidden unit, training sample) pairs in the laminar phases "
+                    f"({label.replace('=', ' ')}), median over phases")
+                add("intermittency.laminar_logit_spread", label, float(np.median(lc["spread"][sel])), ".1e",
+                    f"standard deviation of the logits across training samples in the laminar phases "
+                    f"({label.replace('=', ' ')}), median over phases",
+                    "about 0: the output ignores the input")
         n3 = int(get("inits_with_period3_phases", 0))
         add("intermittency.inits_with_period3_phases", "", f"{n3} of {n}", "",
             "networks with period-3 laminar phases in the loss")
