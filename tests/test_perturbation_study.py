@@ -185,7 +185,8 @@ def test_seeds_that_are_generators_or_large_ints_are_saved(tmp_path):
 def test_problems_are_reported_before_computing(tmp_path):
     with pytest.raises(TypeError, match="Generator cannot be saved"):
         henon_study(estimators=[dn.FiniteLyapunov(seed=np.random.default_rng(1))]).run()
-    with pytest.raises(ValueError, match="Kantz cannot be fitted from a study result"):
+    with pytest.raises(ValueError, match="estimator Kantz needs the result variable 'loss', which this "
+                                         "study does not have"):
         henon_study(estimators=[dn.Kantz()]).run()
     with pytest.raises(ValueError, match="not a multiple of every"):
         henon_study(n_steps=25, every=10).run()

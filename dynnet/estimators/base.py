@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from ..maps.base import Map
 
-__all__ = ["Estimator", "Needs"]
+__all__ = ["Estimator", "Needs", "result_series"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,53 @@ class Needs:
         if caps:
             parts.append("a map with " + ", ".join(caps))
         return " and ".join(parts) if parts else None
+
+
+def result_series(owner: object, result: xr.Dataset, variable: str = "loss") -> np.ndarray:
+    r"""The scalar series a series estimator's ``fit_result`` reads from a study result.
+
+    ``result[variable]`` must have a ``step`` dimension; its other dimensions
+    (``init`` in most studies) index the series. The series is that of the first
+    index (in C order of the other dimensions) whose values are all finite: the
+    reference orbit of the first initial condition that did not diverge,
+
+    .. math:: s_t = \text{result[variable]}_{t,\, i^*}, \qquad
+              i^* = \min\{\, i : s_{t,i} \text{ finite for every } t \,\}.
+
+    Parameters
+    ----------
+    owner : object
+        The estimator (named in errors).
+    result : xarray.Dataset
+        A study result, or the part of it for one value of a sweep.
+    variable : str, default "loss"
+        The variable holding the series.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_steps,)
+        The series, float64.
+
+    Raises
+    ------
+    ValueError
+        If the variable is missing, has no ``step`` dimension, or no series is finite.
+    """
+    name = type(owner).__name__
+    if variable not in result:
+        raise ValueError(f"{name}: the result has no {variable!r} variable "
+                         f"(it has {sorted(result.data_vars)})")
+    da = result[variable]
+    if "step" not in da.dims:
+        raise ValueError(f"{name}: result[{variable!r}] has dims {da.dims}; it needs a 'step' dimension")
+    others = [d for d in da.dims if d != "step"]
+    X = np.asarray(da.transpose("step", *others).values, dtype=np.float64)
+    X = X.reshape(X.shape[0], -1)
+    ok = np.all(np.isfinite(X), axis=0)
+    if not ok.any():
+        raise ValueError(f"{name}: every series of result[{variable!r}] has non-finite values "
+                         "(all orbits diverged)")
+    return np.ascontiguousarray(X[:, int(np.argmax(ok))])
 
 
 def _logistic_orbit(n: int = 600, x0: float = 0.3) -> np.ndarray:

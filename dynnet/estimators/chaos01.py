@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..base import as_seed_sequence, check_array, check_int
-from .base import Estimator, _logistic_orbit
+from .base import Estimator, Needs, _logistic_orbit
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -168,6 +168,12 @@ class ZeroOneTest(Estimator):
     >>> round(dn.ZeroOneTest().fit(x).K_, 1)
     1.0
     """
+
+    @property
+    def needs(self) -> Needs:
+        """What :meth:`fit_result` reads: the result variable named by ``variable``."""
+        return Needs(data=(self.variable,) if isinstance(self.variable, str) else ())
+
 
     def __init__(self, n_c: int = 100, c_range: tuple[float, float] = (np.pi / 5, 4 * np.pi / 5),
                  seed: SeedLike = 0, n_cut: int | None = None, variable: str = "loss") -> None:

@@ -15,11 +15,14 @@ import numba
 import numpy as np
 
 from ..base import check_array, check_int, check_scalar
-from .base import Estimator, _logistic_orbit
+from .base import Estimator, Needs, _logistic_orbit, result_series
 
 if TYPE_CHECKING:
     import networkx as nx
+    import xarray as xr
     from numpy.typing import ArrayLike
+
+    from ..maps.base import Map
 
 __all__ = ["HorizontalVisibilityGraph", "hvg_edges"]
 
@@ -192,6 +195,10 @@ class HorizontalVisibilityGraph(Estimator):
     short review", in *New Frontiers in Graph Theory*, InTech (2012).
     """
 
+    #: what :meth:`fit_result` reads: a loss series
+    needs = Needs(data=("loss",))
+
+
     def __init__(self, k_min: int = 4, max_period: int = 64, z_crit: float = 3.0,
                  lambda_tol: float = 0.03) -> None:
         self.k_min = k_min
@@ -286,6 +293,27 @@ class HorizontalVisibilityGraph(Estimator):
             g.add_edges_from(self.edges_.tolist())
             self.__dict__["_graph"] = g
         return g
+
+    def fit_result(self, result: xr.Dataset, map: Map | None = None) -> HorizontalVisibilityGraph:
+        """Fit on the ``loss`` series of a study result; returns self.
+
+        The series is that of the first initial condition whose loss stayed finite
+        (:func:`~dynnet.estimators.base.result_series`), so every study whose
+        result records ``loss`` along ``step`` can take this estimator.
+
+        Parameters
+        ----------
+        result : xarray.Dataset
+            With ``loss`` along ``step`` (other dimensions index the series).
+        map : Map or None, default None
+            Not used.
+
+        Returns
+        -------
+        HorizontalVisibilityGraph
+            ``self``.
+        """
+        return self.fit(result_series(self, result, "loss"))
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers of the graph.

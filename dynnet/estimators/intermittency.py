@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..base import check_array, check_int, check_option, check_scalar
-from .base import Estimator, _logistic_orbit
+from .base import Estimator, Needs, _logistic_orbit, result_series
 
 if TYPE_CHECKING:
+    import xarray as xr
     from numpy.typing import ArrayLike
+
+    from ..maps.base import Map
 
 __all__ = ["LaminarPhases", "smallest_period"]
 
@@ -149,6 +152,10 @@ class LaminarPhases(Estimator):
     dissipative dynamical systems", Commun. Math. Phys. 74, 189 (1980).
     """
 
+    #: what :meth:`fit_result` reads: a loss series
+    needs = Needs(data=("loss",))
+
+
     def __init__(self, periods: Iterable[int] = range(1, 65), tol: float = 1e-5,
                  tol_mode: str = "absolute", min_length: int = 20) -> None:
         self.periods = periods
@@ -238,6 +245,27 @@ class LaminarPhases(Estimator):
         self.laminar_mask_ = np.cumsum(mark[:-1]) > 0
         self.laminar_fraction_ = float(self.laminar_mask_.mean())
         return self
+
+    def fit_result(self, result: xr.Dataset, map: Map | None = None) -> LaminarPhases:
+        """Fit on the ``loss`` series of a study result; returns self.
+
+        The series is that of the first initial condition whose loss stayed finite
+        (:func:`~dynnet.estimators.base.result_series`), so every study whose
+        result records ``loss`` along ``step`` can take this estimator.
+
+        Parameters
+        ----------
+        result : xarray.Dataset
+            With ``loss`` along ``step`` (other dimensions index the series).
+        map : Map or None, default None
+            Not used.
+
+        Returns
+        -------
+        LaminarPhases
+            ``self``.
+        """
+        return self.fit(result_series(self, result, "loss"))
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers of the phases.

@@ -20,7 +20,7 @@ import numpy as np
 
 from .._regression import best_window
 from ..base import as_seed_sequence, check_array, check_int, check_option, check_scalar
-from .base import Estimator
+from .base import Estimator, Needs
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -308,6 +308,10 @@ class FiniteLyapunov(Estimator):
     Lyapunov exponents", Prog. Theor. Phys. 70, 1264 (1983) (generalised
     exponents :math:`L(q)`).
     """
+
+    #: what :meth:`fit_result` reads: the distances of a perturbation ensemble
+    needs = Needs(data=("distance",))
+
 
     def __init__(self, starts: int | Sequence[int] = range(0, 101, 5),
                  lengths: int | Sequence[int] = range(30, 101, 5), r2_min: float = 0.9,
@@ -813,6 +817,10 @@ class FiniteSizeLyapunov(Estimator):
     G. Boffetta, M. Cencini, M. Falcioni, A. Vulpiani, "Predictability: a way
     to characterize complexity", Phys. Rep. 356, 367 (2002), section 3.4.
     """
+
+    #: what :meth:`fit_result` reads: the distances of a perturbation ensemble
+    needs = Needs(data=("distance",))
+
 
     def __init__(self, r: float = 2.0, d0: float | None = None, n_thresholds: int | None = None,
                  small_scale: float = 1e-3, every: float = 1) -> None:

@@ -30,12 +30,14 @@ from scipy.spatial import cKDTree
 
 from .._regression import best_window, ols
 from ..base import as_seed_sequence, check_array, check_int, check_option, check_scalar
-from .base import Estimator, _logistic_orbit
+from .base import Estimator, Needs, _logistic_orbit, result_series
 
 if TYPE_CHECKING:
+    import xarray as xr
     from numpy.typing import ArrayLike
 
     from ..base import SeedLike
+    from ..maps.base import Map
 
 __all__ = ["Kantz", "Rosenstein", "ShuffledAutocorrelation", "delay_embed"]
 
@@ -390,6 +392,10 @@ class Kantz(_DivergenceEstimator):
     Cambridge (2004), sec. 5.3.
     """
 
+    #: what :meth:`fit_result` reads: a loss series
+    needs = Needs(data=("loss",))
+
+
     def __init__(self, dim: int = 1, delay: int = 1, radius: float = 5e-5, min_tsep: int = 0,
                  n_ref: int | None = 1000, n_steps: int = 25, min_fit: int = 5, n_sig: int = 10,
                  alpha: float = 0.05, alternative: str = "two-sided", transient: int = 0,
@@ -507,6 +513,27 @@ class Kantz(_DivergenceEstimator):
         self.significant_fraction_two_sided_ = frac(self.pvalues_per_ref_two_sided_)
         return self
 
+    def fit_result(self, result: xr.Dataset, map: Map | None = None) -> Kantz:
+        """Fit on the ``loss`` series of a study result; returns self.
+
+        The series is that of the first initial condition whose loss stayed finite
+        (:func:`~dynnet.estimators.base.result_series`), so every study whose
+        result records ``loss`` along ``step`` can take this estimator.
+
+        Parameters
+        ----------
+        result : xarray.Dataset
+            With ``loss`` along ``step`` (other dimensions index the series).
+        map : Map or None, default None
+            Not used.
+
+        Returns
+        -------
+        Kantz
+            ``self``.
+        """
+        return self.fit(result_series(self, result, "loss"))
+
     def summary(self) -> dict[str, Any]:
         """Headline numbers: those of :class:`Rosenstein` and the per-reference statistics.
 
@@ -601,6 +628,10 @@ class Rosenstein(_DivergenceEstimator):
     117 (1993).
     """
 
+    #: what :meth:`fit_result` reads: a loss series
+    needs = Needs(data=("loss",))
+
+
     def __init__(self, dim: int = 1, delay: int = 1, min_tsep: int = 10, n_ref: int | None = 1000,
                  n_steps: int = 25, min_fit: int = 5, n_sig: int = 10, alpha: float = 0.05,
                  alternative: str = "greater", transient: int = 0, seed: SeedLike = 0) -> None:
@@ -615,6 +646,27 @@ class Rosenstein(_DivergenceEstimator):
         self.alternative = alternative
         self.transient = transient
         self.seed = seed
+
+    def fit_result(self, result: xr.Dataset, map: Map | None = None) -> Rosenstein:
+        """Fit on the ``loss`` series of a study result; returns self.
+
+        The series is that of the first initial condition whose loss stayed finite
+        (:func:`~dynnet.estimators.base.result_series`), so every study whose
+        result records ``loss`` along ``step`` can take this estimator.
+
+        Parameters
+        ----------
+        result : xarray.Dataset
+            With ``loss`` along ``step`` (other dimensions index the series).
+        map : Map or None, default None
+            Not used.
+
+        Returns
+        -------
+        Rosenstein
+            ``self``.
+        """
+        return self.fit(result_series(self, result, "loss"))
 
     def fit(self, data: ArrayLike, *, map: None = None, steps: None = None) -> Rosenstein:
         """Estimate the exponent of a series; returns self.
@@ -753,6 +805,10 @@ class ShuffledAutocorrelation(Estimator):
     3rd ed., Springer (2005), ch. 3.
     """
 
+    #: what :meth:`fit_result` reads: a loss series
+    needs = Needs(data=("loss",))
+
+
     def __init__(self, max_lag: int = 50, n_shuffles: int = 1000,
                  quantiles: tuple[float, float] = (0.03, 0.97), alpha: float = 0.05,
                  seed: SeedLike = 0) -> None:
@@ -824,6 +880,27 @@ class ShuffledAutocorrelation(Estimator):
         lb = acorr_ljungbox(z, lags=[max_lag], return_df=True)
         self.ljung_box_pvalue_ = float(lb["lb_pvalue"].iloc[0])
         return self
+
+    def fit_result(self, result: xr.Dataset, map: Map | None = None) -> ShuffledAutocorrelation:
+        """Fit on the ``loss`` series of a study result; returns self.
+
+        The series is that of the first initial condition whose loss stayed finite
+        (:func:`~dynnet.estimators.base.result_series`), so every study whose
+        result records ``loss`` along ``step`` can take this estimator.
+
+        Parameters
+        ----------
+        result : xarray.Dataset
+            With ``loss`` along ``step`` (other dimensions index the series).
+        map : Map or None, default None
+            Not used.
+
+        Returns
+        -------
+        ShuffledAutocorrelation
+            ``self``.
+        """
+        return self.fit(result_series(self, result, "loss"))
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers of the fit.

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ..estimators.base import Estimator
     from ..maps.base import Map
 
-__all__ = ["estimator_key", "estimator_list", "check_estimators", "fit_estimators"]
+__all__ = ["estimator_key", "estimator_list", "check_estimators", "fit_estimators", "ensemble_variables"]
 
 
 def estimator_key(est: Estimator) -> str:
@@ -50,8 +50,16 @@ def estimator_list(study) -> list:
 
 
 def check_estimators(study) -> None:
-    """Refuse, before any computing, what is not a list of distinct estimators."""
+    """Refuse, before any computing, what is not a list of distinct estimators, and any
+    estimator the study feeds (``_fed_estimators()``) whose needs it cannot meet.
+
+    An estimator is fed when its :attr:`~dynnet.Estimator.needs` names only result
+    variables in ``study._estimator_variables()`` and map capabilities in
+    :meth:`dynnet.Map.capabilities` of the study's ``map`` part; the error names the
+    estimator and what is missing, in one line.
+    """
     from ..estimators.base import Estimator
+    from ..maps.base import Map
 
     name = type(study).__name__
     keys = set()
@@ -63,6 +71,34 @@ def check_estimators(study) -> None:
             raise ValueError(f"{name}: two estimators of class {type(est).__name__}; the summary "
                              "keys are the class names, so give each class once")
         keys.add(key)
+    fed = list(study._fed_estimators())
+    if not fed:
+        return
+    variables = set(study._estimator_variables())
+    m = study.parts().get("map", getattr(study, "map", None))
+    m = m if isinstance(m, Map) else None
+    for est in fed:
+        why = est.unmet_needs(variables, m)
+        if why is not None:
+            offered = "" if est.needs is None else f" (it offers {', '.join(sorted(variables)) or 'none'})"
+            raise ValueError(f"{name}: estimator {type(est).__name__} {why}{offered}")
+
+
+def ensemble_variables(map: Map) -> set[str]:
+    """The variables a perturbation ensemble offers its estimators (one eps, eta or value):
+    ``distance (step, init, pert)``, ``diverged``, ``initial_state`` and each of the map's
+    observables ``(step, init)``.
+
+    Parameters
+    ----------
+    map : Map
+        The ensemble's map.
+
+    Returns
+    -------
+    set of str
+    """
+    return {"distance", "diverged", "initial_state"} | set(map.observable_names())
 
 
 def fit_estimators(owner: object, ests: Iterable[Estimator], data: xr.Dataset,

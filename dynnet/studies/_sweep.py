@@ -22,6 +22,7 @@ from ..estimators import FiniteLyapunov, NoExponentWarning
 from ..maps.base import check_every
 from ..parallel import effective_n_jobs
 from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
+from ._feeding import ensemble_variables
 from .base import Study, fit_estimators
 
 if TYPE_CHECKING:
@@ -338,6 +339,10 @@ class SweepStudy(Study):
         check_int(self, "n_init", self.n_init, low=1)
         check_every(self, check_int(self, "n_steps", self._sweep_steps(), low=0), self.every)
         check_int(c["perturber"], "n", c["perturber"].n, low=1)
+
+    def _estimator_variables(self):
+        """What one eps offers the fed estimators: the ensemble's records (:func:`ensemble_variables`)."""
+        return ensemble_variables(self.parts()["map"])
 
     #: the parameter holding the length of each perturbation run (named in memory errors)
     _steps_name = "n_steps"

@@ -290,6 +290,15 @@ class BifurcationStudy(Study):
             raise ValueError(f"{type(self).__name__}: parameter values must be distinct")
         return v
 
+    def _estimator_variables(self):
+        """What one value offers: the late-time records ``(init, step)`` and the per-member results."""
+        m = self.parts()["map"]
+        out = {"state" if m.dim == 1 else "projection", "member_period", "member_tangent_exponent",
+               "member_tangent_exponent_whole", "diverged"} | set(self._observable_names(m))
+        if callable(getattr(m, "accuracy", None)) and hasattr(m, "problem"):
+            out.add("member_time_to_accuracy")
+        return out
+
     def _observable_names(self, m) -> tuple:
         available = tuple(m.observable_names())
         if self.observables is None:
@@ -464,7 +473,7 @@ class BifurcationStudy(Study):
             with _quiet_nanmean():
                 ds["time_to_accuracy"] = ((param,), np.nanmedian(t, axis=1))
             ds["reached_fraction"] = ((param,), np.isfinite(t).mean(axis=1))
-        ests = self._estimator_list()
+        ests = self._fed_estimators()
         if not ests:
             return ds, []
         from ..base import clone

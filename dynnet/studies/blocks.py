@@ -41,7 +41,10 @@ stored as ``<key>.<number>`` along the swept dimension) and
 
 **Estimators.** :func:`fit_estimators` fits estimators on a result through
 :meth:`dynnet.Estimator.fit_result` and names their numbers
-``<key>.<number>`` (:func:`estimator_key`: the class name, lower case).
+``<key>.<number>`` (:func:`estimator_key`: the class name, lower case);
+:func:`ensemble_variables` names what an ensemble's result offers them (a
+study's ``_estimator_variables`` hook), so that an estimator whose
+:attr:`~dynnet.Estimator.needs` it does not meet is refused before computing.
 
 **Tangent growth.** :func:`tangent_log_growth` follows one renormalised
 tangent vector per orbit with :meth:`dynnet.Map.jvp` (any map with a ``jvp``
@@ -86,7 +89,7 @@ from ._ensemble import (
     run_ensemble,
     warn_divergence,
 )
-from ._feeding import estimator_key, fit_estimators
+from ._feeding import ensemble_variables, estimator_key, fit_estimators
 from ._sweep import (
     SweepStudy,
     check_eps,
@@ -116,7 +119,7 @@ __all__ = [
     "run_ensembles", "ensembles_over", "SweepStudy", "check_values", "check_eps", "eps_seed",
     "fit_over", "sweep_fits", "reference_accuracies", "gd_factory", "low_eta_parts",
     # estimators
-    "fit_estimators", "estimator_key",
+    "fit_estimators", "estimator_key", "ensemble_variables",
     # tangent growth
     "tangent_log_growth",
 ]

@@ -175,6 +175,10 @@ class EdgeOfStabilityStudy(SweepStudy):
             )
         return fl[0], [e for e in ests if e is not fl[0]]
 
+    def _fed_estimators(self):
+        """Every estimator but the FiniteLyapunov of the study's own exponent, fitted per eps."""
+        return self._split_estimators()[1]
+
     def _validate(self):
         super()._validate()
         self._split_estimators()

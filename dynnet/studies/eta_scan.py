@@ -12,7 +12,16 @@ from ..metrics import L1
 from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
 from .base import Study
-from .blocks import check_parts, ensemble_memory, owns_divergence, run_ensemble, sweep_fits, warn_divergence
+from .blocks import (
+    check_parts,
+    ensemble_memory,
+    ensemble_variables,
+    fit_estimators,
+    owns_divergence,
+    run_ensemble,
+    sweep_fits,
+    warn_divergence,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -110,8 +119,11 @@ class EtaScanStudy(Study):
     estimators : list of Estimator or None, default None
         None: ``[FiniteLyapunov(), LaminarPhases(),
         LyapunovSpectrum(n_steps=300, n_transient=0, n_exponents=1), Sharpness()]``,
-        each used in its role above (one of each class at most; a missing one
-        gives NaN in its columns).
+        each used in its role above (a missing one gives NaN in its columns).
+        Any other estimator is fitted on each eta's perturbation ensemble
+        (``fit_result``; its needs must be met by ``distance``, ``diverged``,
+        ``initial_state`` and the map's observables) and its numbers stored as
+        ``<class>.<key> (eta)``.
     sharpness_every : int, default 25
         Sharpness is computed every ``sharpness_every`` steps along the orbit of
         the first initial network, over ``min(n_steps, 4 * spectrum steps)`` steps.
@@ -169,19 +181,24 @@ class EtaScanStudy(Study):
             raise ValueError(f"{type(self).__name__}: parameter etas must hold at least one value")
         return check_values(self, "etas", self.etas)  # > 0, each once
 
-    def _roles(self):
-        ests = self._estimator_list()
+    def _roles(self, ests=None):
+        ests = self._estimator_list() if ests is None else ests
         roles = {}
         for name, cls in (("lyapunov", FiniteLyapunov), ("laminar", LaminarPhases),
                           ("spectrum", LyapunovSpectrum), ("sharpness", Sharpness)):
             roles[name] = next((e for e in ests if isinstance(e, cls)), None)
-        extra = [e for e in ests if e not in roles.values()]
-        if extra:
-            raise ValueError(
-                f"{type(self).__name__}: estimators may hold FiniteLyapunov, LaminarPhases, "
-                f"LyapunovSpectrum and Sharpness only, got {[type(e).__name__ for e in extra]}"
-            )
         return roles
+
+    def _fed_estimators(self):
+        """Every estimator but the first of each role (FiniteLyapunov, LaminarPhases,
+        LyapunovSpectrum, Sharpness): fitted on each eta's ensemble (``fit_result``)."""
+        ests = self._estimator_list()
+        roles = [e for e in self._roles(ests).values() if e is not None]
+        return [e for e in ests if not any(e is r for r in roles)]
+
+    def _estimator_variables(self):
+        """What one eta offers: its perturbation ensemble's records (:func:`ensemble_variables`)."""
+        return ensemble_variables(self.parts()["map"])
 
     def _validate(self):
         super()._validate()
@@ -229,6 +246,7 @@ class EtaScanStudy(Study):
         quiet = replace(ctx, progress=False)
         x0 = None
         diverged_all = []
+        fed = self._fed_estimators()
         for k, eta in enumerate(iterator):
             m = clone(c["map"]).set_params(eta=float(eta))
             if x0 is None:
@@ -266,6 +284,8 @@ class EtaScanStudy(Study):
                            sharpness_ratio=float(np.nanmax(sh) * eta / 2.0))
             else:
                 row.update(sharpness_max=np.nan, sharpness_final=np.nan, sharpness_ratio=np.nan)
+            if fed:
+                row.update(_fed_numbers(fed, m, x0, dist, obs, diverged))
             row["regime"] = classify_regime(row["diverged_fraction"], np.nan_to_num(row["laminar_fraction"]),
                                             np.nan_to_num(row["kept_fraction"]), np.nan_to_num(row["mle"]),
                                             np.nan_to_num(row["sharpness_ratio"]))
@@ -279,9 +299,9 @@ class EtaScanStudy(Study):
         """Every column of the scan against eta (the regime, losses, exponents, sharpness)."""
         import xarray as xr
 
-        return xr.Dataset({k: ds[k] for k in ("regime", "final_loss", "test_accuracy", "mle",
-                                              "kept_fraction", "top_exponent", "sharpness_ratio",
-                                              "laminar_fraction", "diverged_fraction") if k in ds})
+        keys = ("regime", "final_loss", "test_accuracy", "mle", "kept_fraction", "top_exponent",
+                "sharpness_ratio", "laminar_fraction", "diverged_fraction")
+        return xr.Dataset({k: ds[k] for k in keys + tuple(k for k in ds.data_vars if "." in k) if k in ds})
 
     def plot(self) -> list[Figure]:
         """The phase diagram: every quantity against eta, regimes shaded.
@@ -295,6 +315,18 @@ class EtaScanStudy(Study):
 
         self._check_run()
         return [phase_diagram_figure(self.result_)]
+
+
+def _fed_numbers(ests, m, x0, dist, obs, diverged):
+    """The fed estimators' numbers ``<key>.<number>`` on one eta's ensemble (``fit_result``)."""
+    import xarray as xr
+
+    data = {"distance": (("step", "init", "pert"), dist), "diverged": (("init", "member"), diverged),
+            "initial_state": (("init", "coord"), x0)}
+    data.update({k: (("step", "init"), v) for k, v in obs.items()})
+    ds = xr.Dataset(data, coords={"step": np.arange(dist.shape[0]), "init": np.arange(x0.shape[0])})
+    with sweep_fits():
+        return fit_estimators(None, ests, ds, m)[1]
 
 
 def _lyapunov_columns(fl, dist):

@@ -114,8 +114,11 @@ class IntermittencyStudy(Study):
         Fitted on each loss series after the transient. None:
         ``[ShuffledAutocorrelation(), Kantz(), LaminarPhases(),
         HorizontalVisibilityGraph()]``; the study stores the curves and numbers of
-        these four under the names below; any other estimator's numbers are stored
-        as ``<class>.<key> (init)``.
+        these four under the names below. Any other estimator is fitted
+        (``fit_result``) on the records of each network after the transient (its
+        observables such as ``loss (step)``, ``projection``, ``initial_state``,
+        ``diverged``; its needs must be among them) and its numbers stored as
+        ``<class>.<key> (init)``.
     projection_tol : float, default 1e-5
         Relative tolerance of the laminar-phase search on :math:`W(t)\cdot v`
         (the study's LaminarPhases with ``tol=projection_tol, tol_mode="relative"``).
@@ -231,6 +234,17 @@ class IntermittencyStudy(Study):
             raise ValueError(f"{type(self).__name__}: the map {type(m).__name__} has no 'loss' "
                              "observable, which this study analyses")
 
+    def _fed_estimators(self):
+        """Every estimator that is not one of the study's four series analyses (ShuffledAutocorrelation,
+        Kantz, LaminarPhases, HorizontalVisibilityGraph): fitted on each network's records."""
+        known = (ShuffledAutocorrelation, Kantz, LaminarPhases, HorizontalVisibilityGraph)
+        return [e for e in self._estimator_list() if not isinstance(e, known)]
+
+    def _estimator_variables(self):
+        """What one network offers after the transient: its observables along ``step``, the
+        projection ``W(t).v``, its initial state and its divergence flag."""
+        return set(self.parts()["map"].observable_names()) | {"projection", "initial_state", "diverged"}
+
     def _tiny_params(self):
         return {"n_init": 1, "n_weight_series": min(1, int(self.n_weight_series))} if self.n_init > 1 else {}
 
@@ -285,7 +299,15 @@ class IntermittencyStudy(Study):
         loss = ds["loss"].values[transient:]
         n_init = loss.shape[1]
         ok = np.all(np.isfinite(loss), axis=0)
-        fits = [[clone(e).fit(loss[:, i]) if ok[i] else None for i in range(n_init)] for e in ests]
+        m = self.parts()["map"]
+        known = (ShuffledAutocorrelation, Kantz, LaminarPhases, HorizontalVisibilityGraph)
+
+        def fit_one(e, i):
+            if not isinstance(e, known):  # fed: fit_result on the records of network i after the transient
+                return clone(e).fit_result(ds.isel(init=i, step=slice(transient, None)), m)
+            return clone(e).fit(loss[:, i])
+
+        fits = [[fit_one(e, i) if ok[i] else None for i in range(n_init)] for e in ests]
         fitted = [f for row in fits for f in row if f is not None]
 
         def of(cls):

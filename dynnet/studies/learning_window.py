@@ -17,6 +17,7 @@ from .blocks import (
     check_parts,
     default_chunk,
     ensemble_memory,
+    fit_estimators,
     map_over_inits,
     owns_divergence,
     run_ensemble,
@@ -232,6 +233,9 @@ class LearningWindowStudy(Study):
     estimators : list of Estimator or None, default None
         None: ``[FiniteLyapunov()]``; a list holding one FiniteLyapunov (its
         ``lambda_min`` is also the :math:`\lambda_{nMLE}` bar of the window).
+        Any other estimator is fitted on each eta's perturbation ensemble
+        (``fit_result`` on ``distance (step, init, pert)``, ``initial_state``
+        and ``diverged``) and its numbers stored as ``<class>.<key> (eta)``.
     seed : int, SeedSequence, Generator or None, default 0
         The run's seed: initial networks from its child 0, perturbations of
         network ``i`` from ``stream(seed, 1, i)``; None draws fresh entropy,
@@ -335,14 +339,48 @@ class LearningWindowStudy(Study):
                              "strictly increasing")
         return out
 
-    def _lyapunov(self) -> FiniteLyapunov:
-        ests = self._estimator_list()
-        if len(ests) != 1 or not isinstance(ests[0], FiniteLyapunov):
+    def _lyapunov(self, ests=None) -> FiniteLyapunov:
+        ests = self._estimator_list() if ests is None else ests
+        fl = [e for e in ests if isinstance(e, FiniteLyapunov)]
+        if len(fl) != 1:
             raise ValueError(
                 f"{type(self).__name__}: parameter estimators must hold exactly one FiniteLyapunov, "
                 f"got {[type(e).__name__ for e in ests]}"
             )
-        return ests[0]
+        return fl[0]
+
+    def _fed_estimators(self):
+        """Every estimator but the FiniteLyapunov of the window: fitted on each eta's ensemble."""
+        ests = self._estimator_list()
+        fl = self._lyapunov(ests)
+        return [e for e in ests if e is not fl]
+
+    def _estimator_variables(self):
+        """What one eta offers: its ensemble's ``distance (step, init, pert)`` (``step`` the
+        ensemble's ``lstep``), ``initial_state`` and ``diverged``."""
+        return {"distance", "initial_state", "diverged"}
+
+    def _fit_fed(self, ds):
+        """The fed estimators on each eta's ensemble: ``<key>.<number> (eta)`` in ``ds``; the fits."""
+        import xarray as xr
+
+        fed = self._fed_estimators()
+        if not fed:
+            return []
+        fitted, rows = [], []
+        m = self.parts()["map"]
+        for k, eta in enumerate(ds["eta"].values):
+            sub = xr.Dataset({"distance": (("step", "init", "pert"), ds["distance"].values[k]),
+                              "initial_state": (("init", "coord"), ds["initial_state"].values),
+                              "diverged": (("init",), ds["diverged"].values[k])},
+                             coords={"step": ds["lstep"].values, "init": ds["init"].values})
+            with sweep_fits():
+                f, numbers = fit_estimators(None, fed, sub, clone(m).set_params(eta=float(eta)))
+            fitted += f
+            rows.append(numbers)
+        for key in rows[0]:
+            ds[key] = xr.Variable(("eta",), np.array([r[key] for r in rows]))
+        return fitted
 
     def _validate(self):
         super()._validate()
@@ -487,6 +525,7 @@ class LearningWindowStudy(Study):
             ds[name] = xr.Variable((), float(w[name]))
         ds["fastest_is_sensitive"] = xr.Variable((), bool(w["fastest_is_sensitive"]))
         ds["threshold"] = xr.Variable((), float(self.threshold))
+        fitted += self._fit_fed(ds)
         return ds, fitted
 
     def _summary(self, ds):
@@ -497,7 +536,7 @@ class LearningWindowStudy(Study):
                 "final_test_accuracy", "diverged_fraction", "sensitive", "fast", "in_window",
                 "fastest_eta", "sensitive_low", "sensitive_high", "window_low", "window_high",
                 "fastest_is_sensitive", "threshold")
-        return xr.Dataset({k: ds[k] for k in keys if k in ds})
+        return xr.Dataset({k: ds[k] for k in keys + tuple(k for k in ds.data_vars if "." in k) if k in ds})
 
     def plot(self) -> list[Figure]:
         """The window figure (lambda_nMLE and time-to-accuracy against eta) and the accuracy curves.

@@ -119,6 +119,12 @@ class OrbitalStabilityStudy(SweepStudy):
 
         check_int(self, "n_steps", self.n_steps, low=1)
 
+    def _fed_estimators(self):
+        """Every estimator but WeightImportance and WeightDrift (the per-network analyses), per eps."""
+        from ..estimators.gd import WeightDrift, WeightImportance
+
+        return [e for e in self._estimator_list() if not isinstance(e, (WeightImportance, WeightDrift))]
+
     @owns_divergence
     def _compute(self, ctx):
         """The eps sweep, and every reference orbit at every step for the per-network analyses."""
@@ -140,7 +146,7 @@ class OrbitalStabilityStudy(SweepStudy):
         ests = self._estimator_list()
         wi = [e for e in ests if isinstance(e, WeightImportance)]
         wd = [e for e in ests if isinstance(e, WeightDrift)]
-        others = [e for e in ests if not isinstance(e, (WeightImportance, WeightDrift))]
+        others = self._fed_estimators()
         traj = self.__dict__.pop("_orbits", None)
         if traj is None and wd:  # refit after load: the orbits are not in the file; integrate again
             traj = m.trajectory(ds["initial_state"].values, int(self.n_steps))

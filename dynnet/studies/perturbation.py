@@ -140,20 +140,16 @@ class PerturbationStudy(Study):
         n_init = check_int(self, "n_init", self.n_init, low=1)
         check_every(self, check_int(self, "n_steps", self.n_steps, low=0), self.every)
         check_int(c["perturber"], "n", c["perturber"].n, low=1)
-        from ..estimators.base import Estimator
-
-        for est in self._estimator_list():
-            if type(est).fit_result is Estimator.fit_result:
-                raise ValueError(
-                    f"{type(self).__name__}: {type(est).__name__} cannot be fitted from a study result "
-                    "(it has no fit_result); fit it directly on the data it takes"
-                )
         if self.initial_states is not None:
             x = c["map"].check_states(self.initial_states, name="initial_states", finite=True)
             if x.shape[0] != n_init:
                 raise ValueError(
                     f"{type(self).__name__}: initial_states has {x.shape[0]} rows but n_init={n_init}"
                 )
+
+    def _estimator_variables(self):
+        """The records (``_records``) and the map's observables ``(step, init)``."""
+        return set(self._records) | set(self.parts()["map"].observable_names())
 
     def _tiny_params(self):
         out = super()._tiny_params()
@@ -196,7 +192,7 @@ class PerturbationStudy(Study):
         return ds
 
     def _analyse(self, ds):
-        fitted, numbers = fit_estimators(self, self._estimator_list(), ds, self.parts()["map"])
+        fitted, numbers = fit_estimators(self, self._fed_estimators(), ds, self.parts()["map"])
         for k, v in numbers.items():
             ds[k] = ((), v)
         return ds, fitted

@@ -251,8 +251,13 @@ class PostLearningStudy(SweepStudy):
         ds.attrs["n_before"] = n_before
         return ds
 
+    def _estimator_variables(self):
+        """One eps's ensemble records, with the perturbed states named ``perturbed_state``."""
+        return (super()._estimator_variables() - {"initial_state"}) | {"perturbed_state", "start_state",
+                                                                        "steps_before"}
+
     def _analyse(self, ds):
-        ds, fitted = self._fit_per_eps(ds, self._estimator_list())
+        ds, fitted = self._fit_per_eps(ds, self._fed_estimators())
         return ds, fitted
 
     def _summary(self, ds):

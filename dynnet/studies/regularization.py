@@ -14,7 +14,15 @@ from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
 from ._summaries import regularization_summary
 from .base import Study
-from .blocks import check_parts, check_values, ensemble_memory, ensembles_over, fit_over, reference_accuracies
+from .blocks import (
+    check_parts,
+    check_values,
+    ensemble_memory,
+    ensemble_variables,
+    ensembles_over,
+    fit_over,
+    reference_accuracies,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -171,6 +179,10 @@ class RegularizationStudy(Study):
                                n_runs=self._decays().size, chunk=ctx.chunk_size,
                                n_jobs=effective_n_jobs(ctx.n_jobs))
 
+    def _estimator_variables(self):
+        """What one weight decay offers: the ensemble's records and the references' accuracy."""
+        return ensemble_variables(self.parts()["map"]) | {"test_accuracy"}
+
     def _compute(self, ctx):
         """One perturbation ensemble per weight decay, from the same initial networks."""
         import xarray as xr
@@ -194,7 +206,7 @@ class RegularizationStudy(Study):
         """The estimators (FiniteLyapunov by default) fitted at each weight decay."""
         m = self.parts()["map"]
         maps = [clone(m).set_params(weight_decay=float(v)) for v in ds["weight_decay"].values]
-        return fit_over(ds, "weight_decay", self._estimator_list(), maps)
+        return fit_over(ds, "weight_decay", self._fed_estimators(), maps)
 
     def _summary(self, ds):
         r"""Per weight decay: :math:`\lambda_{nMLE}` and its paired change against no decay, the

@@ -20,6 +20,7 @@ from .blocks import (
     check_parts,
     check_values,
     ensemble_memory,
+    ensemble_variables,
     ensembles_over,
     fit_over,
     map_over_inits,
@@ -265,6 +266,14 @@ class SharpeningStudy(Study):
                                           "sharpness_every (larger), chunk_size or n_init")
         return out
 
+    def _fed_estimators(self):
+        """Every estimator but the Sharpness along the orbits (the study's own), fitted per eta."""
+        return self._split_estimators()[1]
+
+    def _estimator_variables(self):
+        """What one eta offers: the ensemble's records, the sharpness and its threshold, the accuracy."""
+        return ensemble_variables(self.parts()["map"]) | {"sharpness", "threshold", "test_accuracy"}
+
     def _compute(self, ctx):
         """The perturbation ensemble of each eta and the sharpness along its reference orbits."""
         import xarray as xr
@@ -292,7 +301,7 @@ class SharpeningStudy(Study):
 
     def _analyse(self, ds):
         """The non-Sharpness estimators (FiniteLyapunov by default) fitted at each eta."""
-        _, others = self._split_estimators()
+        others = self._fed_estimators()
         maps = [clone(self.parts()["map"]).set_params(eta=float(e)) for e in ds["eta"].values]
         return fit_over(ds, "eta", others, maps)
 
