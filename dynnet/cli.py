@@ -408,6 +408,18 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    if args.dataset is not None and not args.followup:
+        raise CLIError("--dataset chooses the data of --followup; add --followup (the paper's own "
+                       "reproduction and --beyond have their datasets fixed)")
+    if args.followup and args.beyond:
+        raise CLIError("--followup and --beyond are two different tables; run them one at a time")
+    if args.followup:
+        from .followup import followup
+
+        datasets = ("digits", "mnist1d") if args.dataset is None else (args.dataset,)
+        followup(Path(args.out), datasets=datasets, quick=args.quick, n_jobs=args.jobs,
+                 progress=not args.quiet, overwrite=args.force)
+        return 0
     from .reproduce import reproduce
 
     reproduce(Path(args.out), quick=args.quick, n_jobs=args.jobs, progress=not args.quiet,
@@ -464,6 +476,13 @@ def make_parser() -> argparse.ArgumentParser:
     rp.add_argument("--force", action="store_true", help="replace the files of an earlier reproduction")
     rp.add_argument("--beyond", action="store_true",
                     help="instead, the paper's open questions answered by rule (beyond.md / beyond.csv)")
+    rp.add_argument("--followup", action="store_true",
+                    help="instead, the protocol of the follow-up paper (arXiv:2506.08523): lambda_nMLE "
+                    "and the time to a test-accuracy threshold at 16 learning rates (followup.md / "
+                    "followup.csv); with --quick the reduced preset CI runs")
+    rp.add_argument("--dataset", choices=("digits", "mnist1d", "mnist"), default=None,
+                    help="with --followup: one dataset (default: digits and mnist1d, both offline; mnist is "
+                    "fetched once into the user's cache, ~/.cache/dynnet)")
     rp.add_argument("--quiet", action="store_true", help="no progress bars")
     rp.set_defaults(func=cmd_reproduce)
     _add_debug(rp)
