@@ -19,6 +19,7 @@ from .studies import (
                    EdgeOfStabilityStudy,
                    EtaScanStudy,
                    GridStudy,
+                   InstabilityStudy,
                    IntermittencyStudy,
                    LearningWindowStudy,
                    OrbitalStabilityStudy,
@@ -41,3 +42,4 @@ __all__ = [
 ] + [n for n in _estimators.__all__ if n != "Estimator"]
 __all__ += ["TangentMap"]
 __all__ += ["BifurcationStudy"]
+__all__ += ["InstabilityStudy"]

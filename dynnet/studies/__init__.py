@@ -5,6 +5,7 @@ from .bifurcation import BifurcationStudy
 from .edge import EdgeOfStabilityStudy
 from .eta_scan import EtaScanStudy
 from .grid import GridStudy
+from .instability import InstabilityStudy
 from .intermittency import IntermittencyStudy
 from .learning_window import LearningWindowStudy
 from .orbital import OrbitalStabilityStudy
@@ -16,4 +17,4 @@ from .sharpening import SharpeningStudy
 __all__ = ["Study", "PerturbationStudy", "OrbitalStabilityStudy", "PostLearningStudy",
            "EdgeOfStabilityStudy", "IntermittencyStudy", "EtaScanStudy",
            "SharpeningStudy", "RegularizationStudy", "LearningWindowStudy", "GridStudy",
-           "BifurcationStudy"]
+           "BifurcationStudy", "InstabilityStudy"]
