@@ -206,3 +206,35 @@ def test_refuses_a_map_without_hvp():
 def test_every_must_divide_n_steps():
     with pytest.raises(ValueError, match="every"):
         InstabilityStudy(n_steps=10, every=3).run()
+
+
+def test_rows_have_the_table_columns_and_follow_the_rules(quick):
+    from dynnet.instability_questions import (
+        ALIGN_NO,
+        ALIGN_YES,
+        INSTABILITY_RULES,
+        align_verdict,
+        instability_rows,
+        instability_studies,
+        local_verdict,
+    )
+    from dynnet.reproduce import FIELDS
+
+    rows = instability_rows({"instability_iris_eta1": quick})
+    assert rows and all(list(r) == list(FIELDS) for r in rows)
+    verdict = [r for r in rows if r["key"] == "instability.aligns[iris]"]
+    assert len(verdict) == 1 and verdict[0]["rule"] == INSTABILITY_RULES["instability.aligns"]
+    s = quick.summary()
+    assert verdict[0]["verdict"] == align_verdict(float(s["cosine_median"]), float(s["fraction_crossing"]))
+    assert align_verdict(ALIGN_YES, 1.0) == "yes"
+    assert align_verdict(ALIGN_NO - 1e-9, 1.0) == "no"
+    assert align_verdict(0.5 * (ALIGN_YES + ALIGN_NO), 1.0) == "not clear"
+    assert align_verdict(0.99, 0.4) == "not clear"
+    assert local_verdict(0.9) == "yes" and local_verdict(0.05) == "no" and local_verdict(0.3) == "not clear"
+    assert local_verdict(float("nan")) == "not clear"
+    names = [n for n, _ in instability_studies(quick=True)]
+    assert names == ["instability_iris_eta1", "instability_iris_eta5", "instability_digits_eta1",
+                     "instability_digits_eta5"]
+    full = dict(instability_studies())
+    assert full["instability_digits_eta5"].parts()["map"].dataset == "digits"
+    assert full["instability_iris_eta5"].eta == 5.0
