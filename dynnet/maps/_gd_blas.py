@@ -329,28 +329,77 @@ class Runner:
         return loss, grad
 
 
-def runner_for(gd_map, n_threads: int) -> Runner:
-    """The map's :class:`Runner` for this thread: its buffers and worker threads are reused
-    from call to call (fresh buffers cost page faults: a step of MNIST-1D size took twice
-    as long through ``step`` as through ``iterate`` without this). Kept in the map's cache,
-    which ``set_params`` and pickling drop."""
-    import threading
+class BlasEngine:
+    """The BLAS path of one prepared problem (see :mod:`dynnet.maps._gd_dispatch`).
 
-    p = gd_map.problem()
-    cache = gd_map.__dict__.setdefault("_cache", {})
-    key = ("blas_runner", threading.get_ident(), int(n_threads))
-    entry = cache.get(key)
-    if entry is None or entry.p is not p:
-        if entry is not None:
-            entry.close()
-        entry = cache[key] = Runner(p, n_threads)
-    return entry
+    Built from the map's :class:`~dynnet.maps._gd_problem.Problem`; every method takes
+    validated states ``(E, dim)`` and the per-member ``eta`` (a float or an ``(E, 1)``
+    column, :meth:`GradientDescentMap._etas`), the same inputs as
+    :class:`dynnet.maps._gd_engine.SimdEngine`. It keeps one :class:`Runner` per calling
+    thread and thread count: their buffers and worker threads are reused from call to
+    call (fresh buffers cost page faults: a step of MNIST-1D size took twice as long
+    through ``step`` as through ``iterate`` without this). The engine lives in the map's
+    cache, which ``set_params`` and pickling drop.
+
+    Parameters
+    ----------
+    problem : Problem
+        The map's prepared problem (read-only).
+    """
+
+    #: the name of the path (:meth:`GradientDescentMap.engine_path`)
+    path = "blas"
+    #: no fused stream: :meth:`Map._stream` and :meth:`Map._observe` run their generic loops
+    fused = False
+
+    def __init__(self, problem) -> None:
+        self.problem = problem
+        self._runners: dict = {}
+
+    def runner(self, n_threads: int) -> Runner:
+        """This thread's :class:`Runner` with ``n_threads`` workers (made on first use)."""
+        import threading
+
+        key = (threading.get_ident(), int(n_threads))
+        r = self._runners.get(key)
+        if r is None:
+            r = self._runners[key] = Runner(self.problem, n_threads)
+        return r
+
+    def close(self) -> None:
+        """Stop every runner's worker threads and drop its buffers."""
+        for r in list(self._runners.values()):
+            r.close()
+        self._runners.clear()
+
+    def loss(self, states: np.ndarray) -> np.ndarray:
+        """The objective of each member, ``(E,)``, on the whole training set (:func:`loss_grad`)."""
+        from ._gd_engine import n_threads_default
+
+        return loss_grad(self.problem, states, want_grad=False,
+                         runner=self.runner(n_threads_default()))[0]
+
+    def advance(self, states: np.ndarray, n_steps: int, eta, n_threads=None) -> np.ndarray:
+        """``n_steps`` GD steps of a validated ``(E, dim)`` batch; a new array (see :func:`advance`)."""
+        from ._gd_engine import env_threads, n_threads_default
+
+        env_threads()  # a bad DYNNET_NUM_THREADS is an error on either path
+        n = n_threads_default() if n_threads is None else n_threads
+        return advance(self.problem, eta, states, n_steps, runner=self.runner(n))
+
+    def stream(self, states, n_steps, every, group, metric_name, eta, n_threads=None):
+        """Not fused on this path (``fused`` is False): the map runs :meth:`Map._stream`'s loop."""
+        raise NotImplementedError("the BLAS path has no fused stream; Map._stream runs it")
+
+    def observe(self, states, n_steps, every, vectors, eta, n_threads=None):
+        """Not fused on this path (``fused`` is False): the map runs :meth:`Map._observe`'s loop."""
+        raise NotImplementedError("the BLAS path has no fused observe; Map._observe runs it")
 
 
 def loss_grad(p, x, want_grad=True, n_threads=1, runner=None):
     """Loss ``(E,)`` and gradient ``(E, dim)`` of states ``x`` on the whole training set.
 
-    ``p`` is the map's :class:`~dynnet.maps.gd.Problem`. Samples are taken in blocks of
+    ``p`` is the map's :class:`~dynnet.maps._gd_problem.Problem`. Samples are taken in blocks of
     :data:`SAMPLE_BLOCK`; each block's sums are added in block order.
     """
     r = Runner(p, n_threads) if runner is None else runner

@@ -10,11 +10,11 @@ auto-vectoriser left the lane loops scalar for lack of aliasing information). A 
 that travel together; tiles are independent and run in parallel
 (``numba.prange``).
 
-* :func:`advance` (``iterate``/``step``): ``n_sub = 1``, member ``e`` sits in
+* :meth:`SimdEngine.advance` (``iterate``/``step``): ``n_sub = 1``, member ``e`` sits in
   tile ``e // LANES``, lane ``e % LANES``.
-* :func:`stream` (PerturbationStudy): the lanes are *groups* (a reference and
-  its perturbed copies) and block ``m`` of a tile holds member ``m`` of each
-  of ``LANES`` groups, so the distance of copy ``m`` to its reference is a
+* :meth:`SimdEngine.stream` (PerturbationStudy) and :meth:`SimdEngine.observe`: the
+  lanes are *groups* (a reference and its perturbed copies) and block ``m`` of a
+  tile holds member ``m`` of each of ``LANES`` groups, so the distance of copy ``m`` to its reference is a
   lane-wise difference of two blocks.
 
 Each GD step runs sample by sample: forward pass, softmax, backward pass and
@@ -35,6 +35,13 @@ threads, or on the run. Padding lanes hold zeros and are discarded.
 
 Any depth of hidden layers is supported by the same kernel (the layer loop
 reads the layout arrays); there is no numpy fallback.
+
+Interface
+---------
+:class:`SimdEngine` is built from a prepared problem and takes the per-member eta
+with each call, as :class:`._gd_blas.BlasEngine` does; which of the two runs a map is
+chosen in :mod:`._gd_dispatch`. The module functions :func:`advance`, :func:`stream`
+and :func:`observe` run this engine for a map whatever the selection (tests, benchmarks).
 
 numba's cache (``cache=True``) is keyed on this file: after a change in
 :mod:`._gd_simd` alone, touch this file and :mod:`._gd_blas` (whose fused loops
@@ -503,25 +510,17 @@ class _threads:
         numba.set_num_threads(self.old)
 
 
-def _layout_arrays(gd_map, p):
-    """Integer layout arrays of the network of problem ``p`` (cached on the map)."""
-
-    def build():
-        sizes = np.asarray(p.sizes, dtype=np.int64)
-        woff = np.asarray([o[0] for o in p.offsets], dtype=np.int64)
-        boff = np.asarray([o[1] for o in p.offsets], dtype=np.int64)
-        uoff = np.concatenate([[0], np.cumsum(sizes[1:])]).astype(np.int64)
-        X = np.ascontiguousarray(p.X, dtype=np.float64)
-        y = np.ascontiguousarray(p.y, dtype=np.int64)
-        for a in (sizes, woff, boff, uoff, X, y):
-            a.setflags(write=False)
-        return X, y, sizes, woff, boff, uoff
-
-    entry = gd_map.__dict__.get("_engine_layout")
-    if entry is None or entry[0] is not p:
-        entry = (p, build())
-        gd_map.__dict__["_engine_layout"] = entry
-    return entry[1]
+def _layout_arrays(p):
+    """Integer layout arrays and the training arrays of problem ``p``, read-only, as the kernels take them."""
+    sizes = np.asarray(p.sizes, dtype=np.int64)
+    woff = np.asarray([o[0] for o in p.offsets], dtype=np.int64)
+    boff = np.asarray([o[1] for o in p.offsets], dtype=np.int64)
+    uoff = np.concatenate([[0], np.cumsum(sizes[1:])]).astype(np.int64)
+    X = np.ascontiguousarray(p.X, dtype=np.float64)
+    y = np.ascontiguousarray(p.y, dtype=np.int64)
+    for a in (sizes, woff, boff, uoff, X, y):
+        a.setflags(write=False)
+    return X, y, sizes, woff, boff, uoff
 
 
 def _guard(p, arr):
@@ -532,10 +531,10 @@ def _guard(p, arr):
         )
 
 
-def supports(gd_map) -> bool:
-    """Whether the SIMD kernels handle this map's activation, loss and weight decay.
+def supports(config) -> bool:
+    """Whether the SIMD kernels handle an activation, loss and weight decay.
 
-    :meth:`GradientDescentMap.engine_path` routes everything else to the BLAS path.
+    :func:`dynnet.maps._gd_dispatch.select_path` routes everything else to the BLAS path.
     Covered: hidden activations ``"sigmoid"``, ``"tanh"`` and ``"relu"`` (any depth),
     losses ``"cross-entropy"`` (softmax) and ``"mse"`` (linear output,
     :math:`L = \\frac{1}{2N}\\sum_n \\lVert z_n - Y_n\\rVert^2`), and any weight decay
@@ -545,19 +544,21 @@ def supports(gd_map) -> bool:
 
     Parameters
     ----------
-    gd_map : GradientDescentMap
-        The map; its ``activation`` (default ``"sigmoid"``), ``loss`` (default
-        ``"cross-entropy"``) and ``weight_decay`` (default 0.0) attributes are read.
+    config : Problem or GradientDescentMap
+        Anything with ``activation`` (default ``"sigmoid"``), ``loss`` (default
+        ``"cross-entropy"``) and ``weight_decay`` (default 0.0) attributes: a map's
+        prepared :class:`~dynnet.maps._gd_problem.Problem` (what the selection reads), or
+        the map itself.
 
     Returns
     -------
     bool
-        True if :func:`advance`, :func:`stream` and :func:`observe` compute this map
-        (to about 1e-15 relative of :meth:`GradientDescentMap.reference_step` per step).
+        True if :class:`SimdEngine` computes this configuration (to about 1e-15 relative of
+        :meth:`GradientDescentMap.reference_step` per step).
     """
-    act = getattr(gd_map, "activation", "sigmoid")
-    loss = getattr(gd_map, "loss", "cross-entropy")
-    wd = getattr(gd_map, "weight_decay", 0.0)
+    act = getattr(config, "activation", "sigmoid")
+    loss = getattr(config, "loss", "cross-entropy")
+    wd = getattr(config, "weight_decay", 0.0)
     if not isinstance(act, str) or not isinstance(loss, str):
         return False
     try:
@@ -590,103 +591,171 @@ def _chunk(p):
 #: bytes of activations and errors of one chunk of samples (see :func:`_chunk`)
 _CHUNK_BYTES = 16384
 
-
-def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndarray:
-    """``n_steps`` GD steps of every member of a validated ``(E, dim)`` batch.
-
-    Returns a new array. Members that become non-finite are all-NaN rows.
-    ``eta = 0`` returns an exact copy. ``eta`` may hold one value per member
-    (:meth:`Map.batched`); each member then has the bits of a run at its own value.
-    """
-    env_threads()  # a bad DYNNET_NUM_THREADS is an error on every call, not only on big ones
-    p = gd_map.problem()
-    out = np.array(states, dtype=np.float64, order="C", copy=True)
-    _guard(p, out)
-    etas = member_etas(gd_map, out.shape[0])
-    if not etas.any() or n_steps == 0 or out.shape[0] == 0:
-        return out
-    act, lossk, wd = _config(p)
-    X, y, sizes, woff, boff, uoff = _layout_arrays(gd_map, p)
-    if n_threads is None and (out.shape[0] <= LANES or out.shape[0] * n_steps < 4096):
-        n_threads = 1  # little work: waking worker threads would cost more than it saves
-    # segments of about _SEGMENT_WORK multiply-adds, so that Ctrl-C and SIGTERM are handled
-    # between them (a compiled loop cannot be interrupted); the states continue exactly
-    work = max(1, out.shape[0] * p.dim * X.shape[0])
-    seg = max(1, int(_SEGMENT_WORK // work))
-    n_tiles = (out.shape[0] + LANES - 1) // LANES
-    with _threads(n_threads, n_tiles) as workers:
-        done = 0
-        while done < n_steps:
-            k = min(seg, int(n_steps) - done)
-            with compile_notice(_advance_kernel):
-                _advance_kernel(out, k, etas, X, y, sizes, woff, boff, uoff, act, lossk, wd,
-                                _chunk(p), workers)
-            done += k
-    return out
-
-
 #: multiply-adds per compiled segment of advance (about 0.15 s on 2 cores: few parallel regions,
 #: each of which waits for every thread of its team, and still a quick reaction to Ctrl-C)
 _SEGMENT_WORK = 1.2e9
 
 
-def member_etas(gd_map, n_members: int) -> np.ndarray:
+def lane_etas(eta, n_members: int) -> np.ndarray:
     """The learning rate of each of ``n_members`` members, a contiguous float64 ``(E,)`` array.
 
-    A single ``eta`` is repeated (the kernels read one learning rate per lane either way, so
-    a fixed-eta run and an eta-per-member run are the same code and the same bits).
+    ``eta`` is a map's per-member eta (:meth:`GradientDescentMap._etas`): a float, repeated
+    (the kernels read one learning rate per lane either way, so a fixed-eta run and an
+    eta-per-member run are the same code and the same bits), or one value per member.
     """
-    eta = gd_map._etas(n_members)
     if np.ndim(eta) == 0:
         return np.full(n_members, float(eta))
-    return np.ascontiguousarray(np.ravel(eta), dtype=np.float64)
+    etas = np.ascontiguousarray(np.ravel(eta), dtype=np.float64)
+    if etas.shape[0] != n_members:  # the kernels read etas[e] without bounds checks
+        raise ValueError(f"GradientDescentMap engine: {etas.shape[0]} learning rates for "
+                         f"{n_members} states")
+    return etas
 
 
-def _run_stream(gd_map, S, n_steps, every, group, metric_name, vectors, n_threads):
-    env_threads()
-    p = gd_map.problem()
-    _guard(p, S)
-    etas = member_etas(gd_map, S.shape[0])
-    if S.shape[0] % group:
-        raise ValueError(f"stream: {S.shape[0]} states do not split into groups of {group}")
-    G = S.shape[0] // group
-    n_rec = n_steps // every + 1
-    V = np.zeros((0, p.dim)) if vectors is None else np.ascontiguousarray(vectors, dtype=np.float64)
-    if V.ndim != 2 or V.shape[1] != p.dim:
-        raise ValueError(f"GradientDescentMap engine: vectors must have shape (K, {p.dim}), got {V.shape}")
-    dist = np.empty((n_rec, G, group - 1))
-    loss = np.empty((n_rec, G))
-    wnorm = np.empty((n_rec, G))
-    proj = np.empty((n_rec, G, V.shape[0]))
-    act, lossk, wd = _config(p)
-    X, y, sizes, woff, boff, uoff = _layout_arrays(gd_map, p)
-    n_tiles = (G + LANES - 1) // LANES
-    if n_threads is None and G * group * n_steps < 4096:
-        n_threads = 1  # little work: waking worker threads would cost more than it saves
-    with _threads(n_threads, n_tiles) as workers:
-        with compile_notice(_stream_kernel):
-            _stream_kernel(S, int(group), int(n_rec), int(every), etas, X, y, sizes, woff,
-                           boff, uoff, act, lossk, wd, _METRICS[metric_name], dist, loss, wnorm, V,
-                           proj, _chunk(p), workers)
-    return dist, loss, wnorm, proj
+class SimdEngine:
+    """The compiled SIMD engine of one prepared problem (see :mod:`dynnet.maps._gd_dispatch`).
+
+    Built from the map's :class:`~dynnet.maps._gd_problem.Problem`; every method takes
+    validated states ``(E, dim)`` and the per-member ``eta`` (a float or an ``(E, 1)``
+    column, :meth:`GradientDescentMap._etas`), the same inputs as
+    :class:`dynnet.maps._gd_blas.BlasEngine`. ``n_threads`` None: :func:`n_threads_default`
+    (one thread for little work).
+
+    Parameters
+    ----------
+    problem : Problem
+        The map's prepared problem (read-only).
+    """
+
+    #: the name of the path (:meth:`GradientDescentMap.engine_path`)
+    path = "simd"
+    #: :meth:`stream` and :meth:`observe` are fused compiled loops
+    fused = True
+
+    def __init__(self, problem) -> None:
+        self.problem = problem
+        self._arrays = None
+
+    def _layout(self):
+        if self._arrays is None:
+            self._arrays = _layout_arrays(self.problem)
+        return self._arrays
+
+    def close(self) -> None:
+        """Nothing to release (the kernels hold no threads between calls)."""
+
+    def loss(self, states: np.ndarray) -> np.ndarray:
+        """The objective of each member, ``(E,)``: the numpy reference's (:meth:`GradientDescentMap.loss`)."""
+        from . import _gd_reference
+
+        p = self.problem
+        return _gd_reference.loss_grad(p, states, p.X, p.Y, want_grad=False)[0]
+
+    def advance(self, states: np.ndarray, n_steps: int, eta, n_threads=None) -> np.ndarray:
+        """``n_steps`` GD steps of every member of a validated ``(E, dim)`` batch.
+
+        Returns a new array. Members that become non-finite are all-NaN rows.
+        ``eta = 0`` returns an exact copy; an ``eta`` per member gives each member the bits
+        of a run at its own value.
+        """
+        env_threads()  # a bad DYNNET_NUM_THREADS is an error on every call, not only on big ones
+        p = self.problem
+        out = np.array(states, dtype=np.float64, order="C", copy=True)
+        _guard(p, out)
+        etas = lane_etas(eta, out.shape[0])
+        if not etas.any() or n_steps == 0 or out.shape[0] == 0:
+            return out
+        act, lossk, wd = _config(p)
+        X, y, sizes, woff, boff, uoff = self._layout()
+        if n_threads is None and (out.shape[0] <= LANES or out.shape[0] * n_steps < 4096):
+            n_threads = 1  # little work: waking worker threads would cost more than it saves
+        # segments of about _SEGMENT_WORK multiply-adds, so that Ctrl-C and SIGTERM are handled
+        # between them (a compiled loop cannot be interrupted); the states continue exactly
+        work = max(1, out.shape[0] * p.dim * X.shape[0])
+        seg = max(1, int(_SEGMENT_WORK // work))
+        n_tiles = (out.shape[0] + LANES - 1) // LANES
+        with _threads(n_threads, n_tiles) as workers:
+            done = 0
+            while done < n_steps:
+                k = min(seg, int(n_steps) - done)
+                with compile_notice(_advance_kernel):
+                    _advance_kernel(out, k, etas, X, y, sizes, woff, boff, uoff, act, lossk, wd,
+                                    _chunk(p), workers)
+                done += k
+        return out
+
+    def _run_stream(self, S, n_steps, every, group, metric_name, vectors, eta, n_threads):
+        env_threads()
+        p = self.problem
+        _guard(p, S)
+        etas = lane_etas(eta, S.shape[0])
+        if S.shape[0] % group:
+            raise ValueError(f"stream: {S.shape[0]} states do not split into groups of {group}")
+        G = S.shape[0] // group
+        n_rec = n_steps // every + 1
+        V = np.zeros((0, p.dim)) if vectors is None else np.ascontiguousarray(vectors, dtype=np.float64)
+        if V.ndim != 2 or V.shape[1] != p.dim:
+            raise ValueError(f"GradientDescentMap engine: vectors must have shape (K, {p.dim}), "
+                             f"got {V.shape}")
+        dist = np.empty((n_rec, G, group - 1))
+        loss = np.empty((n_rec, G))
+        wnorm = np.empty((n_rec, G))
+        proj = np.empty((n_rec, G, V.shape[0]))
+        act, lossk, wd = _config(p)
+        X, y, sizes, woff, boff, uoff = self._layout()
+        n_tiles = (G + LANES - 1) // LANES
+        if n_threads is None and G * group * n_steps < 4096:
+            n_threads = 1  # little work: waking worker threads would cost more than it saves
+        with _threads(n_threads, n_tiles) as workers:
+            with compile_notice(_stream_kernel):
+                _stream_kernel(S, int(group), int(n_rec), int(every), etas, X, y, sizes, woff,
+                               boff, uoff, act, lossk, wd, _METRICS[metric_name], dist, loss, wnorm, V,
+                               proj, _chunk(p), workers)
+        return dist, loss, wnorm, proj
+
+    def stream(self, states, n_steps, every, group, metric_name, eta, n_threads=None):
+        """Fused :meth:`Map._stream` for the metrics ``"L1"``, ``"L2"``, ``"LInf"`` (see that method).
+
+        Returns ``(distance (R, G, group - 1), {"loss", "weight_norm"} (R, G), final states)``.
+        """
+        S = np.array(states, dtype=np.float64, order="C", copy=True)
+        dist, loss, wnorm, _ = self._run_stream(S, n_steps, every, group, metric_name, None, eta,
+                                                n_threads)
+        return dist, {"loss": loss, "weight_norm": wnorm}, S
+
+    def observe(self, states, n_steps, every, vectors, eta, n_threads=None):
+        """Fused :meth:`Map._observe`: loss, weight_norm and projections ``(R, E, K)``.
+
+        Every member is its own group (no copies); the states are never stored.
+        """
+        S = np.array(states, dtype=np.float64, order="C", copy=True)
+        _, loss, wnorm, proj = self._run_stream(S, n_steps, every, 1, "L1", vectors, eta, n_threads)
+        out = {"loss": loss, "weight_norm": wnorm}
+        if vectors is not None:
+            out["projection"] = proj
+        return out, S
+
+
+# ---- a map's SIMD engine, forced (tests and benchmarks; the map itself selects its engine) ----
+def _of(gd_map) -> SimdEngine:
+    return SimdEngine(gd_map.problem())
+
+
+def advance(gd_map, states: np.ndarray, n_steps: int, n_threads=None) -> np.ndarray:
+    """:meth:`SimdEngine.advance` of ``gd_map``'s problem and eta, whatever path the map selects."""
+    engine = _of(gd_map)
+    return engine.advance(states, n_steps, gd_map._etas(np.shape(states)[0]), n_threads)
 
 
 def stream(gd_map, states, n_steps, every, group, metric_name, n_threads=None):
-    """Fused :meth:`Map._stream` for the L1/L2/LInf metrics (see that method)."""
-    S = np.array(states, dtype=np.float64, order="C", copy=True)
-    dist, loss, wnorm, _ = _run_stream(gd_map, S, n_steps, every, group, metric_name, None,
-                                       n_threads)
-    return dist, {"loss": loss, "weight_norm": wnorm}, S
+    """:meth:`SimdEngine.stream` of ``gd_map``'s problem and eta, whatever path the map selects."""
+    engine = _of(gd_map)
+    return engine.stream(states, n_steps, every, group, metric_name,
+                         gd_map._etas(np.shape(states)[0]), n_threads)
 
 
 def observe(gd_map, states, n_steps, every, vectors=None, n_threads=None):
-    """Fused :meth:`Map._observe`: loss, weight_norm and projections ``(R, E, K)``.
-
-    Every member is its own group (no copies); the states are never stored.
-    """
-    S = np.array(states, dtype=np.float64, order="C", copy=True)
-    _, loss, wnorm, proj = _run_stream(gd_map, S, n_steps, every, 1, "L1", vectors, n_threads)
-    out = {"loss": loss, "weight_norm": wnorm}
-    if vectors is not None:
-        out["projection"] = proj
-    return out, S
+    """:meth:`SimdEngine.observe` of ``gd_map``'s problem and eta, whatever path the map selects."""
+    engine = _of(gd_map)
+    return engine.observe(states, n_steps, every, vectors, gd_map._etas(np.shape(states)[0]),
+                          n_threads)

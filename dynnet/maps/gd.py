@@ -1,137 +1,36 @@
-"""Full-batch gradient descent on an MLP, viewed as a map in weight space."""
+"""Full-batch gradient descent on an MLP, viewed as a map in weight space.
+
+:class:`GradientDescentMap` is the public class: its parameters, docstrings and the
+methods of :class:`~dynnet.Map`. It is composed of modules of one job each:
+
+* :mod:`._gd_problem`: the prepared problem (data, split, scaling, flat layout),
+  :class:`Problem`, cached on the map by the content of its parameters;
+* :mod:`._gd_reference`: the numpy reference (forward pass, loss, gradient,
+  Pearlmutter's R-operator);
+* :mod:`._gd_graph`: the graph view (``to_graph``, ``from_graph``);
+* :mod:`._gd_dispatch`: the engine interface and the one place that selects an
+  engine, :class:`._gd_engine.SimdEngine` or :class:`._gd_blas.BlasEngine`; both are
+  built from the prepared problem and take the per-member eta with each call.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
 
-from ..base import check_array, check_int, check_option, check_scalar
-from . import _nn
+from ..base import check_array, check_option, check_scalar
+from . import _gd_dispatch, _gd_graph, _gd_problem, _gd_reference
+from ._gd_dispatch import BLAS_MIN_WORK
+from ._gd_problem import INITS, Problem
 from .base import Map
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-__all__ = ["GradientDescentMap", "Problem"]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """The prepared, immutable numbers behind a GradientDescentMap.
-
-    Built by :meth:`GradientDescentMap.problem` (a frozen dataclass; the
-    arrays are read-only). Each parameter is kept as the attribute of the
-    same name.
-
-    Parameters
-    ----------
-    sizes : tuple of int
-        Layer widths, input first, classes last, e.g. ``(4, 10, 3)``.
-    X : ndarray, shape (N, d0)
-        Training inputs (after any scaling).
-    y : ndarray of int64, shape (N,)
-        Training labels, class indices 0..C-1.
-    Y : ndarray, shape (N, C)
-        One-hot training labels.
-    X_test : ndarray, shape (N_test, d0)
-        Held-out inputs (possibly empty).
-    y_test : ndarray of int64, shape (N_test,)
-        Held-out labels (possibly empty).
-    offsets : tuple of tuple of int
-        ``(w_start, b_start, b_end)`` of each layer in the flat parameter
-        vector: the weights are ``[w_start:b_start]`` (row-major
-        ``(n_in, n_out)``), the biases ``[b_start:b_end]``.
-    activation : str, default "sigmoid"
-        The hidden layers' activation (see :class:`GradientDescentMap`).
-    loss : str, default "cross-entropy"
-        The data loss, ``"cross-entropy"`` or ``"mse"``.
-    weight_decay : float, default 0.0
-        The L2 coefficient on the weights (not the biases).
-    """
-
-    sizes: tuple[int, ...]
-    X: np.ndarray
-    y: np.ndarray
-    Y: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    offsets: tuple[tuple[int, int, int], ...]
-    activation: str = "sigmoid"
-    loss: str = "cross-entropy"
-    weight_decay: float = 0.0
-
-    @property
-    def dim(self) -> int:
-        """The number of parameters (the length of a state)."""
-        return self.offsets[-1][2]
-
-    def unpack(self, params: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per-layer views of flat parameters.
-
-        Parameters
-        ----------
-        params : ndarray, shape (..., dim)
-            Flat parameter vectors (any leading axes).
-
-        Returns
-        -------
-        list of (ndarray, ndarray)
-            ``[(W_l, b_l), ...]`` with ``W_l`` ``(..., n_in, n_out)`` and
-            ``b_l`` ``(..., n_out)``, views of ``params``.
-        """
-        lead = params.shape[:-1]
-        out = []
-        for (w0, b0, b1), n_in, n_out in zip(self.offsets, self.sizes[:-1], self.sizes[1:], strict=True):
-            out.append((params[..., w0:b0].reshape(lead + (n_in, n_out)),
-                        params[..., b0:b1]))
-        return out
-
-
-def _layout(sizes):
-    offsets = []
-    pos = 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
-        w0 = pos
-        b0 = w0 + n_in * n_out
-        b1 = b0 + n_out
-        offsets.append((w0, b0, b1))
-        pos = b1
-    return tuple(offsets)
-
-
-def _fingerprint(value):
-    """A content key of an array-like: dtype, shape and a SHA-1 of the bytes.
-
-    Editing an array in place changes its key (an ``id()`` would not).
-    """
-    arr = np.asarray(value)
-    if arr.dtype.kind == "O":  # objects have no stable bytes: hash their repr
-        digest = hashlib.sha1(repr(arr.tolist()).encode(), usedforsecurity=False).hexdigest()
-    else:
-        digest = hashlib.sha1(np.ascontiguousarray(arr).data, usedforsecurity=False).hexdigest()
-    return ("array", arr.dtype.str, arr.shape, digest)
-
-
-_INITS = ("normal", "glorot", "he")
-
-#: work per member-step (training samples x parameters) from which the BLAS path runs
-#: (see GradientDescentMap.engine_path; measured crossover 0.5 to 0.9 million)
-BLAS_MIN_WORK = 700_000
-
-_PARAM_NAMES: dict = {}
-
-
-def _param_names(cls) -> tuple:
-    """The parameter names of a class (memoised: ``problem()`` is on the hot path)."""
-    names = _PARAM_NAMES.get(cls)
-    if names is None:
-        names = _PARAM_NAMES[cls] = tuple(cls._param_names())
-    return names
+__all__ = ["BLAS_MIN_WORK", "GradientDescentMap", "Problem"]
 
 
 class _LossName(str):
@@ -317,97 +216,7 @@ class GradientDescentMap(Map):
         Problem
             Layer sizes, the training and test arrays and the flat layout.
         """
-        key = []
-        for name in _param_names(type(self)):
-            value = getattr(self, name)
-            if name == "dataset" and isinstance(value, (tuple, list)):
-                value = tuple(_fingerprint(a) for a in value)
-            elif isinstance(value, np.ndarray):
-                value = _fingerprint(value)
-            if isinstance(value, str):
-                value = str(value)  # the loss parameter's value is bound to the map: key the text
-            key.append((name, type(value), value))
-        key = tuple(key)
-        cache = self.__dict__.setdefault("_cache", {})  # dropped by set_params and pickling
-        entry = cache.get("problem")
-        try:
-            same = entry is not None and entry[0] == key
-        except (TypeError, ValueError):  # a parameter with an odd __eq__: rebuild
-            same = False
-        if not same:
-            entry = (key, self._build_problem())
-            cache["problem"] = entry
-            from ..datasets import _warn_unprepared  # unscaled features, saturated units: one warning
-
-            _warn_unprepared(self)
-        return entry[1]
-
-    def _build_problem(self) -> Problem:
-        hidden = self.hidden
-        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
-            hidden = (hidden,)
-        if not isinstance(hidden, (tuple, list)):
-            raise TypeError(
-                f"GradientDescentMap: parameter hidden={self.hidden!r} must be a tuple of "
-                "positive ints, e.g. (10,) or (16, 8)"
-            )
-        hidden = tuple(check_int(self, "hidden[i]", h, low=1) for h in hidden)
-        activation = check_option(self, "activation", self.activation, list(_nn.ACTIVATIONS))
-        loss = check_option(self, "loss", self.__dict__.get("_loss_param"), list(_nn.LOSSES))
-        wd = check_scalar(self, "weight_decay", self.weight_decay, low=0.0)
-        check_option(self, "init", self.init, list(_INITS))
-        from ..datasets import load
-
-        seed = check_int(self, "split_seed", self.split_seed, low=0)
-        n_samples = None if self.n_samples is None else check_int(self, "n_samples", self.n_samples, low=2)
-        X, y = load(self.dataset, owner=self, n_samples=n_samples, seed=seed)
-        n = X.shape[0]
-        ts = self.test_size
-        if isinstance(ts, (float, np.floating)):
-            ts = check_scalar(self, "test_size", ts, low=0.0, high=1.0, high_open=True)
-            n_test = int(round(ts * n))
-        else:
-            n_test = check_int(self, "test_size", ts, low=0)
-        if n - n_test < 2:  # refused before anything trains on an empty (or one-row) training set
-            where = f"with n_samples={n_samples}, " if n_samples is not None else ""
-            raise ValueError(
-                f"GradientDescentMap: parameter test_size={self.test_size!r} is out of range: it leaves "
-                f"{max(n - n_test, 0)} of the {n} samples for training (at least 2 are needed): {where}give "
-                f"test_size <= {n - 2} "
-                f"(e.g. {max(0, min(n - 2, int(round(0.2 * n))))}) or a fraction such as 0.2")
-        for name in ("scale", "stratify"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(
-                    f"GradientDescentMap: parameter {name}={getattr(self, name)!r} must be a bool"
-                )
-        if n_test > 0 and self.stratify:
-            from sklearn.model_selection import train_test_split
-
-            idx_tr, idx_te = train_test_split(np.arange(n), test_size=n_test, stratify=y,
-                                              random_state=seed)
-            idx_tr = np.sort(idx_tr)
-            idx_te = np.sort(idx_te)
-        elif n_test > 0:  # the first N - n_test of a seeded shuffle, in shuffled order
-            perm = np.random.default_rng(seed).permutation(n)
-            idx_tr, idx_te = perm[: n - n_test], perm[n - n_test:]
-        else:
-            idx_tr, idx_te = np.arange(n), np.arange(0)
-        Xtr, ytr, Xte, yte = X[idx_tr], y[idx_tr], X[idx_te], y[idx_te]
-        if self.scale:
-            mu = Xtr.mean(axis=0)
-            sd = Xtr.std(axis=0)
-            sd[sd == 0] = 1.0
-            Xtr = (Xtr - mu) / sd
-            Xte = (Xte - mu) / sd
-        n_classes = int(y.max()) + 1
-        sizes = (X.shape[1],) + hidden + (n_classes,)
-        Y = np.zeros((Xtr.shape[0], n_classes))
-        Y[np.arange(Xtr.shape[0]), ytr] = 1.0
-        arrays = [np.ascontiguousarray(a) for a in (Xtr, ytr, Y, Xte, yte)]
-        for a in arrays:
-            a.setflags(write=False)
-        return Problem(sizes, arrays[0], arrays[1], arrays[2], arrays[3], arrays[4],
-                       _layout(sizes), str(activation), str(loss), float(wd))
+        return _gd_problem.prepared(self)
 
     @property
     def dim(self) -> int:  # type: ignore[override]
@@ -441,12 +250,17 @@ class GradientDescentMap(Map):
         return (p.X, p.y) if split == "train" else (p.X_test, p.y_test)
 
     def _eta(self) -> float:
+        """The single learning rate, for operations of one state (the dense :meth:`jacobian`).
+
+        Read like every other value of ``eta``, through :meth:`Map.member_param`; an eta
+        per member is refused.
+        """
         if np.ndim(self.eta) != 0:
             raise ValueError(
                 f"GradientDescentMap: eta holds {np.size(self.eta)} values (one per member); this "
                 "operation needs a single learning rate (set eta to a number)"
             )
-        return check_scalar(self, "eta", self.eta, low=0.0)
+        return self.member_param("eta", 1, low=0.0)
 
     def _etas(self, n_members: int):
         """``eta`` for a batch of ``n_members`` states: a float, or a ``(E, 1)`` column."""
@@ -461,18 +275,7 @@ class GradientDescentMap(Map):
         dict of str to ndarray of int
             ``"W1"``, ``"b1"``, ..., ``"weights"``, ``"biases"`` and ``"all"``.
         """
-        p = self.problem()
-        groups = {}
-        ws, bs = [], []
-        for lay, (w0, b0, b1) in enumerate(p.offsets, start=1):
-            groups[f"W{lay}"] = np.arange(w0, b0)
-            groups[f"b{lay}"] = np.arange(b0, b1)
-            ws.append(groups[f"W{lay}"])
-            bs.append(groups[f"b{lay}"])
-        groups["weights"] = np.concatenate(ws)
-        groups["biases"] = np.concatenate(bs)
-        groups["all"] = np.arange(p.dim)
-        return groups
+        return _gd_problem.coordinate_groups(self.problem())
 
     def coordinate_names(self) -> list[str]:
         """A name per coordinate, in the flat layout.
@@ -482,12 +285,7 @@ class GradientDescentMap(Map):
         list of str
             ``"W1[i,j]"`` (from neuron i to neuron j) and ``"b1[j]"``, ``dim`` names.
         """
-        p = self.problem()
-        names = []
-        for lay, (n_in, n_out) in enumerate(zip(p.sizes[:-1], p.sizes[1:], strict=True), start=1):
-            names += [f"W{lay}[{i},{j}]" for i in range(n_in) for j in range(n_out)]
-            names += [f"b{lay}[{j}]" for j in range(n_out)]
-        return names
+        return _gd_problem.coordinate_names(self.problem())
 
     def mask(self, which: str = "weights") -> np.ndarray:
         """Boolean mask of a coordinate group.
@@ -525,7 +323,7 @@ class GradientDescentMap(Map):
             weights, as in v0, so the paper's initial states are unchanged).
         """
         std = check_scalar(self, "init_std", self.init_std, low=0.0)
-        init = check_option(self, "init", self.init, list(_INITS))
+        init = check_option(self, "init", self.init, list(INITS))
         p = self.problem()
         x = np.zeros(p.dim)
         with np.errstate(over="ignore"):
@@ -541,69 +339,19 @@ class GradientDescentMap(Map):
                              "that overflow float64; give a smaller init_std")
         return x
 
-    # ---- forward / backward (the numpy reference implementation) ----------
+    # ---- the numpy reference (dynnet.maps._gd_reference) -------------------
     def _forward(self, params, X):
         """Layers, the activations (inputs first), the hidden pre-activations and the logits."""
-        p = self.problem()
-        layers = p.unpack(params)
-        acts = [X]
-        zs = []
-        a = X
-        for lay, (W, b) in enumerate(layers):
-            z = np.matmul(a, W) + b[..., None, :]
-            if lay < len(layers) - 1:
-                a = _nn.activate(p.activation, z)
-                zs.append(z)
-                acts.append(a)
-            else:
-                return layers, acts, zs, z
-        raise AssertionError  # pragma: no cover
+        return _gd_reference.forward(self.problem(), params, X)
 
     def _rows(self, rows):
         """Training inputs and one-hot targets of a mini-batch (all rows when None)."""
-        p = self.problem()
-        if rows is None:
-            return p.X, p.Y
-        idx = np.asarray(rows)
-        n = p.X.shape[0]
-        if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer) or (
-                idx.min() < 0 or idx.max() >= n):
-            raise ValueError(
-                f"GradientDescentMap: rows must be a non-empty 1-D array of training-sample "
-                f"indices in [0, {n}), got {rows!r}"
-            )
-        return p.X[idx], p.Y[idx]
-
-    @staticmethod
-    def _penalty(p, params):
-        """``(wd / 2) * sum of squared weights`` of each member (0.0 without weight decay)."""
-        if p.weight_decay == 0.0:
-            return 0.0
-        sq = sum((params[..., w0:b0] ** 2).sum(axis=-1) for w0, b0, _ in p.offsets)
-        return 0.5 * p.weight_decay * sq
+        return _gd_problem.training_rows(self.problem(), rows)
 
     def _loss_grad(self, params, want_grad=True, rows=None):
-        p = self.problem()
+        """The objective and (``want_grad``) its gradient on the training set or a mini-batch."""
         X, Y = self._rows(rows)
-        layers, acts, zs, z = self._forward(params, X)
-        loss = _nn.loss_value(p.loss, z, Y) + self._penalty(p, params)
-        if not want_grad:
-            return loss, None
-        grad = np.empty_like(params)
-        delta, _ = _nn.loss_delta(p.loss, z, Y)
-        for lay in range(len(layers) - 1, -1, -1):
-            W, _ = layers[lay]
-            w0, b0, b1 = p.offsets[lay]
-            a = acts[lay]
-            gW = np.matmul(np.swapaxes(a, -1, -2), delta)
-            grad[..., w0:b0] = gW.reshape(gW.shape[:-2] + (b0 - w0,))  # (an empty batch has no -1)
-            grad[..., b0:b1] = delta.sum(axis=-2)
-            if lay > 0:
-                delta = _nn.times_d1(p.activation, np.matmul(delta, np.swapaxes(W, -1, -2)), zs[lay - 1], a)
-        if p.weight_decay != 0.0:
-            for w0, b0, _ in p.offsets:
-                grad[..., w0:b0] += p.weight_decay * params[..., w0:b0]
-        return loss, grad
+        return _gd_reference.loss_grad(self.problem(), params, X, Y, want_grad)
 
     loss = _LossAttribute("""The loss: the ``loss`` parameter (a string) and, called, its value on states.
 
@@ -627,10 +375,8 @@ class GradientDescentMap(Map):
             p = self.problem()
             if p.X_test.shape[0] == 0:
                 raise ValueError("GradientDescentMap: the test split is empty (test_size=0)")
-            Y = np.zeros((p.y_test.shape[0], p.sizes[-1]))
-            Y[np.arange(p.y_test.shape[0]), p.y_test] = 1.0
-            z = self._forward(x, p.X_test)[3]
-            out = _nn.loss_value(p.loss, z, Y) + self._penalty(p, x)
+            out = _gd_reference.loss_grad(p, x, p.X_test, _gd_problem.held_out_targets(p),
+                                          want_grad=False)[0]
         else:
             out = self._loss_grad(x, want_grad=False, rows=rows)[0]
         return out[0] if single else out
@@ -717,15 +463,7 @@ class GradientDescentMap(Map):
             ``"loss"`` (the training objective, :attr:`loss`) and
             ``"weight_norm"`` (sum of ``|w|`` over all parameters).
         """
-        if self.engine_path() == "blas":
-            from . import _gd_blas, _gd_engine
-
-            n = _gd_engine.n_threads_default()
-            loss, _ = _gd_blas.loss_grad(self.problem(), states, want_grad=False,
-                                         runner=_gd_blas.runner_for(self, n))
-        else:
-            loss, _ = self._loss_grad(states, want_grad=False)
-        return {"loss": loss, "weight_norm": np.abs(states).sum(axis=-1)}
+        return {"loss": self._engine().loss(states), "weight_norm": np.abs(states).sum(axis=-1)}
 
     def observable_names(self) -> tuple[str, ...]:
         """``("loss", "weight_norm")``, the keys of :meth:`observables`, without evaluating a network.
@@ -751,33 +489,19 @@ class GradientDescentMap(Map):
         depend on its batch. Within a path, results do not depend on the batch,
         the chunking or the number of threads; the two paths agree to about 1e-15
         relative per step. The environment variable ``DYNNET_GD_PATH=simd|blas`` forces a path
-        (for benchmarks and tests).
+        (for benchmarks and tests). The rule is :func:`dynnet.maps._gd_dispatch.select_path`,
+        the one place that selects an engine.
 
         Returns
         -------
         str
             ``"simd"`` or ``"blas"``.
         """
-        import os
+        return _gd_dispatch.select_path(self.problem())
 
-        from . import _gd_engine
-
-        p = self.problem()
-        supports = getattr(_gd_engine, "supports", None)
-        ok = (supports(self) if supports is not None else
-              (p.activation, p.loss, p.weight_decay) == ("sigmoid", "cross-entropy", 0.0))
-        forced = os.environ.get("DYNNET_GD_PATH", "").strip().lower()
-        if forced:
-            if forced not in ("simd", "blas"):
-                raise ValueError(f"DYNNET_GD_PATH={forced!r} is not allowed; give 'simd' or 'blas' "
-                                 "(or leave it unset)")
-            if forced == "simd" and not ok:
-                raise ValueError(
-                    f"DYNNET_GD_PATH=simd: the SIMD engine does not support activation="
-                    f"{p.activation!r}, loss={p.loss!r}, weight_decay={p.weight_decay!r}"
-                )
-            return forced
-        return "simd" if ok and p.dim * p.X.shape[0] < BLAS_MIN_WORK else "blas"
+    def _engine(self) -> _gd_dispatch.Engine:
+        """The selected engine (:func:`dynnet.maps._gd_dispatch.engine_for`), built once per problem."""
+        return _gd_dispatch.engine_for(self)
 
     def step(self, states: ArrayLike) -> np.ndarray:
         r"""One GD step :math:`W - \eta \nabla L(W)` of a batch, through the engine (:meth:`engine_path`).
@@ -825,43 +549,38 @@ class GradientDescentMap(Map):
         return out if np.ndim(eta) == 0 else np.where(eta == 0.0, x, out)
 
     def _advance(self, states, n_steps):
-        from . import _gd_blas, _gd_engine
-
-        if self.engine_path() == "simd":
-            return _gd_engine.advance(self, states, n_steps)
-        _gd_engine.env_threads()  # a bad DYNNET_NUM_THREADS is an error on either path
-        n = _gd_engine.n_threads_default()
-        return _gd_blas.advance(self.problem(), self._etas(states.shape[0]), states, n_steps,
-                                runner=_gd_blas.runner_for(self, n))
+        return self._engine().advance(states, n_steps, self._etas(states.shape[0]))
 
     def _stream(self, states, n_steps, every, group, metric):
         """Fused streaming for the L1/L2/LInf metrics (see :meth:`Map._stream`).
 
         Distances, the references' loss (free from the forward pass of the
         next step) and ``weight_norm`` are computed inside the compiled loop;
-        only the records are stored. Other metrics, or a subclass that
-        changes the observables, use the generic path.
+        only the records are stored. Other metrics, an engine without a fused loop
+        (the BLAS path), or a subclass that changes the observables, use the generic path.
         """
         from ..metrics import L1, L2, LInf
-        from . import _gd_engine
 
         kind = {L1: "L1", L2: "L2", LInf: "LInf"}.get(type(metric))
-        if (kind is None or group < 1 or self.engine_path() != "simd"
-                or type(self).observables is not GradientDescentMap.observables):
+        if kind is None or group < 1 or type(self).observables is not GradientDescentMap.observables:
             return super()._stream(states, n_steps, every, group, metric)
-        return _gd_engine.stream(self, states, n_steps, every, group, kind)
+        engine = self._engine()
+        if not engine.fused:
+            return super()._stream(states, n_steps, every, group, metric)
+        return engine.stream(states, n_steps, every, group, kind, self._etas(states.shape[0]))
 
     def _observe(self, states, n_steps, every, vectors):
         """Fused :meth:`Map._observe`: loss, weight_norm and projections in the compiled loop.
 
-        A subclass that changes the observables uses the generic path.
+        An engine without a fused loop, or a subclass that changes the observables, uses
+        the generic path.
         """
-        from . import _gd_engine
-
-        if (type(self).observables is not GradientDescentMap.observables
-                or self.engine_path() != "simd"):
+        if type(self).observables is not GradientDescentMap.observables:
             return super()._observe(states, n_steps, every, vectors)
-        return _gd_engine.observe(self, states, n_steps, every, vectors)
+        engine = self._engine()
+        if not engine.fused:
+            return super()._observe(states, n_steps, every, vectors)
+        return engine.observe(states, n_steps, every, vectors, self._etas(states.shape[0]))
 
     # ---- second order -----------------------------------------------------
     def hvp(self, states: ArrayLike, V: ArrayLike, rows: ArrayLike | None = None) -> np.ndarray:
@@ -889,69 +608,9 @@ class GradientDescentMap(Map):
         return self._hvp(x, V, rows)
 
     def _hvp(self, params, V, rows=None):
-        """Pearlmutter's R-operator: one forward and one backward pass for all ``(E, K)`` vectors.
-
-        BLAS runs single-threaded here: its spinning threads cost up to 20x on a loaded
-        machine for these many mid-sized products (measured, benchmarks/bench_tangent.py).
-        """
-        from ._gd_blas import _blas_limit
-
-        with _blas_limit():
-            return self._hvp_products(params, V, rows)
-
-    def _hvp_products(self, params, V, rows):
-        p = self.problem()
-        act = p.activation
+        """Pearlmutter's R-operator: one forward and one backward pass for all ``(E, K)`` vectors."""
         X, Y = self._rows(rows)
-        N = X.shape[0]
-        layers, acts, zs, z = self._forward(params, X)
-        Vl = p.unpack(V)
-        L = len(layers)
-        f1 = [_nn.d1(act, zs[i], acts[i + 1]) for i in range(L - 1)]
-        # R-forward: Rz of every layer, Ra of the hidden ones (axis 1 holds the K vectors)
-        Ra = [None]
-        Rzs = []
-        Rz = None
-        for lay in range(L):
-            W, _ = layers[lay]
-            VW, Vb = Vl[lay]
-            if lay == 0:
-                Rz = np.matmul(X, VW)
-            else:
-                Rz = np.matmul(Ra[lay], W[:, None]) + np.matmul(acts[lay][:, None], VW)
-            Rz = Rz + Vb[..., None, :]
-            if lay < L - 1:
-                Rzs.append(Rz)
-                Ra.append(f1[lay][:, None] * Rz)
-        delta, prob = _nn.loss_delta(p.loss, z, Y)
-        Rdelta = _nn.loss_rdelta(p.loss, Rz, prob, N)
-        out = np.empty_like(V)
-        for lay in range(L - 1, -1, -1):
-            W, _ = layers[lay]
-            VW, _ = Vl[lay]
-            w0, b0, b1 = p.offsets[lay]
-            a_prev = acts[lay]
-            if lay == 0:
-                RgW = np.matmul(X.T, Rdelta)
-            else:
-                RgW = (np.matmul(np.swapaxes(Ra[lay], -1, -2), delta[:, None])
-                       + np.matmul(np.swapaxes(a_prev, -1, -2)[:, None], Rdelta))
-            out[..., w0:b0] = RgW.reshape(RgW.shape[:-2] + (b0 - w0,))
-            out[..., b0:b1] = Rdelta.sum(axis=-2)
-            if lay > 0:
-                Wt = np.swapaxes(W, -1, -2)
-                back = np.matmul(delta, Wt)
-                Rdelta = ((np.matmul(Rdelta, Wt[:, None])
-                           + np.matmul(delta[:, None], np.swapaxes(VW, -1, -2)))
-                          * f1[lay - 1][:, None])
-                f2 = _nn.d2(act, zs[lay - 1], a_prev)
-                if f2 is not None:
-                    Rdelta = Rdelta + (back * f2)[:, None] * Rzs[lay - 1]
-                delta = back * f1[lay - 1]
-        if p.weight_decay != 0.0:
-            for w0, b0, _ in p.offsets:
-                out[..., w0:b0] += p.weight_decay * V[..., w0:b0]
-        return out
+        return _gd_reference.hvp(self.problem(), params, V, X, Y)
 
     def jvp(self, states: ArrayLike, V: ArrayLike) -> np.ndarray:
         r"""The Jacobian of one step on tangent vectors, :math:`J v = v - \eta H(W) v`, matrix-free.
@@ -1035,23 +694,7 @@ class GradientDescentMap(Map):
         networkx.DiGraph
             The network.
         """
-        x = self.check_state(state)
-        p = self.problem()
-        G = nx.DiGraph(sizes=p.sizes, activation=p.activation, loss=p.loss)
-        n_layers = len(p.sizes)
-        for lay, width in enumerate(p.sizes):
-            role = "input" if lay == 0 else ("output" if lay == n_layers - 1 else "hidden")
-            act = p.activation if role == "hidden" else "identity"
-            for i in range(width):
-                G.add_node((lay, i), layer=lay, index=i, role=role, bias=0.0, activation=act)
-        for lay, (W, b) in enumerate(p.unpack(x), start=1):
-            for j in range(W.shape[1]):
-                G.nodes[(lay, j)]["bias"] = float(b[j])
-            G.add_weighted_edges_from(
-                ((lay - 1, i), (lay, j), float(W[i, j]))
-                for i in range(W.shape[0]) for j in range(W.shape[1])
-            )
-        return G
+        return _gd_graph.to_graph(self.problem(), self.check_state(state))
 
     def from_graph(self, G: nx.DiGraph, weight: str = "weight") -> np.ndarray:
         """The flat state ``(dim,)`` of a graph made by :meth:`to_graph` (exact inverse).
@@ -1070,23 +713,4 @@ class GradientDescentMap(Map):
         ndarray, shape (dim,)
             The flat parameters.
         """
-        p = self.problem()
-        sizes = tuple(G.graph.get("sizes", p.sizes))
-        if sizes != p.sizes:
-            raise ValueError(f"GradientDescentMap: graph has layer sizes {sizes}, the map has {p.sizes}")
-        act = G.graph.get("activation", p.activation)
-        if act != p.activation:
-            raise ValueError(f"GradientDescentMap: graph has activation {act!r}, the map has "
-                             f"{p.activation!r}")
-        x = np.zeros(p.dim)
-        for lay, (w0, b0, _) in enumerate(p.offsets, start=1):
-            n_in, n_out = p.sizes[lay - 1], p.sizes[lay]
-            for j in range(n_out):
-                if (lay, j) not in G:
-                    raise ValueError(f"GradientDescentMap: graph lacks neuron {(lay, j)}")
-                x[b0 + j] = G.nodes[(lay, j)].get("bias", 0.0)
-                for i in range(n_in):
-                    d = G.get_edge_data((lay - 1, i), (lay, j))
-                    if d is not None:
-                        x[w0 + i * n_out + j] = d.get(weight, 0.0)
-        return x
+        return _gd_graph.from_graph(self.problem(), G, weight)
