@@ -58,11 +58,9 @@ def instability_alignment_figure(result: xr.Dataset) -> Figure:
     ax1.axhline(np.sqrt(2.0 / (np.pi * dim)), color="tab:blue", ls=":", lw=1.2)
     ax1.set_ylim(0.0, 1.02)
     ax1.set_ylabel(COS)
-    pos = np.where(ratio > 0, ratio, np.nan)
-    ax2.plot(steps, pos.T, color=GREY, lw=0.6)
-    ax2.plot(steps, _median(pos, 0), color="k", lw=1.5)
+    ax2.plot(steps, ratio.T, color=GREY, lw=0.6)
+    ax2.plot(steps, _median(ratio, 0), color="k", lw=1.5)
     ax2.axhline(1.0, color="tab:red", ls="--", lw=1.2)
-    ax2.set_yscale("log")
     ax2.set_ylabel(RATIO)
     ax2.set_xlabel("step t")
     fig.legend(handles=[line_handle(color=GREY, lw=0.6, label="each network"),
@@ -99,13 +97,13 @@ def instability_shares_figure(result: xr.Dataset) -> Figure:
     n_top = int(result["n_top"].values)
     names = groups + [f"top {n_top} by drift"]
     x = np.arange(len(names))
-    fig = figure(figsize=(max(4.0, 0.8 * len(names) + 1.5), 3.4), layout="constrained")
+    fig = figure(figsize=(max(4.0, 0.75 * len(names) + 1.5), 3.6), layout="constrained")
     ax = fig.subplots()
     ax.bar(x, _median(vals, 0), color="0.85", edgecolor="k", lw=0.8)
     for i in range(vals.shape[0]):
         ax.plot(x, vals[i], "o", color="k", ms=3, alpha=0.6)
     ax.plot(x[-1], n_top / dim, "D", mfc="none", color="tab:red", ms=6)
-    ax.set_xticks(x, names, rotation=30, ha="right")
+    ax.set_xticks(x, names, rotation=45, ha="right", rotation_mode="anchor")
     ax.set_ylim(0.0, 1.02)
     ax.set_ylabel(r"share $\sum_{i \in g} (v^{(1)}_i)^2$")
     fig.legend(handles=[line_handle(color="k", marker="o", ls="none", ms=3, label="each network"),
