@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-__all__ = ["map_chunks", "effective_n_jobs", "thread_cap", "scheduler", "Terminated"]
+__all__ = ["map_chunks", "effective_n_jobs", "resolve_n_jobs", "thread_cap", "scheduler", "Terminated"]
 
 #: environment variable that caps the number of threads and worker processes
 THREADS_VAR = "DYNNET_NUM_THREADS"
@@ -158,6 +158,53 @@ def effective_n_jobs(n_jobs: int) -> int:
     if n < 0:
         n = max(1, cores + 1 + n)
     return n
+
+
+def resolve_n_jobs(n_jobs: int) -> int:
+    """The number of workers a run with ``n_jobs`` gets, resolved once, where it runs.
+
+    .. math::
+
+       n = \\begin{cases} n_\\text{jobs} & n_\\text{jobs} > 0 \\\\
+           \\max(1,\\ w + 1 + n_\\text{jobs}) & n_\\text{jobs} < 0 \\end{cases}
+
+    where :math:`w` is the number of workers there are, counted where the chunks run.
+
+    Under an active joblib backend other than loky (``joblib.parallel_config(backend="dask")``,
+    :func:`scheduler`, ``"threading"``), ``n_jobs=-1`` means every worker of that backend, as
+    the backend counts them (a dask cluster: its worker threads); otherwise the local cores
+    (:func:`effective_n_jobs`, capped by ``DYNNET_NUM_THREADS``). A positive ``n_jobs`` is
+    returned as it is. :meth:`dynnet.studies.base.Study.run` calls this once per run and hands
+    the result on as ``RunContext.n_jobs``; :func:`map_chunks` given that number runs chunks
+    where the unresolved request would have (a result of 1 runs them in the calling process).
+
+    Parameters
+    ----------
+    n_jobs : int
+        A positive number of workers, or a negative one counted from the workers there are
+        (-1 every one, -2 all but one, ...). ``0``, booleans and non-integers are refused.
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`effective_n_jobs`.
+
+    References
+    ----------
+    joblib, ``ParallelBackendBase.effective_n_jobs``: https://joblib.readthedocs.io/
+    """
+    n = _check_n_jobs(n_jobs)
+    if n > 0:
+        return n
+    backend = _explicit_backend()
+    if backend is None:
+        return effective_n_jobs(n)
+    return max(1, int(backend.effective_n_jobs(n)))
 
 
 # ---------------------------------------------------------------------------

@@ -28,9 +28,12 @@ if TYPE_CHECKING:
 
     import xarray as xr
 
-    from .studies.base import Study
+#: what this module knows of a Study: a parameter object with these public methods (results sits
+#: below the studies and never imports them; see :class:`dynnet.studies.base.Study`)
+STUDY_METHODS = ("parts", "params_repr", "saved_seed", "validate", "check_result", "set_result", "summary")
 
-__all__ = ["save", "load", "encode_params", "decode_params", "study_attrs", "check_output_path",
+__all__ = ["save", "load", "encode_params", "decode_params", "run_fingerprint", "study_attrs",
+           "check_output_path",
            "ResultFileError", "check_result", "check_records"]
 
 _FORMAT = "dynnet-result/2"
@@ -230,6 +233,27 @@ def encode_params(obj: ParamsObject, **overrides: Any) -> str:
     return json.dumps(enc, sort_keys=True)
 
 
+def run_fingerprint(study: ParamsObject, seed: np.random.SeedSequence) -> str:
+    """The text that names one run of a study, for its checkpoint: the parameters as
+    :func:`encode_params` writes them, with ``seed`` in place of the seed parameter, then the
+    seed's entropy and spawn key.
+
+    Two runs with equal fingerprints compute the same numbers, so one may resume the other's
+    chunks (:class:`dynnet.checkpoint.Checkpoint` keeps its SHA-256).
+
+    Parameters
+    ----------
+    study : Study
+    seed : numpy.random.SeedSequence
+        The seed the run uses (normalised).
+
+    Returns
+    -------
+    str
+    """
+    return encode_params(study, seed=seed) + repr((seed.entropy, tuple(seed.spawn_key)))
+
+
 def decode_params(text: str, classes: Sequence[type] = ()) -> ParamsObject:
     """Rebuild a dynnet object from :func:`encode_params` text (never unpickles).
 
@@ -260,7 +284,7 @@ def decode_params(text: str, classes: Sequence[type] = ()) -> ParamsObject:
     return obj
 
 
-def study_attrs(study: Study, seed: np.random.SeedSequence | None = None,
+def study_attrs(study: ParamsObject, seed: np.random.SeedSequence | None = None,
                 saved_seed: np.random.SeedSequence | None = None) -> dict:
     """Attributes for a result: every parameter, the seed, the version.
 
@@ -298,7 +322,7 @@ def study_attrs(study: Study, seed: np.random.SeedSequence | None = None,
         elif v is None:
             attrs[f"param.{k}"] = "None"
         elif not isinstance(v, np.ndarray):  # a nested study: its parameters, not its run state
-            attrs[f"param.{k}"] = v._params_repr() if hasattr(v, "_params_repr") else repr(v)
+            attrs[f"param.{k}"] = v.params_repr() if hasattr(v, "params_repr") else repr(v)
     return attrs
 
 
@@ -413,16 +437,16 @@ def check_records(ds, records: dict) -> str | None:
     return None
 
 
-def check_result(study: Study, ds: xr.Dataset) -> str | None:
+def check_result(study: ParamsObject, ds: xr.Dataset) -> str | None:
     """What makes a loaded result inconsistent with its own parameters (None: nothing).
 
     The checks are generic: every parameter value of a sane type and size (the
     seed an int, a SeedSequence or None; no range, array or string beyond
     10^8 values; no object array); every float variable float64, no object
-    variable but strings, states (dimension ``coord``) float; every dimension a
-    parameter sizes of the size it implies (:meth:`Study._result_sizes`, for
-    example ``init`` and ``n_init``); and then the study's own checks
-    (:meth:`Study._check_result`, for example the records it always writes).
+    variable but strings, states (dimension ``coord``) float; and then the study's
+    own, :meth:`Study.check_result <dynnet.studies.base.Study.check_result>`
+    (every dimension a parameter sizes of the size it implies, for example
+    ``init`` and ``n_init``, and the records the study always writes).
 
     Parameters
     ----------
@@ -447,10 +471,7 @@ def check_result(study: Study, ds: xr.Dataset) -> str | None:
     problem = _check_variables(ds)
     if problem:
         return problem
-    for dim, (size, why) in study._result_sizes().items():
-        if dim in ds.sizes and ds.sizes[dim] != size:
-            return f"dimension {dim} has {ds.sizes[dim]} entries but {why} implies {size}"
-    return study._check_result(ds)
+    return study.check_result(ds)
 
 
 # ----------------------------------------------------------------------------
@@ -503,7 +524,7 @@ def checksums(ds: xr.Dataset) -> dict[str, str]:
     return out
 
 
-def save(study: Study, path: Path | str, overwrite: bool = False) -> Path:
+def save(study: ParamsObject, path: Path | str, overwrite: bool = False) -> Path:
     """Write ``study.result_`` to ``path`` (netCDF) so :func:`load` can rebuild the study.
 
     The file carries the study's parameters (with the seed the run drew) and a
@@ -550,10 +571,10 @@ def _fault_injection() -> None:
         os._exit(137)
 
 
-def to_netcdf_bytes(study: Study) -> bytes:
+def to_netcdf_bytes(study: ParamsObject) -> bytes:
     """The netCDF bytes :func:`save` writes (also used by a study's preflight)."""
     ds = study.result_.copy()
-    attrs = study_attrs(study, getattr(study, "seed_", None), saved_seed=study._saved_seed())
+    attrs = study_attrs(study, getattr(study, "seed_", None), saved_seed=study.saved_seed())
     ds.attrs.update({k: v for k, v in attrs.items() if k not in ds.attrs or k.startswith("dynnet_")})
     for name in list(ds.data_vars):
         if ds[name].dtype == bool:
@@ -567,7 +588,7 @@ def to_netcdf_bytes(study: Study) -> bytes:
     return ds.to_netcdf(None, engine="scipy", format="NETCDF3_64BIT")
 
 
-def load(path: Path | str, classes: Sequence[type] = ()) -> Study:
+def load(path: Path | str, classes: Sequence[type] = ()) -> ParamsObject:
     """Rebuild a saved Study, with its ``result_``, from a netCDF file.
 
     Loading never refits: the numbers the study derived are in the file. Call
@@ -638,8 +659,8 @@ def _rebuild(path, ds, classes):
         what = ", ".join("the file's attributes (parameters)" if k == "__attrs__" else k for k in bad)
         raise ResultFileError(f"{path} is corrupted: {what} do not match their SHA-256 checksum")
     study = decode_params(ds.attrs["dynnet_study"], classes)
-    # a Study (results sits below the studies, so it knows one by its interface, not its class)
-    if not all(callable(getattr(study, k, None)) for k in ("_set_loaded", "_validate", "_summary")):
+    # a Study (results sits below the studies, so it knows one by its public interface, not its class)
+    if not all(callable(getattr(study, k, None)) for k in STUDY_METHODS):
         raise ResultFileError(f"{path}: the saved object is a {type(study).__name__}, not a Study")
     if ds.attrs.get("study") != type(study).__name__:
         raise ResultFileError(f"{path}: its parameters are those of a {type(study).__name__}, but the "
@@ -659,10 +680,10 @@ def _rebuild(path, ds, classes):
     if problem:
         raise ResultFileError(f"{path}: inconsistent {type(study).__name__} result: {problem}")
     try:  # the parameters must be valid and the records must be the study's own
-        study._validate()
-        study._summary(ds)
+        study.validate()
+        study.set_result(ds)
+        study.summary()
     except Exception as exc:  # noqa: BLE001 - a crafted file surfaces as ResultFileError only
         raise ResultFileError(f"{path}: the parameters or records do not make a valid "
                               f"{type(study).__name__}: {type(exc).__name__}: {exc}") from None
-    study._set_loaded(ds)
     return study

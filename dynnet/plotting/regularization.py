@@ -57,7 +57,7 @@ def regularization_figure(result: xr.Dataset) -> Figure:
     ----------
     Danovski, Soriano & Lacasa (2024), sections 3.1 (Figs. 3-4), 4.1 and 5.
     """
-    from ..studies._summaries import regularization_summary
+    from .._summaries import regularization_summary
 
     summ = regularization_summary(result)
     decays = result["weight_decay"].values

@@ -110,7 +110,7 @@ def sharpening_eta_figure(result: xr.Dataset) -> Figure:
     ----------
     Danovski, Soriano & Lacasa (2024), section 4.1; Cohen et al., ICLR (2021).
     """
-    from ..studies._summaries import sharpening_summary
+    from .._summaries import sharpening_summary
 
     summ = sharpening_summary(result)
     etas = result["eta"].values

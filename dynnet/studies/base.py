@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import results as _results
 from ..base import ParamsObject, as_seed_sequence, check_int, clone
+from ..checkpoint import Checkpoint
+from ..parallel import resolve_n_jobs
 from ._feeding import check_estimators, estimator_key, estimator_list, fit_estimators
 
 if TYPE_CHECKING:
@@ -31,21 +34,36 @@ class MemoryBudgetError(MemoryError):
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a study's :meth:`Study._compute` gets from :meth:`Study.run`.
+    """What a study's hooks get from :meth:`Study.run`: the run settings, resolved once.
+
+    :meth:`Study.run` builds one RunContext per run, after checking the run
+    settings and normalising the seed, and hands that same object to
+    :meth:`Study._memory` and :meth:`Study._compute` (a study may derive
+    variants with :func:`dataclasses.replace`, e.g. ``progress=False`` for an
+    inner loop). The preflight's tiny copy gets its own, serial one.
 
     Attributes
     ----------
     seed : numpy.random.SeedSequence
         The run's seed, normalised once (``seed=None`` draws fresh entropy here).
     n_jobs : int
-        Parallel workers over chunks, as requested (-1: every core, or every
-        worker of an active joblib backend such as dask).
+        The number of parallel workers the run has, resolved once from
+        ``run(n_jobs=...)`` by :func:`dynnet.parallel.resolve_n_jobs`: always
+        an int >= 1, never -1. Under no joblib configuration, -1 became the
+        local cores (capped by ``DYNNET_NUM_THREADS``); under an active joblib
+        backend other than loky (dask, :func:`dynnet.parallel.scheduler`), the
+        workers of that backend. Size chunks with it and pass it to
+        :func:`dynnet.parallel.map_chunks` as it is; there is nothing left to
+        resolve (``effective_n_jobs(ctx.n_jobs) == ctx.n_jobs``). Numbers never
+        depend on it.
     progress : bool
         Show progress bars.
     chunk_size : int or None
         Initial conditions per batch; None: chosen to fit the memory budget.
     checkpoint : Checkpoint or None
-        The claimed checkpoint folder; :meth:`key` names one part of the run in it.
+        The run's checkpoint folder; claimed (locked) by the time
+        :meth:`Study._compute` runs; :meth:`~dynnet.checkpoint.Checkpoint.key`
+        names one part of the run in it.
     memory_budget : int
         Bytes the run may use.
     """
@@ -110,33 +128,71 @@ class Study(ParamsObject):
 
     Notes
     -----
-    For developers: :meth:`run` is a template method that owns the lifecycle: it validates the
-    run settings, resolves the parts (:meth:`parts`), checks the parameters
-    (:meth:`_validate`), estimates the memory (:meth:`_memory`), runs a
-    *preflight* (the whole pipeline, :meth:`_compute` + :meth:`_analyse` +
-    :meth:`summary` + the netCDF encoding, on a tiny copy given by
-    :meth:`_tiny_params`, so that a misconfiguration fails in seconds and not
-    after hours), normalises the seed, claims the checkpoint folder, and finally
-    builds ``result_``. A new study implements
+    For developers, the contract of a study. :meth:`run` is final (a subclass
+    that defines it is refused when the class is made): it owns the lifecycle.
+    It checks the run settings and resolves the workers once
+    (:class:`RunContext`), checks that the study declares its ``seed`` (and, if
+    it has parts, ``estimators``) parameter, normalises the seed (:meth:`_run_seed`),
+    estimates the memory (:meth:`_memory`), checks the parameters
+    (:meth:`_validate`) and that they can be saved, claims the checkpoint
+    folder (keyed by the parameters and the seed, :func:`dynnet.results.run_fingerprint`),
+    runs a *preflight* (the whole pipeline, :meth:`_compute` + :meth:`_analyse`
+    + :meth:`summary` + the netCDF encoding, on a tiny copy, so that a
+    misconfiguration fails in seconds and not after hours), computes, analyses
+    once, and records ``result_``, ``estimators_`` and ``seed_``. Saving and
+    loading (:mod:`dynnet.results`) use only public methods.
 
-    * ``__init__`` with its parameters (stored unchanged);
-    * :meth:`_compute` ``(ctx) -> xarray.Dataset``: the records (the costly
-      part), using ``ctx.seed``, ``ctx.n_jobs``, ``ctx.checkpoint``;
-    * optionally :meth:`_analyse` ``(ds) -> (ds, fitted)``: numbers derived
-      from the records (fits of estimators), written into ``ds``;
+    The hooks a study may implement (all of them; nothing else is overridden):
+
+    * ``__init__`` with its parameters (stored unchanged), among them ``seed``
+      and, for a study with parts, ``estimators``;
+    * :meth:`_compute` ``(ctx) -> xarray.Dataset`` (required): the records,
+      the costly part, using ``ctx.seed``, ``ctx.n_jobs``, ``ctx.chunk_size``,
+      ``ctx.checkpoint`` (:class:`RunContext`);
+    * :meth:`_analyse` ``(ds) -> (ds, fitted)``: numbers derived from the
+      records (fits of estimators), written into ``ds``; run once per run;
     * :meth:`_summary` ``(ds) -> xarray.Dataset`` and :meth:`plot`;
-    * class attributes ``_quick_params`` (the quick preset) and, if it has
-      parts that default to None, :meth:`_part_defaults`;
-    * optionally, for :func:`dynnet.load`'s consistency checks of a file (beyond the
-      generic ones: dtypes, parameter values, the ``init``/``pert``/``step``/per-value
-      dimensions of :meth:`_result_sizes`): ``_records`` (the records every result
-      holds, with their dimensions) or the one hook :meth:`_check_result` ``(ds)``.
+    * :meth:`_part_defaults`: factories of the parts that default to None;
+    * :meth:`_validate`: more parameter checks (call ``super()._validate()``);
+    * :meth:`_memory` ``(ctx)``: estimated bytes, ``{what: (bytes, parameter to lower)}``;
+    * :meth:`_tiny_params`: the preflight's overrides, when the ``_preflight_sizes``
+      declaration does not say it (a study of studies shrinks its inner study);
+    * :meth:`_run_seed`: the seed the run uses, when it is not the ``seed``
+      parameter alone (:class:`~dynnet.GridStudy` with ``seed=None`` runs with
+      its study's fixed seed);
+    * the estimator side (:mod:`dynnet.studies._feeding`):
+      :meth:`_fed_estimators` (the estimators fitted through
+      :meth:`~dynnet.Estimator.fit_result`) and :meth:`_estimator_variables`
+      (the result variables offered to them);
+    * for :func:`dynnet.load`'s consistency checks of a file (beyond the
+      generic ones): :meth:`_result_sizes` and :meth:`_check_result` ``(ds)``.
 
-    Nothing else: no study touches another object's private state.
+    and the declarations (class attributes):
+
+    * ``_quick_params``: the quick preset, ``{parameter: value}``;
+    * ``_preflight_sizes``: the parameters the preflight may shrink,
+      ``{name: rule}``; an int rule caps an int parameter at that value, the
+      rule ``"first"`` keeps the first value of a sequence (default
+      ``{"n_init": 2, "eps": "first"}``);
+    * ``_records``: the records every result holds, ``{name: (dims, kind)}``,
+      checked by :func:`dynnet.load` and offered to the estimators.
+
+    No study touches another object's private state. "Write your own Study"
+    in the how-to guides walks through a complete one.
     """
 
     #: parameter overrides of the quick preset (a subclass sets its own)
     _quick_params: dict = {}
+    #: parameters the preflight's tiny copy shrinks: an int caps an int parameter, "first" keeps
+    #: the first value of a sequence (a subclass sets its own)
+    _preflight_sizes: dict = {"n_init": 2, "eps": "first"}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "run" in cls.__dict__:
+            raise TypeError(f"{cls.__name__} defines run(), which Study keeps final: implement the "
+                            "hooks instead (_compute, _analyse, _summary, _validate, _memory, "
+                            "_tiny_params, _run_seed; see the Study docstring)")
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -254,34 +310,37 @@ class Study(ParamsObject):
         dynnet.checkpoint.CheckpointError
             The checkpoint folder is someone else's, in use, or of another run.
         """
-        ctx = self._run_context(n_jobs=n_jobs, progress=progress, chunk_size=chunk_size,
-                                memory_budget=memory_budget)
+        name = type(self).__name__
+        self._check_declared()
+        n_jobs, progress, chunk_size, memory_budget = self._run_settings(n_jobs, progress, chunk_size,
+                                                                         memory_budget)
+        run_seed = self._run_seed()
         if resume and checkpoint is None:
-            raise ValueError(f"{type(self).__name__}.run: resume=True needs a checkpoint folder")
-        if resume and self.seed is None:
+            raise ValueError(f"{name}.run: resume=True needs a checkpoint folder")
+        if resume and run_seed is None:
             raise ValueError(
-                f"{type(self).__name__}.run: resume=True needs a fixed seed; with seed=None each run "
+                f"{name}.run: resume=True needs a fixed seed; with seed=None each run "
                 "draws fresh entropy, so finished chunks could not be continued reproducibly"
             )
+        try:
+            seed = as_seed_sequence(run_seed)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{name}: parameter {exc}") from None
+        ckpt = (None if checkpoint is None else
+                Checkpoint(checkpoint, _results.run_fingerprint(self, seed), resume=bool(resume),
+                           keep=bool(keep_checkpoint)))
+        # the one context of this run (the checkpoint in it is claimed below, before computing)
+        ctx = RunContext(seed=seed, n_jobs=n_jobs, progress=progress, chunk_size=chunk_size,
+                         checkpoint=ckpt, memory_budget=memory_budget)
         self._early_memory_check(ctx)
         self._validate()
         self._check_saveable()
         self._check_memory(ctx)
-        seed = as_seed_sequence(self.seed)
-        ctx = RunContext(seed=seed, n_jobs=ctx.n_jobs, progress=ctx.progress,
-                         chunk_size=ctx.chunk_size, memory_budget=ctx.memory_budget)
         # the checkpoint is claimed (locked) first, so a second run on it fails at once
         self._kept_checkpoint = None
-        claim = self._checkpoint(checkpoint, resume, seed)
-        if keep_checkpoint and hasattr(claim, "keep"):
-            claim.keep = True
-        with claim as ckpt:
+        with contextlib.nullcontext(None) if ckpt is None else ckpt:
             if preflight:
                 self._preflight()
-            if ckpt is not None:
-                ctx = RunContext(seed=seed, n_jobs=ctx.n_jobs, progress=ctx.progress,
-                                 chunk_size=ctx.chunk_size, checkpoint=ckpt,
-                                 memory_budget=ctx.memory_budget)
             ds = self._compute(ctx)
         if getattr(ckpt, "kept", False):
             self._kept_checkpoint = ckpt  # removed by save(), after the result file is in place
@@ -302,24 +361,59 @@ class Study(ParamsObject):
         self._finish(self.result_)
         return self
 
-    def _saved_seed(self):
-        """The seed a file records: the parameter itself, or the drawn SeedSequence when the
-        parameter cannot repeat the run (None, a Generator)."""
-        seed = getattr(self, "seed", None)
+    def validate(self) -> Study:
+        """Check every parameter, as :meth:`run` does before computing anything.
+
+        Returns
+        -------
+        Study
+            ``self``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            A parameter the study refuses, in one line naming it.
+        """
+        self._check_declared()
+        self._validate()
+        return self
+
+    def saved_seed(self) -> np.random.SeedSequence | None:
+        """The seed a saved file records in place of the ``seed`` parameter, or None.
+
+        When the seed the run used (:meth:`_run_seed`) cannot repeat the run
+        (None draws fresh entropy, a Generator moves on), a file records the
+        :class:`~numpy.random.SeedSequence` that was drawn (``seed_``), so that
+        :func:`dynnet.load` and :func:`~dynnet.clone` repeat the same numbers;
+        otherwise the parameter itself is saved (None here).
+
+        Returns
+        -------
+        numpy.random.SeedSequence or None
+        """
+        seed = self._run_seed()
         if seed is None or isinstance(seed, np.random.Generator):
             return getattr(self, "seed_", None)
         return None
 
-    def _finish(self, ds) -> None:
-        from ..results import study_attrs
+    def set_result(self, ds: xr.Dataset) -> Study:
+        """Give the study a result, as :func:`dynnet.load` does: ``result_``, and ``seed_``
+        from the dataset's ``seed_entropy`` and ``seed_spawn_key`` attributes; no fitting
+        (:meth:`refit` fits the estimators on it).
 
-        ds, fitted = self._analyse(ds)
-        ds.attrs.update(study_attrs(self, getattr(self, "seed_", None), saved_seed=self._saved_seed()))
-        self.result_ = ds
-        self.estimators_ = list(fitted)
+        Nothing is checked here: :func:`dynnet.load` checks a file's result against the
+        study (:func:`dynnet.results.check_result`) before it gives it.
 
-    def _set_loaded(self, ds) -> None:
-        """Give a study rebuilt by :func:`dynnet.load` its result (no refitting)."""
+        Parameters
+        ----------
+        ds : xarray.Dataset
+            A result of this study, with its attributes.
+
+        Returns
+        -------
+        Study
+            ``self``.
+        """
         import json
 
         self.result_ = ds
@@ -330,6 +424,34 @@ class Study(ParamsObject):
                 self.seed_ = np.random.SeedSequence(entropy, spawn_key=key)
             except (ValueError, TypeError):
                 pass
+        return self
+
+    def check_result(self, ds: xr.Dataset) -> str | None:
+        """The study's consistency checks of a result (a loaded file's), after the generic ones
+        of :func:`dynnet.results.check_result`: every dimension that a parameter sizes
+        (:meth:`_result_sizes`) has the size it implies, then the study's own checks
+        (:meth:`_check_result`, by default its ``_records``).
+
+        Parameters
+        ----------
+        ds : xarray.Dataset
+
+        Returns
+        -------
+        str or None
+            What is wrong, in one line; None if nothing is.
+        """
+        for dim, (size, why) in self._result_sizes().items():
+            if dim in ds.sizes and ds.sizes[dim] != size:
+                return f"dimension {dim} has {ds.sizes[dim]} entries but {why} implies {size}"
+        return self._check_result(ds)
+
+    def _finish(self, ds) -> None:
+        ds, fitted = self._analyse(ds)
+        ds.attrs.update(_results.study_attrs(self, getattr(self, "seed_", None),
+                                             saved_seed=self.saved_seed()))
+        self.result_ = ds
+        self.estimators_ = list(fitted)
 
     # -- hooks --------------------------------------------------------------------------------
     def _validate(self) -> None:
@@ -393,9 +515,7 @@ class Study(ParamsObject):
 
         The default checks the records the class declares in ``_records``.
         """
-        from ..results import check_records
-
-        return check_records(ds, self._records)
+        return _results.check_records(ds, self._records)
 
     def _compute(self, ctx: RunContext):  # pragma: no cover - abstract
         """The records of the run, an ``xarray.Dataset``."""
@@ -410,23 +530,54 @@ class Study(ParamsObject):
         return {}
 
     def _tiny_params(self) -> dict:
-        """Parameter overrides for the preflight's tiny copy ({} : no preflight)."""
+        """Parameter overrides for the preflight's tiny copy ({} : no preflight).
+
+        The default reads the ``_preflight_sizes`` declaration: for ``{name: rule}``,
+        an int rule caps an int parameter larger than it (``"n_init": 2``), the
+        rule ``"first"`` keeps the first value of a sequence of more than one
+        (``"eps": "first"``). Parameters the study does not have are skipped.
+        """
         out = {}
-        names = self._param_names()
-        if "n_init" in names and isinstance(self.n_init, (int, np.integer)) and self.n_init > 2:
-            out["n_init"] = 2
-        if "eps" in names:
-            eps = np.atleast_1d(np.asarray(self.eps, dtype=object))
-            if eps.size > 1:
-                out["eps"] = (eps[0],)
+        params = self.get_params(deep=False)
+        for name, rule in self._preflight_sizes.items():
+            if name not in params:
+                continue
+            value = params[name]
+            if rule == "first":
+                values = np.atleast_1d(np.asarray(value, dtype=object))
+                if values.size > 1:
+                    out[name] = (values[0],)
+            elif isinstance(rule, (int, np.integer)) and not isinstance(rule, (bool, np.bool_)):
+                if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) \
+                        and value > rule:
+                    out[name] = int(rule)
+            else:
+                raise TypeError(f"{type(self).__name__}._preflight_sizes[{name!r}]={rule!r} must be an "
+                                "int (a cap) or 'first'")
         return out
 
-    # -- lifecycle helpers --------------------------------------------------------------------
-    def _run_context(self, n_jobs, progress, chunk_size, memory_budget) -> RunContext:
-        from ..parallel import effective_n_jobs
+    def _run_seed(self):
+        """The seed the run uses (normalised by :meth:`run` into ``seed_``): the ``seed``
+        parameter. A study whose seed can come from a part overrides this (GridStudy with
+        ``seed=None``: its study's fixed seed); None means "draw fresh entropy"."""
+        return self.seed
 
+    # -- lifecycle helpers --------------------------------------------------------------------
+    def _check_declared(self) -> None:
+        """The parameters the lifecycle needs: ``seed`` always, ``estimators`` with parts."""
+        names = self._param_names()
+        name = type(self).__name__
+        if "seed" not in names:
+            raise TypeError(f"{name} has no seed parameter: add seed=None to its __init__ and store "
+                            "it (self.seed = seed); run() draws every random number from it")
+        if self._part_defaults() and "estimators" not in names:
+            raise TypeError(f"{name} has parts but no estimators parameter: add estimators=None to its "
+                            "__init__ and store it (self.estimators = estimators)")
+
+    def _run_settings(self, n_jobs, progress, chunk_size, memory_budget):
+        """The run settings checked, and the workers resolved once (:func:`resolve_n_jobs`)."""
         name = f"{type(self).__name__}.run"
-        effective_n_jobs(n_jobs)  # validates; the request itself goes to the backend
+        n_jobs = resolve_n_jobs(n_jobs)
         if not isinstance(progress, (bool, np.bool_)):
             raise TypeError(f"{name}: progress={progress!r} must be True or False")
         if chunk_size is not None:
@@ -435,8 +586,7 @@ class Study(ParamsObject):
             memory_budget = int(0.8 * available_memory())
         else:
             memory_budget = check_int(self, "memory_budget", memory_budget, low=1)
-        return RunContext(seed=np.random.SeedSequence(0), n_jobs=int(n_jobs), progress=bool(progress),
-                          chunk_size=chunk_size, memory_budget=memory_budget)
+        return int(n_jobs), bool(progress), chunk_size, memory_budget
 
     def _early_memory_check(self, ctx: RunContext) -> None:
         """The memory estimate before validation touches any array (validation steps a state).
@@ -468,8 +618,6 @@ class Study(ParamsObject):
 
     def _preflight(self) -> None:
         """The whole pipeline on a tiny copy: compute, analyse, summary, netCDF encoding."""
-        from ..results import to_netcdf_bytes
-
         tiny_params = self._tiny_params()
         if not tiny_params:
             return
@@ -482,23 +630,12 @@ class Study(ParamsObject):
             tiny.seed_ = ctx.seed
             tiny._finish(ds)
             tiny.summary()
-            to_netcdf_bytes(tiny)
+            _results.to_netcdf_bytes(tiny)
 
     def _check_saveable(self) -> None:
         """Fail before computing if the parameters could not be written with the result."""
-        from ..results import encode_params
-
         seed = self.seed
-        encode_params(self, seed=0 if isinstance(seed, np.random.Generator) else seed)
-
-    def _checkpoint(self, path, resume, seed):
-        if path is None:
-            return contextlib.nullcontext(None)
-        from ..checkpoint import Checkpoint
-        from ..results import encode_params
-
-        fingerprint = encode_params(self, seed=seed) + repr((seed.entropy, tuple(seed.spawn_key)))
-        return Checkpoint(path, fingerprint, resume=bool(resume))
+        _results.encode_params(self, seed=0 if isinstance(seed, np.random.Generator) else seed)
 
     def _check_run(self):
         if not hasattr(self, "result_"):
@@ -559,9 +696,15 @@ class Study(ParamsObject):
             return f"run: {held}, {k} fitted estimator{'' if k == 1 else 's'}"
         return f"loaded: {held}; refit() rebuilds the estimators"
 
-    def _params_repr(self) -> str:
-        """The parameters that differ from their defaults, as ``ParamsObject`` writes them
-        (no run state: files and nested reprs use this)."""
+    def params_repr(self) -> str:
+        """The parameters that differ from their defaults, as ``ParamsObject`` writes them:
+        text that rebuilds the study, without the run state that ``repr`` adds (files and
+        nested reprs use this).
+
+        Returns
+        -------
+        str
+        """
         _REPR.depth = getattr(_REPR, "depth", 0) + 1
         try:
             return super().__repr__()
@@ -573,8 +716,8 @@ class Study(ParamsObject):
         (as a comment, so the text still rebuilds the study); a study nested in another
         object's parameters shows its parameters only."""
         if getattr(_REPR, "depth", 0):
-            return self._params_repr()
-        return f"{self._params_repr()}  # {self._run_state()}"
+            return self.params_repr()
+        return f"{self.params_repr()}  # {self._run_state()}"
 
     def _repr_html_(self) -> str:
         """Rich display in Jupyter: the parameters (set ones first), and after a run the
@@ -651,12 +794,10 @@ class Study(ParamsObject):
         into place. If the save fails, the checkpoint stays and the error says
         where it is and how to finish the save.
         """
-        from ..results import save
-
         self._check_run()
         kept = getattr(self, "_kept_checkpoint", None)
         try:
-            save(self, path, overwrite=overwrite)
+            _results.save(self, path, overwrite=overwrite)
         except Exception as exc:
             if kept is not None and hasattr(exc, "add_note"):
                 exc.add_note(

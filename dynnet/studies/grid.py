@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..base import ParamsObject, as_seed_sequence, clone
-from ..parallel import effective_n_jobs, map_chunks
+from ..parallel import map_chunks
 from ._ensemble import held_divergence, owns_divergence
 from .base import RunContext, Study
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
     import xarray as xr
     from matplotlib.figure import Figure
@@ -398,7 +397,7 @@ class GridStudy(Study):
         items = self._grid_items()
         n_cells = int(np.prod([len(v) for _, v in items]))
         study = self.parts()["study"]
-        conc = min(effective_n_jobs(ctx.n_jobs), n_cells) if n_cells > 1 else 1
+        conc = min(ctx.n_jobs, n_cells) if n_cells > 1 else 1
         sub = replace(ctx, n_jobs=1 if n_cells > 1 else ctx.n_jobs)
         indices = self._checked_indices(items)
         if len(indices) < n_cells:  # a large grid: each parameter at its largest value, together
@@ -446,85 +445,12 @@ class GridStudy(Study):
         out.update({f"study__{k}": v for k, v in tiny.items()})
         return out
 
-    # -- seeds and checkpoints ------------------------------------------------------------------
-    def run(self, *, n_jobs: int = 1, progress: bool = False, checkpoint: Path | str | None = None,
-            resume: bool = False, chunk_size: int | None = None, memory_budget: int | None = None,
-            preflight: bool = True, keep_checkpoint: bool = False) -> GridStudy:
-        """Run every cell; returns ``self`` with ``result_``, ``estimators_`` and ``seed_``.
-
-        As :meth:`dynnet.studies.base.Study.run`, with cells as the unit of
-        parallel work and of checkpointing.
-
-        Parameters
-        ----------
-        n_jobs : int, default 1
-            Parallel workers over cells (a lone cell gets them itself; -1: every core).
-        progress : bool, default False
-            A progress bar over the cells.
-        checkpoint : str, Path or None, default None
-            A folder where each finished cell is stored (see :mod:`dynnet.checkpoint`).
-        resume : bool, default False
-            Compute only the cells not yet in ``checkpoint``. Needs a fixed seed:
-            ``seed``, or with ``seed=None`` the study's own.
-        chunk_size : int or None, default None
-            Initial conditions per batch inside each cell.
-        memory_budget : int or None, default None
-            Bytes the run may use (None: 80% of the memory available now),
-            shared by the cells that run at once.
-        preflight : bool, default True
-            First run the grid on tiny cells (the first and last value of every
-            grid parameter), so that a misconfiguration fails at once.
-        keep_checkpoint : bool, default False
-            Keep the finished cells in ``checkpoint`` until :meth:`save` has written
-            the result (see :meth:`dynnet.studies.base.Study.run`).
-
-        Returns
-        -------
-        GridStudy
-            ``self``.
-        """
-        settings = dict(n_jobs=n_jobs, progress=progress, checkpoint=checkpoint, resume=resume,
-                        chunk_size=chunk_size, memory_budget=memory_budget, preflight=preflight,
-                        keep_checkpoint=keep_checkpoint)
-        inherited = self._inherited_seed() if self.seed is None else None
-        if not (resume and inherited is not None):
-            return super().run(**settings)
-        # seed=None stands for the study's own seed, which is fixed: the run is resumable. The
-        # lifecycle refuses resume with seed=None, so run with that seed in its place (the same
-        # numbers: _cell_seeds and _checkpoint treat both alike), then record seed=None again.
-        self.seed = inherited
-        try:
-            super().run(**settings)
-        finally:
-            self.seed = None
-        self._finish(self.result_)
-        return self
-
-    def _effective_seed(self, seed: np.random.SeedSequence) -> np.random.SeedSequence:
+    # -- seeds ----------------------------------------------------------------------------------
+    def _run_seed(self):
+        """``seed``; with ``seed=None``, the study's own fixed seed (the cells then run exactly as
+        the study alone would, and the run is resumable), or None (entropy drawn for the grid)."""
         inherited = self._inherited_seed()
-        return as_seed_sequence(inherited) if inherited is not None else seed
-
-    def _checkpoint(self, path, resume, seed):
-        # the fingerprint holds the seed the cells use, the same for seed=None and seed=<study's>
-        if path is None:
-            return super()._checkpoint(path, resume, seed)
-        from ..checkpoint import Checkpoint
-        from ..results import encode_params
-
-        seed = self._effective_seed(seed)
-        fingerprint = encode_params(self, seed=None) + repr((seed.entropy, tuple(seed.spawn_key)))
-        return Checkpoint(path, fingerprint, resume=bool(resume))
-
-    def _finish(self, ds) -> None:
-        inherited = self._inherited_seed()
-        if inherited is not None:
-            self.seed_ = as_seed_sequence(inherited)
-        super()._finish(ds)
-
-    def _saved_seed(self):
-        if self._inherited_seed() is not None:
-            return None  # the study's seed, saved with the study
-        return super()._saved_seed()
+        return self.seed if inherited is None else inherited
 
     # -- the run --------------------------------------------------------------------------------
     @owns_divergence
@@ -533,13 +459,12 @@ class GridStudy(Study):
         items = self._grid_items()
         indices = self._cell_indices(items)
         study = self.parts()["study"]
-        seed = self._effective_seed(ctx.seed)
-        seeds = self._cell_seeds(seed, indices)
+        seeds = self._cell_seeds(ctx.seed, indices)
         n = len(indices)
         ckpt = ctx.checkpoint
         done = {} if ckpt is None else {i: v for i, v in ckpt.load(_KEY).items() if 0 <= i < n}
         todo = [i for i in range(n) if i not in done]
-        conc = min(effective_n_jobs(ctx.n_jobs), len(todo)) if len(todo) > 1 else 1
+        conc = min(ctx.n_jobs, len(todo)) if len(todo) > 1 else 1
         inner_jobs = ctx.n_jobs if len(todo) == 1 else 1
         budget = max(1, ctx.memory_budget // max(conc, 1))
         inner_progress = bool(ctx.progress and len(todo) == 1)

@@ -42,7 +42,8 @@ def _same_dataset(a: xr.Dataset, b: xr.Dataset, what: str) -> None:
 
 
 def check_study_init(s: Study) -> None:
-    """Parameters only in ``__init__``, stored unchanged; no run setting among them."""
+    """Parameters only in ``__init__``, stored unchanged; no run setting among them; a ``seed``
+    parameter, and an ``estimators`` one where the study has parts (as :meth:`Study.run` checks)."""
     from ._common import _check_clone, _check_init_stores_params
 
     _check_init_stores_params(s)
@@ -50,8 +51,11 @@ def check_study_init(s: Study) -> None:
     bad = [k for k in _RUN_SETTINGS if k in s.get_params(deep=False)]
     assert not bad, (f"{_name(s)}: run settings {bad} are parameters; they belong to run(...) "
                      "(they never change a number)")
-    assert "estimators" in s.get_params(deep=False), (
-        f"{_name(s)}: a study takes its estimators as the parameter estimators=[...]")
+    params = s.get_params(deep=False)
+    assert "seed" in params, (f"{_name(s)}: a study takes its seed as the parameter seed=...; "
+                              "run() draws every random number from it")
+    assert "estimators" in params or not s.parts(), (
+        f"{_name(s)}: a study with parts takes its estimators as the parameter estimators=[...]")
 
 
 def check_study_run(s: Study) -> None:
