@@ -315,6 +315,16 @@ class Sharpness(Estimator):
         return {"data": m.initial_state(2, seed=0), "map": m}
 
 
+def _batched_loss(map):
+    """The map's batched loss: its ``loss(states)`` method, else its ``"loss"`` observable, else None."""
+    loss = getattr(map, "loss", None)
+    if callable(loss):
+        return loss
+    if "loss" in map.observable_names():
+        return lambda states: map.observables(states)["loss"]
+    return None
+
+
 class WeightImportance(Estimator):
     r"""Loss after zeroing each weight in turn, relative to the loss (paper Fig. 5 left).
 
@@ -326,7 +336,8 @@ class WeightImportance(Estimator):
     network relies on it. All zeroed copies are evaluated as one batch.
 
     Fit with ``fit(state, map=m)``: ``state`` ``(dim,)`` and ``m`` (required)
-    a map with a batched ``loss(states)`` and ``coordinate_groups()``.
+    a map with a batched ``loss(states)`` (or a ``"loss"`` observable) and
+    ``coordinate_groups()``.
 
     Parameters
     ----------
@@ -348,8 +359,9 @@ class WeightImportance(Estimator):
 
     Notes
     -----
-    Needs a map with a batched ``loss(states)`` and ``coordinate_groups()``
-    (as :class:`~dynnet.GradientDescentMap`); the per-matrix arrangement uses
+    Needs a map with a batched ``loss(states)``, or else a ``"loss"``
+    observable, and ``coordinate_groups()`` (as
+    :class:`~dynnet.GradientDescentMap`); the per-matrix arrangement uses
     ``map.sizes``.
 
     References
@@ -382,8 +394,10 @@ class WeightImportance(Estimator):
         self._need_map(map, f"the importance is the map's loss with one weight zeroed, over "
                             f"its coordinate group on={self.on!r}")
         state = data
-        if not callable(getattr(map, "loss", None)):
-            raise TypeError(f"WeightImportance: {type(map).__name__} has no loss(states)")
+        loss = _batched_loss(map)
+        if loss is None:
+            raise TypeError(f"WeightImportance: {type(map).__name__} has neither loss(states) nor a "
+                            "'loss' observable")
         if not isinstance(self.relative, (bool, np.bool_)):
             raise TypeError(f"WeightImportance: parameter relative={self.relative!r} must be a bool")
         x = map.check_state(state)
@@ -392,8 +406,8 @@ class WeightImportance(Estimator):
         idx = np.asarray(groups[self.on])
         batch = np.repeat(x[None, :], idx.size, axis=0)
         batch[np.arange(idx.size), idx] = 0.0
-        base = float(np.asarray(map.loss(x[None, :]))[0])
-        lw = np.asarray(map.loss(batch), dtype=np.float64)
+        base = float(np.asarray(loss(x[None, :]))[0])
+        lw = np.asarray(loss(batch), dtype=np.float64)
         vals = lw / base if self.relative else lw
         losses = np.full(x.shape[0], np.nan)
         losses[idx] = lw

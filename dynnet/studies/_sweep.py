@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from ..perturbers import Perturber
     from .base import RunContext
 
-__all__ = ["check_eps", "check_values", "eps_seed", "SweepStudy", "gd_factory", "low_eta_parts",
-           "run_ensembles", "ensembles_over", "fit_over", "reference_accuracies"]
+__all__ = ["weights_or_all", "check_eps", "check_values", "eps_seed", "SweepStudy", "gd_factory",
+           "low_eta_parts", "run_ensembles", "ensembles_over", "fit_over", "reference_accuracies"]
 
 
 def check_eps(owner: object, eps: float | Sequence[float]) -> np.ndarray:
@@ -66,6 +66,35 @@ def low_eta_parts() -> dict[str, Callable[[], ParamsObject]]:
 
     return {"map": gd_factory(0.01), "perturber": lambda: UniformPerturber(n=20, on="weights"),
             "metric": L1}
+
+
+def weights_or_all(study: Study, parts: dict) -> dict:
+    """The parts with a default perturber of the connection weights moved to every coordinate
+    (``on="all"``) where the map has no ``"weights"`` group.
+
+    Only a default is changed (the study's ``perturber`` parameter is None): a
+    perturber the user gave is kept as given, and its own validation names a
+    group the map lacks.
+
+    Parameters
+    ----------
+    study : Study
+        The study (its ``perturber`` parameter tells whether the part is a default).
+    parts : dict
+        The parts, as :meth:`~dynnet.studies.base.Study.parts` gives them.
+
+    Returns
+    -------
+    dict
+        ``parts``, its ``perturber`` replaced where needed.
+    """
+    from ..maps.base import Map
+
+    m, p = parts.get("map"), parts.get("perturber")
+    if (getattr(study, "perturber", None) is None and isinstance(m, Map) and p is not None
+            and getattr(p, "on", None) == "weights" and "weights" not in m.coordinate_groups()):
+        parts["perturber"] = clone(p).set_params(on="all")
+    return parts
 
 
 def eps_seed(seed: SeedLike, k: int, common: bool) -> np.random.SeedSequence:
@@ -320,6 +349,17 @@ class SweepStudy(Study):
     every eps reuses ``stream(seed, 1, i)``, the same directions scaled (dynnet
     before issue 11). Either way a result does not depend on chunking or jobs.
     """
+
+    def parts(self) -> dict:
+        """The parts; the default perturber perturbs every coordinate of a map without a
+        ``"weights"`` group (:func:`weights_or_all`).
+
+        Returns
+        -------
+        dict
+            ``map``, ``perturber``, ``metric``, ``estimators``.
+        """
+        return weights_or_all(self, super().parts())
 
     def _common_directions(self) -> bool:
         value = getattr(self, "common_directions", False)

@@ -38,6 +38,8 @@ eps come from :func:`eps_seed`). :func:`check_values` validates the values,
 :func:`fit_over` fits the estimators value by value (each estimator's numbers
 stored as ``<key>.<number>`` along the swept dimension) and
 :func:`sweep_fits` silences the expected no-exponent warnings of such fits.
+:func:`weights_or_all` fits a default perturber of the weights to a map that has
+no weights group (every coordinate instead), so a study runs on any map.
 
 **Estimators.** :func:`fit_estimators` fits estimators on a result through
 :meth:`dynnet.Estimator.fit_result` and names their numbers
@@ -102,6 +104,7 @@ from ._sweep import (
     reference_accuracies,
     run_ensembles,
     sweep_fits,
+    weights_or_all,
 )
 
 if TYPE_CHECKING:
@@ -117,7 +120,7 @@ __all__ = [
     "divergence_counts",
     # sweeps
     "run_ensembles", "ensembles_over", "SweepStudy", "check_values", "check_eps", "eps_seed",
-    "fit_over", "sweep_fits", "reference_accuracies", "gd_factory", "low_eta_parts",
+    "fit_over", "sweep_fits", "reference_accuracies", "gd_factory", "low_eta_parts", "weights_or_all",
     # estimators
     "fit_estimators", "estimator_key", "ensemble_variables",
     # tangent growth

@@ -78,6 +78,7 @@ class EdgeOfStabilityStudy(SweepStudy):
     perturber : Perturber or None, default None
         None: ``UniformPerturber(n=5, on="weights")``. Its ``eps`` is replaced by
         each value of ``eps``.
+        ``on="all"`` instead for a map without a ``"weights"`` group.
     metric : Metric or None, default None
         None: ``L1()``, the paper's distance.
     eps : sequence of float, default 1e-14, 1e-13, ..., 1e-1 (14 values)

@@ -21,6 +21,7 @@ from .blocks import (
     run_ensemble,
     sweep_fits,
     warn_divergence,
+    weights_or_all,
 )
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ class EtaScanStudy(Study):
         None: ``GradientDescentMap()``. Its ``eta`` is replaced by each value of ``etas``.
     perturber : Perturber or None, default None
         None: ``UniformPerturber(eps=1e-8, n=5, on="weights")``.
+        ``on="all"`` instead for a map without a ``"weights"`` group.
     metric : Metric or None, default None
         None: ``L1()``.
     n_init : int, default 20
@@ -199,6 +201,17 @@ class EtaScanStudy(Study):
     def _estimator_variables(self):
         """What one eta offers: its perturbation ensemble's records (:func:`ensemble_variables`)."""
         return ensemble_variables(self.parts()["map"])
+
+    def parts(self) -> dict:
+        """The parts; the default perturber perturbs every coordinate of a map without a
+        ``"weights"`` group (:func:`~dynnet.studies.blocks.weights_or_all`).
+
+        Returns
+        -------
+        dict
+            The parts by name.
+        """
+        return weights_or_all(self, super().parts())
 
     def _validate(self):
         super()._validate()

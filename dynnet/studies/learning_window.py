@@ -23,6 +23,7 @@ from .blocks import (
     run_ensemble,
     sweep_fits,
     warn_divergence,
+    weights_or_all,
 )
 
 if TYPE_CHECKING:
@@ -208,6 +209,7 @@ class LearningWindowStudy(Study):
         ``GradientDescentMap(dataset="mnist", scale=True, n_samples=...)``.
     perturber : Perturber or None, default None
         None: ``UniformPerturber(eps=1e-8, n=5, on="weights")`` (the paper's Fig. 8).
+        ``on="all"`` instead for a map without a ``"weights"`` group.
     metric : Metric or None, default None
         None: ``L1()``.
     n_init : int, default 20
@@ -381,6 +383,17 @@ class LearningWindowStudy(Study):
         for key in rows[0]:
             ds[key] = xr.Variable(("eta",), np.array([r[key] for r in rows]))
         return fitted
+
+    def parts(self) -> dict:
+        """The parts; the default perturber perturbs every coordinate of a map without a
+        ``"weights"`` group (:func:`~dynnet.studies.blocks.weights_or_all`).
+
+        Returns
+        -------
+        dict
+            The parts by name.
+        """
+        return weights_or_all(self, super().parts())
 
     def _validate(self):
         super()._validate()

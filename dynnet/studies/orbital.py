@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..base import clone
+from ..maps.base import Map
 from ..perturbers import UniformPerturber
 from .blocks import SweepStudy, low_eta_parts, owns_divergence
 
@@ -45,6 +46,7 @@ class OrbitalStabilityStudy(SweepStudy):
     perturber : Perturber or None, default None
         None: ``UniformPerturber(n=20, on="weights")``; its ``eps`` is replaced by
         each value of ``eps``.
+        ``on="all"`` instead for a map without a ``"weights"`` group.
     metric : Metric or None, default None
         None: ``L1()``.
     eps : sequence of float, default (1e-14, 1e-10, 1e-8, 1e-6, 1e-2)
@@ -61,7 +63,8 @@ class OrbitalStabilityStudy(SweepStudy):
         Record every ``every`` steps (the drift is computed from every step).
     estimators : list of Estimator or None, default None
         None: ``[WeightImportance(), WeightDrift()]``, fitted on each trained
-        reference network (importance at the end, drift along the whole orbit).
+        reference network (importance at the end, drift along the whole orbit);
+        both with ``on="all"`` for a map without a ``"weights"`` group.
         Any other estimator is fitted on each eps (``fit_result``) and its
         numbers stored as ``<class>.<key> (eps)``.
     common_directions : bool, default False
@@ -113,9 +116,39 @@ class OrbitalStabilityStudy(SweepStudy):
 
         return {**low_eta_parts(), "estimators": lambda: [WeightImportance(), WeightDrift()]}
 
+    def parts(self) -> dict:
+        """The parts; for a map without a ``"weights"`` group the default perturber and the
+        default WeightImportance and WeightDrift use every coordinate (``on="all"``).
+
+        Returns
+        -------
+        dict
+            ``map``, ``perturber``, ``metric``, ``estimators``.
+        """
+        c = super().parts()
+        m = c["map"]
+        if self.estimators is None and isinstance(m, Map) and "weights" not in m.coordinate_groups():
+            c["estimators"] = [clone(e).set_params(on="all") for e in c["estimators"]]
+        return c
+
     def _validate(self):
         super()._validate()
         from ..base import check_int
+        from ..estimators.gd import WeightDrift, WeightImportance
+
+        m = self.parts()["map"]
+        groups = m.coordinate_groups()
+        for est in self._estimator_list():
+            if not isinstance(est, (WeightImportance, WeightDrift)):
+                continue
+            if isinstance(est.on, str) and est.on not in groups:
+                raise ValueError(f"{type(self).__name__}: {type(est).__name__}(on={est.on!r}) names a "
+                                 f"coordinate group {type(m).__name__} does not have (it has "
+                                 f"{sorted(groups)})")
+            has_loss = callable(getattr(m, "loss", None)) or "loss" in m.observable_names()
+            if isinstance(est, WeightImportance) and not has_loss:
+                raise ValueError(f"{type(self).__name__}: WeightImportance needs a map with loss(states) "
+                                 f"or a 'loss' observable; {type(m).__name__} has neither")
 
         check_int(self, "n_steps", self.n_steps, low=1)
 
@@ -197,13 +230,17 @@ class OrbitalStabilityStudy(SweepStudy):
         import xarray as xr
 
         d = ds["distance"].values
-        out = xr.Dataset({
-            "loss_monotone_fraction": ((), float(ds["loss_monotone"].values.mean())),
-            "final_loss_mean": ((), float(ds["loss"].values[-1].mean())),
-            "weight_norm_growth": ((), float((ds["weight_norm"].values[-1]
-                                              / ds["weight_norm"].values[0]).mean())),
-            "d_final_over_d_0": (("eps",), d[:, -1].mean(axis=(1, 2)) / d[:, 0].mean(axis=(1, 2))),
-        }, coords={"eps": ds["eps"].values})
+        if "weight_norm" in ds:
+            w_first, w_last = ds["weight_norm"].values[0], ds["weight_norm"].values[-1]
+        else:  # a map without a weights group or that observable: ||W||_1 of the whole state
+            w_first = np.abs(ds["initial_state"].values).sum(axis=1)
+            w_last = np.abs(ds["final_reference"].values).sum(axis=1)
+        cols = {"loss_monotone_fraction": ((), float(ds["loss_monotone"].values.mean()))}
+        if "loss" in ds:
+            cols["final_loss_mean"] = ((), float(ds["loss"].values[-1].mean()))
+        cols["weight_norm_growth"] = ((), float((w_last / w_first).mean()))
+        cols["d_final_over_d_0"] = (("eps",), d[:, -1].mean(axis=(1, 2)) / d[:, 0].mean(axis=(1, 2)))
+        out = xr.Dataset(cols, coords={"eps": ds["eps"].values})
         if "drift_slope" in ds:
             out["drift_slope_mean"] = ((), float(np.nanmean(ds["drift_slope"].values)))
         if "straightness" in ds:

@@ -110,6 +110,7 @@ class PostLearningStudy(SweepStudy):
     perturber : Perturber or None, default None
         None: ``UniformPerturber(n=20, on="weights")``; its ``eps`` is replaced by
         each value of ``eps``.
+        ``on="all"`` instead for a map without a ``"weights"`` group.
     metric : Metric or None, default None
         None: ``L1()``.
     eps : sequence of float, default (1e-14, 1e-10, 1e-6, 1e-2)

@@ -22,6 +22,7 @@ from .blocks import (
     ensembles_over,
     fit_over,
     reference_accuracies,
+    weights_or_all,
 )
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class RegularizationStudy(Study):
         (where no finite exponent is kept, and the orbital measures answer).
     perturber : Perturber or None, default None
         None: ``UniformPerturber(eps=1e-8, n=5, on="weights")``.
+        ``on="all"`` instead for a map without a ``"weights"`` group.
     metric : Metric or None, default None
         None: ``L1()``, the paper's distance.
     n_init : int, default 100
@@ -149,6 +151,17 @@ class RegularizationStudy(Study):
 
     def _decays(self) -> np.ndarray:
         return check_values(self, "weight_decays", self.weight_decays, low=0.0, low_open=False)
+
+    def parts(self) -> dict:
+        """The parts; the default perturber perturbs every coordinate of a map without a
+        ``"weights"`` group (:func:`~dynnet.studies.blocks.weights_or_all`).
+
+        Returns
+        -------
+        dict
+            The parts by name.
+        """
+        return weights_or_all(self, super().parts())
 
     def _validate(self):
         super()._validate()

@@ -25,6 +25,7 @@ from .blocks import (
     fit_over,
     map_over_inits,
     reference_accuracies,
+    weights_or_all,
 )
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def sharpness_along(map: Map, estimator: Sharpness, x0: np.ndarray, n_steps: int
     Parameters
     ----------
     map : Map
-        A map with ``hessian`` (a :class:`~dynnet.GradientDescentMap`).
+        A map with ``hvp`` or ``hessian`` (a :class:`~dynnet.GradientDescentMap`).
     estimator : Sharpness
         The estimator (cloned for each orbit).
     x0 : numpy.ndarray, shape (n_init, dim)
@@ -128,10 +129,11 @@ class SharpeningStudy(Study):
         the networks drawn) and the paper's :math:`\eta = 1`.
     map : Map or None, default None
         None: ``GradientDescentMap()`` (the paper's network on Iris). Its
-        ``eta`` is replaced by each value of ``etas``; it needs ``hessian``
-        (or ``hvp``) for the sharpness.
+        ``eta`` is replaced by each value of ``etas``; it needs ``hvp`` or
+        ``hessian`` for the sharpness.
     perturber : Perturber or None, default None
         None: ``UniformPerturber(eps=1e-8, n=5, on="weights")``.
+        ``on="all"`` instead for a map without a ``"weights"`` group.
     metric : Metric or None, default None
         None: ``L1()``, the paper's distance.
     n_init : int, default 20
@@ -224,6 +226,17 @@ class SharpeningStudy(Study):
                              f"sharpness records), got {[type(e).__name__ for e in ests]}")
         return sharp[0], [e for e in ests if not isinstance(e, Sharpness)]
 
+    def parts(self) -> dict:
+        """The parts; the default perturber perturbs every coordinate of a map without a
+        ``"weights"`` group (:func:`~dynnet.studies.blocks.weights_or_all`).
+
+        Returns
+        -------
+        dict
+            The parts by name.
+        """
+        return weights_or_all(self, super().parts())
+
     def _validate(self):
         super()._validate()
         c = self.parts()
@@ -231,9 +244,9 @@ class SharpeningStudy(Study):
         if "eta" not in c["map"]._param_names():
             raise ValueError(f"{type(self).__name__}: the map {type(c['map']).__name__} has no eta "
                              "parameter to vary")
-        if not callable(getattr(c["map"], "hessian", None)):
-            raise TypeError(f"{type(self).__name__}: the map {type(c['map']).__name__} has no hessian(state);"
-                            " the sharpness needs it")
+        if not {"hvp", "hessian"} & c["map"].capabilities():
+            raise TypeError(f"{type(self).__name__}: the map {type(c['map']).__name__} has neither "
+                            "hvp(states, V) nor hessian(state); the sharpness needs one of them")
         check_parts(clone(c["map"]).set_params(eta=float(etas[0])), c["perturber"], c["metric"])
         check_int(self, "n_init", self.n_init, low=1)
         n_steps = check_int(self, "n_steps", self.n_steps, low=3)
