@@ -238,3 +238,14 @@ def test_rows_have_the_table_columns_and_follow_the_rules(quick):
     full = dict(instability_studies())
     assert full["instability_digits_eta5"].parts()["map"].dataset == "digits"
     assert full["instability_iris_eta5"].eta == 5.0
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_shares_of_the_two_halves_sum_to_one_for_any_quadratic(seed):
+    rng = np.random.default_rng(seed)
+    H, _ = _rotated(np.concatenate([[3.0], rng.uniform(-0.5, 1.5, 5)]), seed=seed)
+    s = _quadratic_study(H, eta=1.0, n_init=1, n_transient=5, n_backward=5, n_steps=10)
+    total = s.result_["share"].sel(group=["x1", "x2"]).sum("group").values
+    np.testing.assert_allclose(total, 1.0, atol=1e-12)
+    assert np.all(s.result_["ipr"].values >= 1.0 / 6 - 1e-12)

@@ -46,6 +46,12 @@ def instability_alignment_figure(result: xr.Dataset) -> Figure:
     -------
     matplotlib.figure.Figure
         Two panels sharing the step axis.
+
+    References
+    ----------
+    F. Ginelli, H. Chaté, R. Livi, A. Politi, "Covariant Lyapunov vectors",
+    J. Phys. A 46, 254005 (2013); J. Cohen et al., "Gradient descent on neural
+    networks typically occurs at the edge of stability", ICLR (2021).
     """
     steps = result["step"].values
     cos = result["cosine"].isel(vector=0).transpose("init", "step").values
@@ -88,6 +94,12 @@ def instability_shares_figure(result: xr.Dataset) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
+
+    References
+    ----------
+    M. Danovski, M. C. Soriano, L. Lacasa, "Dynamical stability and chaos in
+    artificial neural network trajectories along training", Front. Complex
+    Syst. 2:1367957 (2024), section 4.2 (a few weights carry the bursts).
     """
     groups = [str(g) for g in result["group"].values]
     share = _median(result["share"].isel(vector=0).transpose("init", "step", "group").values, 1)
@@ -128,6 +140,11 @@ def instability_ipr_figure(result: xr.Dataset) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
+
+    References
+    ----------
+    F. Wegner, "Inverse participation ratio in 2+epsilon dimensions",
+    Z. Phys. B 36, 209 (1980).
     """
     steps = result["step"].values
     ipr = result["ipr"].transpose("init", "step", "vector").values
