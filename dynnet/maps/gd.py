@@ -23,14 +23,14 @@ import numpy as np
 
 from ..base import check_array, check_option, check_scalar
 from . import _gd_dispatch, _gd_graph, _gd_problem, _gd_reference
-from ._gd_dispatch import BLAS_MIN_WORK
+from ._gd_dispatch import BLAS_MIN_WORK  # noqa: F401 - read as dynnet.maps.gd.BLAS_MIN_WORK
 from ._gd_problem import INITS, Problem
 from .base import Map
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-__all__ = ["BLAS_MIN_WORK", "GradientDescentMap", "Problem"]
+__all__ = ["GradientDescentMap", "Problem"]
 
 
 class _LossName(str):
