@@ -98,6 +98,13 @@ def _f(x) -> float:
 def align_verdict(cosine_median: float, fraction_crossing: float) -> str:
     """The verdict of ``instability.aligns`` from its two numbers (see :data:`INSTABILITY_RULES`).
 
+    Parameters
+    ----------
+    cosine_median : float
+        The pooled median :math:`|\cos|` after the crossing (``cosine_median`` of the summary).
+    fraction_crossing : float
+        The fraction of networks whose sharpness passes :math:`2/\eta`.
+
     Returns
     -------
     str
@@ -112,6 +119,11 @@ def align_verdict(cosine_median: float, fraction_crossing: float) -> str:
 
 def local_verdict(top_share_median: float) -> str:
     """The verdict of ``instability.localised`` (see :data:`INSTABILITY_RULES`).
+
+    Parameters
+    ----------
+    top_share_median : float
+        CLV 1's pooled median share on the top-drift coordinates (``top_share_median``).
 
     Returns
     -------

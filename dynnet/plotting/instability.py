@@ -94,6 +94,7 @@ def instability_shares_figure(result: xr.Dataset) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
+        One bar chart.
 
     References
     ----------
@@ -140,6 +141,7 @@ def instability_ipr_figure(result: xr.Dataset) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
+        One panel, log axis.
 
     References
     ----------

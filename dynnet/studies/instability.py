@@ -42,6 +42,7 @@ def participation(V: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (...)
+        :math:`\sum_i v_i^4` of each vector.
     """
     V = np.asarray(V, dtype=np.float64)
     return np.einsum("...i,...i->...", V * V, V * V)
@@ -58,10 +59,12 @@ def instability_groups(map: Map) -> dict[str, np.ndarray]:
     Parameters
     ----------
     map : Map
+        Any map (its ``coordinate_groups()`` and ``dim``).
 
     Returns
     -------
     dict of str to numpy.ndarray of int
+        Group name to the indices of its coordinates.
     """
     groups = {g: np.asarray(idx, dtype=np.int64) for g, idx in map.coordinate_groups().items() if g != "all"}
     layers: dict[str, list[np.ndarray]] = {}
