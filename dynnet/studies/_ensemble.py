@@ -233,12 +233,11 @@ def run_ensemble(map: Map, perturber: Perturber, metric: Metric, x0: np.ndarray,
         The observables of the reference orbits.
     final : array (n_init, 1 + n_pert, dim)
     """
-    from ..parallel import effective_n_jobs
 
     n_init, dim = x0.shape
     n_pert = check_int(perturber, "n", perturber.n, low=1)
     chunk = ctx.chunk_size or default_chunk(n_pert, dim, n_steps // every + 1, ctx.memory_budget,
-                                            effective_n_jobs(ctx.n_jobs), orbit_work(map, n_steps))
+                                            ctx.n_jobs, orbit_work(map, n_steps))
     rows = map_over_inits(_run_chunk,
                           lambda idx: (map, metric, perturber, x0[idx], idx, seed, n_steps, every),
                           n_init, ctx, key, chunk, desc=desc)

@@ -20,7 +20,6 @@ import numpy as np
 from ..base import as_seed_sequence, check_int, check_scalar, clone
 from ..estimators import FiniteLyapunov, NoExponentWarning
 from ..maps.base import check_every
-from ..parallel import effective_n_jobs
 from ._ensemble import check_parts, ensemble_memory, run_ensemble, warn_divergence
 from ._feeding import ensemble_variables
 from .base import Study, fit_estimators
@@ -398,7 +397,7 @@ class SweepStudy(Study):
         n_eps = np.atleast_1d(np.asarray(self.eps)).size
         return ensemble_memory(int(self.n_init), int(c["perturber"].n), m.dim,
                                int(self._sweep_steps()) // int(self.every) + 1, n_obs, n_runs=n_eps,
-                               chunk=ctx.chunk_size, n_jobs=effective_n_jobs(ctx.n_jobs),
+                               chunk=ctx.chunk_size, n_jobs=ctx.n_jobs,
                                steps=self._steps_name)
 
     def _sweep(self, ctx, x0, seed=None):

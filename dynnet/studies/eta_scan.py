@@ -9,7 +9,6 @@ import numpy as np
 from ..base import check_int, clone
 from ..estimators import FiniteLyapunov, LaminarPhases, LyapunovSpectrum, Sharpness
 from ..metrics import L1
-from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
 from .base import Study
 from .blocks import (
@@ -236,7 +235,7 @@ class EtaScanStudy(Study):
         m = c["map"]
         n_obs = len(m.observable_names())
         return ensemble_memory(int(self.n_init), int(c["perturber"].n), m.dim, int(self.n_steps) + 1,
-                               n_obs, chunk=ctx.chunk_size, n_jobs=effective_n_jobs(ctx.n_jobs))
+                               n_obs, chunk=ctx.chunk_size, n_jobs=ctx.n_jobs)
 
     @owns_divergence
     def _compute(self, ctx):

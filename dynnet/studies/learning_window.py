@@ -10,7 +10,6 @@ from ..base import check_int, check_scalar, clone
 from ..estimators import FiniteLyapunov
 from ..maps.base import check_every
 from ..metrics import L1
-from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
 from .base import Study
 from .blocks import (
@@ -435,7 +434,7 @@ class LearningWindowStudy(Study):
         n_etas = np.atleast_1d(np.asarray(self.etas, dtype=object)).size
         n_init = int(self.n_init)
         out = ensemble_memory(n_init, int(c["perturber"].n), m.dim, int(self.lyapunov_steps) + 1, n_obs,
-                              n_runs=n_etas, chunk=ctx.chunk_size, n_jobs=effective_n_jobs(ctx.n_jobs),
+                              n_runs=n_etas, chunk=ctx.chunk_size, n_jobs=ctx.n_jobs,
                               steps="lyapunov_steps")
         n_rec = int(self.n_steps) // int(self.accuracy_every) + 1
         out["accuracy and loss records"] = (16 * n_rec * n_init * n_etas, "n_steps or accuracy_every")
@@ -493,7 +492,7 @@ class LearningWindowStudy(Study):
         ``acc, loss (R, n_init)`` and the final states ``(n_init, dim)``."""
         n_init, dim = x0.shape
         chunk = ctx.chunk_size or default_chunk(0, dim, n_steps // every + 1, ctx.memory_budget,
-                                                effective_n_jobs(ctx.n_jobs))
+                                                ctx.n_jobs)
         rows = map_over_inits(_train_chunk, lambda idx: (m, x0[idx], n_steps, every), n_init, ctx, key,
                               chunk, progress=False)
         return np.ascontiguousarray(rows["acc"].T), np.ascontiguousarray(rows["loss"].T), rows["final"]

@@ -9,7 +9,6 @@ import numpy as np
 from ..base import check_int
 from ..maps.base import Map, check_every
 from ..metrics import L1
-from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
 from .base import Study
 from .blocks import check_parts, ensemble_memory, fit_estimators, run_ensemble, warn_divergence
@@ -162,7 +161,7 @@ class PerturbationStudy(Study):
         n_obs = len(c["map"].observable_names())
         return ensemble_memory(int(self.n_init), int(c["perturber"].n), c["map"].dim,
                                int(self.n_steps) // int(self.every) + 1, n_obs,
-                               chunk=ctx.chunk_size, n_jobs=effective_n_jobs(ctx.n_jobs))
+                               chunk=ctx.chunk_size, n_jobs=ctx.n_jobs)
 
     def _compute(self, ctx):
         import xarray as xr

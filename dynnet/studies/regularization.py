@@ -10,7 +10,6 @@ from ..base import check_int, clone
 from ..estimators import FiniteLyapunov
 from ..maps.base import check_every
 from ..metrics import L1
-from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
 from ._summaries import regularization_summary
 from .base import Study
@@ -190,7 +189,7 @@ class RegularizationStudy(Study):
         return ensemble_memory(int(self.n_init), int(c["perturber"].n), m.dim,
                                int(self.n_steps) // int(self.every) + 1, n_obs,
                                n_runs=self._decays().size, chunk=ctx.chunk_size,
-                               n_jobs=effective_n_jobs(ctx.n_jobs))
+                               n_jobs=ctx.n_jobs)
 
     def _estimator_variables(self):
         """What one weight decay offers: the ensemble's records and the references' accuracy."""

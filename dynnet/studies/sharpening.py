@@ -12,7 +12,6 @@ from ..base import check_int, clone
 from ..estimators import FiniteLyapunov, Sharpness
 from ..maps.base import DivergenceWarning
 from ..metrics import L1
-from ..parallel import effective_n_jobs
 from ..perturbers import UniformPerturber
 from ._summaries import sharpening_summary
 from .base import Study
@@ -83,7 +82,7 @@ def sharpness_along(map: Map, estimator: Sharpness, x0: np.ndarray, n_steps: int
         NaN for a non-finite (diverged) state.
     """
     n_init = x0.shape[0]
-    chunk = ctx.chunk_size or max(1, -(-n_init // max(1, effective_n_jobs(ctx.n_jobs))))
+    chunk = ctx.chunk_size or max(1, -(-n_init // max(1, ctx.n_jobs)))
     rows = map_over_inits(_sharpness_chunk, lambda idx: (map, estimator, x0[idx], n_steps, every), n_init,
                           ctx, key, chunk, progress=False)
     return np.ascontiguousarray(rows["sharpness"].T)
@@ -272,7 +271,7 @@ class SharpeningStudy(Study):
         n_init, n_steps = int(self.n_init), int(self.n_steps)
         n_eta = self._etas().size
         out = ensemble_memory(n_init, int(c["perturber"].n), m.dim, n_steps + 1, n_obs, n_runs=n_eta,
-                              chunk=ctx.chunk_size, n_jobs=effective_n_jobs(ctx.n_jobs))
+                              chunk=ctx.chunk_size, n_jobs=ctx.n_jobs)
         n_rec = n_steps // int(self.sharpness_every) + 1
         chunk = min(n_init, ctx.chunk_size or n_init)
         out["stored sharpness orbits"] = (8 * n_rec * chunk * m.dim * 2,
