@@ -80,10 +80,10 @@ DATASETS = {
 
 #: the reduced preset CI runs (``dynnet reproduce --followup --quick``): what it changes from PROTOCOL
 CI_PRESET = {
-    "etas": (0.5, 1.0, 2.5, 5.0, 10.0),
+    "etas": (0.1, 1.0, 2.5, 10.0),
     "n_init": 4,
     "n_pert": 2,
-    "n_samples": {"digits": 500, "mnist1d": 1000, "mnist": 2000},
+    "n_samples": {"digits": 400, "mnist1d": 600, "mnist": 2000},
     "test_size": 0.2,
 }
 
@@ -513,7 +513,10 @@ def followup(out: Path | str, datasets: tuple[str, ...] = ("digits", "mnist1d"),
         if figdir.is_symlink():
             raise FileExistsError(f"{figdir} is a symbolic link; dynnet writes only into real folders it "
                                   "can see (give another output folder, or remove the link)")
-        check_output_path(figdir / "followup-1.png", overwrite=overwrite)
+        if figdir.exists() and not figdir.is_dir():
+            raise FileExistsError(f"{figdir} exists and is not a folder; give another output folder")
+        if figdir.is_dir():
+            check_output_path(figdir / "followup-1.png", overwrite=overwrite)
     studies = followup_studies(datasets, quick=quick, data_home=data_home)
     out.mkdir(exist_ok=True)
     real_folder(figdir)

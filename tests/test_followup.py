@@ -171,6 +171,7 @@ def _tiny(datasets=("digits",), quick=False, data_home=None):
 def test_the_command_writes_table_results_and_figure(tmp_path, monkeypatch):
     monkeypatch.setattr(fu, "followup_studies", _tiny)
     out = tmp_path / "out"
+    out.mkdir()  # an empty folder of the user's is fine
     assert main(["reproduce", "--followup", "--dataset", "digits", "--out", str(out), "--quiet"]) == 0
     assert (out / "followup_digits.nc").is_file() and (out / "figures" / "followup-1.png").is_file()
     rows = fu.read_csv(out / "followup.csv")
