@@ -272,3 +272,25 @@ def test_summaries_are_the_same_functions_for_studies_and_figures():
                          ((0, 0, 0.5, 0.06, 0), "chaotic"), ((0, 0, 0.4, 1, 1.0), "sharpness at 2/eta"),
                          ((0, 0, 1, 0.05, 0.5), "convergent")):
         assert low.classify_regime(*args) == regime
+
+
+# -- the how-to's example, against a known answer ----------------------------------------------
+def _own_study():
+    import importlib.util
+    import sys
+
+    path = PKG.parent / "examples" / "own_study.py"
+    spec = importlib.util.spec_from_file_location("own_study", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["own_study"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_how_to_study_measures_a_known_growth_rate():
+    """x -> 2x doubles every distance: the mean log distance grows by exactly ln 2 per step."""
+    own = _own_study()
+    s = own.SpreadStudy(map=dn.LinearMap(A=2.0 * np.eye(3)), n_init=3, n_steps=12).run()
+    assert abs(float(s.summary()["spreadrate.rate"]) - np.log(2.0)) < 1e-12
+    assert [type(e).__name__ for e in s.estimators_] == ["SpreadRate"]
+    assert "run" not in own.SpreadStudy.__dict__
