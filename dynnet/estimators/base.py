@@ -164,8 +164,14 @@ class Estimator(ParamsObject):
 
     **Two layers** (as in ChaosTools.jl): ``fit`` is the direct call on
     prepared data; ``fit_result(result, map=None)`` is how a Study feeds the
-    estimator from its labelled result (an ``xarray.Dataset``). Estimators
-    that cannot be fed from a study result keep the default, which raises
+    estimator from its labelled result (an ``xarray.Dataset``). An estimator
+    that implements ``fit_result`` declares what it reads in the class
+    attribute ``needs`` (a :class:`Needs`: result variables such as
+    ``"distance"`` or ``"loss"``, and map capabilities such as ``"hvp"``);
+    every study whose result and map meet those needs feeds it, and a study
+    that cannot refuses it before computing, in one line naming what is
+    missing. Estimators that cannot be fed from a study result keep
+    ``needs = None`` and the default ``fit_result``, which raises
     ``NotImplementedError`` naming the class.
 
     **Results.** Estimators of a Lyapunov exponent expose ``exponent_``, a
