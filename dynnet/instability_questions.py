@@ -96,7 +96,7 @@ def _f(x) -> float:
 
 
 def align_verdict(cosine_median: float, fraction_crossing: float) -> str:
-    """The verdict of ``instability.aligns`` from its two numbers (see :data:`INSTABILITY_RULES`).
+    r"""The verdict of ``instability.aligns`` from its two numbers (see :data:`INSTABILITY_RULES`).
 
     Parameters
     ----------
