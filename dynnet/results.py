@@ -250,6 +250,7 @@ def run_fingerprint(study: ParamsObject, seed: np.random.SeedSequence) -> str:
     Returns
     -------
     str
+        The parameters' JSON, then ``(entropy, spawn key)``.
     """
     return encode_params(study, seed=seed) + repr((seed.entropy, tuple(seed.spawn_key)))
 

@@ -390,6 +390,7 @@ class Study(ParamsObject):
         Returns
         -------
         numpy.random.SeedSequence or None
+            The drawn seed to save, or None to save the ``seed`` parameter as it is.
         """
         seed = self._run_seed()
         if seed is None or isinstance(seed, np.random.Generator):
@@ -435,6 +436,7 @@ class Study(ParamsObject):
         Parameters
         ----------
         ds : xarray.Dataset
+            A result of this study (as a file holds it).
 
         Returns
         -------
@@ -704,6 +706,7 @@ class Study(ParamsObject):
         Returns
         -------
         str
+            For example ``PerturbationStudy(n_init=10)``.
         """
         _REPR.depth = getattr(_REPR, "depth", 0) + 1
         try:
