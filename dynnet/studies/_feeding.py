@@ -56,7 +56,9 @@ def check_estimators(study) -> None:
     An estimator is fed when its :attr:`~dynnet.Estimator.needs` names only result
     variables in ``study._estimator_variables()`` and map capabilities in
     :meth:`dynnet.Map.capabilities` of the study's ``map`` part; the error names the
-    estimator and what is missing, in one line.
+    estimator and what is missing, in one line. A study that offers no variables
+    (no ``_records`` and no ``_estimator_variables`` override) is not checked: it
+    declares no feeding.
     """
     from ..estimators.base import Estimator
     from ..maps.base import Map
@@ -72,9 +74,11 @@ def check_estimators(study) -> None:
                              "keys are the class names, so give each class once")
         keys.add(key)
     fed = list(study._fed_estimators())
-    if not fed:
-        return
     variables = set(study._estimator_variables())
+    if not fed or not variables:
+        # a study that offers its estimators nothing declares no feeding (a study written before
+        # needs existed, or one such as GridStudy that hands its estimators to other studies)
+        return
     m = study.parts().get("map", getattr(study, "map", None))
     m = m if isinstance(m, Map) else None
     for est in fed:

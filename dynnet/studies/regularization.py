@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._summaries import regularization_summary
 from ..base import check_int, clone
 from ..estimators import FiniteLyapunov
 from ..maps.base import check_every
 from ..metrics import L1
 from ..perturbers import UniformPerturber
-from ._summaries import regularization_summary
 from .base import Study
 from .blocks import (
     check_parts,

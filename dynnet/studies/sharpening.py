@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._summaries import sharpening_summary
 from ..base import check_int, clone
 from ..estimators import FiniteLyapunov, Sharpness
 from ..maps.base import DivergenceWarning
 from ..metrics import L1
 from ..perturbers import UniformPerturber
-from ._summaries import sharpening_summary
 from .base import Study
 from .blocks import (
     check_parts,
