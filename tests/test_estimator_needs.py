@@ -250,3 +250,24 @@ def test_a_series_estimator_fits_the_first_finite_series_of_a_result():
     assert a == b
     with pytest.raises(ValueError, match="every series of result\\['loss'\\] has non-finite values"):
         dn.LaminarPhases().fit_result(xr.Dataset({"loss": (("step", "init"), np.full((50, 2), np.nan))}))
+
+
+class Undeclared(dn.Estimator):
+    """An estimator written before needs existed: its own fit_result, nothing declared."""
+
+    def __init__(self, a=1):
+        self.a = a
+
+    def fit_result(self, result, map=None):
+        self.n_ = int(result.sizes["init"])
+        return self
+
+    def summary(self):
+        return {"n": self.n_}
+
+
+def test_an_own_fit_result_without_declared_needs_is_still_fed():
+    assert Undeclared().needs is None and Undeclared().unmet_needs(set()) is None
+    assert dn.Sharpness().unmet_needs({"distance"}) is not None  # the default fit_result: refused
+    s = _run(_small(dn.PerturbationStudy, estimators=[Undeclared()]))
+    assert int(s.summary()["undeclared.n"]) == 3

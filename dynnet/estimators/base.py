@@ -53,6 +53,7 @@ class Needs:
         Returns
         -------
         str or None
+            None when every need is met; else what is missing, in words.
         """
         data = [v for v in self.data if v not in set(variables)]
         caps = [c for c in self.map if c not in set(capabilities)]
@@ -189,8 +190,10 @@ class Estimator(ParamsObject):
     :func:`dynnet.testing.check_estimator`.
     """
 
-    #: what :meth:`fit_result` reads (:class:`Needs`); None: it cannot be fed from a study result
     needs: Needs | None = None
+    """What :meth:`fit_result` reads from a study (a :class:`Needs`). None: nothing
+    declared (the default ``fit_result`` cannot be fed; an own one is fed and checks
+    what it reads itself)."""
 
     def unmet_needs(self, variables, map: Map | None = None) -> str | None:
         """Why a study with these result variables and this map cannot feed this estimator
@@ -206,8 +209,13 @@ class Estimator(ParamsObject):
         Returns
         -------
         str or None
+            None when a study can feed this estimator (its :attr:`needs` are met, or it
+            implements its own ``fit_result`` without declaring needs); else what is
+            missing, in words.
         """
         if self.needs is None:
+            if type(self).fit_result is not Estimator.fit_result:
+                return None  # its own fit_result, nothing declared: fed; it checks what it reads
             return "cannot be fitted from a study result (it declares no needs); call fit(...) directly"
         caps = map.capabilities() if map is not None else frozenset()
         missing = self.needs.unmet(variables, caps)

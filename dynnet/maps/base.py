@@ -401,6 +401,7 @@ class Map(ParamsObject):
         Returns
         -------
         frozenset of str
+            The names of the capabilities this map has.
         """
         caps = set()
         if self.has_jvp:

@@ -34,7 +34,17 @@ __all__ = ["run_ensemble", "map_over_inits", "check_parts", "ensemble_memory", "
 
 def check_parts(map: Map, perturber: Perturber, metric: Metric) -> None:
     """Check the parts' types and exercise them on one state at the origin, so that a
-    bad parameter fails at once with its own message."""
+    bad parameter fails at once with its own message.
+
+    Parameters
+    ----------
+    map : Map
+        The map (stepped once from the origin).
+    perturber : Perturber
+        The perturber (one perturbation of the origin).
+    metric : Metric
+        The distance (of the origin to itself).
+    """
     for name, obj, base in (("map", map, Map), ("perturber", perturber, Perturber),
                             ("metric", metric, Metric)):
         if not isinstance(obj, base):
@@ -193,8 +203,34 @@ def orbit_work(map: Map, n_steps: int) -> float:
 def ensemble_memory(n_init: int, n_pert: int, dim: int, n_records: int, n_obs: int, n_runs: int = 1,
                     chunk: int | None = None, n_jobs: int = 1,
                     steps: str = "n_steps") -> dict[str, tuple[int, str]]:
-    """Estimated bytes of an ensemble run: ``{what: (bytes, parameter to lower)}``;
-    ``steps`` names the study's parameter for the length of each run."""
+    """Estimated bytes of an ensemble run, for a study's memory preflight (``_memory``).
+
+    Parameters
+    ----------
+    n_init : int
+        Initial conditions.
+    n_pert : int
+        Perturbed copies per initial condition.
+    dim : int
+        The map's dimension.
+    n_records : int
+        Records per orbit.
+    n_obs : int
+        Observables recorded per reference.
+    n_runs : int, default 1
+        Ensembles of the run (one per value of a sweep).
+    chunk : int or None, default None
+        Initial conditions per batch (None: the default of about 3000 orbits).
+    n_jobs : int, default 1
+        Parallel workers.
+    steps : str, default "n_steps"
+        The study's parameter for the length of each run (named in the advice).
+
+    Returns
+    -------
+    dict
+        ``{what: (bytes, parameter to lower)}``.
+    """
     chunk = chunk or max(1, 3000 // (1 + n_pert))
     chunk = min(chunk, n_init)
     return {
@@ -213,12 +249,20 @@ def run_ensemble(map: Map, perturber: Perturber, metric: Metric, x0: np.ndarray,
 
     Parameters
     ----------
-    map, perturber, metric : Map, Perturber, Metric
+    map : Map
+        The map.
+    perturber : Perturber
+        Draws the ``perturber.n`` perturbed copies of each initial condition.
+    metric : Metric
+        The distance of each copy to its reference.
     x0 : array (n_init, dim)
         The reference initial conditions.
     seed : numpy.random.SeedSequence
         Perturbations of initial condition ``i`` come from ``stream(seed, 1, i)``.
-    n_steps, every : int
+    n_steps : int
+        Steps of every orbit.
+    every : int
+        Record interval (``n_steps`` a multiple of it).
     ctx : RunContext
         Jobs, progress, chunk size and the checkpoint.
     key : str
@@ -250,8 +294,10 @@ def run_ensemble(map: Map, perturber: Perturber, metric: Metric, x0: np.ndarray,
 
 
 def quiet_divergence(fn: Callable, *args):
-    """``fn(*args)`` with its :class:`~dynnet.DivergenceWarning` s not shown (a chunk's rows
-    carry the divergence as data; module level, so that worker processes can run it).
+    """Call a function with its divergence warnings not shown.
+
+    A chunk's rows carry the divergence as data; this is a module-level function,
+    so that worker processes can run it.
 
     Parameters
     ----------

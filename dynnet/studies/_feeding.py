@@ -31,7 +31,18 @@ __all__ = ["estimator_key", "estimator_list", "check_estimators", "fit_estimator
 
 
 def estimator_key(est: Estimator) -> str:
-    """The name of an estimator in summaries and result variables: its class name, lower case."""
+    """The name of an estimator in summaries and result variables: its class name, lower case.
+
+    Parameters
+    ----------
+    est : Estimator
+        The estimator.
+
+    Returns
+    -------
+    str
+        ``type(est).__name__.lower()``.
+    """
     return type(est).__name__.lower()
 
 
@@ -101,6 +112,7 @@ def ensemble_variables(map: Map) -> set[str]:
     Returns
     -------
     set of str
+        The variable names.
     """
     return {"distance", "diverged", "initial_state"} | set(map.observable_names())
 
@@ -110,10 +122,23 @@ def fit_estimators(owner: object, ests: Iterable[Estimator], data: xr.Dataset,
     """Fit each estimator on a study result with ``fit_result``; store each one's summary
     numbers in a dict ``{"<key>.<number>": value}``.
 
+    Parameters
+    ----------
+    owner : object
+        The study (not used by the fits; kept for the callers' symmetry).
+    ests : iterable of Estimator
+        The estimators (each cloned before it is fitted).
+    data : xarray.Dataset
+        The result, or the part of it for one value of a sweep.
+    map : Map or None, default None
+        The study's map, passed to ``fit_result``.
+
     Returns
     -------
     fitted : list of Estimator
+        The fitted clones, in order.
     numbers : dict
+        ``{"<key>.<number>": value}`` of every estimator's summary.
     """
     fitted, numbers = [], {}
     for est in ests:

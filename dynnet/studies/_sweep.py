@@ -42,7 +42,20 @@ __all__ = ["weights_or_all", "check_eps", "check_values", "eps_seed", "SweepStud
 
 
 def check_eps(owner: object, eps: float | Sequence[float]) -> np.ndarray:
-    """Validate a sequence of perturbation sizes (distinct, all > 0): :func:`check_values` of ``eps``."""
+    """Validate a sequence of perturbation sizes (distinct, all > 0): :func:`check_values` of ``eps``.
+
+    Parameters
+    ----------
+    owner : object
+        Named in error messages.
+    eps : float or sequence of float
+        The perturbation sizes.
+
+    Returns
+    -------
+    numpy.ndarray
+        The sizes, float64, in the given order.
+    """
     return check_values(owner, "eps", eps)
 
 
@@ -220,6 +233,10 @@ def sweep_fits():
     over eta expects NaN exponents where nothing grows, and it reports the kept
     fraction of every value beside the exponent (0 where the exponent is NaN).
     Other warnings pass.
+
+    Yields
+    ------
+    None
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NoExponentWarning)
@@ -278,7 +295,20 @@ def fit_over(ds: xr.Dataset, dim: str, ests: Sequence[Estimator], maps: Sequence
 
 
 def reference_accuracies(maps, final_reference):
-    """Test accuracy of each trained reference (NaN: diverged, or a map without ``accuracy``)."""
+    """Test accuracy of each trained reference (NaN: diverged, or a map without ``accuracy``).
+
+    Parameters
+    ----------
+    maps : sequence of Map
+        The map of each value of a sweep.
+    final_reference : numpy.ndarray, shape (V, n_init, dim)
+        The references' final states, value by value.
+
+    Returns
+    -------
+    numpy.ndarray, shape (V, n_init)
+        ``maps[k].accuracy(final_reference[k], split="test")``, NaN where not available.
+    """
     out = np.full(final_reference.shape[:2], np.nan)
     for k, m in enumerate(maps):
         ok = np.all(np.isfinite(final_reference[k]), axis=1)
@@ -305,9 +335,13 @@ def run_ensembles(owner: object, ctx: RunContext, runs: Sequence[tuple[Map, Pert
         For each value of the sweep: its map, perturber, perturbation seed and
         checkpoint key.
     metric : Metric
+        The distance of each copy to its reference.
     x0 : numpy.ndarray, shape (n_init, dim)
         The reference initial conditions, the same for every value.
-    n_steps, every : int
+    n_steps : int
+        Steps of every orbit.
+    every : int
+        Record interval.
     unit : str
         The progress bar's unit (the swept parameter).
     labels : sequence of str, optional
