@@ -199,3 +199,46 @@ def test_the_sharp_drop_rule_reads_the_distances():
     d = np.stack([sharp, slow], axis=-1)[None, :, :, None] * np.ones((2, 1, 1, 3))  # (eps, step, init, pert)
     ds = xr.Dataset({"distance": (("eps", "step", "init", "pert"), d)}, coords={"step": step})
     assert _sharp_drop_fraction(ds) == 0.5
+
+# ---- the follow-up paper's protocol (docs/followup.csv, docs/followup.rst) ---------------------
+
+COMMITTED_FOLLOWUP = ROOT / "docs" / "followup.csv"
+
+
+def test_the_followup_table_is_the_output_of_a_fresh_run(tmp_path):
+    """`dynnet reproduce --followup --quick` (the reduced preset CI runs) gives docs/followup.csv,
+    every tagged number of docs/followup.rst is the table's, and each verdict follows its rule."""
+    from dynnet.cli import main
+    from dynnet.followup import RULE, fastest_rule
+
+    fresh = os.environ.get("DYNNET_FOLLOWUP_CSV")
+    if not fresh:  # rerun the command here (about a minute on 2 cores)
+        out = tmp_path / "followup"
+        assert main(["reproduce", "--followup", "--quick", "--out", str(out), "--quiet"]) == 0
+        fresh = out / "followup.csv"
+    _same_tables(fresh, COMMITTED_FOLLOWUP)
+    t = read_csv(COMMITTED_FOLLOWUP)
+    assert not set(t) & (set(read_csv(COMMITTED)) | set(read_csv(COMMITTED_BEYOND))), "a key in two tables"
+    found = tags(ROOT / "docs" / "followup.rst")
+    assert found, "followup.rst quotes no tagged number"
+    for shown, key in found:
+        base, _, what = key.partition(":")
+        assert base in t, f"followup.rst: {key!r} is not a row of docs/followup.csv"
+        if what == "verdict":
+            assert shown == t[base]["verdict"], f"followup.rst: verdict of {base} is {t[base]['verdict']!r}"
+        else:
+            assert agrees(shown, t[base]), (
+                f"followup.rst: {key} says {shown!r}, the table has {t[base]['dynnet']!r}")
+    verdicts = [k for k in t if k.startswith("followup.fastest_is_chaotic[")]
+    assert verdicts
+    for key in verdicts:
+        ds = key[len("followup.fastest_is_chaotic["):-1]
+        etas = sorted(float(k.split("eta=")[1][:-1]) for k in t if k.startswith(f"followup.mle[{ds},"))
+
+        def col(name, ds=ds, etas=etas):
+            vals = [t[f"followup.{name}[{ds},eta={e:g}]"]["value"] for e in etas]
+            return [np.inf if v == "never" else float(v) for v in vals]
+
+        n_init = int(t[f"followup.preset[{ds}]"]["value"].split(" networks")[0].split(", ")[-1])
+        r = fastest_rule(etas, col("median_time"), col("kept_fraction"), n_init, col("mle_ci_low"))
+        assert t[key]["rule"] == RULE and t[key]["verdict"] == r["verdict"], key
