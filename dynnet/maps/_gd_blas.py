@@ -32,12 +32,12 @@ products).
 
 from __future__ import annotations
 
-import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
 
+from ._blas_threads import blas_limit as _blas_limit
 from ._gd_simd import vexp
 
 #: bytes of working set per chunk of members (activations, errors and products of one sample block)
@@ -214,19 +214,6 @@ def _member_splits(n_blocks: int, n_members: int, n_threads: int) -> int:
     return min(n_members, n_threads)
 
 
-def _blas_limit():
-    """A context that keeps BLAS single-threaded (the path runs its own threads)."""
-    global _CONTROLLER
-    try:
-        import threadpoolctl
-    except ImportError:  # pragma: no cover - a dependency of scikit-learn
-        return contextlib.nullcontext()
-    if _CONTROLLER is None:
-        _CONTROLLER = threadpoolctl.ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
-
-
-_CONTROLLER = None
 
 
 class Runner:

@@ -125,7 +125,7 @@ def hvp(p, params, V, X, Y):
     ndarray, shape (E, K, dim)
         The products (with the weight-decay term :math:`\\lambda v` on weight coordinates).
     """
-    from ._gd_blas import _blas_limit
+    from ._blas_threads import blas_limit as _blas_limit
 
     with _blas_limit():
         return _hvp_products(p, params, V, X, Y)
