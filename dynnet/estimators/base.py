@@ -190,10 +190,21 @@ class Estimator(ParamsObject):
     :func:`dynnet.testing.check_estimator`.
     """
 
-    needs: Needs | None = None
-    """What :meth:`fit_result` reads from a study (a :class:`Needs`). None: nothing
-    declared (the default ``fit_result`` cannot be fed; an own one is fed and checks
-    what it reads itself)."""
+    @property
+    def needs(self) -> Needs | None:
+        """What :meth:`fit_result` reads from a study (a :class:`Needs`).
+
+        A subclass declares it as a class attribute, ``needs = Needs(data=("distance",))``
+        (or as a property, when it depends on a parameter). None (the default):
+        nothing declared; the default ``fit_result`` cannot be fed, an own one is
+        fed and checks what it reads itself.
+
+        Returns
+        -------
+        Needs or None
+            The declaration.
+        """
+        return None
 
     def unmet_needs(self, variables, map: Map | None = None) -> str | None:
         """Why a study with these result variables and this map cannot feed this estimator

@@ -77,7 +77,7 @@ def _run_chunk(map, metric, perturber, init_states, init_index, seed, n_steps, e
 def map_over_inits(fn: Callable[..., dict[str, np.ndarray]], args_of: Callable[[np.ndarray], tuple],
                    n_init: int, ctx: RunContext, key: str, chunk: int, desc: str | None = None,
                    progress: bool | None = None) -> dict[str, np.ndarray]:
-    """Run ``fn`` over the initial conditions ``0 .. n_init - 1`` in chunks: in parallel,
+    """Run ``fn`` over the initial conditions ``range(n_init)`` in chunks: in parallel,
     checkpointed, resumable.
 
     Parameters
@@ -273,9 +273,11 @@ def run_ensemble(map: Map, perturber: Perturber, metric: Metric, x0: np.ndarray,
     Returns
     -------
     dist : array (R, n_init, n_pert)
+        The distance of each copy to its reference at each record.
     obs : dict name -> array (R, n_init)
         The observables of the reference orbits.
     final : array (n_init, 1 + n_pert, dim)
+        The final states of each reference and its copies.
     """
 
     n_init, dim = x0.shape
