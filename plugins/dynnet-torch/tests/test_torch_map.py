@@ -235,14 +235,30 @@ def test_float32_is_close_to_float64():
     assert 0 < rel(y, a.step(x)) <= 1e-5
 
 
+#: the GPU tolerance the how-to page states (float64 on both; reductions run in another order)
+GPU_RTOL = 1e-10
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 def test_cuda_agrees_with_cpu():
     cpu = cnn_map(eta=0.5)
     gpu = cnn_map(eta=0.5, device="cuda")
     x = cpu.initial_state(4, seed=0)
-    assert rel(gpu.iterate(x, 20), cpu.iterate(x, 20)) <= 1e-10
+    assert rel(gpu.iterate(x, 20), cpu.iterate(x, 20)) <= GPU_RTOL
     V = np.random.default_rng(0).standard_normal((4, 2, cpu.dim))
-    assert rel(gpu.jvp(x, V), cpu.jvp(x, V)) <= 1e-10
+    assert rel(gpu.jvp(x, V), cpu.jvp(x, V)) <= GPU_RTOL
+    assert rel(gpu.hessian(x[0]), cpu.hessian(x[0])) <= GPU_RTOL
+    np.testing.assert_allclose(gpu.loss(x), cpu.loss(x), rtol=GPU_RTOL)
+    np.testing.assert_array_equal(gpu.predict(x, split="test"), cpu.predict(x, split="test"))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present")
+def test_cuda_without_a_gpu_is_refused_in_one_line_before_computing():
+    m = cnn_map(device="cuda")
+    assert m.dim == 210  # the layout needs no device
+    with pytest.raises(ValueError, match="device='cuda' but torch finds no CUDA GPU") as info:
+        m.initial_state(2, seed=0)
+    assert "\n" not in str(info.value)
 
 
 def test_entry_point_and_clone():
