@@ -234,8 +234,8 @@ def bench_memory(names, Es, n_steps):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
-    ap.add_argument("--repeat", type=int, default=None, help="interleaved rounds (default 5; 1 smoke)")
-    ap.add_argument("--steps", type=int, default=None, help="steps per call (default 20; 2 smoke)")
+    ap.add_argument("--repeat", type=int, default=None, help="interleaved rounds (default 3; 1 smoke)")
+    ap.add_argument("--steps", type=int, default=None, help="steps per call (default 5; 2 smoke)")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
     ap.add_argument("--workloads", nargs="+", default=None, choices=WORKLOADS,
