@@ -204,7 +204,7 @@ def test_the_figure_has_no_overlapping_text():
     eta = np.array([0.1, 1.0, 5.0, 10.0, 20.0])
 
     def table(shift):
-        return xr.Dataset({"mle": ("eta", [np.nan, 0.1 + shift, 0.3, 0.5, 0.6]),
+        return xr.Dataset({"mle": ("eta", [np.nan, 0.1, 0.3 + shift / 100, 0.5, 0.6]),
                            "mle_ci_low": ("eta", [np.nan, 0.05, 0.2, 0.4, 0.5]),
                            "mle_ci_high": ("eta", [np.nan, 0.2, 0.4, 0.6, 0.7]),
                            "median_time": ("eta", [INF, 80.0, 30.0 + shift, 40.0, INF]),

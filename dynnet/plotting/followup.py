@@ -56,7 +56,9 @@ def followup_figure(tables: dict[str, xr.Dataset]) -> Figure:
         lo = t["mle_ci_low"].values.astype(float)
         hi = t["mle_ci_high"].values.astype(float)
         ok = np.isfinite(mle)
-        yerr = np.vstack([np.where(np.isfinite(lo), mle - lo, 0.0), np.where(np.isfinite(hi), hi - mle, 0.0)])
+        with np.errstate(invalid="ignore"):  # a bar never points backwards (a mean outside its interval)
+            yerr = np.vstack([np.where(np.isfinite(lo), np.maximum(mle - lo, 0.0), 0.0),
+                              np.where(np.isfinite(hi), np.maximum(hi - mle, 0.0), 0.0)])
         ax_l.errorbar(eta[ok], mle[ok], yerr=yerr[:, ok], fmt="o-", capsize=3, color=colour)
         for x in eta[~ok]:
             missing = True
@@ -79,6 +81,9 @@ def followup_figure(tables: dict[str, xr.Dataset]) -> Figure:
     ax_l.set_title("Sensitive dependence on initial conditions")
     ax_t.set_ylabel("median steps to the\ntest-accuracy threshold")
     ax_t.set_xscale("log")
+    every = np.concatenate([t["eta"].values.astype(float) for t in tables.values()])
+    if every.size:  # every eta in view, also those marked with a × only
+        ax_t.set_xlim(every.min() / 1.5, every.max() * 1.5)
     ax_t.set_xlabel(f"{ETA} (learning rate)")
     ax_t.set_title("Speed of learning")
     extra = [line_handle(color="0.3", marker="*", ms=12, mec="k", ls="none", label=f"fastest {ETA}")]
