@@ -39,7 +39,7 @@ def figures(request):
 def test_every_builtin_study_is_checked():
     assert {"perturbation", "orbital-stability", "post-learning", "edge-of-stability", "intermittency",
             "eta-scan", "sharpening", "regularization", "learning-window", "grid",
-            "bifurcation"} <= set(BUILTIN)
+            "bifurcation", "instability"} <= set(BUILTIN)
 
 
 def test_no_text_overlaps_or_is_clipped_and_no_legend_covers_data(figures):

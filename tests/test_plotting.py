@@ -128,7 +128,8 @@ def test_all_is_exactly_the_public_figure_functions():
     assert all(not n.startswith("_") for n in names)
     # each study module lists its own figures, and together they are the package's
     modules = ("perturbation", "orbital", "post_learning", "edge", "intermittency", "eta_scan",
-               "sharpening", "regularization", "learning_window", "grid", "bifurcation")
+               "sharpening", "regularization", "learning_window", "grid", "bifurcation",
+               "instability")
     union = []
     for mod in modules:
         m = getattr(P, mod)

@@ -22,6 +22,7 @@ _STUDIES = [
     dn.GridStudy(dn.EdgeOfStabilityStudy(n_init=2, eps=(1e-8,), n_steps=60, n_steps_long=0),
                  grid={"map__eta": (0.5, 1.0)}),
     dn.BifurcationStudy.quick(values=(0.5, 3.0), n_init=2),
+    dn.InstabilityStudy.quick(),
 ]
 
 
