@@ -8,19 +8,28 @@ verdict follows from the rule stated in its row:
 
 * ``regularization``: does weight decay lower :math:`\\lambda_{nMLE}` at
   :math:`\\eta = 1` (Iris)? yes if some weight decay lowers it beyond the sampling
-  noise (a paired change with z < -2, over the networks kept at both); "not
-  clear" if fewer than half of the weight decays keep half of their fits; no
-  otherwise.
+  noise after Holm's correction for the decays tried (the one-sided p-value
+  :math:`\\Phi(z)` of the paired change over the networks kept at both, at
+  family-wise level :math:`\\Phi(-2)`); "not clear" if fewer than half of the
+  weight decays keep half of their fits; no otherwise. Does it cost test
+  accuracy? Compared at matched training time (the end of the fit windows,
+  where the exponent is measured), by the same correction; the gradient norm
+  at the end of the run says whether the training converged.
 * ``sharpening``: does the sharpness (top Hessian eigenvalue) reach
   :math:`2/\\eta` at the smallest :math:`\\eta` where :math:`\\lambda_{nMLE}` is
-  positive? yes if at least half of the networks reach it there; no if none
-  does; "not clear" in between, or if no :math:`\\eta` has a positive exponent.
+  positive? yes if at least half of the networks reach it there at a record
+  after :math:`t = 0`; no if none does; "not clear" in between, or if no
+  :math:`\\eta` has a positive exponent. And, with the fit windows in the time
+  :math:`\\eta t` (the same at every :math:`\\eta`), do the networks sharpen to it
+  from below and hover (progressive sharpening), or start above it (the
+  catapult regime)? The computations are in ``dynnet.interpretation``.
 * ``window``: where is the Supplementary S2 window (learning rates both
   sensitive and within 1.5x of the fastest time-to-accuracy) on MNIST-1D, and on
   Iris? The window's ends; "empty" when no learning rate is both.
 * ``grid``: :math:`\\lambda_{nMLE}` at :math:`\\eta = 1` against width, depth
   and activation on Iris and digits, both at 150 samples, beside the whole-run
-  tangent exponent of every network, which needs no fit window (numbers only: no verdict).
+  tangent exponent of every network, which needs no fit window, and the regime of each
+  cell by a rule (dead: the final loss at the entropy of the class priors).
 
 CI runs ``dynnet reproduce --beyond`` and compares its ``beyond.csv`` with the
 committed ``docs/beyond.csv`` (tests/test_published_numbers.py).

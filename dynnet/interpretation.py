@@ -46,10 +46,10 @@ import warnings
 import numpy as np
 
 __all__ = ["HOVER_TOL", "HOLM_ALPHA", "SATURATION_TOL", "COLLAPSE_SATURATION", "STRETCH_REL_TOL",
-           "DEAD_TOL", "FSLE_TOL", "sharpening_split", "eta_time_exponents", "onset_eta", "holm",
-           "one_sided_p", "paired_z", "regularization_holm", "regularization_matched", "hidden_saturation",
-           "logit_spread", "laminar_collapse", "aperiodic_stretch", "relative_laminar_share",
-           "aperiodic_kantz", "prior_entropy",
+           "DEAD_TOL", "FSLE_TOL", "BURST_MIN_LENGTH", "sharpening_split", "eta_time_exponents",
+           "onset_eta", "holm", "one_sided_p", "paired_z", "regularization_holm", "regularization_matched",
+           "hidden_saturation", "logit_spread", "laminar_collapse", "aperiodic_stretch",
+           "aperiodic_stretches", "relative_laminar_share", "aperiodic_kantz", "prior_entropy",
            "dead_networks", "grid_regime", "fsle_disagreement"]
 
 #: the sharpness hovers at 2/eta when the median of S(t) eta / 2 over the second half is within this of 1
@@ -62,6 +62,8 @@ SATURATION_TOL = 1e-2
 COLLAPSE_SATURATION = 0.99
 #: an aperiodic stretch: no laminar phase at the tolerance STRETCH_REL_TOL times the series' median |L|
 STRETCH_REL_TOL = 1e-3
+#: the shortest aperiodic burst tested by Kantz (steps)
+BURST_MIN_LENGTH = 100
 #: a dead network: training loss within DEAD_TOL of the prior entropy, one class predicted for every sample
 DEAD_TOL = 1e-3
 #: two per-network exponents disagree when they differ by more than this (per step)
@@ -456,25 +458,38 @@ def laminar_collapse(study, per_phase: int = 20, tol: float = SATURATION_TOL) ->
     rows = {k: [] for k in ("init", "start", "stop", "period", "saturation", "spread", "single_class",
                             "loss")}
     n_steps = loss.shape[0] - 1
+    found = []  # (init, a, b, p, steps examined)
     for i in range(loss.shape[1]):
         series = loss[transient:, i]
         if not np.all(np.isfinite(series)):
             continue
-        phases = clone(proto).fit(series).phases_
-        if not len(phases):
-            continue
-        traj = m.trajectory(x0[i], n_steps)  # (T, dim)
-        for a, b, p in phases:
+        for a, b, p in clone(proto).fit(series).phases_:
             t = transient + np.unique(np.linspace(a, b - 1, min(per_phase, b - a)).round().astype(np.int64))
-            states = traj[t]
-            rows["init"].append(i)
-            rows["start"].append(transient + a)
-            rows["stop"].append(transient + b)
-            rows["period"].append(p)
-            rows["saturation"].append(float(hidden_saturation(m, states, tol).mean()))
-            rows["spread"].append(float(np.median(logit_spread(m, states))))
-            rows["single_class"].append(bool(_single_class(m, states).all()))
-            rows["loss"].append(float(series[a:b].mean()))
+            found.append((i, int(a), int(b), int(p), t))
+    # the states at the examined steps, all orbits trained together in segments (memory: one segment)
+    want = np.zeros((n_steps + 1, x0.shape[0]), dtype=bool)
+    for i, _, _, _, t in found:
+        want[t, i] = True
+    kept = {}
+    x, seg = x0.copy(), 500
+    for t0 in range(0, n_steps + 1, seg):
+        t1 = min(t0 + seg, n_steps)
+        traj = m.trajectory(x, t1 - t0) if t1 > t0 else x[None]  # (t1 - t0 + 1, n, dim)
+        for r, i in zip(*np.nonzero(want[t0:t1 + 1]), strict=True):
+            kept[(t0 + int(r), int(i))] = traj[r, i]
+        x = traj[-1]
+        if t1 == n_steps:
+            break
+    for i, a, b, p, t in found:
+        states = np.stack([kept[(int(k), i)] for k in t])
+        rows["init"].append(i)
+        rows["start"].append(transient + a)
+        rows["stop"].append(transient + b)
+        rows["period"].append(p)
+        rows["saturation"].append(float(hidden_saturation(m, states, tol).mean()))
+        rows["spread"].append(float(np.median(logit_spread(m, states))))
+        rows["single_class"].append(bool(_single_class(m, states).all()))
+        rows["loss"].append(float(loss[transient + a:transient + b, i].mean()))
     out = {k: np.asarray(v, dtype=bool if k == "single_class" else
                          (np.int64 if k in ("init", "start", "stop", "period") else np.float64))
            for k, v in rows.items()}
@@ -534,6 +549,36 @@ def aperiodic_stretch(loss, transient: int, min_length: int, rel_tol: float = ST
     return -1, -1, -1, np.nan
 
 
+def aperiodic_stretches(loss, transient: int, min_length: int, rel_tol: float = STRETCH_REL_TOL,
+                        laminar=None, hvg=None) -> list[tuple[int, int, int]]:
+    """Every stretch that :func:`aperiodic_stretch` would consider, longest first.
+
+    Returns
+    -------
+    list of (init, start, stop)
+        Steps, ``stop`` exclusive; stretches of at least ``min_length`` steps in no
+        laminar phase at the relative tolerance, HVG verdict not "periodic".
+    """
+    from .base import clone
+    from .estimators import HorizontalVisibilityGraph, LaminarPhases
+
+    lam = LaminarPhases() if laminar is None else laminar
+    g = HorizontalVisibilityGraph() if hvg is None else hvg
+    loss = np.asarray(loss, dtype=np.float64)[transient:]
+    out = []
+    for i in range(loss.shape[1]):
+        x = loss[:, i]
+        if not np.all(np.isfinite(x)):
+            continue
+        tol = rel_tol * float(np.median(np.abs(x)))
+        mask = clone(lam).set_params(tol=tol, tol_mode="absolute").fit(x).laminar_mask_
+        edges = np.flatnonzero(np.diff(np.concatenate([[1], mask.astype(np.int8), [1]])))
+        for a, b in zip(edges[::2], edges[1::2], strict=True):
+            if b - a >= min_length and clone(g).fit(x[a:b]).verdict_ != "periodic":
+                out.append((i, transient + int(a), transient + int(b)))
+    return sorted(out, key=lambda r: (r[1] - r[2], r[0], r[1]))
+
+
 def relative_laminar_share(study, init: int, start: int, stop: int,
                            rel_tol: float = STRETCH_REL_TOL) -> float:
     """The laminar share of steps ``[start, stop)`` of one loss series at the relative tolerance.
@@ -564,19 +609,23 @@ def relative_laminar_share(study, init: int, start: int, stop: int,
         ds["loss"].values[start:stop, init]).laminar_fraction_)
 
 
-def aperiodic_kantz(study, rel_tol: float = STRETCH_REL_TOL) -> dict:
-    """The Kantz test of the intermittency study on the stretch of :func:`aperiodic_stretch`.
+def aperiodic_kantz(study, rel_tol: float = STRETCH_REL_TOL, min_length: int = BURST_MIN_LENGTH) -> dict:
+    """The Kantz test of the intermittency study on its genuinely aperiodic bursts.
 
-    The study's own Kantz, LaminarPhases and HorizontalVisibilityGraph settings,
-    its transient and ``figure_min_length``; significance is a p-value below the
-    Kantz estimator's ``alpha`` among the reference times that have neighbours.
+    The bursts are the stretches of :func:`aperiodic_stretches` (no laminar
+    phase at ``rel_tol`` times the series' median :math:`|L|`, HVG verdict not
+    "periodic") of at least ``min_length`` steps; the study's own Kantz
+    estimator is fitted on each (neighbours are searched within the burst; a
+    burst too short for its horizon is skipped), and the reference times of all
+    bursts are pooled. Significance is a p-value below the Kantz estimator's
+    ``alpha`` among the reference times that have neighbours.
 
     Returns
     -------
     dict
-        ``init``, ``start``, ``stop``, ``tol``, ``n_tested``, ``n``,
-        ``two_sided`` and ``greater`` (the significant fractions; NaN without a
-        stretch or when the stretch is too short for the estimator).
+        ``n_bursts`` (tested), ``longest`` (steps of the longest burst; 0 if
+        none), ``tol_rel``, ``n_tested``, ``n``, ``two_sided`` and ``greater``
+        (the significant fractions; NaN when no reference time is tested).
     """
     from .base import clone
     from .estimators import HorizontalVisibilityGraph, Kantz, LaminarPhases
@@ -588,22 +637,30 @@ def aperiodic_kantz(study, rel_tol: float = STRETCH_REL_TOL) -> dict:
 
     ds = study.result_
     transient = int(ds.attrs.get("transient", study.transient))
-    i, a, b, tol = aperiodic_stretch(ds["loss"].values, transient, int(study.figure_min_length), rel_tol,
-                                     proto(LaminarPhases), proto(HorizontalVisibilityGraph))
-    out = {"init": i, "start": a, "stop": b, "tol": tol, "n_tested": 0, "n": 0,
-           "two_sided": np.nan, "greater": np.nan}
-    if i < 0:
-        return out
+    loss = ds["loss"].values
+    bursts = aperiodic_stretches(loss, transient, min_length, rel_tol, proto(LaminarPhases),
+                                 proto(HorizontalVisibilityGraph))
     k = proto(Kantz)
-    try:
-        f = clone(k).fit(ds["loss"].values[a:b, i])
-    except ValueError:
-        return out
-    tested = np.asarray(f.tested_per_ref_, dtype=bool)
-    out["n_tested"], out["n"] = int(tested.sum()), int(tested.size)
-    if tested.any():
-        out["two_sided"] = float(np.mean(np.asarray(f.pvalues_per_ref_two_sided_)[tested] < k.alpha))
-        out["greater"] = float(np.mean(np.asarray(f.pvalues_per_ref_greater_)[tested] < k.alpha))
+    tested, p2, p1, n_bursts = [], [], [], 0
+    for i, a, b in bursts:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                f = clone(k).fit(loss[a:b, i])
+            except ValueError:  # too short for the estimator's horizon
+                continue
+        n_bursts += 1
+        tested.append(np.asarray(f.tested_per_ref_, dtype=bool))
+        p2.append(np.asarray(f.pvalues_per_ref_two_sided_, dtype=np.float64))
+        p1.append(np.asarray(f.pvalues_per_ref_greater_, dtype=np.float64))
+    out = {"n_bursts": n_bursts, "longest": (bursts[0][2] - bursts[0][1]) if bursts else 0,
+           "tol_rel": rel_tol, "n_tested": 0, "n": 0, "two_sided": np.nan, "greater": np.nan}
+    if tested:
+        t = np.concatenate(tested)
+        out["n_tested"], out["n"] = int(t.sum()), int(t.size)
+        if t.any():
+            out["two_sided"] = float(np.mean(np.concatenate(p2)[t] < k.alpha))
+            out["greater"] = float(np.mean(np.concatenate(p1)[t] < k.alpha))
     return out
 
 

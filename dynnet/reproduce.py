@@ -88,8 +88,8 @@ RULES = {
         "sample, at each of up to 20 states spread over the phase"),
     "intermittency.kantz_significant_fraction_aperiodic": (
         "'some significant, many not': more than 0 and less than half of the tested reference times "
-        "significant, on the longest stretch with no laminar phase at the tolerance 1e-3 x median |L| "
-        "(and an HVG verdict other than periodic)"),
+        "significant, pooled over the bursts of at least 100 steps with no laminar phase at the "
+        "tolerance 1e-3 x median |L| (and an HVG verdict other than periodic)"),
     "post_learning.sharp_drop_fraction": (
         f"yes if at least half of the (eps, network) pairs drop (d({DROP_STEP})/d(0) < 1) at a per-step rate "
         f"at least {DROP_RATIO:g} times that of the rest of the run, |ln(d(T)/d({DROP_STEP}))| / (T - "
@@ -363,17 +363,16 @@ def headline_rows(results: dict) -> list[dict]:
         study = results["intermittency"]
         if "kantz_ref_significant_fraction_two_sided" in s:
             ak = I.aperiodic_kantz(study)
-            where = (f"network {ak['init']}, steps {ak['start']}-{ak['stop'] - 1}, "
-                     f"tolerance {ak['tol']:.1e}; "
-                     f"{ak['n_tested']} of {ak['n']} reference times have neighbours; one-sided "
-                     f"{ak['greater']:.2f}" if ak["init"] >= 0 else "no stretch of that length")
+            where = (f"{ak['n_bursts']} bursts of at least {I.BURST_MIN_LENGTH} steps (longest "
+                     f"{ak['longest']}); {ak['n_tested']} of {ak['n']} reference times have neighbours; "
+                     f"one-sided {ak['greater']:.2f}")
             lam_share = I.relative_laminar_share(study, int(get("figure_init")), int(get("figure_start")),
                                                  int(get("figure_stop")))
             rows[-1]["note"] += (f"; {lam_share:.0%} of this stretch is laminar at the tolerance "
                                  f"{I.STRETCH_REL_TOL:g} x median |L|")
             add("intermittency.kantz_significant_fraction_aperiodic", "", ak["two_sided"], ".2f",
                 "fraction of tested reference times with significant Kantz divergence (two-sided) on the "
-                "longest stretch aperiodic at a tolerance relative to the series' scale", where)
+                "aperiodic bursts (no laminar phase at a tolerance relative to the series' scale)", where)
         lc = I.laminar_collapse(study)
         if lc["init"].size:
             for label, sel in (("period=3", lc["period"] == 3), ("all", np.ones(lc["init"].size, bool))):
