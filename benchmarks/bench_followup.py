@@ -74,7 +74,8 @@ def main() -> None:
     E, steps, repeat = (12, 2, 1) if args.smoke else (300, args.steps, args.repeat)
     print(f"one eta of the full protocol = {ORBIT_STEPS:,} orbit-steps")
     for name in ("digits", "mnist1d"):
-        m = fu.followup_map(name, n_samples=200 if args.smoke else None)
+        small = {"n_samples": 200, "test_size": 0.2} if args.smoke else {}
+        m = fu.followup_map(name, **small)
         w, s = per_step(m, E, steps, repeat)
         per_eta = ORBIT_STEPS * s / E
         study = fu.followup_study(name)
