@@ -188,7 +188,9 @@ def test_laminar_collapse_reads_the_studys_phases():
     # the recorded loss of a phase is the loss of the states examined there: the orbits are the study's
     i, a = int(out["init"][0]), int(out["start"][0])
     x = s.parts()["map"].trajectory(s.result_["initial_state"].values[i], a)[-1]
-    assert float(s.parts()["map"].observables(x[None])["loss"][0]) == s.result_["loss"].values[a, i]
+    # (observe() records the loss in the engine, observables() in numpy: equal to rounding)
+    assert float(s.parts()["map"].observables(x[None])["loss"][0]) == pytest.approx(
+        s.result_["loss"].values[a, i], rel=1e-12)
 
 
 # -- aperiodic stretches ---------------------------------------------------------------------------
@@ -236,3 +238,18 @@ def test_fsle_disagreement_counts_networks_apart_by_more_than_the_tolerance():
     assert moved["fraction"] == 0.5                                 # 0.2 and -0.3 exceed 0.1; 0.05 does not
     ds["kept"][1, 3] = False
     assert I.fsle_disagreement(ds, 1e-8)["fraction"] == pytest.approx(1 / 3)
+
+
+def test_bursts_are_every_aperiodic_stretch_longest_first():
+    cycle = np.array([3.0, 5.0, 4.0, 8.0, 6.0, 7.0])
+    x = np.empty(700)
+    x[0] = 0.3
+    for k in range(1, x.size):
+        x[k] = 4.0 * x[k - 1] * (1.0 - x[k - 1])
+    burst = 3.0 + 5.0 * x
+    series = np.r_[cycle[np.arange(600) % 6], burst[:400], cycle[np.arange(600) % 6], burst[400:]]
+    loss = series[:, None]
+    out = I.aperiodic_stretches(loss, 0, 100)
+    assert [(b - a) for _, a, b in out] == [400, 300]                # both bursts, longest first
+    assert out[0][1] == 600 and out[1][1] == 1600
+    assert I.aperiodic_stretches(loss, 0, 350) == out[:1]
