@@ -14,8 +14,8 @@ import numpy as np
 
 from ..base import ParamsObject, as_seed_sequence, clone
 from ..parallel import map_chunks
-from ._ensemble import held_divergence, owns_divergence
 from .base import RunContext, Study
+from .blocks import held_divergence, owns_divergence
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

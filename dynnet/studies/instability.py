@@ -475,7 +475,7 @@ class InstabilityStudy(Study):
 
     def _analyse(self, ds):
         """The estimators, if any, fitted on the result; their scalar numbers stored as ``<class>.<key>``."""
-        from ._feeding import fit_estimators
+        from .blocks import fit_estimators
 
         ests = self._fed_estimators()
         if not ests:
