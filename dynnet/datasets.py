@@ -550,7 +550,7 @@ CHECK_BYTES = 2**28
 def _check_network_size(m: Any, sizes: tuple) -> None:
     """Refuse, before any array of states exists, a network whose two states (a reference and one
     perturbed copy) would not fit the available memory, naming ``hidden``."""
-    from .studies.base import MemoryBudgetError, _fmt_bytes, available_memory
+    from ._memory import MemoryBudgetError, _fmt_bytes, available_memory
 
     dim = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
     need = 2 * 8 * dim

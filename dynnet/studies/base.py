@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import warnings
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import results as _results
+from .._memory import MemoryBudgetError, _fmt_bytes, available_memory
 from ..base import ParamsObject, as_seed_sequence, check_int, clone
 from ..checkpoint import Checkpoint
 from ..parallel import resolve_n_jobs
@@ -26,10 +26,6 @@ if TYPE_CHECKING:
 
 
 __all__ = ["Study", "RunContext", "MemoryBudgetError", "estimator_key", "fit_estimators"]
-
-
-class MemoryBudgetError(MemoryError):
-    """A run whose estimated memory does not fit the budget; raised before anything is allocated."""
 
 
 @dataclass(frozen=True)
@@ -80,29 +76,6 @@ class RunContext:
         ss = self.seed
         return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + tuple(key),
                                       pool_size=ss.pool_size)
-
-
-def available_memory() -> int:
-    """Bytes of memory available to a new allocation (``MemAvailable`` on Linux)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - other platforms
-        return 2**34
-
-
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.3g} {unit}"
-        n /= 1024
-    return f"{n:.3g} TiB"  # pragma: no cover
 
 
 class Study(ParamsObject):
