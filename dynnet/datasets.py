@@ -564,7 +564,7 @@ def _check_network_size(m: Any, sizes: tuple) -> None:
 
 def _saturated_fraction(m: Any, n_networks: int = 4, max_rows: int = 1000) -> float:
     """Mean fraction of hidden units saturated (or dead) at ``m.initial_state(n_networks, seed=0)``."""
-    from .maps import _nn
+    from . import _nn
 
     p = m.problem()
     _check_network_size(m, p.sizes)

@@ -61,6 +61,17 @@ class Metric(ParamsObject):
     def _select(self, diff, map):
         return diff
 
+    def fused_norm(self) -> str | None:
+        """The plain norm a compiled engine may compute inside its own loop: ``"L1"``,
+        ``"L2"`` or ``"LInf"`` for exactly those classes, None otherwise (a subclass, or
+        any other metric, goes through :meth:`__call__`).
+
+        Returns
+        -------
+        str or None
+        """
+        return _FUSED.get(type(self))
+
 
 class L1(Metric):
     r"""Manhattan distance :math:`d(a, b) = \sum_i |a_i - b_i|` (the paper's).
@@ -159,3 +170,7 @@ class PerLayer(Metric):
     def _distance(self, diff):
         check_option(self, "norm", self.norm, list(_BASES))
         return _BASES[self.norm]()._distance(diff)
+
+
+#: the metrics a compiled engine may fuse, by exact class (see :meth:`Metric.fused_norm`)
+_FUSED = {L1: "L1", L2: "L2", LInf: "LInf"}

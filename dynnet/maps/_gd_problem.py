@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _nn
 from ..base import check_int, check_option, check_scalar
-from . import _nn
 
 __all__ = ["INITS", "Problem", "coordinate_groups", "coordinate_names", "fingerprint", "layout",
            "prepared", "held_out_targets", "training_rows"]

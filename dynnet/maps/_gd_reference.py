@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _nn
+from .. import _nn
 
 __all__ = ["forward", "hvp", "loss_grad", "penalty"]
 

@@ -559,9 +559,8 @@ class GradientDescentMap(Map):
         only the records are stored. Other metrics, an engine without a fused loop
         (the BLAS path), or a subclass that changes the observables, use the generic path.
         """
-        from ..metrics import L1, L2, LInf
-
-        kind = {L1: "L1", L2: "L2", LInf: "LInf"}.get(type(metric))
+        fused = getattr(metric, "fused_norm", None)
+        kind = fused() if callable(fused) else None
         if kind is None or group < 1 or type(self).observables is not GradientDescentMap.observables:
             return super()._stream(states, n_steps, every, group, metric)
         engine = self._engine()
