@@ -31,6 +31,11 @@ verdict follows from the rule stated in its row:
   tangent exponent of every network, which needs no fit window, and the regime of each
   cell by a rule (dead: the final loss at the entropy of the class priors).
 
+* ``instability`` (:mod:`dynnet.instability_questions`): does the first covariant
+  Lyapunov vector align with the top Hessian eigenvector once the sharpness passes
+  :math:`2/\eta` (at :math:`\eta = 1`), and is it localised on the weights that move
+  most (at :math:`\eta = 5`)? On Iris and digits, each by the rule in its row.
+
 CI runs ``dynnet reproduce --beyond`` and compares its ``beyond.csv`` with the
 committed ``docs/beyond.csv`` (tests/test_published_numbers.py).
 """
@@ -38,6 +43,8 @@ committed ``docs/beyond.csv`` (tests/test_published_numbers.py).
 from __future__ import annotations
 
 import numpy as np
+
+from .instability_questions import INSTABILITY_RULES, instability_rows, instability_studies
 
 __all__ = ["beyond_studies", "beyond_rows", "BEYOND_RULES"]
 
@@ -69,6 +76,7 @@ BEYOND_RULES = {
         "eta both sensitive (lambda_nMLE > 0.05, half of the fits kept, at most half diverged) and "
         "fast (median time to the test-accuracy threshold within 1.5x of the fastest)"),
 }
+BEYOND_RULES.update(INSTABILITY_RULES)  # CLV 1 against the Hessian, and where it lives (issue 20)
 
 
 def beyond_studies(quick: bool = False) -> list[tuple[str, object]]:
@@ -90,7 +98,7 @@ def beyond_studies(quick: bool = False) -> list[tuple[str, object]]:
         return [("regularization", dn.RegularizationStudy.quick()),
                 ("sharpening", dn.SharpeningStudy.quick()),
                 ("window_iris", dn.LearningWindowStudy.quick()),
-                ("grid", dn.GridStudy.quick())]
+                ("grid", dn.GridStudy.quick())] + instability_studies(quick=True)
     # both datasets at Iris's size (150 samples: 120 train / 30 test; digits a stratified subsample),
     # so that width, depth and activation are compared at the same amount of data
     edge = dn.EdgeOfStabilityStudy(map=dn.GradientDescentMap(n_samples=150), n_init=20, eps=(1e-8,),
@@ -108,7 +116,7 @@ def beyond_studies(quick: bool = False) -> list[tuple[str, object]]:
         ("grid", dn.GridStudy(study=edge, grid={
             "map__dataset": ["iris", "digits"], "map__hidden": [(10,), (32,), (10, 10)],
             "map__activation": ["sigmoid", "tanh", "relu"]}, seed=0)),
-    ]
+    ] + instability_studies()
 
 
 def _label(value) -> str:
@@ -318,4 +326,5 @@ def beyond_rows(results: dict) -> list[dict]:
             if "final_loss_median" in s:
                 add(f"grid.final_loss[{label}]", f"training loss after the run (median), {what}",
                     _f(s["final_loss_median"].sel(sel)), ".3f")
+    rows += instability_rows(results)
     return rows
