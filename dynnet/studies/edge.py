@@ -350,8 +350,12 @@ class EdgeOfStabilityStudy(SweepStudy):
 
 
 def _n_rows(m) -> int:
-    """Training samples of a GD-type map (for the memory estimate), else 1."""
+    """Training samples of a map that trains on data (``data("train")``: GD, TorchMap...), for the
+    memory estimate; 1 for a map without data."""
+    data = getattr(m, "data", None)
+    if not callable(data):
+        return 1
     try:
-        return int(m.problem().X.shape[0])
-    except AttributeError:
+        return int(data("train")[0].shape[0])
+    except (AttributeError, TypeError, ValueError, IndexError):
         return 1
