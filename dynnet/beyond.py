@@ -33,8 +33,8 @@ verdict follows from the rule stated in its row:
 
 * ``instability`` (:mod:`dynnet.instability_questions`): does the first covariant
   Lyapunov vector align with the top Hessian eigenvector once the sharpness passes
-  :math:`2/\eta` (at :math:`\eta = 1`), and is it localised on the weights that move
-  most (at :math:`\eta = 5`)? On Iris and digits, each by the rule in its row.
+  :math:`2/\\eta` (at :math:`\\eta = 1`), and is it localised on the weights that move
+  most (at :math:`\\eta = 5`)? On Iris and digits, each by the rule in its row.
 
 CI runs ``dynnet reproduce --beyond`` and compares its ``beyond.csv`` with the
 committed ``docs/beyond.csv`` (tests/test_published_numbers.py).

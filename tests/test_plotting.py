@@ -129,7 +129,7 @@ def test_all_is_exactly_the_public_figure_functions():
     # each study module lists its own figures, and together they are the package's
     modules = ("perturbation", "orbital", "post_learning", "edge", "intermittency", "eta_scan",
                "sharpening", "regularization", "learning_window", "grid", "bifurcation",
-               "instability", "followup")
+               "instability")
     union = []
     for mod in modules:
         m = getattr(P, mod)

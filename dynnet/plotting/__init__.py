@@ -18,7 +18,8 @@ module                figures
 ``learning_window``   :func:`learning_window_figure`, :func:`accuracy_curves_figure`
 ``grid``              :func:`grid_figure`
 ``bifurcation``       :func:`bifurcation_figure`
-``followup``          :func:`followup_figure` (``dynnet reproduce --followup``)
+``followup``          :func:`followup.followup_figure` (the follow-up protocol's figure, drawn
+                      from the tables of ``dynnet reproduce --followup``, one per dataset)
 ``instability``       :func:`instability_alignment_figure`, :func:`instability_shares_figure`,
                       :func:`instability_ipr_figure`
 ``headline``          :func:`headline.headline_figure` (the README's figure, drawn from
@@ -35,7 +36,6 @@ names (``map__hidden``, ``finitelyapunov.mle``) are shown through one label map.
 from .bifurcation import bifurcation_figure
 from .edge import edge_figure, edge_long_figure, lyapunov_eps_figure
 from .eta_scan import phase_diagram_figure
-from .followup import followup_figure
 from .grid import grid_figure
 from .instability import instability_alignment_figure, instability_ipr_figure, instability_shares_figure
 from .intermittency import acf_figure, compare_eta_figure, kantz_figure, loss_norm_figure, weights_figure
@@ -82,8 +82,6 @@ __all__ = [
     "accuracy_curves_figure",
     # grid
     "grid_figure",
-    # followup
-    "followup_figure",
     # instability
     "instability_alignment_figure",
     "instability_shares_figure",

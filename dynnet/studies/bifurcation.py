@@ -295,7 +295,7 @@ class BifurcationStudy(Study):
         m = self.parts()["map"]
         out = {"state" if m.dim == 1 else "projection", "member_period", "member_tangent_exponent",
                "member_tangent_exponent_whole", "diverged"} | set(self._observable_names(m))
-        if callable(getattr(m, "accuracy", None)) and hasattr(m, "problem"):
+        if _has_test_accuracy(m):
             out.add("member_time_to_accuracy")
         return out
 
@@ -378,7 +378,7 @@ class BifurcationStudy(Study):
         if orbit:  # the orbits and their companions, one ensemble of 2E members
             bm2 = m.batched(param, np.concatenate([per_member, per_member]))
             h = float(self.orbit_eps)
-        timed = callable(getattr(m, "accuracy", None)) and hasattr(m, "problem")
+        timed = _has_test_accuracy(m)
         thr, every = float(self.accuracy_threshold), int(self.accuracy_every)
         t_acc = np.full(E, np.nan)
         whole = np.zeros(E)
@@ -520,3 +520,14 @@ class _quiet_nanmean:
 
     def __exit__(self, *exc):
         return self._cm.__exit__(*exc)
+
+
+def _has_test_accuracy(m) -> bool:
+    """Whether the map can time learning: it has ``accuracy(states, split="test")`` and a
+    held-out split (``data("test")``), whatever its type (GradientDescentMap, a TorchMap...)."""
+    if not callable(getattr(m, "accuracy", None)) or not callable(getattr(m, "data", None)):
+        return False
+    try:
+        return len(m.data("test")[0]) > 0
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+        return False

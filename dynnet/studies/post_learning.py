@@ -231,9 +231,8 @@ class PostLearningStudy(SweepStudy):
             ds["grad_norm_initial"] = (("init",), _grad_norm(m, x0))
         if m.has_jacobian:
             from ..estimators import jacobian_spectrum
-            from ..maps.gd import GradientDescentMap
-
-            is_gd = isinstance(m, GradientDescentMap) and float(m.eta) > 0
+            finite = [x for x in x_star if np.isfinite(x).all()]
+            is_gd = _is_gradient_descent(m, finite[0] if finite else x_star[0])
             for suffix, states in (("", x_star), ("_initial", x0)):
                 # one eigen-decomposition per network, by the estimator's rule
                 spectra = [jacobian_spectrum(m, x, tol=float(tol.max())) for x in states]
@@ -309,3 +308,23 @@ class PostLearningStudy(SweepStudy):
 
         self._check_run()
         return post_learning_figure(self.result_)
+
+
+def _is_gradient_descent(m, state) -> bool:
+    """Whether the map's Jacobian is :math:`J = I - \\eta H` (gradient descent with a scalar
+    ``eta`` > 0 and a ``hessian``), whatever its type: checked at one state, to 1e-10 of the
+    Jacobian's scale, so that the Hessian's eigenvalues can be read off J's."""
+    eta = getattr(m, "eta", None)
+    if not isinstance(eta, (int, float, np.integer, np.floating)) or isinstance(eta, bool) or eta <= 0:
+        return False
+    if "hessian" not in m.capabilities():
+        return False
+    try:
+        J = np.asarray(m.jacobian(state), dtype=np.float64)
+        H = np.asarray(m.hessian(state), dtype=np.float64)
+    except Exception:  # noqa: BLE001 - a map whose Hessian cannot be had at this state is not read off J
+        return False
+    if J.shape != H.shape or not (np.isfinite(J).all() and np.isfinite(H).all()):
+        return False
+    gap = np.abs(J - (np.eye(J.shape[0]) - float(eta) * H)).max()
+    return bool(gap <= 1e-10 * max(1.0, np.abs(J).max()))

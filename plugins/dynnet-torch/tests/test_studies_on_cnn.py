@@ -5,12 +5,12 @@ tanh, a linear read-out: 210 parameters, 100 training samples) stands in for the
 map of each study's quick preset, with fewer members and steps so each run
 takes seconds. A study that runs must give finite numbers in its own records and a
 summary (single records may be NaN in runs this short: no exponent fit is
-kept, an accuracy threshold is not reached, as for any map); what a study
-still leaves out for a TorchMap because it tests the map's type is tested
-separately at the end, as strict expected failures. Studies that still refuse or fail because they test a
-map's type instead of its capabilities are marked ``xfail(strict=True)``
-with the study and the missing capability: when the study is fixed, the
-mark fails and is removed.
+kept, an accuracy threshold is not reached, as for any map). The two numbers
+that studies once recorded only for GradientDescentMap (PostLearningStudy's
+Hessian eigenvalues, BifurcationStudy's time to accuracy) are tested at the end:
+the studies now ask for the capabilities (J = I - eta H; ``accuracy`` and a test
+split), not the type. A study that refused a TorchMap would go in ``NOT_YET``,
+marked ``xfail(strict=True)`` with the missing capability.
 """
 
 import numpy as np
@@ -95,19 +95,13 @@ def test_study_quick_preset_runs_on_a_torch_cnn(name):
     assert len(s.summary()) > 0
 
 
-# ---- what the studies still decide by a map's type (they run, but record less for a TorchMap) ----
+# ---- what the studies once decided by a map's type: they ask for capabilities, so a TorchMap gets it ----
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="PostLearningStudy: hessian_eigenvalues need isinstance(map, GradientDescentMap); "
-                   "a TorchMap's Jacobian is I - eta H too (capability 'hessian' and eta)")
 def test_post_learning_records_the_hessian_eigenvalues_of_a_torch_map():
     s = dn.PostLearningStudy.quick(map=cnn_map(), n_init=1, n_before=5, n_after=5).run()
     assert "hessian_eigenvalues" in s.result_
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BifurcationStudy: member_time_to_accuracy needs hasattr(map, 'problem'); "
-                   "a TorchMap has accuracy and data (ask for those)")
 def test_bifurcation_times_the_accuracy_of_a_torch_map():
     s = dn.BifurcationStudy.quick(map=cnn_map(), values=(0.1, 1.0), n_init=1, n_transient=4, n_keep=4,
                                   n_record=4, max_period=2).run()
