@@ -217,6 +217,7 @@ def followup_study(dataset: str, *, quick: bool = False, data_home: str | os.Pat
     Returns
     -------
     LearningWindowStudy
+        The configured study (not run).
     """
     from .estimators import FiniteLyapunov
     from .metrics import L1
@@ -256,6 +257,7 @@ def followup_studies(datasets: tuple[str, ...] = ("digits", "mnist1d"), quick: b
     Returns
     -------
     list of (str, LearningWindowStudy)
+        ``("followup_<dataset>", study)`` per dataset, configured (not run).
     """
     return [(f"followup_{d}", followup_study(d, quick=quick, data_home=data_home)) for d in datasets]
 

@@ -181,11 +181,12 @@ def onset_eta(etas, mle, kept, diverged=None, lambda_min: float = 0.05) -> float
     diverged : array_like, optional
         Diverged fractions (default 0).
     lambda_min : float, default 0.05
+        The exponent a learning rate must exceed to count as positive.
 
     Returns
     -------
     float
-        NaN if no eta qualifies.
+        The onset learning rate; NaN if no eta qualifies.
     """
     etas = np.asarray(etas, dtype=np.float64)
     mle, kept = np.asarray(mle, dtype=np.float64), np.asarray(kept, dtype=np.float64)
@@ -199,7 +200,18 @@ def onset_eta(etas, mle, kept, diverged=None, lambda_min: float = 0.05) -> float
 
 
 def one_sided_p(z) -> np.ndarray:
-    r"""The one-sided p-value :math:`P(Z \le z)` of a standard normal z (small: lowered)."""
+    r"""The one-sided p-value :math:`P(Z \le z)` of a standard normal z (small: lowered).
+
+    Parameters
+    ----------
+    z : array_like
+        Standard scores.
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`\Phi(z)`, elementwise.
+    """
     z = np.asarray(z, dtype=np.float64)
     return 0.5 * np.vectorize(math.erfc)(-z / math.sqrt(2.0)) if z.size else z.copy()
 
@@ -249,6 +261,7 @@ def regularization_holm(summary, alpha: float = HOLM_ALPHA) -> dict:
     summary : xarray.Dataset
         ``RegularizationStudy.summary()``.
     alpha : float, default Phi(-2)
+        The family-wise error rate of Holm's step-down procedure.
 
     Returns
     -------
@@ -330,7 +343,19 @@ def regularization_matched(study, step: int | None = None) -> dict[str, np.ndarr
 
 
 def paired_z(a, b) -> float:
-    """The paired z of ``a - b`` (mean over its standard error, ddof=1); NaN when that is 0 or undefined."""
+    """The paired z of ``a - b`` (mean over its standard error, ddof=1).
+
+    Parameters
+    ----------
+    a, b : array_like
+        Paired samples of the same length (pairs with a NaN are dropped).
+
+    Returns
+    -------
+    float
+        :math:`\bar d / (s_d/\sqrt n)` of :math:`d = a - b`; NaN when the standard error is 0
+        or undefined.
+    """
     diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     diff = diff[np.isfinite(diff)]
     if diff.size < 2:
@@ -376,12 +401,16 @@ def hidden_saturation(map, states, tol: float = SATURATION_TOL) -> np.ndarray:
     Parameters
     ----------
     map : GradientDescentMap
+        The network (its activation and training inputs).
     states : array_like, shape (E, dim) or (dim,)
+        Parameter vectors.
     tol : float, default 1e-2
+        The saturation threshold, relative to the activation's largest slope.
 
     Returns
     -------
     ndarray, shape (E,)
+        The saturated share of each network, in [0, 1].
     """
     zs, _ = _hidden(map, states)
     act = map.problem().activation
@@ -406,9 +435,17 @@ def logit_spread(map, states) -> np.ndarray:
 
     About 0 when the output no longer depends on the input.
 
+    Parameters
+    ----------
+    map : GradientDescentMap
+        The network (its training inputs).
+    states : array_like, shape (E, dim) or (dim,)
+        Parameter vectors.
+
     Returns
     -------
     ndarray, shape (E,)
+        The spread of each network's logits.
     """
     _, logits = _hidden(map, states)
     return logits.std(axis=1).max(axis=-1)
@@ -513,12 +550,17 @@ def aperiodic_stretch(loss, transient: int, min_length: int, rel_tol: float = ST
     Parameters
     ----------
     loss : array_like, shape (T, n_init)
+        The loss series, one column per network.
     transient : int
+        Steps left out at the start of each series.
     min_length : int
+        The shortest stretch considered, in steps.
     rel_tol : float, default 1e-3
+        The laminar tolerance, relative to the median :math:`|L_t|` of the series.
     laminar : LaminarPhases, optional
         The settings (periods, min_length) of the laminar search (default ``LaminarPhases()``).
     hvg : HorizontalVisibilityGraph, optional
+        The periodicity verdict of a stretch (default ``HorizontalVisibilityGraph()``).
 
     Returns
     -------
@@ -552,6 +594,21 @@ def aperiodic_stretch(loss, transient: int, min_length: int, rel_tol: float = ST
 def aperiodic_stretches(loss, transient: int, min_length: int, rel_tol: float = STRETCH_REL_TOL,
                         laminar=None, hvg=None) -> list[tuple[int, int, int]]:
     """Every stretch that :func:`aperiodic_stretch` would consider, longest first.
+
+    Parameters
+    ----------
+    loss : array_like, shape (T, n_init)
+        The loss series (as for :func:`aperiodic_stretch`).
+    transient : int
+        Steps left out at the start of each series.
+    min_length : int
+        The shortest stretch considered, in steps.
+    rel_tol : float, default 1e-3
+        The laminar tolerance, relative to the median :math:`|L_t|` of the series.
+    laminar : LaminarPhases, optional
+        The settings of the laminar search.
+    hvg : HorizontalVisibilityGraph, optional
+        The periodicity verdict of a stretch.
 
     Returns
     -------
@@ -588,6 +645,17 @@ def relative_laminar_share(study, init: int, start: int, stop: int,
     after the transient (as :func:`aperiodic_stretch`), run on the stretch.
     Near 1: the stretch is (slowly drifting) periodic, not a burst.
 
+    Parameters
+    ----------
+    study : IntermittencyStudy
+        A study that has run (its ``loss`` records and laminar settings).
+    init : int
+        The network (-1: no stretch).
+    start, stop : int
+        The stretch, in steps (``stop`` exclusive).
+    rel_tol : float, default 1e-3
+        The laminar tolerance, relative to the series' median :math:`|L_t|`.
+
     Returns
     -------
     float
@@ -619,6 +687,15 @@ def aperiodic_kantz(study, rel_tol: float = STRETCH_REL_TOL, min_length: int = B
     burst too short for its horizon is skipped), and the reference times of all
     bursts are pooled. Significance is a p-value below the Kantz estimator's
     ``alpha`` among the reference times that have neighbours.
+
+    Parameters
+    ----------
+    study : IntermittencyStudy
+        A study that has run.
+    rel_tol : float, default 1e-3
+        The laminar tolerance, relative to the series' median :math:`|L_t|`.
+    min_length : int, default 100
+        The shortest burst tested, in steps.
 
     Returns
     -------
@@ -670,6 +747,16 @@ def prior_entropy(map) -> float:
     The cross-entropy loss of the best constant predictor (the same output for
     every input): a network whose loss sits at this value has learnt nothing
     about its input.
+
+    Parameters
+    ----------
+    map : GradientDescentMap
+        The network (its training labels).
+
+    Returns
+    -------
+    float
+        The entropy, in nats.
     """
     _, y = map.data("train")
     p = np.bincount(np.asarray(y, dtype=np.int64)) / len(y)
@@ -683,12 +770,16 @@ def dead_networks(map, states, tol: float = DEAD_TOL) -> np.ndarray:
     Parameters
     ----------
     map : GradientDescentMap
+        The network.
     states : array_like, shape (E, dim)
+        Parameter vectors.
     tol : float, default 1e-3
+        How close to the prior entropy the loss must be.
 
     Returns
     -------
     ndarray of bool, shape (E,)
+        True for a dead network.
     """
     states = np.atleast_2d(np.asarray(states, dtype=np.float64))
     loss = np.asarray(map.observables(states)["loss"], dtype=np.float64)
@@ -703,6 +794,24 @@ def grid_regime(final_loss: float, entropy: float, kept: float, mle: float, tol:
        prior entropy (the constant predictor: the networks learnt nothing);
     2. ``"sensitive"``: at least half of the fits kept and lambda_nMLE > 0.05;
     3. ``"insensitive"`` otherwise.
+
+    Parameters
+    ----------
+    final_loss : float
+        The cell's median final training loss.
+    entropy : float
+        The prior entropy of its training labels (:func:`prior_entropy`).
+    kept : float
+        The fraction of fits kept.
+    mle : float
+        Its lambda_nMLE.
+    tol : float, default 1e-3
+        How close to the entropy a dead cell's loss is.
+
+    Returns
+    -------
+    str
+        ``"dead"``, ``"sensitive"`` or ``"insensitive"``.
     """
     if np.isfinite(final_loss) and abs(final_loss - entropy) <= tol:
         return "dead"
@@ -728,8 +837,11 @@ def fsle_disagreement(result, eps: float, tol: float = FSLE_TOL, estimator=None)
         An edge-of-stability result (``distance (eps, step, init, pert)``,
         ``exponent`` and ``kept`` ``(eps, init)``).
     eps : float
+        The perturbation size whose distances are compared.
     tol : float, default 0.1 (per step)
+        The largest difference that counts as agreement.
     estimator : FiniteSizeLyapunov, optional
+        The FSLE's settings (default ``FiniteSizeLyapunov()``).
 
     Returns
     -------

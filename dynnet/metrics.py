@@ -69,6 +69,7 @@ class Metric(ParamsObject):
         Returns
         -------
         str or None
+            The norm's name, or None.
         """
         return _FUSED.get(type(self))
 
