@@ -38,6 +38,7 @@ SMALL = {
     "BifurcationStudy": dict(values=(0.1, 1.0, 5.0), n_transient=20, n_keep=16, n_record=16, max_period=4),
     "EdgeOfStabilityStudy": dict(n_init=4, n_steps=60, n_steps_long=40),
     "EtaScanStudy": dict(n_init=2, n_steps=60, transient=20, sharpness_every=20),
+    "InstabilityStudy": dict(n_init=2, n_transient=5, n_steps=20, every=5, n_backward=5, lanczos_iter=30),
     "IntermittencyStudy": dict(n_init=2, n_steps=200, transient=50, figure_min_length=50),
     "LearningWindowStudy": dict(etas=(0.1, 1.0), n_init=2, n_steps=60, lyapunov_steps=40),
     "OrbitalStabilityStudy": dict(n_init=2, n_steps=60),
