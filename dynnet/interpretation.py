@@ -343,7 +343,7 @@ def regularization_matched(study, step: int | None = None) -> dict[str, np.ndarr
 
 
 def paired_z(a, b) -> float:
-    """The paired z of ``a - b`` (mean over its standard error, ddof=1).
+    r"""The paired z of ``a - b`` (mean over its standard error, ddof=1).
 
     Parameters
     ----------
