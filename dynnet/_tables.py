@@ -23,6 +23,16 @@ def _fmt(value, fmt: str) -> str:
     return format(value, fmt)
 
 
+def open_question_row(key: str, quantity: str, value, fmt: str, rule: str = "no verdict: a measurement",
+                      verdict: str = "n/a", note: str = "") -> dict:
+    """One row of the open questions' table (:data:`dynnet.reproduce.FIELDS`): ``value`` shown
+    with ``fmt`` and kept in full (``repr``; a string as it is), the paper's column saying that
+    the paper leaves the question open."""
+    return {"key": key, "quantity": quantity, "dynnet": _fmt(value, fmt),
+            "value": value if isinstance(value, str) else repr(float(value)),
+            "paper": "(an open question of the paper)", "rule": rule, "verdict": verdict, "note": note}
+
+
 def write_csv(path: Path | str, rows: list[dict], overwrite: bool = False) -> None:
     """Write the headline rows as CSV (columns :data:`FIELDS`), atomically.
 

@@ -144,15 +144,12 @@ def beyond_rows(results: dict) -> list[dict]:
     list of dict
         Rows with the columns of :data:`dynnet.reproduce.FIELDS`.
     """
-    from ._tables import _fmt
+    from ._tables import open_question_row
 
     rows = []
 
-    def add(key, quantity, value, fmt, rule="no verdict: a measurement", verdict="n/a", note=""):
-        rows.append({"key": key, "quantity": quantity, "dynnet": _fmt(value, fmt),
-                     "value": value if isinstance(value, str) else repr(float(value)),
-                     "paper": "(an open question of the paper)", "rule": rule, "verdict": verdict,
-                     "note": note})
+    def add(*args, **kwargs):
+        rows.append(open_question_row(*args, **kwargs))
 
     if "regularization" in results:
         s = results["regularization"].summary()

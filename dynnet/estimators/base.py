@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from ..maps.base import Map
 
-__all__ = ["Estimator", "Needs", "result_series"]
+__all__ = ["Estimator", "Needs", "SeriesEstimator", "result_series"]
 
 
 @dataclass(frozen=True)
@@ -304,3 +304,36 @@ class Estimator(ParamsObject):
             raise TypeError(
                 f"{type(self).__name__}.fit takes no steps (it uses the data alone); got steps=..."
             )
+
+
+class SeriesEstimator(Estimator):
+    """An estimator of one scalar series, fed from a study's ``loss`` along ``step``.
+
+    The base of the series estimators (:class:`~dynnet.Kantz`,
+    :class:`~dynnet.Rosenstein`, :class:`~dynnet.ShuffledAutocorrelation`,
+    :class:`~dynnet.HorizontalVisibilityGraph`, :class:`~dynnet.LaminarPhases`):
+    ``fit(series)`` is the direct call; in a study, :meth:`fit_result` takes the
+    series of the first initial condition whose loss stayed finite
+    (:func:`result_series`), so every study whose result records ``loss`` along
+    ``step`` can take them.
+    """
+
+    #: what :meth:`fit_result` reads: a loss series
+    needs = Needs(data=("loss",))
+
+    def fit_result(self, result: xr.Dataset, map: Map | None = None) -> SeriesEstimator:
+        """Fit on the ``loss`` series of a study result; returns self.
+
+        Parameters
+        ----------
+        result : xarray.Dataset
+            With ``loss`` along ``step`` (other dimensions index the series).
+        map : Map or None, default None
+            Not used.
+
+        Returns
+        -------
+        SeriesEstimator
+            ``self``.
+        """
+        return self.fit(result_series(self, result, "loss"))

@@ -15,14 +15,12 @@ import numba
 import numpy as np
 
 from ..base import check_array, check_int, check_scalar
-from .base import Estimator, Needs, _logistic_orbit, result_series
+from .base import SeriesEstimator, _logistic_orbit
 
 if TYPE_CHECKING:
     import networkx as nx
-    import xarray as xr
     from numpy.typing import ArrayLike
 
-    from ..maps.base import Map
 
 __all__ = ["HorizontalVisibilityGraph", "hvg_edges"]
 
@@ -93,7 +91,7 @@ def hvg_edges(series: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return _hvg_kernel(x)
 
 
-class HorizontalVisibilityGraph(Estimator):
+class HorizontalVisibilityGraph(SeriesEstimator):
     r"""Horizontal visibility graph (HVG) of a scalar series.
 
     Each time :math:`t` is a node; :math:`i < j` are linked when
@@ -195,8 +193,6 @@ class HorizontalVisibilityGraph(Estimator):
     short review", in *New Frontiers in Graph Theory*, InTech (2012).
     """
 
-    #: what :meth:`fit_result` reads: a loss series
-    needs = Needs(data=("loss",))
 
 
     def __init__(self, k_min: int = 4, max_period: int = 64, z_crit: float = 3.0,
@@ -294,26 +290,6 @@ class HorizontalVisibilityGraph(Estimator):
             self.__dict__["_graph"] = g
         return g
 
-    def fit_result(self, result: xr.Dataset, map: Map | None = None) -> HorizontalVisibilityGraph:
-        """Fit on the ``loss`` series of a study result; returns self.
-
-        The series is that of the first initial condition whose loss stayed finite
-        (:func:`~dynnet.estimators.base.result_series`), so every study whose
-        result records ``loss`` along ``step`` can take this estimator.
-
-        Parameters
-        ----------
-        result : xarray.Dataset
-            With ``loss`` along ``step`` (other dimensions index the series).
-        map : Map or None, default None
-            Not used.
-
-        Returns
-        -------
-        HorizontalVisibilityGraph
-            ``self``.
-        """
-        return self.fit(result_series(self, result, "loss"))
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers of the graph.

@@ -15,13 +15,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..base import check_array, check_int, check_option, check_scalar
-from .base import Estimator, Needs, _logistic_orbit, result_series
+from .base import SeriesEstimator, _logistic_orbit
 
 if TYPE_CHECKING:
-    import xarray as xr
     from numpy.typing import ArrayLike
 
-    from ..maps.base import Map
 
 __all__ = ["LaminarPhases", "smallest_period"]
 
@@ -81,7 +79,7 @@ def smallest_period(series: ArrayLike, max_period: int, tol: float = 0.0,
     return 0
 
 
-class LaminarPhases(Estimator):
+class LaminarPhases(SeriesEstimator):
     r"""Laminar (periodic) phases of a series and the bursts between them.
 
     A time :math:`t` is laminar with period :math:`p` when
@@ -152,8 +150,6 @@ class LaminarPhases(Estimator):
     dissipative dynamical systems", Commun. Math. Phys. 74, 189 (1980).
     """
 
-    #: what :meth:`fit_result` reads: a loss series
-    needs = Needs(data=("loss",))
 
 
     def __init__(self, periods: Iterable[int] = range(1, 65), tol: float = 1e-5,
@@ -246,26 +242,6 @@ class LaminarPhases(Estimator):
         self.laminar_fraction_ = float(self.laminar_mask_.mean())
         return self
 
-    def fit_result(self, result: xr.Dataset, map: Map | None = None) -> LaminarPhases:
-        """Fit on the ``loss`` series of a study result; returns self.
-
-        The series is that of the first initial condition whose loss stayed finite
-        (:func:`~dynnet.estimators.base.result_series`), so every study whose
-        result records ``loss`` along ``step`` can take this estimator.
-
-        Parameters
-        ----------
-        result : xarray.Dataset
-            With ``loss`` along ``step`` (other dimensions index the series).
-        map : Map or None, default None
-            Not used.
-
-        Returns
-        -------
-        LaminarPhases
-            ``self``.
-        """
-        return self.fit(result_series(self, result, "loss"))
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers of the phases.

@@ -30,14 +30,12 @@ from scipy.spatial import cKDTree
 
 from .._regression import best_window, ols
 from ..base import as_seed_sequence, check_array, check_int, check_option, check_scalar
-from .base import Estimator, Needs, _logistic_orbit, result_series
+from .base import SeriesEstimator, _logistic_orbit
 
 if TYPE_CHECKING:
-    import xarray as xr
     from numpy.typing import ArrayLike
 
     from ..base import SeedLike
-    from ..maps.base import Map
 
 __all__ = ["Kantz", "Rosenstein", "ShuffledAutocorrelation", "delay_embed"]
 
@@ -137,7 +135,7 @@ def _kantz_sums(emb, t0, t1, ref, n_ref, n_steps, log_mode):  # pragma: no cover
     return sums, npos
 
 
-class _DivergenceEstimator(Estimator):
+class _DivergenceEstimator(SeriesEstimator):
     """Shared validation, sampling and fitting of Kantz and Rosenstein."""
 
     _constant = ("every pair of points is at distance 0, so the divergence of neighbours "
@@ -392,8 +390,6 @@ class Kantz(_DivergenceEstimator):
     Cambridge (2004), sec. 5.3.
     """
 
-    #: what :meth:`fit_result` reads: a loss series
-    needs = Needs(data=("loss",))
 
 
     def __init__(self, dim: int = 1, delay: int = 1, radius: float = 5e-5, min_tsep: int = 0,
@@ -513,26 +509,6 @@ class Kantz(_DivergenceEstimator):
         self.significant_fraction_two_sided_ = frac(self.pvalues_per_ref_two_sided_)
         return self
 
-    def fit_result(self, result: xr.Dataset, map: Map | None = None) -> Kantz:
-        """Fit on the ``loss`` series of a study result; returns self.
-
-        The series is that of the first initial condition whose loss stayed finite
-        (:func:`~dynnet.estimators.base.result_series`), so every study whose
-        result records ``loss`` along ``step`` can take this estimator.
-
-        Parameters
-        ----------
-        result : xarray.Dataset
-            With ``loss`` along ``step`` (other dimensions index the series).
-        map : Map or None, default None
-            Not used.
-
-        Returns
-        -------
-        Kantz
-            ``self``.
-        """
-        return self.fit(result_series(self, result, "loss"))
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers: those of :class:`Rosenstein` and the per-reference statistics.
@@ -628,8 +604,6 @@ class Rosenstein(_DivergenceEstimator):
     117 (1993).
     """
 
-    #: what :meth:`fit_result` reads: a loss series
-    needs = Needs(data=("loss",))
 
 
     def __init__(self, dim: int = 1, delay: int = 1, min_tsep: int = 10, n_ref: int | None = 1000,
@@ -647,26 +621,6 @@ class Rosenstein(_DivergenceEstimator):
         self.transient = transient
         self.seed = seed
 
-    def fit_result(self, result: xr.Dataset, map: Map | None = None) -> Rosenstein:
-        """Fit on the ``loss`` series of a study result; returns self.
-
-        The series is that of the first initial condition whose loss stayed finite
-        (:func:`~dynnet.estimators.base.result_series`), so every study whose
-        result records ``loss`` along ``step`` can take this estimator.
-
-        Parameters
-        ----------
-        result : xarray.Dataset
-            With ``loss`` along ``step`` (other dimensions index the series).
-        map : Map or None, default None
-            Not used.
-
-        Returns
-        -------
-        Rosenstein
-            ``self``.
-        """
-        return self.fit(result_series(self, result, "loss"))
 
     def fit(self, data: ArrayLike, *, map: None = None, steps: None = None) -> Rosenstein:
         """Estimate the exponent of a series; returns self.
@@ -727,7 +681,7 @@ def _batched_acf(rows, max_lag):
     return acov / acov[:, :1]
 
 
-class ShuffledAutocorrelation(Estimator):
+class ShuffledAutocorrelation(SeriesEstimator):
     r"""Autocorrelation function with a null band from shuffled copies.
 
     The sample ACF (as ``statsmodels.tsa.stattools.acf`` with ``fft=True``)
@@ -805,8 +759,6 @@ class ShuffledAutocorrelation(Estimator):
     3rd ed., Springer (2005), ch. 3.
     """
 
-    #: what :meth:`fit_result` reads: a loss series
-    needs = Needs(data=("loss",))
 
 
     def __init__(self, max_lag: int = 50, n_shuffles: int = 1000,
@@ -881,26 +833,6 @@ class ShuffledAutocorrelation(Estimator):
         self.ljung_box_pvalue_ = float(lb["lb_pvalue"].iloc[0])
         return self
 
-    def fit_result(self, result: xr.Dataset, map: Map | None = None) -> ShuffledAutocorrelation:
-        """Fit on the ``loss`` series of a study result; returns self.
-
-        The series is that of the first initial condition whose loss stayed finite
-        (:func:`~dynnet.estimators.base.result_series`), so every study whose
-        result records ``loss`` along ``step`` can take this estimator.
-
-        Parameters
-        ----------
-        result : xarray.Dataset
-            With ``loss`` along ``step`` (other dimensions index the series).
-        map : Map or None, default None
-            Not used.
-
-        Returns
-        -------
-        ShuffledAutocorrelation
-            ``self``.
-        """
-        return self.fit(result_series(self, result, "loss"))
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers of the fit.

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._summaries import classify_regime
 from ..base import check_int, clone
 from ..estimators import FiniteLyapunov, LaminarPhases, LyapunovSpectrum, Sharpness
 from ..metrics import L1
@@ -37,50 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["EtaScanStudy", "classify_regime"]
 
 DEFAULT_ETAS = tuple(float(f"{v:.4g}") for v in np.logspace(-2, 1, 10))
-
-
-def classify_regime(diverged_fraction: float, laminar_fraction: float, kept_fraction: float, mle: float,
-                    sharpness_ratio: float) -> str:
-    r"""The regime of one learning rate, by a documented rule applied in order.
-
-    1. ``"divergent"``: more than half of the orbits overflowed.
-    2. ``"intermittent"``: laminar (periodic) phases cover at least 10% of the
-       loss series after the transient.
-    3. ``"chaotic"``: at least half of the finite-Lyapunov fits are kept
-       (:math:`R^2 > 0.9`, :math:`\Lambda > 0.05`) and their mean exceeds 0.05.
-       The paper calls this regime (its :math:`\eta = 1`) the edge of stability.
-    4. ``"sharpness at 2/eta"``: the sharpness reached :math:`2/\eta`
-       (``sharpness_ratio >= 1``, the edge of stability in the sense of Cohen
-       et al. 2021) without measurable sensitive dependence.
-    5. ``"convergent"`` otherwise.
-
-    Parameters
-    ----------
-    diverged_fraction : float
-        Fraction of orbits that overflowed.
-    laminar_fraction : float
-        Mean laminar fraction of the loss series.
-    kept_fraction : float
-        Fraction of finite-Lyapunov fits kept.
-    mle : float
-        lambda_nMLE.
-    sharpness_ratio : float
-        :math:`\max_t \lambda_{max}(H) \, \eta / 2`.
-
-    Returns
-    -------
-    str
-        The regime's name.
-    """
-    if diverged_fraction > 0.5:
-        return "divergent"
-    if laminar_fraction >= 0.1:
-        return "intermittent"
-    if kept_fraction >= 0.5 and mle > 0.05:
-        return "chaotic"
-    if sharpness_ratio >= 1.0:
-        return "sharpness at 2/eta"
-    return "convergent"
 
 
 class EtaScanStudy(Study):
