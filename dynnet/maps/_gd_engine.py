@@ -12,6 +12,8 @@ that travel together; tiles are independent and run in parallel
 
 * :meth:`SimdEngine.advance` (``iterate``/``step``): ``n_sub = 1``, member ``e`` sits in
   tile ``e // LANES``, lane ``e % LANES``.
+* :meth:`SimdEngine.tangent` (BifurcationStudy): ``n_sub = 1`` as ``advance``; each tile
+  also carries its members' companion orbits and unit tangent vectors (two more blocks).
 * :meth:`SimdEngine.stream` (PerturbationStudy) and :meth:`SimdEngine.observe`: the
   lanes are *groups* (a reference and its perturbed copies) and block ``m`` of a
   tile holds member ``m`` of each of ``LANES`` groups, so the distance of copy ``m`` to its reference is a
@@ -40,8 +42,8 @@ Interface
 ---------
 :class:`SimdEngine` is built from a prepared problem and takes the per-member eta
 with each call, as :class:`._gd_blas.BlasEngine` does; which of the two runs a map is
-chosen in :mod:`._gd_dispatch`. The module functions :func:`advance`, :func:`stream`
-and :func:`observe` run this engine for a map whatever the selection (tests, benchmarks).
+chosen in :mod:`._gd_dispatch`. The module functions :func:`advance`, :func:`stream`,
+:func:`observe` and :func:`tangent` run this engine for a map whatever the selection (tests, benchmarks).
 
 numba's cache (``cache=True``) is keyed on this file: after a change in
 :mod:`._gd_simd` alone, touch this file and :mod:`._gd_blas` (whose fused loops
@@ -73,6 +75,7 @@ from ._gd_simd import (
     vchain,
     vchain_s,
     vcopy,
+    vdiv,
     vexp_diff,
     vfill,
     vgd_update,
@@ -84,6 +87,8 @@ from ._gd_simd import (
     vrelu_back,
     vsig_back,
     vsigmoid,
+    vsqacc,
+    vsub,
     vsum_into,
     vtanh,
     vtanh_back,
@@ -446,6 +451,97 @@ def _stream_kernel(S, n_sub, n_rec, every, etas, X, y, sizes, woff, boff, uoff, 
                             S[(g0 + b) * n_sub + m, r] = Ts[m, r * LANES + b]
 
 
+@njit(inline="always", cache=True)
+def _sq_norms(T, out):
+    """``out[b] = sum_r T[r, b]^2`` of a block, the coordinates added in ascending order."""
+    vfill(out, 0, 0.0)
+    for r in range(T.shape[0] // LANES):
+        vsqacc(out, 0, T, r * LANES)
+
+
+@njit(parallel=True, cache=True)
+def _tangent_kernel(S, Vs, acc_out, n_steps, eps, etas, X, y, sizes, woff, boff, uoff, act, lossk,
+                    wd, chunk, n_workers):
+    """``n_steps`` steps of each member's orbit and unit tangent vector by a companion orbit.
+
+    Per step and lane: ``d = eps * max(1, ||x||_2)``, the companion ``c = x + d v``, one GD
+    step of both blocks, ``Jv = (c' - x') / d``, ``g = ||Jv||_2``, ``v = Jv / g`` and
+    ``acc += log(g)`` (``acc_out`` holds each member's running sum on entry and on exit).
+    A lane whose orbit becomes non-finite is all NaN (its sum too, at the end).
+    """
+    n_mem, dim = S.shape
+    n_units = uoff[uoff.shape[0] - 1]
+    n_tiles = (n_mem + LANES - 1) // LANES
+    n_samples = X.shape[0]
+    counter = np.zeros(1, dtype=np.int64)
+    for _w in prange(n_workers):
+        T = np.empty(dim * LANES)
+        C = np.empty(dim * LANES)
+        V = np.empty(dim * LANES)
+        G = np.empty(dim * LANES)
+        A = np.empty(chunk * n_units * LANES)
+        D = np.empty(chunk * n_units * LANES)
+        M = np.empty(3 * LANES)
+        eta = np.empty(LANES)
+        dd = np.empty(LANES)
+        nrm = np.empty(LANES)
+        acc = np.empty(LANES)
+        no_loss = np.empty(0)
+        while True:
+            tile = fetch_add(counter, 0, 1)
+            if tile >= n_tiles:
+                break
+            e0 = tile * LANES
+            for b in range(LANES):
+                if e0 + b < n_mem:
+                    eta[b] = etas[e0 + b]
+                    acc[b] = acc_out[e0 + b]
+                    for r in range(dim):
+                        T[r * LANES + b] = S[e0 + b, r]
+                        V[r * LANES + b] = Vs[e0 + b, r]
+                else:  # padding: the identity map on a unit vector (finite, discarded)
+                    eta[b] = 0.0
+                    acc[b] = 0.0
+                    for r in range(dim):
+                        T[r * LANES + b] = 0.0
+                        V[r * LANES + b] = 1.0 if r == 0 else 0.0
+            _flag_nonfinite(T)
+            for _ in range(n_steps):
+                _sq_norms(T, nrm)
+                for b in range(LANES):
+                    s = math.sqrt(nrm[b])
+                    dd[b] = eps * (s if (s > 1.0 or s != s) else 1.0)
+                for r in range(dim):  # the companion x + d v
+                    vcopy(C, r * LANES, V, r * LANES)
+                    vmul(C, r * LANES, dd, 0)
+                    vadd(C, r * LANES, T, r * LANES)
+                _block_pass(T, G, A, D, M, X, y, sizes, woff, boff, uoff, act, lossk, wd, True,
+                            no_loss)
+                _block_update(T, G, eta, n_samples, wd, woff, boff)
+                _block_pass(C, G, A, D, M, X, y, sizes, woff, boff, uoff, act, lossk, wd, True,
+                            no_loss)
+                _block_update(C, G, eta, n_samples, wd, woff, boff)
+                _flag_nonfinite(T)
+                for r in range(dim):  # J v = (companion' - x') / d
+                    vcopy(V, r * LANES, C, r * LANES)
+                    vsub(V, r * LANES, T, r * LANES)
+                    vdiv(V, r * LANES, dd, 0)
+                _sq_norms(V, nrm)
+                for b in range(LANES):
+                    g = math.sqrt(nrm[b])
+                    nrm[b] = g
+                    acc[b] += math.log(g)
+                for r in range(dim):
+                    vdiv(V, r * LANES, nrm, 0)
+            for b in range(LANES):
+                if e0 + b < n_mem:
+                    bad = T[b] != T[b]  # flagged lanes are NaN in every row
+                    acc_out[e0 + b] = np.nan if bad else acc[b]
+                    for r in range(dim):
+                        S[e0 + b, r] = T[r * LANES + b]
+                        Vs[e0 + b, r] = V[r * LANES + b]
+
+
 # ---------------------------------------------------------------------------
 # Python entry points
 # ---------------------------------------------------------------------------
@@ -684,6 +780,97 @@ class SimdEngine:
                 done += k
         return out
 
+    def tangent(self, states: np.ndarray, vectors: np.ndarray, n_steps: int, eta, eps: float,
+                n_threads=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""``n_steps`` steps of every member's orbit and unit tangent vector, fused (one compiled loop).
+
+        The fused form of :meth:`dynnet.Map._advance_tangent` for ``eps > 0`` (Benettin's
+        companion orbit). Per step, for each member with state :math:`x_t` and unit vector
+        :math:`\hat v_t`:
+
+        .. math::
+
+            d_t = \epsilon \max(1, \lVert x_t\rVert_2), \qquad
+            w_t = \frac{g(x_t + d_t \hat v_t) - g(x_t)}{d_t}, \qquad
+            \hat v_{t+1} = \frac{w_t}{\lVert w_t\rVert_2}, \qquad
+            \Lambda \mathrel{+}= \ln\lVert w_t\rVert_2,
+
+        with :math:`g` one GD step at the member's own learning rate. The norms add the
+        coordinates in ascending order, so a member's bits do not depend on its lane, its
+        tile, the batch or the number of threads (they need not equal numpy's ``einsum``).
+
+        Parameters
+        ----------
+        states : numpy.ndarray, shape (E, dim)
+            Validated states.
+        vectors : numpy.ndarray, shape (E, dim)
+            Unit tangent vectors, one per member.
+        n_steps : int
+            Steps, >= 0.
+        eta : float or numpy.ndarray
+            The per-member learning rate (:meth:`GradientDescentMap._etas`).
+        eps : float
+            The companion's relative distance :math:`\epsilon`, > 0.
+        n_threads : int or None, default None
+            Threads (None: :func:`n_threads_default`; one for little work).
+
+        Returns
+        -------
+        states : numpy.ndarray, shape (E, dim)
+            The states after ``n_steps`` steps (new array; diverged members all NaN).
+        vectors : numpy.ndarray, shape (E, dim)
+            The unit tangent vectors after ``n_steps`` steps (new array).
+        log_growth_sum : numpy.ndarray, shape (E,)
+            :math:`\Lambda = \sum_t \ln\lVert J(x_t)\hat v_t\rVert_2` per member; NaN for a
+            member that diverged.
+
+        Raises
+        ------
+        ValueError
+            If the shapes do not match or ``eps`` is not a finite number > 0.
+
+        References
+        ----------
+        G. Benettin, L. Galgani, A. Giorgilli, J.-M. Strelcyn, Meccanica 15, 9 (1980).
+        """
+        env_threads()
+        p = self.problem
+        S = np.array(states, dtype=np.float64, order="C", copy=True)
+        _guard(p, S)
+        V = np.array(vectors, dtype=np.float64, order="C", copy=True)
+        if V.shape != S.shape:
+            raise ValueError(f"GradientDescentMap engine: vectors must have the shape of the states "
+                             f"{S.shape}, got {V.shape}")
+        eps = float(eps)
+        if not (eps > 0.0 and math.isfinite(eps)):
+            raise ValueError(f"GradientDescentMap engine: tangent eps must be a finite number > 0, "
+                             f"got {eps!r}")
+        n_steps = int(n_steps)
+        etas = lane_etas(eta, S.shape[0])
+        acc = np.zeros(S.shape[0])
+        if n_steps == 0 or S.shape[0] == 0:
+            bad = ~np.all(np.isfinite(S), axis=1)
+            S[bad] = np.nan
+            acc[bad] = np.nan
+            return S, V, acc
+        act, lossk, wd = _config(p)
+        X, y, sizes, woff, boff, uoff = self._layout()
+        if n_threads is None and (S.shape[0] <= LANES or S.shape[0] * n_steps < 2048):
+            n_threads = 1  # little work: waking worker threads would cost more than it saves
+        # segments as in advance (two passes per step), so that Ctrl-C is handled between them
+        work = max(1, 2 * S.shape[0] * p.dim * X.shape[0])
+        seg = max(1, int(_SEGMENT_WORK // work))
+        n_tiles = (S.shape[0] + LANES - 1) // LANES
+        with _threads(n_threads, n_tiles) as workers:
+            done = 0
+            while done < n_steps:
+                k = min(seg, n_steps - done)
+                with compile_notice(_tangent_kernel):
+                    _tangent_kernel(S, V, acc, k, eps, etas, X, y, sizes, woff, boff, uoff, act,
+                                    lossk, wd, _chunk(p), workers)
+                done += k
+        return S, V, acc
+
     def _run_stream(self, S, n_steps, every, group, metric_name, vectors, eta, n_threads):
         env_threads()
         p = self.problem
@@ -759,3 +946,9 @@ def observe(gd_map, states, n_steps, every, vectors=None, n_threads=None):
     engine = _of(gd_map)
     return engine.observe(states, n_steps, every, vectors, gd_map._etas(np.shape(states)[0]),
                           n_threads)
+
+
+def tangent(gd_map, states, vectors, n_steps, eps, n_threads=None):
+    """:meth:`SimdEngine.tangent` of ``gd_map``'s problem and eta, whatever path the map selects."""
+    engine = _of(gd_map)
+    return engine.tangent(states, vectors, n_steps, gd_map._etas(np.shape(states)[0]), eps, n_threads)

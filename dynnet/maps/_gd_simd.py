@@ -319,6 +319,10 @@ def _lanewise(name, combine, doc):
 
 vadd = _lanewise("vadd", lambda b, d, v: b.fadd(d, v), "``dst[i:i+L] += src[j:j+L]``.")
 vmul = _lanewise("vmul", lambda b, d, v: b.fmul(d, v), "``dst[i:i+L] *= src[j:j+L]``.")
+vsub = _lanewise("vsub", lambda b, d, v: b.fsub(d, v), "``dst[i:i+L] -= src[j:j+L]``.")
+vdiv = _lanewise("vdiv", lambda b, d, v: b.fdiv(d, v), "``dst[i:i+L] /= src[j:j+L]``.")
+vsqacc = _lanewise("vsqacc", lambda b, d, v: b.fadd(d, b.fmul(v, v)),
+                   "``dst[i:i+L] += src[j:j+L] * src[j:j+L]`` (product and sum rounded separately).")
 vmax = _lanewise("vmax", lambda b, d, v: _vsel_lt(b, d, v, v, d),
                  "``dst = src if src > dst else dst`` lane-wise (a NaN in ``src`` is ignored).")
 vsig_back = _lanewise(

@@ -22,7 +22,7 @@ import networkx as nx
 import numpy as np
 
 from ..base import check_array, check_option, check_scalar
-from . import _gd_dispatch, _gd_graph, _gd_problem, _gd_reference
+from . import _gd_dispatch, _gd_graph, _gd_problem, _gd_reference, _gd_rop
 from ._gd_dispatch import BLAS_MIN_WORK  # noqa: F401 - read as dynnet.maps.gd.BLAS_MIN_WORK
 from ._gd_problem import INITS, Problem
 from .base import Map
@@ -551,6 +551,18 @@ class GradientDescentMap(Map):
     def _advance(self, states, n_steps):
         return self._engine().advance(states, n_steps, self._etas(states.shape[0]))
 
+    def _advance_tangent(self, states, vectors, n_steps, eps):
+        """The tangent loop of :meth:`Map._advance_tangent`, fused in the SIMD engine.
+
+        With the SIMD engine (:meth:`engine_path`) and a companion orbit (``eps > 0``) the
+        whole loop is one compiled call (:meth:`dynnet.maps._gd_engine.SimdEngine.tangent`);
+        otherwise the generic loop.
+        """
+        engine = self._engine()
+        if engine.path == "simd" and float(eps) > 0.0:
+            return engine.tangent(states, vectors, n_steps, self._etas(states.shape[0]), eps)
+        return super()._advance_tangent(states, vectors, n_steps, eps)
+
     def _stream(self, states, n_steps, every, group, metric):
         """Fused streaming for the L1/L2/LInf metrics (see :meth:`Map._stream`).
 
@@ -609,7 +621,7 @@ class GradientDescentMap(Map):
     def _hvp(self, params, V, rows=None):
         """Pearlmutter's R-operator: one forward and one backward pass for all ``(E, K)`` vectors."""
         X, Y = self._rows(rows)
-        return _gd_reference.hvp(self.problem(), params, V, X, Y)
+        return _gd_rop.hvp(self.problem(), params, V, X, Y)
 
     def jvp(self, states: ArrayLike, V: ArrayLike) -> np.ndarray:
         r"""The Jacobian of one step on tangent vectors, :math:`J v = v - \eta H(W) v`, matrix-free.

@@ -225,8 +225,11 @@ class BifurcationStudy(Study):
     -----
     Cost: per step, one step of the map on the ensemble and its companions
     (``tangent="orbit"``; with ``"jvp"``, one step and one batched
-    Jacobian-vector product); the only Python loop is over the time steps,
-    each iteration one batched call. Then ``n_record`` fused steps of
+    Jacobian-vector product), all inside ``Map._advance_tangent``, one
+    call per segment between the steps where the study reads the states (the
+    accuracy checks, the end of the transient, the start of the records):
+    for :class:`~dynnet.GradientDescentMap` on the SIMD engine with
+    ``tangent="orbit"`` each segment is one compiled loop. Then ``n_record`` fused steps of
     :meth:`Map.observe`. Memory: the ensemble's states and vectors and
     ``(n_record + 1) * len(values) * n_init`` numbers per recorded variable.
     Near a bifurcation point the convergence to the new orbit is slow
@@ -374,44 +377,42 @@ class BifurcationStudy(Study):
         v = np.ascontiguousarray(np.tile(v0, (n_val, 1)))
         per_member = np.repeat(values, n_init)
         bm = m.batched(param, per_member)
-        orbit = self.tangent == "orbit"
-        if orbit:  # the orbits and their companions, one ensemble of 2E members
-            bm2 = m.batched(param, np.concatenate([per_member, per_member]))
-            h = float(self.orbit_eps)
+        eps = float(self.orbit_eps) if self.tangent == "orbit" else 0.0
         timed = _has_test_accuracy(m)
         thr, every = float(self.accuracy_threshold), int(self.accuracy_every)
         t_acc = np.full(E, np.nan)
         whole = np.zeros(E)
         late = np.zeros(E)
         x_rec = x if total == n_rec else None
-        steps = range(total)
+        # segments between the times where the state is needed: the accuracy checks, the end of
+        # the transient (the late sum starts) and the start of the records
+        cuts = {0, total, n_tr, total - n_rec}
+        if timed:
+            cuts.update(range(0, total + 1, every))
+        cuts = sorted(c for c in cuts if 0 <= c <= total)
+        bar = None
         if ctx.progress:
             from tqdm.auto import tqdm
 
-            steps = tqdm(steps, desc=type(self).__name__, unit="step")
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for t in steps:
-                if timed and t % every == 0:
-                    self._time_accuracy(m, x, t, thr, t_acc)
-                if orbit:
-                    d = h * np.maximum(1.0, np.sqrt(np.einsum("ij,ij->i", x, x)))
-                    both = bm2._advance(np.concatenate([x, x + d[:, None] * v]), 1)
-                    x = both[:E]
-                    Jv = (both[E:] - x) / d[:, None]
-                else:
-                    Jv = bm.jvp(x, v[:, None, :])[:, 0]
-                    x = bm._advance(x, 1)
-                x[~np.all(np.isfinite(x), axis=1)] = np.nan
-                g = np.sqrt(np.einsum("ij,ij->i", Jv, Jv))
-                v = Jv / g[:, None]
-                lg = np.log(g)
-                whole += lg
-                if t >= n_tr:
-                    late += lg
-                if t + 1 == total - n_rec:
-                    x_rec = x.copy()
-            if timed and total % every == 0:
-                self._time_accuracy(m, x, total, thr, t_acc)
+            bar = tqdm(total=total, desc=type(self).__name__, unit="step")
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+                    if timed and a % every == 0:
+                        self._time_accuracy(m, x, a, thr, t_acc)
+                    x, v, lg = bm._advance_tangent(x, v, b - a, eps)
+                    whole += lg
+                    if a >= n_tr:
+                        late += lg
+                    if b == total - n_rec:
+                        x_rec = x.copy()
+                    if bar is not None:
+                        bar.update(b - a)
+                if timed and total % every == 0:
+                    self._time_accuracy(m, x, total, thr, t_acc)
+        finally:
+            if bar is not None:
+                bar.close()
         with warnings.catch_warnings():  # divergence is counted once, below, for the whole run
             warnings.simplefilter("ignore", DivergenceWarning)
             rec, final = bm.observe(x_rec, n_rec, project=u)
