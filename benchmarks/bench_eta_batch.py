@@ -21,7 +21,11 @@ Usage::
    preflight included (the issue's target: under 2 minutes on 2 cores), for each
    ``--tangent`` mode: ``jvp`` (exact Jacobian-vector products, numpy Hessian-vector
    products) and ``orbit`` (a companion orbit, every step in the SIMD engine). ``--values``
-   runs fewer learning rates (the cost is linear in the number of members).
+   runs fewer learning rates (the cost is linear in the number of members). The ``loop``
+   column says how the tangent loop ran: ``fused`` (``SimdEngine.tangent``, one compiled call
+   per segment between the steps the study reads) or ``numpy`` (the generic per-step loop of
+   ``Map._advance_tangent``); the 1-minute load average before and after the run is printed
+   beside it (the machine is shared).
 
 Timings on a shared machine are noisy; the script never asserts on them.
 """
@@ -77,13 +81,19 @@ def diagram(n_values: int, n_init: int, n_transient: int, n_keep: int, n_record:
     s = dn.BifurcationStudy(values=np.geomspace(0.01, 20.0, n_values), n_init=n_init,
                             n_transient=n_transient, n_keep=n_keep, n_record=n_record,
                             max_period=max_period, tangent=tangent, seed=0)
+    m = s.parts()["map"]
+    # the tangent loop: one compiled call per segment (SIMD engine, companion orbit) or numpy per step
+    loop = "fused" if (m.engine_path() == "simd" and tangent == "orbit") else "numpy"
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     s.run()
     wall = time.perf_counter() - t0
+    load = f"{load0:.2f}/{os.getloadavg()[0]:.2f}"
     S = s.summary()
     chaotic = int((S["regime"].values == "chaotic").sum())
     n_steps = n_transient + n_keep
-    return [tangent, n_values, n_init, n_steps, wall, n_values * n_init * n_steps / wall, chaotic]
+    return [tangent, loop, n_values, n_init, n_steps, wall, n_values * n_init * n_steps / wall, chaotic,
+            load]
 
 
 def main(argv=None) -> None:
@@ -114,7 +124,8 @@ def main(argv=None) -> None:
     spec = (6, 2, 40, 32, 32, 16) if args.smoke else (args.values, 16, 1500, 500, 256, 64)
     rows = [diagram(*spec, tangent) for tangent in
             (("orbit", "jvp") if args.tangent == "both" else (args.tangent,))]
-    print_table(["tangent", "values", "networks", "steps", "wall s", "member-steps/s", "chaotic values"],
+    print_table(["tangent", "loop", "values", "networks", "steps", "wall s", "member-steps/s",
+                 "chaotic values", "load before/after"],
                 rows, title="BifurcationStudy on Iris (eta in [0.01, 20], with the tangent exponent)")
 
 
