@@ -94,9 +94,14 @@ def loss_value(name: str, z: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return 0.5 * (r * r).sum(axis=(-1, -2)) / N
 
 
-def loss_delta(name: str, z: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(dL/dz, p)``: the output error (already divided by N) and the softmax (CE only)."""
-    N = z.shape[-2]
+def loss_delta(
+    name: str, z: np.ndarray, Y: np.ndarray, n: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(dL/dz, p)``: the output error (already divided by N) and the softmax (CE only).
+
+    ``n`` is the N of the mean (default: the samples of ``z``; a block of a larger set gives
+    the set's size)."""
+    N = z.shape[-2] if n is None else n
     if name == "cross-entropy":
         p = np.exp(log_softmax(z))
         return (p - Y) / N, p
@@ -104,8 +109,7 @@ def loss_delta(name: str, z: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def loss_rdelta(name: str, Rz: np.ndarray, p: np.ndarray | None, N: int) -> np.ndarray:
-    """The R-operator of ``dL/dz`` along ``Rz`` ``(..., K, N, C)``; ``p`` is ``(..., N, C)``."""
+    """The R-operator of ``dL/dz`` along ``Rz`` (classes last); ``p``, the softmax, broadcasts to ``Rz``."""
     if name == "cross-entropy":
-        pr = p[..., None, :, :]
-        return pr * (Rz - (pr * Rz).sum(axis=-1, keepdims=True)) / N
+        return p * (Rz - (p * Rz).sum(axis=-1, keepdims=True)) / N
     return Rz / N

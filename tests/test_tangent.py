@@ -382,3 +382,55 @@ def test_sharpness_with_hvp_only_exact_and_lanczos_and_nan_states():
 
     with pytest.raises(TypeError, match=r"neither hvp\(states, V\) nor hessian\(state\)"):
         dn.Sharpness().fit([0.1, 0.1], map=Neither())
+
+
+# ----------------------------------------------------------------------------
+# The stacked R-operator: bits independent of the batch, the thread count and the split
+# ----------------------------------------------------------------------------
+
+def _wide_random_map(activation="sigmoid", loss="cross-entropy"):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((330, 24))
+    y = np.arange(330) % 5
+    rng.shuffle(y)
+    return dn.GradientDescentMap(eta=0.4, hidden=(16, 9), activation=activation, loss=loss,
+                                 dataset=(X, y))
+
+
+@pytest.mark.parametrize("activation,loss", [("sigmoid", "cross-entropy"), ("relu", "mse"),
+                                             ("tanh", "cross-entropy")])
+def test_hvp_bits_do_not_depend_on_threads_split_or_batch(monkeypatch, activation, loss):
+    from dynnet.maps import _gd_rop
+
+    m = _wide_random_map(activation, loss)
+    x = m.initial_state(3, seed=4)
+    V = np.random.default_rng(5).standard_normal((3, 6, m.dim))
+    base = m.hvp(x, V)  # 330 samples: one block, one thread
+    # blocks of 64 samples on 2 threads, then in the calling thread: the same bits
+    monkeypatch.setattr(_gd_rop, "SAMPLE_BLOCK", 64)
+    monkeypatch.setattr(_gd_rop, "HVP_THREADED_WORK", 0)
+    monkeypatch.setenv("DYNNET_NUM_THREADS", "2")
+    blocked = m.hvp(x, V)
+    assert _gd_rop.hvp_threads(m.problem(), 3, 6, 330) == 2
+    monkeypatch.setenv("DYNNET_NUM_THREADS", "1")
+    assert np.array_equal(m.hvp(x, V), blocked)
+    # (the blocks' sums are added in another order than one block's products: rounding only)
+    np.testing.assert_allclose(blocked, base, rtol=1e-12, atol=1e-12 * np.abs(base).max())
+    # a member alone, and one vector alone, give the bits they have in the batch
+    assert np.array_equal(m.hvp(x[1:2], V[1:2])[0], blocked[1])
+    # (one vector of K: the same products, the stacked column block of a wider GEMM, so
+    # only agreement to rounding is promised)
+    np.testing.assert_allclose(m.hvp(x[1:2], V[1:2, 2:3])[0, 0], blocked[1, 2], rtol=1e-13,
+                               atol=1e-13 * np.abs(blocked[1, 2]).max())
+    # not vacuous: the products are far from zero and differ between vectors
+    assert np.abs(base).max() > 1e-3 and not np.allclose(base[:, 0], base[:, 1])
+
+
+def test_hvp_equals_the_per_vector_products_of_the_hessian():
+    """The stacked pass equals H @ v for the dense Hessian built one coordinate at a time."""
+    m = _wide_random_map()
+    x = m.initial_state(1, seed=6)[0]
+    V = np.random.default_rng(7).standard_normal((5, m.dim))
+    H = m.hessian(x)
+    np.testing.assert_allclose(m.hvp(x[None], V[None])[0], V @ H, rtol=1e-12,
+                               atol=1e-12 * np.abs(V @ H).max())

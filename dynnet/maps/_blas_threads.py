@@ -1,4 +1,4 @@
-"""One BLAS thread for a call: the context shared by the numpy reference and the BLAS path.
+"""BLAS threads for a call (one, unless told): the context shared by the numpy reference and the BLAS path.
 
 Both run their own parallelism (threads over members, or none), so a matrix product
 inside them must not start BLAS's thread pool as well. Kept apart from the engine
@@ -14,8 +14,13 @@ __all__ = ["blas_limit"]
 _CONTROLLER = None
 
 
-def blas_limit():
-    """A context that keeps BLAS single-threaded (a no-op where threadpoolctl is missing).
+def blas_limit(n_threads: int = 1):
+    """A context that runs BLAS on ``n_threads`` threads (a no-op where threadpoolctl is missing).
+
+    Parameters
+    ----------
+    n_threads : int, default 1
+        Threads BLAS may use inside the context.
 
     Returns
     -------
@@ -28,4 +33,4 @@ def blas_limit():
         return contextlib.nullcontext()
     if _CONTROLLER is None:
         _CONTROLLER = threadpoolctl.ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
+    return _CONTROLLER.limit(limits=max(1, int(n_threads)), user_api="blas")
