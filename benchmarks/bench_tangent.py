@@ -6,6 +6,7 @@ Usage::
     python benchmarks/bench_tangent.py --smoke      # tiny sizes, seconds (CI); no timing assertions
     python benchmarks/bench_tangent.py --no-memory  # skip the memory subprocesses
     python benchmarks/bench_tangent.py --blas-threads 1   # numpy's BLAS single-threaded
+    python benchmarks/bench_tangent.py --gap 0.5    # sleep before each timed call
 
 A *tangent step* is what :class:`dynnet.LyapunovSpectrum` with ``n_exponents=k``
 does per step: advance the orbit one GD step, advance ``k`` tangent vectors by
@@ -26,8 +27,10 @@ defaults): the paper's Iris 4-10-3 (83 parameters; also the dense path
 784-100-10 on 10,000 random samples, 10 classes (79,510 parameters; 9,970
 training samples after the default 30 held out). Timings are interleaved
 (JAX, dynnet, JAX, dynnet, ... ``--repeat`` rounds, after a warm-up that
-includes JAX's compile) and the table gives medians; ratio = JAX / dynnet
-(> 1: dynnet is faster).
+includes JAX's compile), each a block of back-to-back calls (the same number
+for both, a block of about 0.2 s, as a Lyapunov loop calls the step) after
+``--gap`` seconds of sleep; the table gives medians of the time per call;
+ratio = JAX / dynnet (> 1: dynnet is faster).
 
 Memory (each library in a fresh subprocess, so one does not count the other):
 after a warm-up step (numba's or XLA's compile; reported apart) the kernel's
@@ -171,20 +174,35 @@ def check(a, b, what):
 # ---------------------------------------------------------------------------
 # timing (interleaved, medians)
 # ---------------------------------------------------------------------------
-def time_interleaved(runs, x, Q, repeat):
-    """Median wall time per call of each run, calls interleaved round by round."""
-    for fn in runs.values():  # warm-up (JAX compiles here)
+def time_interleaved(runs, x, Q, repeat, gap=0.0, block=0.2):
+    """Median wall time per call of each run, in blocks interleaved round by round.
+
+    A block is ``number`` back-to-back calls (as ``timeit`` does: the same ``number`` for
+    every run, chosen at the warm-up so that the slowest run's block lasts about ``block``
+    seconds), as a Lyapunov loop calls the step; the time per call is the block's time
+    over ``number``. ``gap`` seconds of sleep before each block (untimed, the same for
+    every run): a thread pool that spins after its work (OpenBLAS's, XLA's) then idles
+    before the next library's block instead of competing with it for the 2 cores.
+    """
+    slowest = 0.0
+    for fn in runs.values():  # warm-up (JAX compiles here), then one timed call each
         fn(x, Q)
+        t0 = time.perf_counter()
+        fn(x, Q)
+        slowest = max(slowest, time.perf_counter() - t0)
+    number = max(1, int(block / max(slowest, 1e-9)))
     times = {name: [] for name in runs}
     for _ in range(repeat):
         for name, fn in runs.items():
+            time.sleep(gap)
             t0 = time.perf_counter()
-            fn(x, Q)
-            times[name].append(time.perf_counter() - t0)
+            for _ in range(number):
+                fn(x, Q)
+            times[name].append((time.perf_counter() - t0) / number)
     return {name: statistics.median(t) for name, t in times.items()}, times
 
 
-def bench_steps(names, k, repeat, use_jax):
+def bench_steps(names, k, repeat, use_jax, gap=0.0):
     rows = []
     for name in names:
         m = make_map(name)
@@ -198,14 +216,14 @@ def bench_steps(names, k, repeat, use_jax):
             check(runs["jax"](x, Q), runs["dynnet"](x, Q), f"JAX on {name}")
         if "dense" in runs:
             check(runs["dense"](x, Q), runs["dynnet"](x, Q), f"dense path on {name}")
-        med, _ = time_interleaved(runs, x, Q, repeat)
+        med, _ = time_interleaved(runs, x, Q, repeat, gap)
         jx = med.get("jax")
         rows.append([name, m.dim, kk, med["dynnet"] * 1e3, med.get("dense", None) and med["dense"] * 1e3,
                      jx and jx * 1e3, jx and jx / med["dynnet"], f"{8 * m.dim ** 2 / 2**20:,.1f}"])
     print_table(["workload", "p", "k", "dynnet ms", "dense ms", "JAX ms", "JAX/dynnet",
                  "dense J MiB"], rows,
                 title=f"Time per tangent step (step + k jvp + thin QR), median of {repeat} "
-                      "interleaved rounds")
+                      f"interleaved rounds of back-to-back blocks, {gap:g} s gap before each block")
     return rows
 
 
@@ -321,6 +339,9 @@ def main(argv=None):
     ap.add_argument("--no-jax", action="store_true", help="dynnet only")
     ap.add_argument("--blas-threads", type=int, default=None,
                     help="limit numpy's BLAS to this many threads (threadpoolctl; default: untouched)")
+    ap.add_argument("--gap", type=float, default=0.0,
+                    help="seconds of sleep before each timed call (default 0): lets the other "
+                         "library's spinning thread pool go idle")
     ap.add_argument("--_memory", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     k = args.k or (3 if args.smoke else 10)
@@ -338,7 +359,7 @@ def main(argv=None):
     names = ["iris", "tiny"] if args.smoke else ["iris", "mid", "wide"]
     print(f"numpy {np.__version__}, {os.cpu_count()} cores, k = {k}, load average "
           f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}, BLAS: {blas()}")
-    bench_steps(names, k, repeat, use_jax)
+    bench_steps(names, k, repeat, use_jax, args.gap)
     bench_sharpness(["iris", "tiny"] if args.smoke else ["iris", "mid", "wide"], 1 if args.smoke else 3)
     if not args.no_memory:
         bench_memory(["tiny"] if args.smoke else ["mid", "wide"], k, use_jax, args.blas_threads)
