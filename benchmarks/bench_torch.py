@@ -6,6 +6,7 @@ Usage::
     python benchmarks/bench_torch.py --workloads iris-mlp --E 8 256 --steps 10 --repeat 5
     python benchmarks/bench_torch.py --smoke      # tiny sizes, seconds (CI); no timing assertions
     python benchmarks/bench_torch.py --threads 1  # torch's intra-op threads (default: torch's own)
+    python benchmarks/bench_torch.py --repeat 7 --gap 0.2 --no-memory   # the docs' record
 
 ``TorchMap.iterate(x, n_steps)`` on an ensemble of ``E`` networks (one copy of
 the states into torch and one back, ``vmap(grad)`` over the members at every
@@ -23,7 +24,9 @@ step) is timed against, on the same model, data and float64:
 Rounds are interleaved (TorchMap, peer, TorchMap, peer, ... for every peer,
 ``--repeat`` rounds after a warm-up) and the table gives the medians of the
 throughput in member-steps per second and ratio = peer time / TorchMap time
-(> 1: TorchMap is faster); defaults 5 steps per call, 3 rounds. Before timing,
+(> 1: TorchMap is faster); defaults 5 steps per call, 3 rounds; ``--gap``
+seconds of sleep before each timed call (so that a call does not start while the
+previous one's thread pools, torch's or numba's, still spin). Before timing,
 each peer's final states are checked against TorchMap's (relative 1e-10). Memory per member: peak RSS of an
 ``iterate`` call above the RSS before it, in a fresh subprocess for the
 smallest and the largest E, divided by the difference in E.
@@ -152,7 +155,7 @@ def check(a, b, what):
         raise AssertionError(f"{what}: final states differ from TorchMap's by {err:.3g} (relative)")
 
 
-def bench(names, Es, n_steps, repeat):
+def bench(names, Es, n_steps, repeat, gap=0.0):
     rows = []
     for name in names:
         m, gd = make(name)
@@ -172,9 +175,11 @@ def bench(names, Es, n_steps, repeat):
             times = {"TorchMap": [], **{k: [] for k in peers}}
             for _ in range(repeat):
                 for k, fn in peers.items():
+                    time.sleep(gap)  # untimed: the last call's thread pools go idle
                     t0 = time.perf_counter()
                     m.iterate(x, n_steps)
                     times["TorchMap"].append(time.perf_counter() - t0)
+                    time.sleep(gap)
                     t0 = time.perf_counter()
                     fn()
                     times[k].append(time.perf_counter() - t0)
@@ -187,7 +192,8 @@ def bench(names, Es, n_steps, repeat):
     print_table(["workload", "p", "E", "TorchMap member-steps/s", "vs torch.func loop",
                  "vs GradientDescentMap", "vs one by one"], rows,
                 title=f"TorchMap.iterate throughput ({n_steps} steps), medians of {repeat} interleaved "
-                      "rounds; ratio = peer time / TorchMap time (> 1: TorchMap faster)")
+                      f"rounds, {gap:g} s gap before each call; "
+                      "ratio = peer time / TorchMap time (> 1: TorchMap faster)")
     return rows
 
 
@@ -241,6 +247,9 @@ def main(argv=None):
     ap.add_argument("--workloads", nargs="+", default=None, choices=WORKLOADS,
                     help="which workloads (default: all; smoke: iris-mlp, digits-cnn)")
     ap.add_argument("--E", nargs="+", type=int, default=None, help="ensemble sizes (default 8 32 128 256)")
+    ap.add_argument("--gap", type=float, default=0.0,
+                    help="seconds of sleep before each timed call (default 0): the last "
+                         "call's thread pools (torch's, numba's) go idle first")
     ap.add_argument("--_memory", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if not (have("torch") and have("dynnet_torch")):
@@ -260,7 +269,7 @@ def main(argv=None):
     Es = tuple(args.E or ((4,) if args.smoke else (8, 32, 128, 256)))
     names = args.workloads or (["iris-mlp", "digits-cnn"] if args.smoke else list(WORKLOADS))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, float64")
-    bench(names, Es, n_steps, repeat)
+    bench(names, Es, n_steps, repeat, args.gap)
     if not args.no_memory:
         bench_memory(["iris-mlp"] if args.smoke else names, (2, 8) if args.smoke else (Es[0], Es[-1]),
                      n_steps)

@@ -22,3 +22,24 @@ def test_example_runs_quick(script, tmp_path):
 def test_there_are_examples():
     names = {p.name for p in EXAMPLES}
     assert {"edge_of_stability.py", "eta_scan.py", "load_and_plot.py"} <= names
+
+
+def test_the_bifurcation_tutorial_quotes_the_records_of_its_figures():
+    """docs/tutorials/bifurcation.rst quotes the wall time, sizes and regime counts that
+    examples/bifurcation_diagrams.py wrote beside each figure (docs/img/*-bifurcation.json)."""
+    import json
+
+    root = Path(__file__).parent.parent
+    text = " ".join((root / "docs" / "tutorials" / "bifurcation.rst").read_text().split())
+    for name in ("iris", "digits"):
+        rec = json.loads((root / "docs" / "img" / f"{name}-bifurcation.json").read_text())
+        assert (root / "docs" / "img" / f"{name}-bifurcation.png").is_file()
+        assert f"../img/{name}-bifurcation.png" in text
+        assert rec["command"] in text
+        assert f"**{rec['wall_s']:.1f} s**" in text, name
+        sz = rec["sizes"]
+        assert f"{sz['values']:,} values x {sz['networks']} networks x " \
+               f"{sz['n_transient'] + sz['n_keep']:,} steps" in text, name
+        assert f"load average {rec['load_before_after'][0]:g} before" in text, name
+        for regime, count in rec["regimes"].items():
+            assert f"{count} values {regime}" in text or f"{count} {regime}" in text, (name, regime)
