@@ -403,6 +403,7 @@ def test_hvp_bits_do_not_depend_on_threads_split_or_batch(monkeypatch, activatio
     from dynnet.maps import _gd_rop
 
     m = _wide_random_map(activation, loss)
+    monkeypatch.setattr(_gd_rop, "SMALL_WORK", 0)  # the stacked pass, not the small loop
     x = m.initial_state(3, seed=4)
     V = np.random.default_rng(5).standard_normal((3, 6, m.dim))
     base = m.hvp(x, V)  # 330 samples: one block, one thread
@@ -434,3 +435,28 @@ def test_hvp_equals_the_per_vector_products_of_the_hessian():
     H = m.hessian(x)
     np.testing.assert_allclose(m.hvp(x[None], V[None])[0], V @ H, rtol=1e-12,
                                atol=1e-12 * np.abs(V @ H).max())
+
+
+@pytest.mark.parametrize("kw", [{}, {"activation": "tanh"}, {"activation": "relu", "loss": "mse"},
+                                {"activation": "softplus", "loss": "mse"},
+                                {"hidden": (6, 5), "weight_decay": 1e-3}])
+def test_the_small_compiled_pass_equals_the_stacked_pass(monkeypatch, kw):
+    """Up to SMALL_WORK (Iris) the R-operator is one compiled loop: it gives the stacked
+    pass's products to rounding, and a member's (and a vector's) bits alone and in a batch."""
+    from dynnet.maps import _gd_rop
+
+    m = dn.GradientDescentMap(eta=0.3, **kw)
+    assert m.dim * m.problem().X.shape[0] <= _gd_rop.SMALL_WORK  # the small loop runs here
+    x = m.initial_state(3, seed=8)
+    V = np.random.default_rng(9).standard_normal((3, 7, m.dim))
+    small = m.hvp(x, V)
+    monkeypatch.setattr(_gd_rop, "SMALL_WORK", 0)
+    stacked = m.hvp(x, V)
+    np.testing.assert_allclose(small, stacked, rtol=1e-12, atol=1e-12 * np.abs(stacked).max())
+    monkeypatch.undo()
+    assert np.array_equal(m.hvp(x[2:3], V[2:3])[0], small[2])
+    assert np.array_equal(m.hvp(x[2:3], V[2:3, 4:5])[0, 0], small[2, 4])
+    # the Hessian of the dense path, column by column, from the same loop
+    H = m.hessian(x[0])
+    np.testing.assert_allclose(V[0] @ H, small[0], rtol=1e-10, atol=1e-10 * np.abs(small[0]).max())
+    assert np.abs(small).max() > 1e-3 and not np.allclose(small[:, 0], small[:, 1])

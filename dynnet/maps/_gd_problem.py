@@ -137,15 +137,42 @@ def _param_names(cls) -> tuple:
     return names
 
 
+_IMMUTABLE = (int, float, complex, bool, str, bytes, type(None), np.number, np.bool_)
+
+
+def _immutable(value) -> bool:
+    """Whether ``value`` cannot change in place: a number, a string, None, or a tuple of them."""
+    if type(value) is tuple:
+        return all(_immutable(v) for v in value)
+    return isinstance(value, _IMMUTABLE)
+
+
+def _same(a, b) -> bool:
+    """``a`` is ``b``, or both are scalars or strings of one type and equal."""
+    return a is b or (type(a) is type(b) and isinstance(a, _SCALARS) and a == b)
+
+
+_SCALARS = (int, float, complex, bool, str, np.number, np.bool_)
+
+
 def prepared(gd_map) -> Problem:
     """The map's :class:`Problem`, rebuilt whenever a parameter or the data change.
 
     The cache key holds every parameter; arrays (``dataset=(X, y)``, an ``eta`` per
     member) enter it by content (:func:`fingerprint`), so editing an array in place
-    after a first use is seen. Kept in the map's ``_cache`` (dropped by
+    after a first use is seen. When every parameter is immutable (numbers, strings, None,
+    tuples of them) and each is the same as at the last call (the same object, or a
+    scalar or string of the same type and value), the key is not rebuilt:
+    the hot path of a step costs a few identity checks. Kept in the map's ``_cache`` (dropped by
     ``set_params`` and by pickling). A new problem is checked once for unprepared
     inputs (:func:`dynnet.datasets._warn_unprepared`).
     """
+    cache = gd_map.__dict__.setdefault("_cache", {})  # dropped by set_params and pickling
+    values = tuple(getattr(gd_map, name) for name in _param_names(type(gd_map)))
+    entry = cache.get("problem")
+    if entry is not None and entry[2] is not None and len(values) == len(entry[2]) and all(
+            _same(a, b) for a, b in zip(values, entry[2], strict=True)):
+        return entry[1]  # the same immutable values as at the last build (the hot path)
     key = []
     for name in _param_names(type(gd_map)):
         value = getattr(gd_map, name)
@@ -157,14 +184,16 @@ def prepared(gd_map) -> Problem:
             value = str(value)  # the loss parameter's value is bound to the map: key the text
         key.append((name, type(value), value))
     key = tuple(key)
-    cache = gd_map.__dict__.setdefault("_cache", {})  # dropped by set_params and pickling
-    entry = cache.get("problem")
+    # identity is a valid key only for values that cannot change in place (no arrays, lists...)
+    frozen = values if all(_immutable(v) for v in values) else None
     try:
         same = entry is not None and entry[0] == key
     except (TypeError, ValueError):  # a parameter with an odd __eq__: rebuild
         same = False
-    if not same:
-        entry = (key, build(gd_map))
+    if same:
+        cache["problem"] = (entry[0], entry[1], frozen)
+    else:
+        entry = (key, build(gd_map), frozen)
         cache["problem"] = entry
         from ..datasets import _warn_unprepared  # unscaled features, saturated units: one warning
 
