@@ -43,3 +43,21 @@ def test_the_bifurcation_tutorial_quotes_the_records_of_its_figures():
         assert f"load average {rec['load_before_after'][0]:g} before" in text, name
         for regime, count in rec["regimes"].items():
             assert f"{count} values {regime}" in text or f"{count} {regime}" in text, (name, regime)
+
+
+def test_a_fresh_diagram_run_has_the_committed_sizes_and_regimes():
+    """CI runs ``examples/bifurcation_diagrams.py`` at full size (DYNNET_DIAGRAMS_DIR: its
+    output folder): each fresh record has the committed sizes, command and regime counts, so
+    the figures of docs/tutorials/bifurcation.rst are the output of the current code."""
+    import json
+
+    fresh = os.environ.get("DYNNET_DIAGRAMS_DIR")
+    if not fresh:
+        pytest.skip("CI runs this after examples/bifurcation_diagrams.py (DYNNET_DIAGRAMS_DIR)")
+    root = Path(__file__).parent.parent
+    for name in ("iris", "digits"):
+        new = json.loads((Path(fresh) / f"{name}-bifurcation.json").read_text())
+        old = json.loads((root / "docs" / "img" / f"{name}-bifurcation.json").read_text())
+        assert new["sizes"] == old["sizes"], name
+        assert new["regimes"] == old["regimes"], (name, new["regimes"], old["regimes"])
+        assert (Path(fresh) / f"{name}-bifurcation.png").stat().st_size > 10_000
